@@ -1,0 +1,77 @@
+/*
+ * mekatek.c: library entry point and the argument checks every module uses.
+ */
+#include "mekatek.h"
+
+#include <math.h>
+
+#include "utils/builtins.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	void		(*inits[]) (void) = {
+		mk_pos_init, mk_basket_init, mk_geo_init,
+		mk_firewall_init, mk_backup_init, mk_devices_init
+	};
+
+	for (int i = 0; i < (int) lengthof(inits); i++)
+		if (inits[i])
+			inits[i] ();
+}
+
+void
+mk_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL,
+				 "argument \"%s\" must not be null", argname);
+}
+
+int32
+mk_arg_int32_range(FunctionCallInfo fcinfo, int argno, const char *argname,
+				   int32 min, int32 max)
+{
+	int32		v;
+
+	mk_arg_not_null(fcinfo, argno, argname);
+	v = PG_GETARG_INT32(argno);
+	if (v < min || v > max)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+				 "argument \"%s\" must be between %d and %d, not %d",
+				 argname, min, max, v);
+	return v;
+}
+
+float8
+mk_arg_float8_range(FunctionCallInfo fcinfo, int argno, const char *argname,
+					float8 min, float8 max)
+{
+	float8		v;
+
+	mk_arg_not_null(fcinfo, argno, argname);
+	v = PG_GETARG_FLOAT8(argno);
+	if (isnan(v) || v < min || v > max)
+		mk_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, NULL,
+				 "argument \"%s\" must be between %g and %g, not %g",
+				 argname, min, max, v);
+	return v;
+}
+
+char *
+mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
+			   bool allow_empty)
+{
+	char	   *s;
+
+	mk_arg_not_null(fcinfo, argno, argname);
+	s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (!allow_empty && s[0] == '\0')
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+				 "argument \"%s\" must not be empty", argname);
+	return s;
+}

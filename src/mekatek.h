@@ -1,0 +1,51 @@
+/*
+ * mekatek.h: what every Mekatek C file shares.
+ *
+ * Error convention.  Every ERROR raised by Mekatek's C code
+ *   - carries a specific SQLSTATE (never the default XX000): 22023 for a bad
+ *     argument value, 22004 for a NULL where none is allowed, 22003 for a
+ *     number out of range, 22P02 for text that does not parse, 23xxx for
+ *     integrity rules (23514 check_violation for business rules such as
+ *     insufficient stock), 42501 for privilege, 55000 for an object in the
+ *     wrong state, 53xxx for resource limits;
+ *   - names the argument or object and the bad value in errmsg;
+ *   - adds an errhint whenever the fix is not obvious from the message.
+ * mk_error() is the one way to raise such an error; the mk_arg_* helpers
+ * validate arguments at every C entry point.
+ */
+#ifndef MEKATEK_H
+#define MEKATEK_H
+
+#include "postgres.h"
+#include "fmgr.h"
+
+#define mk_error(sqlstate, hint, ...) \
+	ereport(ERROR, \
+			(errcode(sqlstate), \
+			 errmsg(__VA_ARGS__), \
+			 (hint) ? errhint("%s", (const char *) (hint)) : 0))
+
+/* Raise 22004 unless argument argno is non-NULL. */
+extern void mk_arg_not_null(FunctionCallInfo fcinfo, int argno, const char *argname);
+
+/* Validate and return an argument, raising the convention's error. */
+extern int32 mk_arg_int32_range(FunctionCallInfo fcinfo, int argno, const char *argname,
+								int32 min, int32 max);
+extern float8 mk_arg_float8_range(FunctionCallInfo fcinfo, int argno, const char *argname,
+								  float8 min, float8 max);
+extern char *mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
+							bool allow_empty);
+
+/*
+ * Module initialisers, called from _PG_init.  Each module defines its own in
+ * its own file (to register settings); they are weak so that a module that is
+ * not built yet costs nothing.
+ */
+extern void mk_pos_init(void) __attribute__((weak));
+extern void mk_basket_init(void) __attribute__((weak));
+extern void mk_geo_init(void) __attribute__((weak));
+extern void mk_firewall_init(void) __attribute__((weak));
+extern void mk_backup_init(void) __attribute__((weak));
+extern void mk_devices_init(void) __attribute__((weak));
+
+#endif							/* MEKATEK_H */

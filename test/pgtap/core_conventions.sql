@@ -1,0 +1,43 @@
+-- Conventions every module must keep: comments on every public object,
+-- pinned search_path on SECURITY DEFINER functions, nothing executable or
+-- readable by PUBLIC.
+BEGIN;
+SELECT plan(5);
+
+SELECT is_empty($$
+    SELECT c.oid::regclass::text FROM pg_class c
+     WHERE c.relnamespace = 'mekatek'::regnamespace
+       AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+       AND obj_description(c.oid, 'pg_class') IS NULL $$,
+    'every table and view in schema mekatek has a COMMENT');
+
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+     WHERE p.pronamespace = 'mekatek'::regnamespace
+       AND obj_description(p.oid, 'pg_proc') IS NULL $$,
+    'every function in schema mekatek has a COMMENT');
+
+SELECT is_empty($$
+    SELECT t.oid::regtype::text FROM pg_type t
+      LEFT JOIN pg_class c ON c.oid = t.typrelid
+     WHERE t.typnamespace = 'mekatek'::regnamespace
+       AND t.typtype IN ('b', 'c', 'd', 'e', 'r')
+       AND (t.typrelid = 0 OR c.relkind = 'c')
+       AND obj_description(t.oid, 'pg_type') IS NULL $$,
+    'every type in schema mekatek has a COMMENT');
+
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+     WHERE p.pronamespace = 'mekatek'::regnamespace
+       AND p.prosecdef
+       AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%') $$,
+    'every SECURITY DEFINER function pins search_path');
+
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+     WHERE p.pronamespace = 'mekatek'::regnamespace
+       AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
+    'PUBLIC may execute no function in schema mekatek');
+
+SELECT * FROM finish();
+ROLLBACK;
