@@ -45,3 +45,7 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bash test/bench/run.sh
+
+# Programs outside the server (the edge client, fuzz harnesses) bring their
+# own rules in src/<dir>/build.mk.
+include $(wildcard src/*/build.mk)
