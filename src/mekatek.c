@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 PG_MODULE_MAGIC;
@@ -74,4 +76,36 @@ mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
 				 "argument \"%s\" must not be empty", argname);
 	return s;
+}
+
+SPIPlanPtr
+mk_spi_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+char *
+mk_acting_role(void)
+{
+	return GetUserNameFromId(GetOuterUserId(), false);
+}
+
+bool
+mk_acting_is_admin(void)
+{
+	Oid			admin = get_role_oid("mekatek_admin", true);
+	Oid			who = GetOuterUserId();
+
+	return superuser_arg(who) || (OidIsValid(admin) && has_privs_of_role(who, admin));
 }

@@ -48,4 +48,18 @@ extern void mk_firewall_init(void) __attribute__((weak));
 extern void mk_backup_init(void) __attribute__((weak));
 extern void mk_devices_init(void) __attribute__((weak));
 
+
+
+/*
+ * SPI plans prepared once per backend and kept (SPI_keepplan); the plan
+ * cache replans them when a table they use changes.
+ */
+#include "executor/spi.h"
+extern SPIPlanPtr mk_spi_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
+
+/* The role acting outside any SECURITY DEFINER function (for audit). */
+extern char *mk_acting_role(void);
+
+/* True when the acting role has mekatek_admin's rights or is superuser. */
+extern bool mk_acting_is_admin(void);
 #endif							/* MEKATEK_H */
