@@ -22,6 +22,7 @@ SELECT is_empty($$
       LEFT JOIN pg_class c ON c.oid = t.typrelid
      WHERE t.typnamespace = 'mekatek'::regnamespace
        AND t.typtype IN ('b', 'c', 'd', 'e', 'r')
+       AND t.typcategory <> 'A'
        AND (t.typrelid = 0 OR c.relkind = 'c')
        AND obj_description(t.oid, 'pg_type') IS NULL $$,
     'every type in schema mekatek has a COMMENT');
