@@ -83,7 +83,14 @@ mk_spi_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 {
 	if (*slot == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+		/*
+		 * Generic plans: these are short OLTP statements on keys, and a
+		 * custom plan per call would replan every time for statements
+		 * whose parameters are arrays (unnest($1) looks cheaper with the
+		 * real array than the generic 100-row guess).
+		 */
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",

@@ -49,6 +49,24 @@ pos_audit_trg(PG_FUNCTION_ARGS)
 				 "pos_audit_trg must fire AFTER ... FOR EACH ROW");
 	desc = RelationGetDescr(td->tg_relation);
 
+	/* Trigger arguments (column, value, value...) select the rows to audit. */
+	if (td->tg_trigger->tgnargs >= 2)
+	{
+		HeapTuple	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+		int			col = SPI_fnumber(desc, td->tg_trigger->tgargs[0]);
+		char	   *value;
+		bool		wanted = false;
+
+		if (col <= 0)
+			mk_error(ERRCODE_UNDEFINED_COLUMN, NULL, "pos_audit_trg: no column \"%s\" in %s",
+					 td->tg_trigger->tgargs[0], RelationGetRelationName(td->tg_relation));
+		value = SPI_getvalue(row, desc, col);
+		for (int i = 1; value && i < td->tg_trigger->tgnargs && !wanted; i++)
+			wanted = strcmp(value, td->tg_trigger->tgargs[i]) == 0;
+		if (!wanted)
+			return PointerGetDatum(NULL);
+	}
+
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		op = "INSERT";

@@ -49,7 +49,6 @@ static SPIPlanPtr next_line_plan;
 static SPIPlanPtr fefo_plan;
 static SPIPlanPtr product_after_plan;
 static SPIPlanPtr total_plan;
-static SPIPlanPtr has_lines_plan;
 static SPIPlanPtr void_plan;
 
 static void
@@ -361,15 +360,17 @@ after_product(int64 product_id, int64 asked, int64 missing)
 }
 
 static void
-add_to_total(int64 sale_id, Datum amount)
+add_to_total(int64 sale_id, Datum amount, int32 lines)
 {
-	static const Oid types[] = {INT8OID, NUMERICOID};
-	Datum		args[2];
+	static const Oid types[] = {INT8OID, NUMERICOID, INT4OID};
+	Datum		args[3];
 
 	mk_spi_plan(&total_plan,
-				"UPDATE mekatek.sale SET total = total + $2 WHERE sale_id = $1", 2, types);
+				"UPDATE mekatek.sale SET total = total + $2, lines = lines + $3 WHERE sale_id = $1",
+				3, types);
 	args[0] = Int64GetDatum(sale_id);
 	args[1] = amount;
+	args[2] = Int32GetDatum(lines);
 	if (SPI_execute_plan(total_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "sale total update failed");
 }
@@ -407,6 +408,7 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 	{
 		int64		sale_id = lines[i].sale_id;
 		Datum		sum = lines[i].amount;
+		int32		count = 1;
 		bool		seen = false;
 
 		for (int j = 0; j < i && !seen; j++)
@@ -415,8 +417,11 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 			continue;
 		for (int j = i + 1; j < n; j++)
 			if (lines[j].sale_id == sale_id)
+			{
 				sum = DirectFunctionCall2(numeric_add, sum, lines[j].amount);
-		add_to_total(sale_id, sum);
+				count++;
+			}
+		add_to_total(sale_id, sum, count);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_finish();
@@ -461,18 +466,9 @@ pos_sale_guard_trg(PG_FUNCTION_ARGS)
 				 "only mekatek_admin may void paid sale " INT64_FORMAT, sale_id);
 	if (strcmp(to, "paid") == 0)
 	{
-		static const Oid types[] = {INT8OID};
-		Datum		args[1] = {Int64GetDatum(sale_id)};
-
-		SPI_connect();
-		mk_spi_plan(&has_lines_plan,
-					"SELECT FROM mekatek.sale_line WHERE sale_id = $1 LIMIT 1", 1, types);
-		if (SPI_execute_plan(has_lines_plan, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "sale line lookup failed");
-		if (SPI_processed == 0)
+		if (DatumGetInt32(heap_getattr(td->tg_newtuple, attnum(rel, "lines"), desc, &isnull)) == 0)
 			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
 					 "sale " INT64_FORMAT " has no lines and cannot be paid", sale_id);
-		SPI_finish();
 		return PointerGetDatum(td->tg_newtuple);
 	}
 	/* to void: stamp who and when */

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Checkout throughput: mekatek.checkout (C triggers) against peer.checkout
+# (the same sale in PL/pgSQL), pgbench with 8 and 16 clients, 3-line sales
+# over 10,000 products, uniform and hot-product mixes, in one run on one
+# private cluster.  Then the ledger invariant and no negative stock.
+#   MK_BENCH_SECONDS (default 20) per measurement.
+source "$(dirname "$0")/../../harness/common.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+port=${MK_BENCH_PORT:-54331}
+secs=${MK_BENCH_SECONDS:-20}
+
+make -s -C "$MK_ROOT" all >/dev/null
+bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)
+bash "$MK_ROOT/test/harness/cluster.sh" fresh bench-checkout "$port" "$bindir"
+[ "${MK_BENCH_KEEP:-0}" = 1 ] || trap 'bash "$MK_ROOT/test/harness/cluster.sh" stop bench-checkout "$bindir"' EXIT
+export PGHOST=$MK_BUILD/bench-checkout/run PGPORT=$port PGUSER=postgres PGDATABASE=bench
+psql -Xq -d postgres -c "CREATE DATABASE bench"
+(cd "$here" && psql -Xq -v ON_ERROR_STOP=1 -f setup.sql >/dev/null)
+
+work=$MK_BUILD/bench-checkout/scripts
+mkdir -p "$work"
+for side in mekatek peer; do
+    for mix in uniform hot; do
+        first='random(1, 10000)'
+        [ "$mix" = hot ] && first='1'
+        cat >"$work/$side-$mix.pgbench" <<SCRIPT
+\set a $first
+\set b random(1, 10000)
+\set c random(1, 10000)
+SELECT $side.checkout(1, jsonb_build_array(
+    jsonb_build_object('sku', 'SKU' || :a, 'qty', 1),
+    jsonb_build_object('sku', 'SKU' || :b, 'qty', 2),
+    jsonb_build_object('sku', 'SKU' || :c, 'qty', 1)));
+SCRIPT
+    done
+done
+
+tps() { # script clients -> tps
+    "$bindir/pgbench" -n -f "$1" -c "$2" -j 2 -T "$secs" --max-tries=20 2>&1 \
+        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+printf '%-8s %-8s %14s %14s %8s\n' mix clients "mekatek sales/s" "peer sales/s" ratio
+for mix in uniform hot; do
+    for clients in 8 16; do
+        m=$(tps "$work/mekatek-$mix.pgbench" "$clients")
+        p=$(tps "$work/peer-$mix.pgbench" "$clients")
+        printf '%-8s %-8s %14.0f %14.0f %7.2fx\n' "$mix" "$clients" "$m" "$p" \
+            "$(echo "$m / $p" | bc -l)"
+    done
+done
+
+echo
+psql -Xq -At <<'SQL'
+SELECT 'mekatek sales: ' || count(*) FROM mekatek.sale WHERE status = 'paid';
+SELECT 'peer sales:    ' || count(*) FROM peer.sale WHERE status = 'paid';
+SELECT 'ledger invariant broken on ' || count(*) || ' batches (want 0)' FROM (
+    SELECT b.batch_id FROM mekatek.batch b LEFT JOIN mekatek.stock_movement m USING (batch_id)
+     GROUP BY b.batch_id HAVING b.qty_on_hand <> coalesce(sum(m.qty_delta), 0)) x;
+SELECT 'negative batches: ' || count(*) || ' (want 0)' FROM mekatek.batch WHERE qty_on_hand < 0;
+SELECT 'units sold = units out of stock: ' ||
+       ((SELECT sum(qty) FROM mekatek.sale_line) = -(SELECT sum(qty_delta) FROM mekatek.stock_movement WHERE reason = 'sale'));
+SQL

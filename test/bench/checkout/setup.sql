@@ -1,0 +1,14 @@
+-- 10,000 products, three lots each with ample stock, for both sides.
+CREATE EXTENSION mekatek;
+INSERT INTO mekatek.branch (name) VALUES ('Bench');
+INSERT INTO mekatek.product (sku, name, price, min_stock)
+SELECT 'SKU' || i, 'Product ' || i, 1000 + i % 5000, 10 FROM generate_series(1, 10000) i;
+-- batches through the ledger, as in production
+SELECT count(mekatek.receive_stock('SKU' || i, 'L' || l, current_date + 30 * l, 100000))
+  FROM generate_series(1, 10000) i, generate_series(1, 3) l;
+\i peer.sql
+INSERT INTO peer.product OVERRIDING SYSTEM VALUE SELECT * FROM mekatek.product;
+INSERT INTO peer.batch OVERRIDING SYSTEM VALUE SELECT * FROM mekatek.batch;
+INSERT INTO peer.sale (branch_id) VALUES (1);
+DELETE FROM peer.sale;
+VACUUM ANALYZE;
