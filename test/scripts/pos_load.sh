@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Load test: 8 cashiers hammer a hot product whose 500 units run out during
+# the run, while also selling from 200 other products.  Refused sales are
+# caught and counted; afterwards exactly 500 units of the hot product have
+# been sold (never more), no batch is negative and the ledger adds up.
+set -euo pipefail
+db=mekatek_pos_load
+psql -Xq -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+export PGDATABASE=$db
+psql -Xq -v ON_ERROR_STOP=1 <<'SQL'
+CREATE EXTENSION mekatek;
+INSERT INTO mekatek.branch (name) VALUES ('Load');
+INSERT INTO mekatek.product (sku, name, price) VALUES ('HOT', 'Hot product', 5000);
+INSERT INTO mekatek.product (sku, name, price)
+SELECT 'P' || i, 'Product ' || i, 100 * i FROM generate_series(1, 200) i;
+SELECT count(mekatek.receive_stock('HOT', 'H' || l, current_date + 10 * l, n))
+  FROM (VALUES (1, 120), (2, 300), (3, 80)) v(l, n);
+SELECT count(mekatek.receive_stock('P' || i, 'L1', current_date + 90, 100000)) FROM generate_series(1, 200) i;
+CREATE TABLE refused (n int);
+CREATE FUNCTION try_sell(lines jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM mekatek.checkout(1, lines);
+    RETURN true;
+EXCEPTION WHEN check_violation THEN
+    INSERT INTO refused VALUES (1);
+    RETURN false;
+END $$;
+SQL
+cat > "$MK_BUILD/pos_load.pgbench" <<'SCRIPT'
+\set q random(1, 3)
+\set a random(1, 200)
+\set b random(1, 200)
+SELECT try_sell(jsonb_build_array(jsonb_build_object('sku', 'P' || :a, 'qty', 1),
+                                  jsonb_build_object('sku', 'HOT', 'qty', :q),
+                                  jsonb_build_object('sku', 'P' || :b, 'qty', 2)));
+SCRIPT
+"$MK_BINDIR/pgbench" -n -f "$MK_BUILD/pos_load.pgbench" -c 8 -j 2 -t 150 --max-tries=50 2>&1 \
+    | grep -E '^(number of (transactions|failed)|tps)' || true
+psql -Xq -At -v ON_ERROR_STOP=1 <<'SQL'
+SELECT 'hot units sold: ' || coalesce(sum(l.qty), 0) || ', left: ' ||
+       (SELECT sum(qty_on_hand) FROM mekatek.batch b JOIN mekatek.product p USING (product_id) WHERE p.sku = 'HOT') ||
+       ', refused sales: ' || (SELECT count(*) FROM refused)
+  FROM mekatek.sale_line l JOIN mekatek.product p USING (product_id) JOIN mekatek.sale s USING (sale_id)
+ WHERE p.sku = 'HOT' AND s.status = 'paid';
+DO $$
+DECLARE sold bigint; left_ bigint; bad int;
+BEGIN
+    SELECT coalesce(sum(l.qty), 0) INTO sold FROM mekatek.sale_line l
+      JOIN mekatek.sale s USING (sale_id) WHERE s.status = 'paid' AND l.product_id = 1;
+    SELECT sum(qty_on_hand) INTO left_ FROM mekatek.batch WHERE product_id = 1;
+    IF sold + left_ <> 500 THEN RAISE EXCEPTION 'hot product: sold % + left % <> 500', sold, left_; END IF;
+    IF left_ > 2 THEN RAISE EXCEPTION 'the run should have exhausted the hot product, % left', left_; END IF;
+    SELECT count(*) INTO bad FROM mekatek.batch WHERE qty_on_hand < 0;
+    IF bad > 0 THEN RAISE EXCEPTION '% negative batches', bad; END IF;
+    SELECT count(*) INTO bad FROM (
+        SELECT b.batch_id FROM mekatek.batch b LEFT JOIN mekatek.stock_movement m USING (batch_id)
+         GROUP BY b.batch_id HAVING b.qty_on_hand <> coalesce(sum(m.qty_delta), 0)) x;
+    IF bad > 0 THEN RAISE EXCEPTION 'ledger invariant broken on % batches', bad; END IF;
+    SELECT count(*) INTO bad FROM mekatek.sale s
+     WHERE s.status = 'paid' AND s.total <> (SELECT sum(amount) FROM mekatek.sale_line l WHERE l.sale_id = s.sale_id);
+    IF bad > 0 THEN RAISE EXCEPTION '% sales with a wrong total', bad; END IF;
+END $$;
+SELECT 'ok: no oversell, no negative stock, ledger and totals add up';
+SQL
+psql -Xq -d postgres -c "DROP DATABASE $db"
