@@ -1,6 +1,7 @@
 -- A cashier's day at Apotek Sehat: receive stock, sell, an oversell
 -- refused, a void, alerts and the reports.
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 SET datestyle = 'ISO, YMD';
 SET timezone = 'Asia/Jakarta';
 

@@ -16,4 +16,11 @@
 extern int64 pos_ledger_apply(int64 batch_id, int32 delta, const char *reason,
 							  int64 sale_id, int32 line_no, const char *note);
 
+/*
+ * The sale whose lines checkout() is inserting right now (0 when none).
+ * checkout() has already checked that sale and each line's product and
+ * price, so the row trigger skips its own lookup for exactly those rows.
+ */
+extern int64 pos_checkout_sale_id;
+
 #endif							/* MEKATEK_POS_H */

@@ -26,6 +26,8 @@ static SPIPlanPtr sale_plan;
 static SPIPlanPtr lines_plan;
 static SPIPlanPtr paid_plan;
 
+int64		pos_checkout_sale_id = 0;
+
 /* Name a key other than sku and qty in a line object, if there is one. */
 static void
 reject_unknown_keys(JsonbContainer *obj, int index)
@@ -89,12 +91,12 @@ pos_checkout(PG_FUNCTION_ARGS)
 	int32		branch_id;
 	Jsonb	   *jb;
 	int			n;
-	Datum	   *skus, *qtys, *pids;
+	Datum	   *skus, *qtys, *pids, *prices;
 	static const Oid resolve_types[] = {TEXTARRAYOID};
 	static const Oid sale_types[] = {INT4OID};
-	static const Oid lines_types[] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID};
+	static const Oid lines_types[] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID};
 	static const Oid paid_types[] = {INT8OID};
-	Datum		args[3];
+	Datum		args[4];
 	bool		isnull;
 	int64		sale_id;
 
@@ -114,6 +116,7 @@ pos_checkout(PG_FUNCTION_ARGS)
 	skus = palloc(sizeof(Datum) * n);
 	qtys = palloc(sizeof(Datum) * n);
 	pids = palloc(sizeof(Datum) * n);
+	prices = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *el = getIthJsonbValueFromContainer(&jb->root, i);
@@ -132,7 +135,7 @@ pos_checkout(PG_FUNCTION_ARGS)
 	SPI_connect();
 
 	mk_spi_plan(&resolve_plan,
-				"SELECT p.product_id FROM unnest($1) WITH ORDINALITY AS t(sku, ord)"
+				"SELECT p.product_id, p.price, p.active FROM unnest($1) WITH ORDINALITY AS t(sku, ord)"
 				"  LEFT JOIN mekatek.product p ON p.sku = t.sku ORDER BY t.ord",
 				1, resolve_types);
 	args[0] = PointerGetDatum(construct_array(skus, n, TEXTOID, -1, false, TYPALIGN_INT));
@@ -144,6 +147,11 @@ pos_checkout(PG_FUNCTION_ARGS)
 		if (isnull)
 			mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, "Register the product in mekatek.product first.",
 					 "unknown SKU \"%s\" on line %d of checkout", TextDatumGetCString(skus[i]), i + 1);
+		prices[i] = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull),
+									  false, -1);
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull)))
+			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
+					 "product \"%s\" is not active", TextDatumGetCString(skus[i]));
 	}
 
 	mk_spi_plan(&sale_plan,
@@ -154,15 +162,25 @@ pos_checkout(PG_FUNCTION_ARGS)
 	sale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	mk_spi_plan(&lines_plan,
-				"INSERT INTO mekatek.sale_line (sale_id, line_no, product_id, qty)"
-				" SELECT $1, t.ord, t.product_id, t.qty"
-				"   FROM unnest($2, $3) WITH ORDINALITY AS t(product_id, qty, ord)",
-				3, lines_types);
+				"INSERT INTO mekatek.sale_line (sale_id, line_no, product_id, qty, unit_price)"
+				" SELECT $1, t.ord, t.product_id, t.qty, t.price"
+				"   FROM unnest($2, $3, $4) WITH ORDINALITY AS t(product_id, qty, price, ord)",
+				4, lines_types);
 	args[0] = Int64GetDatum(sale_id);
 	args[1] = PointerGetDatum(construct_array(pids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[2] = PointerGetDatum(construct_array(qtys, n, INT4OID, 4, true, TYPALIGN_INT));
-	if (SPI_execute_plan(lines_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "sale line insert failed");
+	args[3] = PointerGetDatum(construct_array(prices, n, NUMERICOID, -1, false, TYPALIGN_INT));
+	pos_checkout_sale_id = sale_id;
+	PG_TRY();
+	{
+		if (SPI_execute_plan(lines_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "sale line insert failed");
+	}
+	PG_FINALLY();
+	{
+		pos_checkout_sale_id = 0;
+	}
+	PG_END_TRY();
 
 	mk_spi_plan(&paid_plan,
 				"UPDATE mekatek.sale SET status = 'paid' WHERE sale_id = $1", 1, paid_types);

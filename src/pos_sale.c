@@ -76,56 +76,19 @@ attnum(Relation rel, const char *name)
 }
 
 /*
- * BEFORE INSERT ON sale_line FOR EACH ROW.  Runs as the inserting role, so
- * the sale must be visible to it (row-level security): a cashier cannot add
- * lines to another branch's sale.
+ * The checks of a line inserted by anything but checkout(): the sale is
+ * visible and open, the product exists and is active, the price is the
+ * product's (unless an admin overrides it).  Fills unit_price and line_no
+ * when NULL.  Returns the unit price.
  */
-Datum
-pos_line_fill_trg(PG_FUNCTION_ARGS)
+static Datum
+check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool line_null,
+		   int a_price, int a_line, int *cols, Datum *vals, int *ncols)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	desc;
-	HeapTuple	tuple;
-	int			a_sale, a_line, a_product, a_qty, a_price, a_amount;
-	bool		isnull, price_null, line_null;
-	int64		sale_id, product_id;
-	int32		qty;
-	Datum		price, amount;
-	char	   *status, *sku;
-	bool		active;
 	static const Oid ctx_types[] = {INT8OID, INT8OID};
 	Datum		args[2];
-	int			cols[3];
-	Datum		vals[3];
-	bool		nulls[3] = {false, false, false};
-	int			ncols = 0;
-
-	check_trigger(fcinfo, "pos_line_fill_trg", true, TRIGGER_EVENT_INSERT);
-	rel = td->tg_relation;
-	desc = RelationGetDescr(rel);
-	tuple = td->tg_trigtuple;
-	a_sale = attnum(rel, "sale_id");
-	a_line = attnum(rel, "line_no");
-	a_product = attnum(rel, "product_id");
-	a_qty = attnum(rel, "qty");
-	a_price = attnum(rel, "unit_price");
-	a_amount = attnum(rel, "amount");
-
-	sale_id = DatumGetInt64(heap_getattr(tuple, a_sale, desc, &isnull));
-	if (isnull)
-		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.sale_id must not be null");
-	product_id = DatumGetInt64(heap_getattr(tuple, a_product, desc, &isnull));
-	if (isnull)
-		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.product_id must not be null");
-	qty = DatumGetInt32(heap_getattr(tuple, a_qty, desc, &isnull));
-	if (isnull)
-		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.qty must not be null");
-	if (qty <= 0)
-		mk_error(ERRCODE_CHECK_VIOLATION, NULL,
-				 "sale_line.qty must be positive, not %d", qty);
-	price = heap_getattr(tuple, a_price, desc, &price_null);
-	(void) heap_getattr(tuple, a_line, desc, &line_null);
+	char	   *status, *sku;
+	bool		active, isnull;
 
 	SPI_connect();
 	mk_spi_plan(&line_ctx_plan,
@@ -160,8 +123,8 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 	{
 		price = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		price = SPI_datumTransfer(price, false, -1);
-		cols[ncols] = a_price;
-		vals[ncols++] = price;
+		cols[*ncols] = a_price;
+		vals[(*ncols)++] = price;
 	}
 	else
 	{
@@ -185,10 +148,66 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 					1, next_types);
 		if (SPI_execute_plan(next_line_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "line number lookup failed");
-		cols[ncols] = a_line;
-		vals[ncols++] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		cols[*ncols] = a_line;
+		vals[(*ncols)++] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	}
 	SPI_finish();
+
+	return price;
+}
+
+/*
+ * BEFORE INSERT ON sale_line FOR EACH ROW.  Runs as the inserting role, so
+ * the sale must be visible to it (row-level security): a cashier cannot add
+ * lines to another branch's sale.
+ */
+Datum
+pos_line_fill_trg(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			a_sale, a_line, a_product, a_qty, a_price, a_amount;
+	bool		isnull, price_null, line_null;
+	int64		sale_id, product_id;
+	int32		qty;
+	Datum		price, amount;
+	int			cols[3];
+	Datum		vals[3];
+	bool		nulls[3] = {false, false, false};
+	int			ncols = 0;
+
+	check_trigger(fcinfo, "pos_line_fill_trg", true, TRIGGER_EVENT_INSERT);
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = td->tg_trigtuple;
+	a_sale = attnum(rel, "sale_id");
+	a_line = attnum(rel, "line_no");
+	a_product = attnum(rel, "product_id");
+	a_qty = attnum(rel, "qty");
+	a_price = attnum(rel, "unit_price");
+	a_amount = attnum(rel, "amount");
+
+	sale_id = DatumGetInt64(heap_getattr(tuple, a_sale, desc, &isnull));
+	if (isnull)
+		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.sale_id must not be null");
+	product_id = DatumGetInt64(heap_getattr(tuple, a_product, desc, &isnull));
+	if (isnull)
+		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.product_id must not be null");
+	qty = DatumGetInt32(heap_getattr(tuple, a_qty, desc, &isnull));
+	if (isnull)
+		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.qty must not be null");
+	if (qty <= 0)
+		mk_error(ERRCODE_CHECK_VIOLATION, NULL,
+				 "sale_line.qty must be positive, not %d", qty);
+	price = heap_getattr(tuple, a_price, desc, &price_null);
+	(void) heap_getattr(tuple, a_line, desc, &line_null);
+
+	/* checkout() has checked these rows already; see pos.h */
+	if (sale_id != pos_checkout_sale_id || price_null || line_null)
+		price = check_line(sale_id, product_id, price, price_null, line_null, a_price, a_line,
+						   cols, vals, &ncols);
 
 	/*
 	 * amount = unit_price * qty, coerced to the column's numeric(14,2): a
