@@ -51,14 +51,24 @@ static SPIPlanPtr product_after_plan;
 static SPIPlanPtr total_plan;
 static SPIPlanPtr void_plan;
 
+/*
+ * These triggers read columns by name and trust their types, so they refuse
+ * to run on any table but the one they were written for.
+ */
 static void
-check_trigger(FunctionCallInfo fcinfo, const char *name, bool row, TriggerEvent event)
+check_trigger(FunctionCallInfo fcinfo, const char *name, bool row, TriggerEvent event,
+			  const char *table)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
 				 "%s must be called as a trigger", name);
+	if (strcmp(RelationGetRelationName(td->tg_relation), table) != 0 ||
+		strcmp(get_namespace_name(RelationGetNamespace(td->tg_relation)), "mekatek") != 0)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "%s fires only on mekatek.%s, not on %s", name, table,
+				 RelationGetRelationName(td->tg_relation));
 	if (((TRIGGER_FIRED_FOR_ROW(td->tg_event) != 0) != row) ||
 		(td->tg_event & TRIGGER_EVENT_OPMASK) != event)
 		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
@@ -178,7 +188,7 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 	bool		nulls[3] = {false, false, false};
 	int			ncols = 0;
 
-	check_trigger(fcinfo, "pos_line_fill_trg", true, TRIGGER_EVENT_INSERT);
+	check_trigger(fcinfo, "pos_line_fill_trg", true, TRIGGER_EVENT_INSERT, "sale_line");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	tuple = td->tg_trigtuple;
@@ -402,7 +412,7 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 	NewLine    *lines;
 	int			n;
 
-	check_trigger(fcinfo, "pos_line_stock_trg", false, TRIGGER_EVENT_INSERT);
+	check_trigger(fcinfo, "pos_line_stock_trg", false, TRIGGER_EVENT_INSERT, "sale_line");
 	lines = read_new_lines(td, &n);
 	if (n == 0)
 		return PointerGetDatum(NULL);
@@ -459,7 +469,7 @@ pos_sale_guard_trg(PG_FUNCTION_ARGS)
 	char	   *from, *to;
 	int64		sale_id;
 
-	check_trigger(fcinfo, "pos_sale_guard_trg", true, TRIGGER_EVENT_UPDATE);
+	check_trigger(fcinfo, "pos_sale_guard_trg", true, TRIGGER_EVENT_UPDATE, "sale");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	a_status = attnum(rel, "status");
@@ -520,7 +530,7 @@ pos_sale_void_trg(PG_FUNCTION_ARGS)
 	SPITupleTable *rows;
 	uint64		nrows;
 
-	check_trigger(fcinfo, "pos_sale_void_trg", true, TRIGGER_EVENT_UPDATE);
+	check_trigger(fcinfo, "pos_sale_void_trg", true, TRIGGER_EVENT_UPDATE, "sale");
 	sale_id = DatumGetInt64(heap_getattr(td->tg_newtuple, attnum(td->tg_relation, "sale_id"),
 										 RelationGetDescr(td->tg_relation), &isnull));
 	SPI_connect();

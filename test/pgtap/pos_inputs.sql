@@ -1,7 +1,7 @@
 -- Bad input to the cashier gives an ERROR with a SQLSTATE and a message
 -- that names the bad value; nothing is half-done.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 INSERT INTO mekatek.branch (name) VALUES ('Inputs');
 INSERT INTO mekatek.product (sku, name, price) VALUES ('INP1', 'Input product', 2500),
@@ -80,6 +80,13 @@ SELECT throws_ok($$SELECT mekatek.adjust_stock(1, 1, 'x', 'theft')$$, '22023',
                  'reason must be adjustment or expiry, not "theft"', 'an unknown reason');
 SELECT throws_ok($$INSERT INTO mekatek.product (sku, name, price) VALUES ('HUGE', 'x', 1e13)$$, '22003', NULL,
                  'a price beyond numeric(12,2)');
+
+-- The C triggers refuse to run on a table they were not written for.
+CREATE TABLE not_sale_line (sale_id text, qty text);
+CREATE TRIGGER t BEFORE INSERT ON not_sale_line FOR EACH ROW EXECUTE FUNCTION mekatek.pos_line_fill_trg();
+SELECT throws_ok($$INSERT INTO not_sale_line VALUES ('x', 'y')$$, '39P01',
+                 'pos_line_fill_trg fires only on mekatek.sale_line, not on not_sale_line',
+                 'a pos trigger on a foreign table');
 
 SELECT * FROM finish();
 ROLLBACK;
