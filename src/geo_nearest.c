@@ -116,8 +116,11 @@ mk_geo_nearest_agents(PG_FUNCTION_ARGS)
 
 	/* NULL is refused for every argument but max_km, where it means "no
 	 * limit": a NULL position is a client bug, not an empty answer. */
-	lat = mk_arg_float8_range(fcinfo, 0, "lat", -90.0, 90.0);
-	lon = mk_arg_float8_range(fcinfo, 1, "lon", -180.0, 180.0);
+	mk_arg_not_null(fcinfo, 0, "lat");
+	mk_arg_not_null(fcinfo, 1, "lon");
+	lat = PG_GETARG_FLOAT8(0);
+	lon = PG_GETARG_FLOAT8(1);
+	mk_geo_check_latlon(lat, lon, "lat", "lon");
 	k = mk_arg_int32_range(fcinfo, 2, "k", 1, MK_GEO_MAX_K);
 	min_stock = mk_arg_int32_range(fcinfo, 3, "min_stock", 1, PG_INT32_MAX);
 	if (!PG_ARGISNULL(4))
@@ -126,7 +129,8 @@ mk_geo_nearest_agents(PG_FUNCTION_ARGS)
 		if (isnan(max_km) || max_km < 0.0)
 			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
 					 "Pass NULL for no distance limit.",
-					 "argument \"max_km\" must be a non-negative distance, not %g", max_km);
+					 "argument \"max_km\" must be a non-negative distance, not %s",
+					 float8out_internal(max_km));
 	}
 
 	InitMaterializedSRF(fcinfo, 0);

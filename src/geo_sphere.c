@@ -77,11 +77,11 @@ mk_geo_check_latlon(double lat, double lon, const char *latname, const char *lon
 	if (isnan(lat) || lat < -90.0 || lat > 90.0)
 		mk_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 				 "Latitude is in degrees, from -90 (south pole) to 90 (north pole).",
-				 "%s %g is out of range [-90, 90]", latname, lat);
+				 "%s %s is out of range [-90, 90]", latname, float8out_internal(lat));
 	if (isnan(lon) || lon < -180.0 || lon > 180.0)
 		mk_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 				 "Longitude is in degrees, from -180 to 180 (east is positive).",
-				 "%s %g is out of range [-180, 180]", lonname, lon);
+				 "%s %s is out of range [-180, 180]", lonname, float8out_internal(lon));
 }
 
 PG_FUNCTION_INFO_V1(mk_geo_haversine_km);
@@ -99,7 +99,7 @@ mk_geo_haversine_km(PG_FUNCTION_ARGS)
 	if (!(radius > 0.0) || isinf(radius))
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
 				 "The mean Earth radius is 6371 km.",
-				 "radius_km %g must be positive and finite", radius);
+				 "radius_km %s must be positive and finite", float8out_internal(radius));
 	PG_RETURN_FLOAT8(radius * mk_geo_angle(lat1, lon1, lat2, lon2));
 }
 
