@@ -33,6 +33,9 @@ port=${MK_BENCH_PORT:-54359}
 db=mekatek_bench_geo
 
 bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)
+# stage.sh opens build/ to every reader; the server insists on a private
+# data directory, which this benchmark keeps between runs.
+if [ -d "$MK_BUILD/bench-geo/data" ]; then chmod 700 "$MK_BUILD/bench-geo/data"; fi
 bash "$MK_ROOT/test/harness/cluster.sh" start bench-geo "$port" "$bindir" >/dev/null
 export PGHOST=$MK_BUILD/bench-geo/run PGPORT=$port PGUSER=postgres
 psql() { "$bindir/psql" -X -v ON_ERROR_STOP=1 "$@"; }
