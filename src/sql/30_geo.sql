@@ -166,6 +166,15 @@ $$;
 COMMENT ON FUNCTION mekatek.agent_place_order(bigint, bigint, integer) IS
 'Place an order of qty units from an agent: takes them from its stock atomically, refuses (23514) when the stock is short';
 
+-- The tables hold user data: pg_dump must dump their rows (and the
+-- sequences' positions) although the tables belong to the extension.
+SELECT pg_catalog.pg_extension_config_dump('mekatek.agent', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.reseller', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.agent_order', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.agent_agent_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.reseller_reseller_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.agent_order_order_id_seq', '');
+
 -- Privileges.  Resellers' apps connect as members of mekatek_cashier.
 -- Index maintenance evaluates mekatek.geo_cell as the role that writes the
 -- agent row, so whoever may write agents may execute it.

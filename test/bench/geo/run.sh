@@ -181,7 +181,7 @@ awk -v m="${p50[mekatek]}" -v f="$fast" -v e="${p50[earthdist]}" -v g="${p50[pos
     printf "ratio p50 mekatek / faster peer = %.2fx (goal <= 1.0x); / earthdistance %.2fx; / postgis %.2fx; / fullscan %.4fx\n", m / f, m / e, m / g, m / s }'
 
 # Per-row cost over every agent: median of 5 runs, no parallel workers.
-psql -d $db -tA <<'SQL'
+psql -d $db -tAq <<'SQL'
 SET max_parallel_workers_per_gather = 0;
 SET jit = off;
 CREATE TEMP TABLE t (what text, ms float8);
