@@ -192,7 +192,7 @@ mk_geo_nearest_agents(PG_FUNCTION_ARGS)
 
 		/* A lower bound on the haversine distance of this agent and of every
 		 * agent the scan has not returned yet. */
-		bound = DatumGetFloat8(scan->xs_orderbyvals[0]);
+		bound = scan->xs_orderbynulls[0] ? 0.0 : DatumGetFloat8(scan->xs_orderbyvals[0]);
 		bound = bound * (1.0 - 1e-12) - 1e-9;
 		if (bound > max_km || (n == k && bound > top[k - 1].dist))
 			break;
