@@ -180,6 +180,29 @@ fast=$(awk -v a="${p50[postgis]}" -v b="${p50[earthdist]}" 'BEGIN {print (a < b)
 awk -v m="${p50[mekatek]}" -v f="$fast" -v e="${p50[earthdist]}" -v g="${p50[postgis]}" -v s="${p50[fullscan]}" 'BEGIN {
     printf "ratio p50 mekatek / faster peer = %.2fx (goal <= 1.0x); / earthdistance %.2fx; / postgis %.2fx; / fullscan %.4fx\n", m / f, m / e, m / g, m / s }'
 
+# Index entries read per top-5 query (pg_stat counters of one transaction,
+# 200 query points): the evidence that no method but the full scan reads
+# every agent.
+psql -d $db -tAq <<'SQL'
+BEGIN;
+CREATE TEMP TABLE r0 AS SELECT pg_stat_get_xact_tuples_returned('mekatek.agent_geo_idx'::regclass) AS m,
+       pg_stat_get_xact_tuples_returned('bench.peer_geog_idx'::regclass) AS g,
+       pg_stat_get_xact_tuples_returned('bench.peer_earth_idx'::regclass) AS e;
+\o /dev/null
+SELECT count(*) FROM bench.qpt q, LATERAL mekatek.nearest_agents(q.lat, q.lon, 5) n WHERE q.qid <= 200;
+SELECT count(*) FROM bench.qpt q, LATERAL (SELECT agent_id FROM bench.peer p WHERE p.stock >= 1
+        ORDER BY p.geog <-> q.geog LIMIT 5) a WHERE q.qid <= 200;
+SELECT count(*) FROM bench.qpt q, LATERAL (SELECT agent_id FROM bench.peer p WHERE p.stock >= 1
+        ORDER BY ll_to_earth(p.lat, p.lon) <-> ll_to_earth(q.lat, q.lon) LIMIT 5) a WHERE q.qid <= 200;
+\o
+SELECT format('index entries read per top-5 query (200 queries): mekatek %s, postgis %s, earthdistance %s',
+       round((pg_stat_get_xact_tuples_returned('mekatek.agent_geo_idx'::regclass) - m) / 200.0, 1),
+       round((pg_stat_get_xact_tuples_returned('bench.peer_geog_idx'::regclass) - g) / 200.0, 1),
+       round((pg_stat_get_xact_tuples_returned('bench.peer_earth_idx'::regclass) - e) / 200.0, 1))
+  FROM r0;
+COMMIT;
+SQL
+
 # Per-row cost over every agent: median of 5 runs, no parallel workers.
 psql -d $db -tAq <<'SQL'
 SET max_parallel_workers_per_gather = 0;
