@@ -4,10 +4,12 @@ SET extra_float_digits = 0;
 
 -- The paper's worked example: a user in Cebongan Kidul, Tlogoadi, Mlati,
 -- Sleman to BPBD on Jl. Ipda Tut Harsono No. 8, Yogyakarta, R = 6371 km.
--- The paper prints 9.74 km; that is an arithmetic slip (its dlat is first
--- -0.00183 rad, then -0.00329 rad, and neither gives 9.74).  The right
--- great-circle distance is 11.64 km (11.6439 km; PostGIS on the same sphere
--- agrees to 1e-11).
+-- The paper prints 9.74 km; that is an arithmetic slip.  Its own
+-- intermediate values (dlat = -0.00183 rad, a = 0.00000083722,
+-- c = 0.00000000034792) give 2 * 6371 * asin(sqrt(a + c)) = 11.66 km (a
+-- was rounded, and pi taken as 3.14); no step leads to 9.74, and a
+-- "-0.00329" in one line is a typo.  The right great-circle distance is
+-- 11.64 km (11.6439 km; PostGIS on the same sphere agrees to 1e-11).
 SELECT round(haversine_km(-7.696338, 110.394686, -7.8010158, 110.3918219)::numeric, 4) AS cebongan_to_bpbd_km;
 
 -- The other radius, and the argument order does not matter.
