@@ -39,6 +39,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 int			mk_basket_work_mem = 256 * 1024;
 
@@ -532,6 +533,7 @@ basket_engine_load_query(BasketEngine *e, const char *query)
 	BkCol		tidcol;
 	BkCol		itemcol;
 	MemoryContext old;
+	ListCell   *lc;
 
 	if (e->loaded || e->mined)
 		elog(ERROR, "basket engine: baskets already loaded");
@@ -544,6 +546,17 @@ basket_engine_load_query(BasketEngine *e, const char *query)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
 				 "Give a SELECT that returns (transaction id, item) rows or one array of items per basket.",
 				 "argument \"transactions\" must be a query that returns rows: %s", query);
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *ps = lfirst(lc);
+		ListCell   *lq;
+
+		foreach(lq, ps->query_list)
+			if (castNode(Query, lfirst(lq))->hasModifyingCTE)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 "Mining reads its input; run the data change separately.",
+						 "argument \"transactions\" must not modify data: %s", query);
+	}
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	desc = portal->tupDesc;
 
