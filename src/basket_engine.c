@@ -127,10 +127,9 @@ struct BasketEngine
 	int32		nfreq;
 	int32	   *cnt;			/* [nfreq] pair counters for one prefix */
 	int32	   *pos;			/* [nfreq] index in the extension list, or -1 */
-	int32	   *touched;
 	int32	   *prefix;			/* current prefix, deepest first unused */
-	int64	   *toff;			/* transactions: offsets, [m + 1] */
-	int32	   *titems;			/* transactions: ranks, ascending */
+	int32	   *titems;			/* transactions: ranks ascending, each ended by -1 */
+	int64		ntitems;
 	int64	   *loff;			/* tid lists per rank, [nfreq + 1] */
 	int32	   *ltids;
 
@@ -257,6 +256,22 @@ bk_dict_rehash(BasketEngine *e, BkDict *d)
 	d->mask = nslots - 1;
 }
 
+static inline bool
+bk_key_eq(const char *a, const char *b, int32 len)
+{
+	/* Datum keys: one word compare instead of a memcmp call */
+	if (len == sizeof(uint64))
+	{
+		uint64		x;
+		uint64		y;
+
+		memcpy(&x, a, sizeof(x));
+		memcpy(&y, b, sizeof(y));
+		return x == y;
+	}
+	return memcmp(a, b, len) == 0;
+}
+
 /* The id of key, inserting it when new (then *isnew is set). */
 static inline int32
 bk_dict_get(BasketEngine *e, BkDict *d, const char *key, int32 len, uint32 h,
@@ -272,8 +287,7 @@ bk_dict_get(BasketEngine *e, BkDict *d, const char *key, int32 len, uint32 h,
 		if (s == 0)
 			break;
 		id = s - 1;
-		if (d->hash[id] == h && d->keylen[id] == len &&
-			memcmp(d->key[id], key, len) == 0)
+		if (d->hash[id] == h && d->keylen[id] == len && bk_key_eq(d->key[id], key, len))
 		{
 			*isnew = false;
 			return id;
@@ -503,7 +517,7 @@ bk_load_batch(BasketEngine *e, SPITupleTable *tt, uint64 ntup, bool arrays,
 
 			/* Rows usually come grouped by transaction: skip the lookup. */
 			if (last_tid >= 0 && len == last_len &&
-				memcmp(key, e->tids.key[last_tid], len) == 0)
+				bk_key_eq(key, e->tids.key[last_tid], len))
 				tid = last_tid;
 			else
 			{
@@ -657,7 +671,7 @@ bk_cmp_int32(const void *a, const void *b)
 static void
 bk_sort_int32(int32 *a, int64 n)
 {
-	if (n > 16)
+	if (n > 32)
 	{
 		pg_qsort(a, n, sizeof(int32), bk_cmp_int32);
 		return;
@@ -919,33 +933,39 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 	return icount;
 }
 
-/* Mine pairs and longer itemsets over the recoded transactions. */
+/*
+ * Mine pairs and longer itemsets over the recoded transactions.  The tid list
+ * of a rank holds, for each transaction containing it, the position of the
+ * rank inside titems: the items after it run up to the -1 ending the
+ * transaction, so no pass ever rescans the rarer items before it.  Those
+ * positions also serve as the transaction ids of the Eclat lists below the
+ * prefix: unique and ascending.
+ */
 static void
-bk_mine_deep(BasketEngine *e, int64 m)
+bk_mine_deep(BasketEngine *e)
 {
 	int32		nf = e->nfreq;
-	int64	   *toff = e->toff;
 	int32	   *titems = e->titems;
+	int64		nt_items = e->ntitems;
 	int64	   *loff = bk_alloc0(e, sizeof(int64) * ((Size) nf + 1));
 	int64	   *fill = bk_alloc(e, sizeof(int64) * nf);
-	int32	   *ltids = bk_alloc(e, sizeof(int32) * Max(toff[m], 1));
+	int32	   *ltids = bk_alloc(e, sizeof(int32) * Max(nt_items, 1));
 	int32	   *cnt = bk_alloc0(e, sizeof(int32) * nf);
 	int32	   *pos = bk_alloc(e, sizeof(int32) * nf);
 	int32	   *touched = bk_alloc(e, sizeof(int32) * nf);
 
 	e->prefix = bk_alloc(e, sizeof(int32) * ((Size) nf + 1));
-	e->touched = touched;
 	memset(pos, 0xff, sizeof(int32) * nf);
 
-	/* tid lists of the ranks, ascending by construction */
-	for (int64 k = 0; k < toff[m]; k++)
-		loff[titems[k] + 1]++;
+	for (int64 k = 0; k < nt_items; k++)
+		if (titems[k] >= 0)
+			loff[titems[k] + 1]++;
 	for (int32 r = 0; r < nf; r++)
 		loff[r + 1] += loff[r];
 	memcpy(fill, loff, sizeof(int64) * nf);
-	for (int64 t = 0; t < m; t++)
-		for (int64 k = toff[t]; k < toff[t + 1]; k++)
-			ltids[fill[titems[k]]++] = (int32) t;
+	for (int64 k = 0; k < nt_items; k++)
+		if (titems[k] >= 0)
+			ltids[fill[titems[k]]++] = (int32) k;
 	bk_free(e, fill, sizeof(int64) * nf);
 
 	for (int32 a = 0; a < nf - 1; a++)
@@ -957,19 +977,11 @@ bk_mine_deep(BasketEngine *e, int64 m)
 		/* one pass counts every pair {a, b}, b after a */
 		for (int64 q = loff[a]; q < loff[a + 1]; q++)
 		{
-			int32		t = ltids[q];
-			int64		k = toff[t];
-			int64		end = toff[t + 1];
+			const int32 *p = titems + ltids[q] + 1;
 
-			while (titems[k] != a)
-				k++;
-			for (k++; k < end; k++)
-			{
-				int32		b = titems[k];
-
-				if (cnt[b]++ == 0)
-					touched[nt++] = b;
-			}
+			for (; *p >= 0; p++)
+				if (cnt[*p]++ == 0)
+					touched[nt++] = *p;
 		}
 		for (int32 i = 0; i < nt; i++)
 		{
@@ -1011,24 +1023,21 @@ bk_mine_deep(BasketEngine *e, int64 m)
 			for (int64 q = loff[a]; q < loff[a + 1]; q++)
 			{
 				int32		t = ltids[q];
-				int64		k = toff[t];
-				int64		end = toff[t + 1];
+				const int32 *p = titems + t + 1;
 
-				while (titems[k] != a)
-					k++;
-				for (k++; k < end; k++)
+				for (; *p >= 0; p++)
 				{
-					int32		i = pos[titems[k]];
+					int32		i = pos[*p];
 
 					if (i >= 0)
 						ext[i].tids[ext[i].n++] = t;
 				}
 			}
 			for (int32 i = 0; i < ne; i++)
+			{
 				pos[touched[i]] = -1;
-			/* touched is scratch for the recursion no more: copy E out */
-			for (int32 i = 0; i < ne; i++)
 				cnt[touched[i]] = 0;
+			}
 			bk_eclat(e, 1, ext, ne);
 			bk_free(e, buf, sizeof(int32) * total);
 			bk_free(e, ext, extbytes);
@@ -1041,10 +1050,10 @@ bk_mine_deep(BasketEngine *e, int64 m)
 	bk_free(e, touched, sizeof(int32) * nf);
 	bk_free(e, pos, sizeof(int32) * nf);
 	bk_free(e, cnt, sizeof(int32) * nf);
-	bk_free(e, ltids, sizeof(int32) * Max(toff[m], 1));
+	bk_free(e, ltids, sizeof(int32) * Max(nt_items, 1));
 	bk_free(e, loff, sizeof(int64) * ((Size) nf + 1));
 	bk_free(e, e->prefix, sizeof(int32) * ((Size) nf + 1));
-	e->touched = e->prefix = NULL;
+	e->prefix = NULL;
 }
 
 /* ---------------------------------------------------------------------
@@ -1253,41 +1262,61 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 
 	if (e->max_len >= 2 && nf >= 2)
 	{
-		/* recode the transactions as ascending ranks, keep those with two */
+		/*
+		 * Recode the transactions with two or more frequent items as their
+		 * ascending ranks, each followed by -1.
+		 */
 		int32	   *rank = bk_alloc(e, sizeof(int32) * nall);
+		int64		bound = e->ntrans;	/* the -1 ends */
 		int64		w = 0;
-		int64		m = 0;
+		Size		tbytes;
+		int32	   *t_items;
 
+		for (int32 r = 0; r < nf; r++)
+			bound += icount[rank2item[r]];
+		if (bound >= PG_INT32_MAX)
+			mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					 "Raise min_support or mine a sample.",
+					 "basket mining supports at most %d occurrences of frequent items, not %lld",
+					 PG_INT32_MAX - 1, (long long) bound);
+		tbytes = sizeof(int32) * (bound + 1);
+		t_items = bk_alloc(e, tbytes);
 		memset(rank, 0xff, sizeof(int32) * nall);
 		for (int32 r = 0; r < nf; r++)
 			rank[rank2item[r]] = r;
 		for (int32 t = 0; t < e->ntrans; t++)
 		{
-			int64		s = off[t];
-			int64		end = off[t + 1];
 			int64		start = w;
 
 			if ((t & 0xfff) == 0)
 				CHECK_FOR_INTERRUPTS();
-			for (int64 k = s; k < end; k++)
+			for (int64 k = off[t]; k < off[t + 1]; k++)
 				if (rank[items[k]] >= 0)
-					items[w++] = rank[items[k]];
+					t_items[w++] = rank[items[k]];
 			if (w - start >= 2)
 			{
-				bk_sort_int32(items + start, w - start);
-				off[m++] = start;
+				bk_sort_int32(t_items + start, w - start);
+				t_items[w++] = -1;
 			}
 			else
 				w = start;
 		}
-		off[m] = w;
 		bk_free(e, rank, sizeof(int32) * nall);
-		e->toff = off;
-		e->titems = items;
-		bk_mine_deep(e, m);
+		bk_free(e, items, itemsbytes);
+		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+		items = NULL;
+		off = NULL;
+		e->titems = t_items;
+		e->ntitems = w;
+		bk_mine_deep(e);
+		bk_free(e, t_items, tbytes);
+		e->titems = NULL;
 	}
-	bk_free(e, items, itemsbytes);
-	bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+	if (items)
+	{
+		bk_free(e, items, itemsbytes);
+		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+	}
 
 	if (min_confidence >= 0)
 		rules = bk_rules(e, min_confidence, &nrules, &rulesbytes);
