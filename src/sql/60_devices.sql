@@ -4,8 +4,9 @@
 -- src/room_occupancy.c and src/door_access.c.
 --
 -- Event tables carry an optional event_id given by the edge client: a
--- replayed event is dropped by INSERT ... ON CONFLICT (event_id) DO NOTHING,
--- and since the state changes happen in AFTER INSERT row triggers they run
+-- replayed event is dropped by INSERT ... ON CONFLICT DO NOTHING (without
+-- an arbiter: naming (event_id) would need SELECT on it, which devices do
+-- not have; event_id is the only unique key a device sets), and since the state changes happen in AFTER INSERT row triggers they run
 -- only for rows actually inserted.  The triggers are SECURITY DEFINER so a
 -- device needs no privilege on the tables they maintain.
 

@@ -3,7 +3,7 @@
 -- it just inserted (RETURNING needs SELECT).  The triggers still maintain
 -- the tables the device cannot touch (they run SECURITY DEFINER).
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 -- The matrix, read from the catalogue: schema-wide, nothing else.
 SELECT is_empty($$
@@ -62,10 +62,15 @@ SET LOCAL ROLE mekatek_device;
 
 SELECT lives_ok($$ INSERT INTO mekatek.visitor_event(event_id, camera, room_id, direction)
                    VALUES ('tap:1', 'cam', 'tap-room', 'in'), ('tap:2', 'cam', 'tap-room', 'in')
-                   ON CONFLICT (event_id) DO NOTHING $$, 'a camera inserts events with ON CONFLICT DO NOTHING');
+                   ON CONFLICT DO NOTHING $$, 'a camera inserts events with ON CONFLICT DO NOTHING');
 SELECT lives_ok($$ INSERT INTO mekatek.visitor_event(event_id, camera, room_id, direction)
-                   VALUES ('tap:1', 'cam', 'tap-room', 'in') ON CONFLICT (event_id) DO NOTHING $$,
+                   VALUES ('tap:1', 'cam', 'tap-room', 'in') ON CONFLICT DO NOTHING $$,
                 'a camera replays an event (no SELECT privilege needed)');
+-- Naming the arbiter, ON CONFLICT (event_id), reads event_id: refused.
+-- Devices write ON CONFLICT DO NOTHING; event_id is the only key they set.
+SELECT throws_ok($$ INSERT INTO mekatek.visitor_event(event_id, camera, room_id, direction)
+                   VALUES ('tap:1', 'cam', 'tap-room', 'in') ON CONFLICT (event_id) DO NOTHING $$,
+                 '42501', NULL, 'ON CONFLICT (event_id) needs SELECT on event_id, which devices lack');
 SELECT lives_ok($$ INSERT INTO mekatek.visitor_event(camera, room_id, direction) VALUES ('cam', 'tap-room', 'in') $$,
                 'a camera inserts with the defaults (n, seen_at)');
 SELECT lives_ok($$ INSERT INTO mekatek.rfid_scan(event_id, scanner, uid, lab) VALUES ('s:1', 'sc', '04D693CAA36580', 'L') $$,
