@@ -6,9 +6,11 @@
 -- Event tables carry an optional event_id given by the edge client: a
 -- replayed event is dropped by INSERT ... ON CONFLICT DO NOTHING (without
 -- an arbiter: naming (event_id) would need SELECT on it, which devices do
--- not have; event_id is the only unique key a device sets), and since the state changes happen in AFTER INSERT row triggers they run
--- only for rows actually inserted.  The triggers are SECURITY DEFINER so a
--- device needs no privilege on the tables they maintain.
+-- not have; event_id is the only unique key a device sets), and since the
+-- state changes happen in AFTER INSERT triggers (row triggers, or statement
+-- triggers reading the transition table) they see only rows actually
+-- inserted.  The triggers are SECURITY DEFINER so a device needs no
+-- privilege on the tables they maintain.
 
 -- ---------------------------------------------------------------- RFID UIDs
 
@@ -137,14 +139,11 @@ CREATE TABLE mekatek.room_occupancy (
     exited      bigint NOT NULL DEFAULT 0,
     miscounted  bigint NOT NULL DEFAULT 0,
     inside      int NOT NULL DEFAULT 0 CHECK (inside >= 0),
-    prev_inside int NOT NULL DEFAULT 0,
     updated_at  timestamptz NOT NULL DEFAULT now(),
     CHECK (inside = entered - exited + miscounted)
 );
 COMMENT ON TABLE mekatek.room_occupancy IS
 'Exact occupancy per room kept by the visitor_event trigger: inside = entered - exited + miscounted, never below zero';
-COMMENT ON COLUMN mekatek.room_occupancy.prev_inside IS
-'inside before the last event: how the trigger sees a capacity crossing exactly once';
 
 CREATE TABLE mekatek.capacity_alert (
     alert_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -164,10 +163,13 @@ LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, mekatek, pg_temp
 AS 'MODULE_PATHNAME', 'mk_visitor_event_apply';
 COMMENT ON FUNCTION mekatek.visitor_event_apply() IS
-'AFTER INSERT row trigger on visitor_event: applies the event to room_occupancy and signals capacity crossings';
+'AFTER INSERT statement trigger on visitor_event: applies the inserted events (transition table) to room_occupancy, room by room in order, and signals capacity crossings';
 
+-- FOR EACH STATEMENT with the transition table: one lock and one write per
+-- room per statement, however many events a batch carries.
 CREATE TRIGGER visitor_event_apply AFTER INSERT ON mekatek.visitor_event
-    FOR EACH ROW EXECUTE FUNCTION mekatek.visitor_event_apply();
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.visitor_event_apply();
 
 -- A configured room shows in room_occupancy before its first event.
 CREATE FUNCTION mekatek.room_created() RETURNS trigger
