@@ -1,0 +1,810 @@
+/*
+ * mekatek-edge: forward device events to Mekatek, losing none.
+ *
+ * Reads event lines from stdin or a serial device, inserts them in batches
+ * with libpq, and when the database cannot be reached appends them to a
+ * local spool file, which is replayed in order once it comes back.  Every
+ * event carries an id (given on the line, or made here from the edge id,
+ * the start time and a sequence number) and the event tables are unique on
+ * it: a batch whose COMMIT was lost with the connection is simply sent
+ * again, INSERT ... ON CONFLICT DO NOTHING drops what already arrived.
+ *
+ * Event lines (fields separated by blanks; '#' starts a comment line):
+ *   [@ID] visitor CAMERA ROOM in|out [N] [TIME]
+ *   [@ID] rfid SCANNER UID LAB [TIME]
+ * TIME is ISO 8601 without blanks (2024-05-01T10:00:00+07); when absent the
+ * edge stamps the moment it read the line, so a spooled event keeps the
+ * time it happened, not the time it was replayed.
+ *
+ * Lines the database refuses as bad data (a bad direction, an unknown
+ * time format) cannot succeed on replay; they go to the reject file with
+ * the server's message instead of blocking the stream.
+ *
+ * Exit status: 0 when everything read was delivered (or rejected), 1 on a
+ * usage or local I/O error, 2 when --wait ran out with events still in the
+ * spool (they stay there for the next run).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/time.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#define MAX_LINE	1024		/* longer lines are rejected, never cut */
+#define MAX_BATCH	1000
+#define NFIELDS		7			/* id kind f1 f2 f3 f4 time */
+#define EV_MAX		(MAX_LINE + 512)	/* a line plus generated id and time */
+
+typedef struct Event
+{
+	char	   *f[NFIELDS];		/* points into text */
+	char		text[EV_MAX];
+} Event;
+
+static const char *conninfo = "";
+static const char *input_path = NULL;
+static const char *spool_path = "mekatek-edge.spool";
+static const char *reject_path = NULL;
+static char edge_id[128];
+static int	batch_max = 200;
+static int	flush_ms = 200;
+static int	wait_s = -1;			/* at EOF, how long to keep retrying; -1 forever */
+static int	baud = 115200;
+static bool quiet = false;
+
+static PGconn *conn = NULL;
+static struct timespec last_connect_try;
+static FILE *spool = NULL;
+static long spool_sent = 0;		/* bytes of the spool already delivered */
+static bool spool_pending = false;
+static volatile sig_atomic_t stop_requested = 0;
+
+static Event batch[MAX_BATCH];
+static int	nbatch = 0;
+static long long seq = 0;
+static long long start_us;
+static long long n_read, n_inserted, n_dups, n_rejected, n_spooled;
+
+static void
+logmsg(const char *fmt,...)
+{
+	va_list		ap;
+	char		ts[32];
+	time_t		now = time(NULL);
+
+	if (quiet)
+		return;
+	strftime(ts, sizeof ts, "%H:%M:%S", localtime(&now));
+	fprintf(stderr, "mekatek-edge %s: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+die(const char *fmt,...)
+{
+	va_list		ap;
+
+	fprintf(stderr, "mekatek-edge: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static long long
+now_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long) tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static double
+since_ms(const struct timespec *t)
+{
+	struct timespec n;
+
+	clock_gettime(CLOCK_MONOTONIC, &n);
+	return (n.tv_sec - t->tv_sec) * 1000.0 + (n.tv_nsec - t->tv_nsec) / 1e6;
+}
+
+static void
+reject(const char *why, const char *line)
+{
+	FILE	   *f;
+
+	n_rejected++;
+	logmsg("rejected: %s: %s", why, line);
+	if (reject_path == NULL)
+		return;
+	f = fopen(reject_path, "a");
+	if (f == NULL)
+		die("cannot open reject file \"%s\": %s", reject_path, strerror(errno));
+	fprintf(f, "%s\t%s\n", line, why);
+	if (fclose(f) != 0)
+		die("cannot write reject file \"%s\": %s", reject_path, strerror(errno));
+}
+
+/* ISO 8601 UTC with microseconds, for events read without a time. */
+static void
+stamp_now(char *buf, size_t len)
+{
+	long long	us = now_us();
+	time_t		s = (time_t) (us / 1000000);
+	struct tm	tm;
+
+	gmtime_r(&s, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + strlen(buf), len - strlen(buf), ".%06lldZ", us % 1000000);
+}
+
+/*
+ * Turn an input line into an event in spool form ("ID\tKIND\tF1..F4\tTIME"):
+ * false (after rejecting it) when it cannot be an event.
+ */
+static bool
+parse_input(const char *line, Event *ev)
+{
+	char		copy[MAX_LINE + 1];
+	char	   *tok[8];
+	int			ntok = 0;
+	char	   *save = NULL;
+	char		idbuf[200];
+	char		tsbuf[40];
+	const char *id,
+			   *n = "1",
+			   *ts;
+	int			k = 0;
+	int			len = 0;
+
+	snprintf(copy, sizeof copy, "%s", line);
+	for (char *t = strtok_r(copy, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save))
+	{
+		if (ntok == 8)
+		{
+			reject("too many fields", line);
+			return false;
+		}
+		tok[ntok++] = t;
+	}
+	if (ntok == 0 || tok[0][0] == '#')
+		return false;			/* blank or comment */
+	if (tok[0][0] == '@')
+	{
+		if (tok[0][1] == '\0' || strlen(tok[0]) > 150)
+		{
+			reject("event id must be 1 to 149 characters after '@'", line);
+			return false;
+		}
+		id = tok[0] + 1;
+		k = 1;
+	}
+	else
+	{
+		snprintf(idbuf, sizeof idbuf, "%s:%lld:%lld", edge_id, start_us, ++seq);
+		id = idbuf;
+	}
+	if (ntok - k < 1)
+	{
+		reject("no event kind", line);
+		return false;
+	}
+	stamp_now(tsbuf, sizeof tsbuf);
+	ts = tsbuf;
+	if (strcmp(tok[k], "visitor") == 0)
+	{
+		int			rest = ntok - k - 1;
+		char	   *end;
+		long		v;
+
+		if (rest < 3 || rest > 5)
+		{
+			reject("visitor needs CAMERA ROOM in|out [N] [TIME]", line);
+			return false;
+		}
+		if (strcmp(tok[k + 3], "in") != 0 && strcmp(tok[k + 3], "out") != 0)
+		{
+			reject("direction must be in or out", line);
+			return false;
+		}
+		if (rest >= 4)
+		{
+			errno = 0;
+			v = strtol(tok[k + 4], &end, 10);
+			if (*end != '\0' || errno || v < 1 || v > 10000)
+			{
+				if (rest == 4 && strchr(tok[k + 4], '-'))
+					ts = tok[k + 4];	/* [TIME] without [N] */
+				else
+				{
+					reject("N must be an integer from 1 to 10000", line);
+					return false;
+				}
+			}
+			else
+				n = tok[k + 4];
+		}
+		if (rest == 5)
+			ts = tok[k + 5];
+		len = snprintf(ev->text, sizeof ev->text, "%s\tvisitor\t%s\t%s\t%s\t%s\t%s",
+					   id, tok[k + 1], tok[k + 2], tok[k + 3], n, ts);
+	}
+	else if (strcmp(tok[k], "rfid") == 0)
+	{
+		int			rest = ntok - k - 1;
+
+		if (rest < 3 || rest > 4)
+		{
+			reject("rfid needs SCANNER UID LAB [TIME]", line);
+			return false;
+		}
+		if (rest == 4)
+			ts = tok[k + 4];
+		len = snprintf(ev->text, sizeof ev->text, "%s\trfid\t%s\t%s\t%s\t-\t%s",
+					   id, tok[k + 1], tok[k + 2], tok[k + 3], ts);
+	}
+	else
+	{
+		reject("kind must be visitor or rfid", line);
+		return false;
+	}
+	if (len >= (int) sizeof ev->text)
+	{
+		reject("event too long", line);
+		return false;
+	}
+	return true;
+}
+
+/* Split a spool-form text into its fields (in place). */
+static bool
+split_event(Event *ev)
+{
+	char	   *p = ev->text;
+
+	for (int i = 0; i < NFIELDS; i++)
+	{
+		ev->f[i] = p;
+		p = strchr(p, '\t');
+		if (i < NFIELDS - 1)
+		{
+			if (p == NULL)
+				return false;
+			*p++ = '\0';
+		}
+	}
+	return p == NULL;
+}
+
+static void
+join_event(const Event *ev, char *out, size_t len)
+{
+	snprintf(out, len, "%s\t%s\t%s\t%s\t%s\t%s\t%s", ev->f[0], ev->f[1], ev->f[2],
+			 ev->f[3], ev->f[4], ev->f[5], ev->f[6]);
+}
+
+static bool
+connect_db(void)
+{
+	const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+	const char *vals[] = {"3", "mekatek-edge", conninfo, NULL};
+
+	if (conn && PQstatus(conn) == CONNECTION_OK)
+		return true;
+	/* One attempt per second at most while the server is away. */
+	if (last_connect_try.tv_sec != 0 && since_ms(&last_connect_try) < 1000)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &last_connect_try);
+	if (conn)
+		PQfinish(conn);
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		logmsg("database unreachable: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		conn = NULL;
+		return false;
+	}
+	logmsg("connected");
+	return true;
+}
+
+/*
+ * Server errors that a later attempt may not repeat: the connection, the
+ * server going away or starting up, resources, serialisation.  Anything
+ * else is the data's fault.
+ */
+static bool
+transient(PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK || state == NULL)
+		return true;
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+		strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0;
+}
+
+static bool
+exec_ok(const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * One INSERT for the events of one kind among evs[0..n).  Returns the
+ * result (caller clears) or NULL when there were none.
+ */
+static PGresult *
+insert_kind(Event **evs, int n, const char *kind, long long *inserted)
+{
+	static char sql[MAX_BATCH * 64 + 256];
+	static const char *params[MAX_BATCH * 6];
+	bool		visitor = strcmp(kind, "visitor") == 0;
+	int			np = 0,
+				rows = 0;
+	size_t		len;
+	PGresult   *res;
+
+	len = snprintf(sql, sizeof sql, visitor
+				   ? "INSERT INTO mekatek.visitor_event(event_id, camera, room_id, direction, n, seen_at) VALUES "
+				   : "INSERT INTO mekatek.rfid_scan(event_id, scanner, uid, lab, scanned_at) VALUES ");
+	for (int i = 0; i < n; i++)
+	{
+		Event	   *ev = evs[i];
+
+		if (strcmp(ev->f[1], kind) != 0)
+			continue;
+		if (visitor)
+		{
+			len += snprintf(sql + len, sizeof sql - len, "%s($%d,$%d,$%d,$%d,$%d::int,$%d::timestamptz)",
+							rows ? "," : "", np + 1, np + 2, np + 3, np + 4, np + 5, np + 6);
+			for (int f = 0; f < 6; f++)
+				params[np++] = ev->f[f == 0 ? 0 : f + 1];
+		}
+		else
+		{
+			len += snprintf(sql + len, sizeof sql - len, "%s($%d,$%d,$%d,$%d,$%d::timestamptz)",
+							rows ? "," : "", np + 1, np + 2, np + 3, np + 4, np + 5);
+			params[np++] = ev->f[0];
+			params[np++] = ev->f[2];
+			params[np++] = ev->f[3];
+			params[np++] = ev->f[4];
+			params[np++] = ev->f[6];
+		}
+		rows++;
+	}
+	if (rows == 0)
+		return NULL;
+	/* No arbiter: naming (event_id) would need SELECT, which devices lack. */
+	snprintf(sql + len, sizeof sql - len, " ON CONFLICT DO NOTHING");
+	res = PQexecParams(conn, sql, np, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+	{
+		long long	got = atoll(PQcmdTuples(res));
+
+		*inserted += got;
+		n_dups += rows - got;
+	}
+	return res;
+}
+
+/*
+ * Send evs[0..n) in one transaction.  Returns how many of them, from the
+ * front, are settled (inserted, found already there, or rejected as bad
+ * data); fewer than n means the database went away.
+ */
+static int
+send_events(Event **evs, int n)
+{
+	const char *kinds[] = {"visitor", "rfid"};
+	long long	inserted = 0;
+
+	if (n == 0)
+		return 0;
+	if (!connect_db() || !exec_ok("BEGIN"))
+		return 0;
+	for (int k = 0; k < 2; k++)
+	{
+		PGresult   *res = insert_kind(evs, n, kinds[k], &inserted);
+		char		why[512];
+		int			done = 0;
+
+		if (res == NULL || PQresultStatus(res) == PGRES_COMMAND_OK)
+		{
+			PQclear(res);
+			continue;
+		}
+		if (transient(res))
+		{
+			PQclear(res);
+			return 0;
+		}
+		snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
+		why[strcspn(why, "\n")] = '\0';
+		PQclear(res);
+		exec_ok("ROLLBACK");
+		if (n == 1)
+		{
+			char		line[EV_MAX];
+
+			join_event(evs[0], line, sizeof line);
+			reject(why, line);
+			return 1;
+		}
+		/* Bad data somewhere: one by one, so that only the bad ones are rejected. */
+		while (done < n && send_events(&evs[done], 1) == 1)
+			done++;
+		return done;
+	}
+	if (!exec_ok("COMMIT"))
+		return 0;				/* outcome unknown: a resend is harmless */
+	n_inserted += inserted;
+	return n;
+}
+
+static void
+spool_sync(void)
+{
+	if (fflush(spool) != 0 || fdatasync(fileno(spool)) != 0)
+		die("cannot write spool \"%s\": %s", spool_path, strerror(errno));
+}
+
+static void
+spool_append(Event *ev)
+{
+	char		line[EV_MAX];
+
+	join_event(ev, line, sizeof line);
+	if (fprintf(spool, "%s\n", line) < 0)
+		die("cannot write spool \"%s\": %s", spool_path, strerror(errno));
+	n_spooled++;
+	spool_pending = true;
+}
+
+/* Deliver the batch, or spool it. */
+static void
+flush_batch(void)
+{
+	Event	   *evs[MAX_BATCH];
+	int			done = 0;
+
+	if (nbatch == 0)
+		return;
+	for (int i = 0; i < nbatch; i++)
+		evs[i] = &batch[i];
+	if (!spool_pending)
+	{
+		done = send_events(evs, nbatch);
+		if (done == nbatch)
+		{
+			nbatch = 0;
+			return;
+		}
+		logmsg("spooling to %s", spool_path);
+	}
+	for (int i = done; i < nbatch; i++)
+		spool_append(evs[i]);
+	spool_sync();
+	nbatch = 0;
+}
+
+/*
+ * Replay the spool from where the last replay stopped.  Returns true when
+ * it is empty again.
+ */
+static bool
+drain_spool(void)
+{
+	FILE	   *in;
+	static Event chunk[MAX_BATCH];
+	Event	   *evs[MAX_BATCH];
+	char		line[EV_MAX + 2];
+	int			n = 0;
+	long		offsets[MAX_BATCH + 1];
+
+	if (!spool_pending)
+		return true;
+	if (!connect_db())
+		return false;
+	spool_sync();
+	in = fopen(spool_path, "r");
+	if (in == NULL || fseek(in, spool_sent, SEEK_SET) != 0)
+		die("cannot read spool \"%s\": %s", spool_path, strerror(errno));
+	logmsg("replaying spool from byte %ld", spool_sent);
+	for (;;)
+	{
+		bool		eof = fgets(line, sizeof line, in) == NULL;
+
+		if (!eof)
+		{
+			line[strcspn(line, "\n")] = '\0';
+			offsets[n] = spool_sent;
+			if (strlen(line) >= sizeof chunk[n].text)
+			{
+				reject("corrupt spool line (too long)", line);
+				spool_sent = ftell(in);
+				continue;
+			}
+			memcpy(chunk[n].text, line, strlen(line) + 1);
+			if (!split_event(&chunk[n]))
+			{
+				reject("corrupt spool line", line);
+				spool_sent = ftell(in);
+				continue;
+			}
+			evs[n] = &chunk[n];
+			n++;
+			offsets[n] = ftell(in);
+		}
+		if (n == batch_max || (eof && n > 0))
+		{
+			int			done = send_events(evs, n);
+
+			if (done < n)
+			{
+				/* Keep what is not known delivered. */
+				spool_sent = offsets[done];
+				fclose(in);
+				logmsg("database lost during replay; %ld bytes of spool delivered", spool_sent);
+				return false;
+			}
+			spool_sent = offsets[n];
+			n = 0;
+		}
+		if (eof)
+			break;
+		if (stop_requested)
+		{
+			fclose(in);
+			return false;
+		}
+	}
+	fclose(in);
+	/* Everything is in: empty the spool. */
+	if (ftruncate(fileno(spool), 0) != 0)
+		die("cannot truncate spool \"%s\": %s", spool_path, strerror(errno));
+	rewind(spool);
+	spool_sent = 0;
+	spool_pending = false;
+	logmsg("spool replayed");
+	return true;
+}
+
+static void
+on_signal(int sig)
+{
+	(void) sig;
+	stop_requested = 1;
+}
+
+static int
+open_input(void)
+{
+	int			fd;
+	struct termios tio;
+	speed_t		sp;
+
+	if (input_path == NULL || strcmp(input_path, "-") == 0)
+		return STDIN_FILENO;
+	fd = open(input_path, O_RDONLY | O_NOCTTY);
+	if (fd < 0)
+		die("cannot open input \"%s\": %s", input_path, strerror(errno));
+	if (isatty(fd))
+	{
+		switch (baud)
+		{
+			case 9600: sp = B9600; break;
+			case 19200: sp = B19200; break;
+			case 38400: sp = B38400; break;
+			case 57600: sp = B57600; break;
+			case 115200: sp = B115200; break;
+			case 230400: sp = B230400; break;
+			default: die("unsupported baud rate %d", baud);
+		}
+		if (tcgetattr(fd, &tio) != 0)
+			die("cannot configure \"%s\": %s", input_path, strerror(errno));
+		cfmakeraw(&tio);
+		tio.c_cflag |= CLOCAL | CREAD;
+		cfsetispeed(&tio, sp);
+		cfsetospeed(&tio, sp);
+		if (tcsetattr(fd, TCSANOW, &tio) != 0)
+			die("cannot configure \"%s\": %s", input_path, strerror(errno));
+	}
+	return fd;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+			"usage: mekatek-edge [options]\n"
+			"  -d, --db CONNINFO     connection string (default: PG* environment)\n"
+			"  -i, --input PATH      event lines from PATH, e.g. /dev/ttyUSB0 (default stdin)\n"
+			"      --baud N          serial speed when PATH is a terminal (default 115200)\n"
+			"  -s, --spool PATH      spool file (default ./mekatek-edge.spool)\n"
+			"  -r, --rejects PATH    where refused lines go, with the reason\n"
+			"  -e, --edge-id ID      prefix of generated event ids (default host name)\n"
+			"  -b, --batch N         events per INSERT (default 200, at most %d)\n"
+			"  -f, --flush-ms N      send a partial batch after N ms (default 200)\n"
+			"  -w, --wait S          at end of input, retry the spool for S seconds (default: forever)\n"
+			"  -q, --quiet\n"
+			"lines: [@ID] visitor CAMERA ROOM in|out [N] [TIME]\n"
+			"       [@ID] rfid SCANNER UID LAB [TIME]\n", MAX_BATCH);
+	exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'}, {"input", required_argument, NULL, 'i'},
+		{"baud", required_argument, NULL, 'B'}, {"spool", required_argument, NULL, 's'},
+		{"rejects", required_argument, NULL, 'r'}, {"edge-id", required_argument, NULL, 'e'},
+		{"batch", required_argument, NULL, 'b'}, {"flush-ms", required_argument, NULL, 'f'},
+		{"wait", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+	};
+	int			c,
+				fd,
+				spool_fd;
+	char		buf[8192];
+	char		line[MAX_LINE + 1];
+	size_t		linelen = 0;
+	bool		overlong = false,
+				eof = false;
+	struct timespec batch_started = {0},
+				eof_at = {0};
+	struct sigaction sa;
+
+	gethostname(edge_id, sizeof edge_id - 1);
+	while ((c = getopt_long(argc, argv, "d:i:s:r:e:b:f:w:qh", opts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd': conninfo = optarg; break;
+			case 'i': input_path = optarg; break;
+			case 'B': baud = atoi(optarg); break;
+			case 's': spool_path = optarg; break;
+			case 'r': reject_path = optarg; break;
+			case 'e':
+				if (strlen(optarg) < 1 || strlen(optarg) > 64)
+					die("--edge-id must be 1 to 64 characters");
+				snprintf(edge_id, sizeof edge_id, "%s", optarg);
+				break;
+			case 'b': batch_max = atoi(optarg); break;
+			case 'f': flush_ms = atoi(optarg); break;
+			case 'w': wait_s = atoi(optarg); break;
+			case 'q': quiet = true; break;
+			default: usage();
+		}
+	}
+	if (optind != argc || batch_max < 1 || batch_max > MAX_BATCH || flush_ms < 1)
+		usage();
+	start_us = now_us();
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The spool: one edge per file, and whatever a previous run left goes first. */
+	spool_fd = open(spool_path, O_RDWR | O_CREAT | O_APPEND, 0600);
+	if (spool_fd < 0 || (spool = fdopen(spool_fd, "a+")) == NULL)
+		die("cannot open spool \"%s\": %s", spool_path, strerror(errno));
+	if (flock(spool_fd, LOCK_EX | LOCK_NB) != 0)
+		die("spool \"%s\" is in use by another mekatek-edge", spool_path);
+	fseek(spool, 0, SEEK_END);
+	if (ftell(spool) > 0)
+	{
+		spool_pending = true;
+		logmsg("spool %s holds %ld bytes from a previous run", spool_path, ftell(spool));
+	}
+	fd = open_input();
+
+	while (!stop_requested)
+	{
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int			timeout = 1000;
+
+		if (nbatch > 0)
+		{
+			double		left = flush_ms - since_ms(&batch_started);
+
+			timeout = left < 0 ? 0 : (int) left;
+		}
+		if (eof)
+		{
+			flush_batch();
+			if (drain_spool())
+				break;
+			if (wait_s >= 0 && since_ms(&eof_at) > wait_s * 1000.0)
+				break;
+			usleep(200 * 1000);
+			continue;
+		}
+		if (poll(&pfd, 1, timeout) > 0)
+		{
+			ssize_t		got = read(fd, buf, sizeof buf);
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+			{
+				eof = true;
+				clock_gettime(CLOCK_MONOTONIC, &eof_at);
+				if (linelen > 0 && !overlong)
+				{
+					line[linelen] = '\0';
+					if (parse_input(line, &batch[nbatch]) && split_event(&batch[nbatch]))
+					{
+						n_read++;
+						nbatch++;
+					}
+				}
+				continue;
+			}
+			for (ssize_t i = 0; i < got; i++)
+			{
+				if (buf[i] != '\n')
+				{
+					if (linelen < MAX_LINE)
+						line[linelen++] = buf[i];
+					else
+						overlong = true;
+					continue;
+				}
+				line[linelen] = '\0';
+				if (overlong)
+					reject("line longer than 1024 bytes", line);
+				else if (parse_input(line, &batch[nbatch]) && split_event(&batch[nbatch]))
+				{
+					n_read++;
+					if (nbatch++ == 0)
+						clock_gettime(CLOCK_MONOTONIC, &batch_started);
+					if (nbatch == batch_max)
+						flush_batch();
+				}
+				linelen = 0;
+				overlong = false;
+			}
+		}
+		if (nbatch > 0 && since_ms(&batch_started) >= flush_ms)
+			flush_batch();
+		if (spool_pending && nbatch == 0)
+			drain_spool();
+	}
+	/* Stopping: what is not delivered is in the spool. */
+	flush_batch();
+	if (spool_pending)
+		spool_sync();
+	logmsg("read %lld, inserted %lld, duplicates %lld, rejected %lld, spooled %lld%s",
+		   n_read, n_inserted, n_dups, n_rejected, n_spooled,
+		   spool_pending ? " (spool not empty)" : "");
+	if (conn)
+		PQfinish(conn);
+	return spool_pending ? 2 : 0;
+}

@@ -1,0 +1,300 @@
+/*
+ * lab_rfid.c: lab samples tracked by RFID tags.
+ *
+ * The counter binds a tag to an item (lab_register); scanners only INSERT
+ * into mekatek.rfid_scan and the AFTER INSERT trigger here advances the
+ * item: registered -> queued (antrian) -> testing (uji) -> done (selesai),
+ * one row per item in mekatek.lab_item and one history row per transition.
+ *
+ * The state change happens in an AFTER row trigger, so it runs only for
+ * rows that were actually inserted: an edge client replaying an event with
+ * INSERT ... ON CONFLICT (event_id) DO NOTHING changes nothing twice.  The
+ * item row is locked (SELECT ... FOR UPDATE) before the debounce test, so
+ * two scanners reading one tag at once serialise and the second sees the
+ * first one's scan time.
+ */
+#include "devices.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(mk_rfid_uid);
+PG_FUNCTION_INFO_V1(mk_rfid_uid_trigger);
+PG_FUNCTION_INFO_V1(mk_lab_register);
+PG_FUNCTION_INFO_V1(mk_rfid_scan_apply);
+
+/* mekatek.rfid_uid(text): the normalised UID, or 22P02. */
+Datum
+mk_rfid_uid(PG_FUNCTION_ARGS)
+{
+	char	   *raw = mk_arg_cstring(fcinfo, 0, "uid", true);
+
+	PG_RETURN_TEXT_P(cstring_to_text(mk_uid_parse(raw, "uid")));
+}
+
+/*
+ * BEFORE INSERT OR UPDATE trigger normalising a UID column in place.
+ * TG_ARGV[0] names the column; TG_ARGV[1] is 'strict' (a bad UID is an
+ * ERROR: cards, lab items) or 'keep' (a bad UID is kept as sent, for the
+ * AFTER trigger to flag: scans are never refused).
+ */
+Datum
+mk_rfid_uid_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			attnum;
+	bool		strict;
+	bool		isnull;
+	Datum		value;
+	char	   *raw;
+	char	   *uid;
+	Datum		newval;
+	bool		newnull = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		mk_trigger_check(fcinfo, "rfid_uid_normalise", false, false);
+	if (td->tg_trigger->tgnargs != 2)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+				 "Pass the column name and 'strict' or 'keep'.",
+				 "trigger \"%s\" needs 2 arguments, not %d",
+				 td->tg_trigger->tgname, td->tg_trigger->tgnargs);
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+	attnum = SPI_fnumber(desc, td->tg_trigger->tgargs[0]);
+	if (attnum <= 0)
+		mk_error(ERRCODE_UNDEFINED_COLUMN, NULL,
+				 "trigger \"%s\": table has no column \"%s\"",
+				 td->tg_trigger->tgname, td->tg_trigger->tgargs[0]);
+	strict = strcmp(td->tg_trigger->tgargs[1], "strict") == 0;
+
+	value = heap_getattr(tuple, attnum, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);	/* NOT NULL constraints speak for themselves */
+	raw = TextDatumGetCString(value);
+	uid = strict ? mk_uid_parse(raw, td->tg_trigger->tgargs[0]) : mk_uid_normalise(raw);
+	if (uid == NULL || strcmp(uid, raw) == 0)
+		return PointerGetDatum(tuple);
+
+	newval = CStringGetTextDatum(uid);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &newval, &newnull));
+}
+
+/*
+ * mekatek.lab_register(uid, item_code, company, kind, test) -> lab_item.
+ * One INSERT ... ON CONFLICT DO NOTHING; when it inserts nothing, find out
+ * which rule it broke and say so.
+ */
+Datum
+mk_lab_register(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan_insert = NULL;
+	char	   *uid = mk_uid_parse(mk_arg_cstring(fcinfo, 0, "uid", false), "uid");
+	char	   *code = mk_arg_cstring(fcinfo, 1, "item_code", false);
+	char	   *company = mk_arg_cstring(fcinfo, 2, "company", false);
+	char	   *kind = mk_arg_cstring(fcinfo, 3, "kind", false);
+	char	   *test = mk_arg_cstring(fcinfo, 4, "test", false);
+	Datum		args[5];
+	Datum		result;
+
+	args[0] = CStringGetTextDatum(uid);
+	args[1] = CStringGetTextDatum(code);
+	args[2] = CStringGetTextDatum(company);
+	args[3] = CStringGetTextDatum(kind);
+	args[4] = CStringGetTextDatum(test);
+
+	SPI_connect();
+	if (plan_insert == NULL)
+	{
+		Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+		plan_insert = SPI_prepare(
+			"WITH i AS (INSERT INTO mekatek.lab_item(uid, item_code, company, kind, test) "
+			"           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
+			"     h AS (INSERT INTO mekatek.lab_item_history(item_id, uid, item_code, to_state, at) "
+			"           SELECT item_id, uid, item_code, state, registered_at FROM i) "
+			"SELECT * FROM i", 5, types);
+		if (plan_insert == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan_insert);
+	}
+	if (SPI_execute_plan(plan_insert, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "lab_register: insert failed");
+
+	if (SPI_processed == 0)
+	{
+		/* Which unique rule did it meet?  Say it with the other item's data. */
+		if (SPI_execute_with_args("SELECT item_code, state::text FROM mekatek.lab_item "
+								  "WHERE uid = $1 AND state <> 'done'",
+								  1, (Oid[]) {TEXTOID}, args, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+			mk_error(ERRCODE_UNIQUE_VIOLATION,
+					 "A tag can be registered again once its item is done.",
+					 "RFID tag %s is still in the lab as item %s (state %s)", uid,
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+		if (SPI_execute_with_args("SELECT uid FROM mekatek.lab_item WHERE item_code = $1",
+								  1, (Oid[]) {TEXTOID}, &args[1], NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+			mk_error(ERRCODE_UNIQUE_VIOLATION,
+					 "Item codes are test numbers and are never reused.",
+					 "item code \"%s\" is already registered (tag %s)", code,
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		mk_error(ERRCODE_T_R_SERIALIZATION_FAILURE, "Try again.",
+				 "RFID tag %s or item code \"%s\" was registered concurrently", uid, code);
+	}
+
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+static const char *
+next_state(const char *state)
+{
+	if (strcmp(state, "registered") == 0)
+		return "queued";
+	if (strcmp(state, "queued") == 0)
+		return "testing";
+	return "done";
+}
+
+static bool
+within_debounce(TimestampTz a, TimestampTz b)
+{
+	int64		d = a > b ? a - b : b - a;
+
+	return d < (int64) mk_rfid_debounce_ms * 1000;
+}
+
+/* AFTER INSERT trigger on mekatek.rfid_scan: see the file comment. */
+Datum
+mk_rfid_scan_apply(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan_active = NULL;
+	static SPIPlanPtr plan_advance = NULL;
+	static SPIPlanPtr plan_done = NULL;
+	static SPIPlanPtr plan_flag = NULL;
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	bool		isnull;
+	int64		scan_id;
+	char	   *raw_uid;
+	char	   *uid;
+	char	   *lab;
+	char	   *scanner;
+	TimestampTz at;
+	const char *flag = NULL;
+
+	mk_trigger_check(fcinfo, "rfid_scan_apply", true, true);
+	desc = RelationGetDescr(td->tg_relation);
+	tuple = td->tg_trigtuple;
+	scan_id = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "scan_id"), desc, &isnull));
+	raw_uid = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "uid"), desc, &isnull));
+	lab = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "lab"), desc, &isnull));
+	scanner = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "scanner"), desc, &isnull));
+	at = DatumGetTimestampTz(heap_getattr(tuple, SPI_fnumber(desc, "scanned_at"), desc, &isnull));
+
+	uid = mk_uid_normalise(raw_uid);
+	SPI_connect();
+	if (uid == NULL)
+		flag = "bad_uid";
+	else
+	{
+		Datum		a[6];
+
+		a[0] = CStringGetTextDatum(uid);
+		mk_keep_plan(&plan_active,
+				  "SELECT item_id, state::text, last_scan_at FROM mekatek.lab_item "
+				  "WHERE uid = $1 AND state <> 'done' FOR UPDATE",
+				  1, (Oid[]) {TEXTOID});
+		if (SPI_execute_plan(plan_active, a, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "rfid_scan_apply: item lookup failed");
+		if (SPI_processed == 1)
+		{
+			HeapTuple	item = SPI_tuptable->vals[0];
+			TupleDesc	idesc = SPI_tuptable->tupdesc;
+			int64		item_id = DatumGetInt64(SPI_getbinval(item, idesc, 1, &isnull));
+			char	   *state = SPI_getvalue(item, idesc, 2);
+			bool		never;
+			TimestampTz last = DatumGetTimestampTz(SPI_getbinval(item, idesc, 3, &never));
+
+			if (never || !within_debounce(at, last))
+			{
+				mk_keep_plan(&plan_advance,
+						  "WITH u AS (UPDATE mekatek.lab_item "
+						  "              SET state = $2::mekatek.lab_state, lab = $3, "
+						  "                  last_scan_at = $4, updated_at = now() "
+						  "            WHERE item_id = $1 "
+						  "        RETURNING item_id, uid, item_code) "
+						  "INSERT INTO mekatek.lab_item_history"
+						  "       (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
+						  "SELECT item_id, uid, item_code, $5::mekatek.lab_state, "
+						  "       $2::mekatek.lab_state, $3, $6, $4 FROM u",
+						  6, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID});
+				a[0] = Int64GetDatum(item_id);
+				a[1] = CStringGetTextDatum(next_state(state));
+				a[2] = CStringGetTextDatum(lab);
+				a[3] = TimestampTzGetDatum(at);
+				a[4] = CStringGetTextDatum(state);
+				a[5] = Int64GetDatum(scan_id);
+				if (SPI_execute_plan(plan_advance, a, NULL, false, 0) != SPI_OK_INSERT)
+					elog(ERROR, "rfid_scan_apply: transition failed");
+			}
+		}
+		else
+		{
+			/*
+			 * No item in the lab: either the tag is unknown, or this is a
+			 * bounce of the scan that just finished its item.
+			 */
+			mk_keep_plan(&plan_done,
+					  "SELECT 1 FROM mekatek.lab_item WHERE uid = $1 AND state = 'done' "
+					  "AND last_scan_at > $2 - $3 AND last_scan_at < $2 + $3 LIMIT 1",
+					  3, (Oid[]) {TEXTOID, TIMESTAMPTZOID, INTERVALOID});
+			{
+				Interval   *iv = palloc0(sizeof(Interval));
+
+				iv->time = (int64) mk_rfid_debounce_ms * 1000;
+				a[1] = TimestampTzGetDatum(at);
+				a[2] = IntervalPGetDatum(iv);
+			}
+			if (SPI_execute_plan(plan_done, a, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "rfid_scan_apply: done lookup failed");
+			if (SPI_processed == 0)
+				flag = "unregistered";
+		}
+	}
+
+	if (flag)
+	{
+		Datum		a[2];
+		MkPayload	p;
+
+		mk_keep_plan(&plan_flag,
+				  "UPDATE mekatek.rfid_scan SET flag = $2 WHERE scan_id = $1",
+				  2, (Oid[]) {INT8OID, TEXTOID});
+		a[0] = Int64GetDatum(scan_id);
+		a[1] = CStringGetTextDatum(flag);
+		if (SPI_execute_plan(plan_flag, a, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "rfid_scan_apply: flagging failed");
+
+		mk_payload_begin(&p);
+		mk_payload_int(&p, "scan", scan_id);
+		mk_payload_str(&p, "flag", flag);
+		mk_payload_str(&p, "uid", raw_uid);
+		mk_payload_str(&p, "scanner", scanner);
+		mk_payload_str(&p, "lab", lab);
+		mk_payload_time(&p, "at", at);
+		mk_payload_notify(&p, "mekatek_rfid");
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Device events: four clients (pgbench, -c 4) insert visitor events for
+# MK_BENCH_SECONDS (default 60) each, with the C trigger keeping
+# room_occupancy and without it (trigger disabled, same table and indexes),
+# side by side: events per second of both and the ratio.
+#   batch  : 100 events per INSERT (what mekatek-edge sends), 8 rooms
+#   single : 1 event per INSERT, each its own transaction (a bare device)
+# Then the capacity notification latency (commit to listener, p50/p99)
+# measured by a small libpq listener while the four clients keep inserting.
+# Goals (issue 7): >= 20,000 events/s with triggers, triggers <= 2x,
+# notification p99 <= 50 ms.  The machine is shared: figures are noisy.
+source "$(dirname "$0")/../../harness/common.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+port=${MK_BENCH_PORT:-54382}
+secs=${MK_BENCH_SECONDS:-60}
+name=bench-devices
+
+make -s -C "$MK_ROOT" all >/dev/null
+bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)
+bash "$MK_ROOT/test/harness/cluster.sh" fresh "$name" "$port" "$bindir"
+[ "${MK_BENCH_KEEP:-0}" = 1 ] || trap 'bash "$MK_ROOT/test/harness/cluster.sh" stop '"$name"' "$bindir"' EXIT
+export PGHOST=$MK_BUILD/$name/run PGPORT=$port PGUSER=postgres PGDATABASE=bench
+psql() { "$bindir/psql" -Xq -v ON_ERROR_STOP=1 "$@"; }
+psql -d postgres -c "CREATE DATABASE bench"
+psql -c "CREATE EXTENSION mekatek CASCADE" \
+     -c "INSERT INTO mekatek.room SELECT 'room-' || i, 'Room ' || i, 500 FROM generate_series(1, 8) i" \
+     -c "INSERT INTO mekatek.room VALUES ('probe', 'latency probe', 1)"
+
+work=$MK_BUILD/$name/scripts
+mkdir -p "$work"
+cc -O2 -o "$work/latency" "$here/latency.c" -I"$($PG_CONFIG --includedir)" -L"$($PG_CONFIG --libdir)" -lpq
+
+cat >"$work/batch.pgbench" <<'SQL'
+\set room random(1, 8)
+INSERT INTO mekatek.visitor_event(event_id, camera, room_id, direction)
+SELECT gen_random_uuid()::text, 'cam-' || :client_id, 'room-' || :room,
+       CASE WHEN random() < 0.55 THEN 'in' ELSE 'out' END
+  FROM generate_series(1, 100)
+ON CONFLICT DO NOTHING;
+SQL
+cat >"$work/single.pgbench" <<'SQL'
+\set room random(1, 8)
+\set d random(0, 99)
+INSERT INTO mekatek.visitor_event(event_id, camera, room_id, direction)
+VALUES (gen_random_uuid()::text, 'cam-' || :client_id, 'room-' || :room,
+        CASE WHEN :d < 55 THEN 'in' ELSE 'out' END)
+ON CONFLICT DO NOTHING;
+SQL
+
+tps() { # script -> transactions/s
+    "$bindir/pgbench" -n -f "$1" -c 4 -j 2 -T "$secs" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+triggers() { psql -c "ALTER TABLE mekatek.visitor_event $1 TRIGGER visitor_event_apply"; }
+
+echo "4 clients, $secs s per measurement, $(nproc) cores (shared)"
+printf '%-8s %18s %18s %8s\n' workload "with trigger ev/s" "no trigger ev/s" cost
+for w in batch single; do
+    per=1; [ "$w" = batch ] && per=100
+    triggers ENABLE
+    on=$(tps "$work/$w.pgbench")
+    triggers DISABLE
+    off=$(tps "$work/$w.pgbench")
+    triggers ENABLE
+    printf '%-8s %18.0f %18.0f %7.2fx\n' "$w" "$(echo "$on * $per" | bc -l)" \
+        "$(echo "$off * $per" | bc -l)" "$(echo "$off / $on" | bc -l)"
+done
+
+echo
+echo "capacity notification latency under load (batch workload running, one probe every 20 ms):"
+"$bindir/pgbench" -n -f "$work/batch.pgbench" -c 4 -j 2 -T "$secs" >/dev/null 2>&1 &
+load=$!
+sleep 1
+"$work/latency" "host=$PGHOST port=$port dbname=bench user=postgres" $((secs - 2)) 20 || true
+wait $load
+
+echo
+psql -At <<'SQL'
+SELECT 'invariant inside = entered - exited + miscounted broken on ' || count(*) || ' rooms (want 0)'
+  FROM mekatek.room_occupancy WHERE inside <> entered - exited + miscounted OR inside < 0;
+SQL
