@@ -84,6 +84,21 @@ load_prefix_map(prefix_map *map, MemoryContext mcxt)
 	SPI_finish();
 }
 
+/* mekatek.fw_log_year, or the year the transaction started in */
+static int
+log_year(void)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+
+	if (fw_log_year > 0)
+		return fw_log_year;
+	if (timestamp2tm(GetCurrentTransactionStartTimestamp(), &tz, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "timestamp out of range");
+	return tm.tm_year;
+}
+
 static parse_cache *
 get_cache(FunctionCallInfo fcinfo)
 {
@@ -102,18 +117,7 @@ get_cache(FunctionCallInfo fcinfo)
 		c->tupdesc = BlessTupleDesc(CreateTupleDescCopy(td));
 		MemoryContextSwitchTo(old);
 		load_prefix_map(&c->map, mcxt);
-		if (fw_log_year > 0)
-			c->year = fw_log_year;
-		else
-		{
-			struct pg_tm tm;
-			fsec_t		fsec;
-			int			tz;
-
-			if (timestamp2tm(GetCurrentTransactionStartTimestamp(), &tz, &tm, &fsec, NULL, NULL) != 0)
-				elog(ERROR, "timestamp out of range");
-			c->year = tm.tm_year;
-		}
+		c->year = log_year();
 		fcinfo->flinfo->fn_extra = c;
 	}
 	return c;
@@ -452,18 +456,7 @@ mk_fw_parse_error(PG_FUNCTION_ARGS)
 	if (st == FWL_OK && ev->header == FWL_HDR_CLASSIC)
 	{
 		/* the day of month is checked against the year in the server */
-		int			year = fw_log_year;
-
-		if (year == 0)
-		{
-			struct pg_tm tm;
-			fsec_t		fsec;
-			int			tz;
-
-			if (timestamp2tm(GetCurrentTransactionStartTimestamp(), &tz, &tm, &fsec, NULL, NULL) == 0)
-				year = tm.tm_year;
-		}
-		if (ev->day > fwl_days_in_month(year, ev->mon))
+		if (ev->day > fwl_days_in_month(log_year(), ev->mon))
 		{
 			st = FWL_ERR_HEADER;
 			off = 0;

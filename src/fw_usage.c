@@ -159,6 +159,22 @@ crule_match(const crule *c, const packet *p)
 	return true;
 }
 
+/* A text column as pointer and length; NULL when the column is. */
+static const char *
+get_text(HeapTuple tup, TupleDesc td, int col, int *len)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+	text	   *x;
+
+	*len = 0;
+	if (isnull)
+		return NULL;
+	x = DatumGetTextPP(d);
+	*len = VARSIZE_ANY_EXHDR(x);
+	return VARDATA_ANY(x);
+}
+
 PG_FUNCTION_INFO_V1(mk_fw_rule_usage);
 Datum
 mk_fw_rule_usage(PG_FUNCTION_ARGS)
@@ -263,25 +279,13 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 			int		   *lst;
 			int			nl,
 						hit = -1;
+			const char *str;
+			int			slen;
 
-			d = SPI_getbinval(tup, td, 1, &isnull);
-			if (isnull)
-				p.dir = 3;
-			else
-			{
-				text	   *x = DatumGetTextPP(d);
-
-				p.dir = dir_code(VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
-			}
-			d = SPI_getbinval(tup, td, 2, &isnull);
-			if (isnull)
-				p.proto_num = -2;
-			else
-			{
-				text	   *x = DatumGetTextPP(d);
-
-				p.proto_num = mk_fw_proto_num(VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
-			}
+			str = get_text(tup, td, 1, &slen);
+			p.dir = dir_code(str, slen);
+			str = get_text(tup, td, 2, &slen);
+			p.proto_num = str ? mk_fw_proto_num(str, slen) : -2;
 			s = DatumGetInetPP(SPI_getbinval(tup, td, 3, &isnull));
 			t = DatumGetInetPP(SPI_getbinval(tup, td, 4, &isnull));
 			p.family = ip_family(s) == PGSQL_AF_INET ? 4 : 6;
@@ -300,32 +304,8 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 			d = SPI_getbinval(tup, td, 6, &isnull);
 			p.has_dpt = !isnull;
 			p.dpt = isnull ? 0 : DatumGetInt32(d);
-			d = SPI_getbinval(tup, td, 7, &isnull);
-			if (isnull)
-			{
-				p.in_iface = NULL;
-				p.in_len = 0;
-			}
-			else
-			{
-				text	   *x = DatumGetTextPP(d);
-
-				p.in_iface = VARDATA_ANY(x);
-				p.in_len = VARSIZE_ANY_EXHDR(x);
-			}
-			d = SPI_getbinval(tup, td, 8, &isnull);
-			if (isnull)
-			{
-				p.out_iface = NULL;
-				p.out_len = 0;
-			}
-			else
-			{
-				text	   *x = DatumGetTextPP(d);
-
-				p.out_iface = VARDATA_ANY(x);
-				p.out_len = VARSIZE_ANY_EXHDR(x);
-			}
+			p.in_iface = get_text(tup, td, 7, &p.in_len);
+			p.out_iface = get_text(tup, td, 8, &p.out_len);
 
 			pc = p.proto_num >= 0 ? pclass(p.proto_num) : 3;
 			lst = lists[p.dir][pc];

@@ -323,9 +323,11 @@ BEGIN
     )
     SELECT r.position, r.hits, r.probability,
            r.before < 0.7 AND r.hits > 0,
-           -- decaying: never used, or falling over the last (up to three) windows
+           -- decaying: never used, or its share fell in each of the last
+           -- two window steps, to at most half of its best window
            r.hits = 0 OR coalesce((
-               SELECT bool_and(p.v < p.prev) AND count(*) >= 1
+               SELECT bool_and(p.v < p.prev) AND count(*) = 2
+                      AND s.probs[cardinality(s.probs)] <= 0.5 * (SELECT max(m) FROM unnest(s.probs) m)
                  FROM (SELECT v, lag(v) OVER (ORDER BY o) AS prev, o
                          FROM unnest(s.probs) WITH ORDINALITY AS u(v, o)) p
                 WHERE p.o > cardinality(s.probs) - 2 AND p.prev IS NOT NULL), false),
@@ -334,7 +336,7 @@ BEGIN
      ORDER BY r.position;
 END $$;
 COMMENT ON FUNCTION mekatek.fw_rule_trend(text, timestamptz, timestamptz, interval) IS
-    'Per rule: usage over [since, until), dominant (among the most used rules that together carry at least 70% of the matched traffic), decaying (no hits, or probability falling over each of the last two window steps), and the probability per window';
+    'Per rule: usage over [since, until), dominant (among the most used rules that together carry at least 70% of the traffic), decaying (no hits, or a share that fell in each of the last two window steps to at most half of its best window), and the probability per window';
 
 ------------------------------------------------------------------------
 -- Privileges

@@ -39,6 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_span(data, size, ev.in_iface);
 	check_span(data, size, ev.out_iface);
 	check_span(data, size, ev.proto);
+	check_span(data, size, ev.inner_proto);
 	if (ev.nkv < 0 || ev.nkv > FWL_MAX_KV || ev.nflags < 0 || ev.nflags > FWL_MAX_FLAGS)
 		abort();
 	for (int i = 0; i < ev.nkv; i++)
