@@ -116,29 +116,50 @@ COMMENT ON TABLE mekatek.fw_reject IS
     'Lines the bulk path could not parse, with the reason; none is ever lost';
 
 CREATE FUNCTION mekatek.fw_load_raw(OUT loaded bigint, OUT rejected bigint)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
-    -- One set-based pass: each staged row is taken out exactly once (two
-    -- concurrent loaders never both see a row) and lands in fw_log or in
-    -- fw_reject.  MATERIALIZED keeps fw_try_parse at one call per line.
-    WITH taken AS MATERIALIZED (
-        DELETE FROM mekatek.fw_log_raw RETURNING id, line
-    ), parsed AS MATERIALIZED (
-        SELECT t.id, t.line, e FROM taken t, LATERAL mekatek.fw_try_parse(t.line) e
-    ), good AS (
+BEGIN
+    IF current_setting('transaction_isolation') = 'read committed' THEN
+        -- Fast path.  EXCLUSIVE waits for every transaction still writing
+        -- to the staging table and keeps new writers out (readers go on);
+        -- the statements below take their snapshots after the lock, so
+        -- they see exactly the rows that TRUNCATE then removes.
+        LOCK TABLE mekatek.fw_log_raw IN EXCLUSIVE MODE;
         INSERT INTO mekatek.fw_log (logged_at, host, prefix, in_iface, out_iface, direction,
                                     src, dst, proto, spt, dpt, len, ttl, packet_id,
                                     icmp_type, icmp_code, tcp_flags, action, extra)
-        SELECT (e).* FROM parsed WHERE (e).src IS NOT NULL ORDER BY id
-        RETURNING 1
-    ), bad AS (
+        SELECT e.* FROM mekatek.fw_log_raw r, LATERAL mekatek.fw_try_parse(r.line) e
+         WHERE e.src IS NOT NULL;
+        GET DIAGNOSTICS loaded = ROW_COUNT;
+        -- rejects are rare: parsing them a second time is cheaper than
+        -- materialising every parsed line
         INSERT INTO mekatek.fw_reject (line, reason)
-        SELECT line, mekatek.fw_parse_error(line) FROM parsed WHERE (e).src IS NULL ORDER BY id
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM good), (SELECT count(*) FROM bad)
-$$;
+        SELECT r.line, x.reason FROM mekatek.fw_log_raw r, LATERAL mekatek.fw_parse_error(r.line) x(reason)
+         WHERE x.reason IS NOT NULL ORDER BY r.id;
+        GET DIAGNOSTICS rejected = ROW_COUNT;
+        TRUNCATE mekatek.fw_log_raw;
+    ELSE
+        -- Under a snapshot older than the lock, TRUNCATE could remove rows
+        -- the snapshot does not see: take each row out with DELETE instead.
+        WITH taken AS MATERIALIZED (
+            DELETE FROM mekatek.fw_log_raw RETURNING id, line
+        ), parsed AS MATERIALIZED (
+            SELECT t.id, t.line, mekatek.fw_try_parse(t.line) AS e FROM taken t
+        ), good AS (
+            INSERT INTO mekatek.fw_log (logged_at, host, prefix, in_iface, out_iface, direction,
+                                        src, dst, proto, spt, dpt, len, ttl, packet_id,
+                                        icmp_type, icmp_code, tcp_flags, action, extra)
+            SELECT (p.e).* FROM parsed p WHERE (p.e).src IS NOT NULL ORDER BY p.id
+            RETURNING 1
+        ), bad AS (
+            INSERT INTO mekatek.fw_reject (line, reason)
+            SELECT p.line, mekatek.fw_parse_error(p.line) FROM parsed p WHERE (p.e).src IS NULL ORDER BY p.id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM good), (SELECT count(*) FROM bad) INTO loaded, rejected;
+    END IF;
+END $$;
 COMMENT ON FUNCTION mekatek.fw_load_raw() IS
     'Parses every staged line of mekatek.fw_log_raw into mekatek.fw_log, keeps the rejects in mekatek.fw_reject, empties the staging table; returns the counts';
 
@@ -344,6 +365,7 @@ COMMENT ON FUNCTION mekatek.fw_rule_trend(text, timestamptz, timestamptz, interv
 
 GRANT SELECT ON mekatek.fw_log, mekatek.fw_reject, mekatek.fw_rule, mekatek.fw_chain_policy,
                 mekatek.fw_prefix_action TO mekatek_analyst;
+GRANT TRUNCATE ON mekatek.fw_log_raw TO mekatek_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_log, mekatek.fw_log_raw, mekatek.fw_reject,
                 mekatek.fw_rule, mekatek.fw_chain_policy, mekatek.fw_prefix_action TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.fw_parse(text), mekatek.fw_try_parse(text), mekatek.fw_parse_error(text),
