@@ -1,0 +1,193 @@
+-- firewall: rules, their import and export, and anomaly classification.
+\pset null '(null)'
+
+-- The iptables script of the seed paper ("Intelligent Rule Firewall berbasis
+-- Linux menggunakan Association Rule Mining", section A.1), verbatim.
+-- Matches the columns cannot hold (state, limit, tcp-flags, icmp-type, the
+-- negated --syn) are kept in order in "matches" and flag the rule; LOG is a
+-- non-terminating target (action NULL, target LOG, its options kept).
+SELECT mekatek.fw_import_iptables('paper', $script$
+
+#!/bin/bash
+# Clear any previous rules.
+/sbin/iptables -F
+# Default drop policy.
+/sbin/iptables -P INPUT DROP
+/sbin/iptables -P OUTPUT ACCEPT
+# Allow anything over loopback and vpn.
+/sbin/iptables -A INPUT -i lo -s 127.0.0.1 -d 127.0.0.1 -j ACCEPT
+/sbin/iptables -A OUTPUT -o lo -s 127.0.0.1 -d 127.0.0.1 -j ACCEPT
+/sbin/iptables -A INPUT -i tun0 -j ACCEPT
+/sbin/iptables -A OUTPUT -o tun0 -j ACCEPT
+/sbin/iptables -A INPUT -p esp -j ACCEPT
+/sbin/iptables -A OUTPUT -p esp -j ACCEPT
+# Drop any tcp packet that does not start a connection with a syn flag.
+/sbin/iptables -A INPUT -p tcp ! --syn -m state --state NEW -j DROP
+# Drop any invalid packet that could not be identified.
+/sbin/iptables -A INPUT -m state --state INVALID -j DROP
+# Drop invalid packets.
+/sbin/iptables -A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,PSH,ACK,URG NONE -j DROP
+/sbin/iptables -A INPUT -p tcp -m tcp --tcp-flags SYN,FIN SYN,FIN -j DROP
+/sbin/iptables -A INPUT -p tcp -m tcp --tcp-flags SYN,RST SYN,RST -j DROP
+/sbin/iptables -A INPUT -p tcp -m tcp --tcp-flags ACK,FIN FIN -j DROP
+/sbin/iptables -A INPUT -p tcp -m tcp --tcp-flags ACK,URG URG -j DROP
+# Reject broadcasts to 224.0.0.1
+/sbin/iptables -A INPUT -s 224.0.0.0/4 -j DROP
+/sbin/iptables -A INPUT -d 224.0.0.0/4 -j DROP
+/sbin/iptables -A INPUT -s 240.0.0.0/5 -j DROP
+# Blocked ports
+/sbin/iptables -A INPUT -p tcp -m state --state NEW,ESTABLISHED,RELATED --dport 8010 -j DROP
+# Allow TCP/UDP connections out. Keep state so conns out are allowed back in.
+/sbin/iptables -A INPUT -p tcp -m state --state ESTABLISHED -j ACCEPT
+/sbin/iptables -A OUTPUT -p tcp -m state --state NEW,ESTABLISHED -j ACCEPT
+/sbin/iptables -A INPUT -p udp -m state --state ESTABLISHED -j ACCEPT
+/sbin/iptables -A OUTPUT -p udp -m state --state NEW,ESTABLISHED -j ACCEPT
+# Allow only ICMP echo requests (ping) in. Limit rate in. Uncomment if needed.
+/sbin/iptables -A INPUT -p icmp -m state --state NEW,ESTABLISHED --icmp-type echo-reply -j ACCEPT
+/sbin/iptables -A OUTPUT -p icmp -m state --state NEW,ESTABLISHED --icmp-type echo-request -j ACCEPT
+# or block ICMP allow only ping out
+
+
+
+/sbin/iptables -A INPUT -p icmp -m state --state NEW -j DROP
+/sbin/iptables -A INPUT -p icmp -m state --state ESTABLISHED -j ACCEPT
+/sbin/iptables -A OUTPUT -p icmp -m state --state NEW,ESTABLISHED -j ACCEPT
+# Allow ssh connections in.
+/sbin/iptables -A INPUT -p tcp -s 1.2.3.4 -m tcp --dport 22 -m state --state NEW,ESTABLISHED,RELATED -m limit --limit 2/m -j ACCEPT
+# Drop everything that did not match above or drop and log it.
+/sbin/iptables -A INPUT -j LOG --log-level 4 --log-prefix "IPTABLES_INPUT: "
+/sbin/iptables -A INPUT -j DROP
+/sbin/iptables -A FORWARD -j LOG --log-level 4 --log-prefix "IPTABLES_FORWARD: "
+/sbin/iptables -A FORWARD -j DROP
+/sbin/iptables -A OUTPUT -j LOG --log-level 4 --log-prefix "IPTABLES_OUTPUT: "
+/sbin/iptables -A OUTPUT -j ACCEPT
+iptables-save > /dev/null 2>&1
+$script$) AS imported;
+SELECT position, direction AS chain, proto, src, dst, dport, action, in_iface AS "-i", out_iface AS "-o",
+       target, flagged, matches, target_options
+  FROM mekatek.fw_rule WHERE policy = 'paper' ORDER BY position;
+SELECT chain, action FROM mekatek.fw_chain_policy WHERE policy = 'paper' ORDER BY chain;
+
+-- Exported as an iptables-restore script...
+SELECT mekatek.fw_export_iptables('paper');
+-- ...which imports back to the same rows.
+SELECT mekatek.fw_import_iptables('paper2', mekatek.fw_export_iptables('paper')) AS reimported;
+SELECT count(*) AS differing_rows FROM (
+    (SELECT position, direction, proto, src, sport, dst, dport, action, in_iface, out_iface, target, target_options, matches
+       FROM mekatek.fw_rule WHERE policy = 'paper'
+     EXCEPT
+     SELECT position, direction, proto, src, sport, dst, dport, action, in_iface, out_iface, target, target_options, matches
+       FROM mekatek.fw_rule WHERE policy = 'paper2')
+    UNION ALL
+    (SELECT position, direction, proto, src, sport, dst, dport, action, in_iface, out_iface, target, target_options, matches
+       FROM mekatek.fw_rule WHERE policy = 'paper2'
+     EXCEPT
+     SELECT position, direction, proto, src, sport, dst, dport, action, in_iface, out_iface, target, target_options, matches
+       FROM mekatek.fw_rule WHERE policy = 'paper')) d;
+
+-- iptables-save input: counters, ranges, other tables skipped with a NOTICE.
+SELECT mekatek.fw_import_iptables('saved', $save$
+# Generated by iptables-save v1.8.9
+*nat
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 3128
+COMMIT
+*filter
+:INPUT DROP [10:600]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [5:300]
+[12:720] -A INPUT -s 10.0.0.0/8 -p udp -m udp --sport 1024:65535 --dport 53 -j ACCEPT
+-A INPUT -i eth+ -p tcp -m tcp --dport 1024: -j REJECT --reject-with tcp-reset
+-A INPUT ! -s 192.168.1.0/24 -p tcp -m multiport --dports 80,443 -j DROP
+COMMIT
+$save$);
+SELECT position, direction, proto, src, sport, dport, action, in_iface, target_options, matches
+  FROM mekatek.fw_rule WHERE policy = 'saved' ORDER BY position;
+
+-- Lines it cannot import are errors, never skipped.
+SELECT mekatek.fw_import_iptables('bad', 'iptables -I INPUT 1 -j ACCEPT');
+SELECT mekatek.fw_import_iptables('bad', 'iptables -A INPUT -p tcp --dport ssh -j ACCEPT');
+SELECT mekatek.fw_import_iptables('bad', 'iptables -A INPUT -s not.an.address -j ACCEPT');
+SELECT mekatek.fw_import_iptables('bad', 'echo hello');
+SELECT mekatek.fw_import_iptables('bad', 'iptables -A INPUT -m comment --comment "unterminated -j ACCEPT');
+
+-- Input is normalised: proto and action lower case, "all" is any.
+INSERT INTO mekatek.fw_rule (policy, position, direction, proto, action) VALUES ('norm', 1, 'input', 'ALL', 'ACCEPT');
+SELECT direction, proto, action FROM mekatek.fw_rule WHERE policy = 'norm';
+
+-- The 15 merged rules of the paper's Gambar 6 (PROTO, DIRECTION, SRC, SPORT,
+-- DST, DPORT, ACTION; "*,*,*" in the figure is the address *.*.*.*).
+INSERT INTO mekatek.fw_rule (policy, position, proto, direction, src, sport, dst, dport, action) VALUES
+ ('gambar6',  1, 'TCP', 'INPUT',  '202.110.90.80',  NULL,      NULL,            '[53,53]',     'DENY'),
+ ('gambar6',  2, 'UDP', 'INPUT',  NULL,             NULL,      NULL,            '[53,53]',     'ACCEPT'),
+ ('gambar6',  3, 'TCP', 'INPUT',  NULL,             NULL,      NULL,            '[22,22]',     'DENY'),
+ ('gambar6',  4, 'TCP', 'INPUT',  '202.110.90.80',  NULL,      NULL,            '[443,443]',   'DENY'),
+ ('gambar6',  5, 'TCP', 'INPUT',  NULL,             NULL,      NULL,            '[21,21]',     'ACCEPT'),
+ ('gambar6',  6, 'TCP', 'INPUT',  '202.110.90.86',  NULL,      NULL,            '[53,53]',     'DENY'),
+ ('gambar6',  7, 'TCP', 'INPUT',  NULL,             NULL,      NULL,            '[80,80]',     'DENY'),
+ ('gambar6',  8, 'UDP', 'OUTPUT', NULL,             NULL,      NULL,            NULL,          'DENY'),
+ ('gambar6',  9, 'TCP', 'OUTPUT', NULL,             '[53,53]', NULL,            NULL,          'ACCEPT'),
+ ('gambar6', 10, 'TCP', 'INPUT',  NULL,             NULL,      NULL,            '[22,22]',     'ACCEPT'),
+ ('gambar6', 11, 'TCP', 'OUTPUT', '202.110.90.100', NULL,      '202.110.90.86', '[21,21]',     'ACCEPT'),
+ ('gambar6', 12, 'TCP', 'INPUT',  '202.110.90.100', NULL,      '202.110.90.86', '[80,80]',     'ACCEPT'),
+ ('gambar6', 13, 'TCP', 'INPUT',  NULL,             NULL,      '202.110.90.86', NULL,          'DENY'),
+ ('gambar6', 14, 'TCP', 'INPUT',  NULL,             NULL,      '202.110.90.86', '[8080,8080]', 'ACCEPT'),
+ ('gambar6', 15, 'UDP', 'OUTPUT', '202.110.90.100', NULL,      '202.110.90.86', '[8080,8080]', 'ACCEPT');
+
+-- By Al-Shaer and Hamed's definitions these seven pairs are anomalous:
+--   3,10 shadowing      rule 10 (accept ssh) equals rule 3 (deny ssh): never fires
+--   7,12 shadowing      rule 12 (.100 -> .86:80 accept) lies inside rule 7 (deny :80)
+--   8,15 shadowing      rule 15 (udp out .100 -> .86:8080) inside rule 8 (deny all udp out)
+--   13,14 shadowing     rule 14 (-> .86:8080 accept) inside rule 13 (-> .86 deny)
+--   5,13 correlation    ftp to anyone accepted vs anything to .86 denied
+--   10,13 correlation   ssh to anyone accepted vs anything to .86 denied
+--   12,13 generalization rule 13 denies a superset of what rule 12 accepts
+-- The paper's Gambar 7 lists fifteen pairs and gets most of them wrong:
+--   "1,2 generalisasi": rule 1 is TCP, rule 2 UDP: disjoint.
+--   "1,14 shadowed", "4,7 shadow", "4,5 generalisasi", "5,7", "7,5",
+--   "3,5 shadow", "10,12 korelasi", "14,12 shadow": different destination
+--   ports (53/8080, 443/80, 443/21, 21/80, 22/21, 22/80, 8080/80): disjoint.
+--   "8,2 shadowed": rule 8 is OUTPUT, rule 2 INPUT: disjoint.
+--   "2,1", "7,5", "12,1", "13,12", "14,12", "14,13", "8,2" name the later
+--   rule first; "12,1 generalisasi" is TCP INPUT .100 -> .86:80 against
+--   .80 -> any:53: disjoint.  "13,12" and "14,13" are, in order, the 12,13
+--   generalization and the 13,14 shadowing found here.
+--   It finds none of 3,10 (the clearest case: the same rule twice with
+--   opposite actions), 7,12, 8,15, 5,13 and 10,13.
+SELECT * FROM mekatek.fw_anomalies('gambar6');
+
+-- Al-Shaer and Hamed's own example policy (INFOCOM 2004, the 12-rule
+-- figure; "any" ports are NULL).
+INSERT INTO mekatek.fw_rule (policy, position, proto, src, dst, dport, action) VALUES
+ ('alshaer',  1, 'tcp', '140.192.37.20',   NULL,              '[80,80]', 'deny'),
+ ('alshaer',  2, 'tcp', '140.192.37.0/24', NULL,              '[80,80]', 'accept'),
+ ('alshaer',  3, 'tcp', NULL,              '161.120.33.40',   '[80,80]', 'accept'),
+ ('alshaer',  4, 'tcp', '140.192.37.0/24', '161.120.33.40',   '[80,80]', 'deny'),
+ ('alshaer',  5, 'tcp', '140.192.37.30',   NULL,              '[21,21]', 'deny'),
+ ('alshaer',  6, 'tcp', '140.192.37.0/24', NULL,              '[21,21]', 'accept'),
+ ('alshaer',  7, 'tcp', '140.192.37.0/24', '161.120.33.40',   '[21,21]', 'accept'),
+ ('alshaer',  8, 'tcp', NULL,              NULL,              NULL,      'deny'),
+ ('alshaer',  9, 'udp', '140.192.37.0/24', '161.120.33.40',   '[53,53]', 'accept'),
+ ('alshaer', 10, 'udp', NULL,              '161.120.33.40',   '[53,53]', 'accept'),
+ ('alshaer', 11, 'udp', '140.192.38.0/24', '161.120.35.0/24', NULL,      'accept'),
+ ('alshaer', 12, 'udp', NULL,              NULL,              NULL,      'deny');
+-- The paper's examples: rule 4 is shadowed by rule 3 (and, by the same
+-- definition, by rule 2); rule 1 is correlated with rule 3, and rule 5 with
+-- rule 7; rule 2 is a generalization of rule 1 (rule 6 of 5, rule 12 of 11);
+-- rule 7 is redundant to rule 6 and rule 9 to rule 10.  Also found: rule 4
+-- is redundant to rule 8 (no rule between them overlaps it with another
+-- action), and the catch-all denies 8 and 12 generalize the accepts above.
+SELECT * FROM mekatek.fw_anomalies('alshaer');
+
+-- Redundancy looks at the rules in between: rule 1 lies inside rule 3 with
+-- the same action, but rule 2 decides part of rule 1's packets otherwise.
+INSERT INTO mekatek.fw_rule (policy, position, proto, src, dport, action) VALUES
+ ('between', 1, 'tcp', '10.0.0.0/24', '[22,22]', 'accept'),
+ ('between', 2, 'tcp', '10.0.0.0/25', NULL,      'drop'),
+ ('between', 3, 'tcp', '10.0.0.0/8',  NULL,      'accept'),
+ ('between', 4, 'tcp', '10.0.0.0/8',  '[20,30]', 'reject'),
+ ('between', 5, 'tcp', '10.0.0.0/8',  '[25,40]', 'accept');
+SELECT * FROM mekatek.fw_anomalies('between');
+
+-- Flagged rules and non-terminating targets are left out, with a NOTICE.
+SELECT * FROM mekatek.fw_anomalies('paper');

@@ -1,0 +1,56 @@
+/*
+ * fw_common.h: what the firewall module's C files share: a policy rule
+ * loaded into plain structs (for the anomaly pass and first-match usage).
+ */
+#ifndef FW_COMMON_H
+#define FW_COMMON_H
+
+#include "postgres.h"
+
+/* An address field: family 0 means any. */
+typedef struct fw_addr
+{
+	int			family;			/* 0 any, 4, 6 */
+	int			bits;
+	uint8		addr[16];
+} fw_addr;
+
+/* Decision classes: deny, drop and reject all block. */
+#define FW_ACCEPT	0
+#define FW_BLOCK	1
+
+typedef struct fw_rule
+{
+	int32		position;
+	char	   *direction;		/* NULL: any chain */
+	char	   *proto;			/* NULL: any; lower case */
+	int			proto_num;		/* IP protocol number, -1 any, -2 unknown name */
+	fw_addr		src,
+				dst;
+	int32		sport_lo,
+				sport_hi;		/* inclusive; 0..65535 when any */
+	bool		sport_any;
+	int32		dport_lo,
+				dport_hi;
+	bool		dport_any;
+	char	   *in_iface;		/* NULL: any; "eth+" is a prefix */
+	char	   *out_iface;
+	int			decision;		/* FW_ACCEPT or FW_BLOCK */
+} fw_rule;
+
+/*
+ * The rules of a policy that can be analysed, in position order: those with
+ * a terminating action and no match the table cannot represent (flagged),
+ * and no empty port range.  *nskipped counts the others.
+ */
+extern int	mk_fw_load_policy(const char *policy, fw_rule **rules, int *nskipped);
+
+/* IP protocol number of a name or decimal ("tcp", "6"); -2 when unknown. */
+extern int	mk_fw_proto_num(const char *name, int len);
+
+/* Interface match: rule pattern (NULL any, "eth+" prefix) against a name. */
+extern bool mk_fw_iface_match(const char *pattern, const char *name, int len);
+
+extern Datum mk_fw_inet_datum(int family, const uint8_t *addr);
+
+#endif							/* FW_COMMON_H */
