@@ -24,5 +24,5 @@ fi
 # Never write through a symlink into the system installation.
 find "$stage" -name 'mekatek*' -type l -delete
 make -s -C "$MK_ROOT" install DESTDIR="$stage" PG_CONFIG="$PG_CONFIG" >/dev/null
-chmod -R a+rX "$MK_BUILD"
+chmod -R a+rX "$stage"
 echo "$stage$bindir"
