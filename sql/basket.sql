@@ -210,3 +210,33 @@ SELECT (SELECT array_agg((antecedent, consequent, support, confidence, lift, lev
           FROM mekatek.basket_rule WHERE run_id = :run_id)
      = (SELECT array_agg(a) FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.08, 0.5) a)
        AS same_rules;
+
+-- The counting pass as a parallel aggregate: any pass (given candidates)
+-- or Apriori's first (every item, candidates NULL), as jsonb.
+SELECT jsonb_pretty(mekatek.basket_counts(string_to_array(menu, ', '),
+           '[["Kopi Tubruk", "Ice Tea"], ["Ice Tea", "Kopi Tubruk", "Kentang Goreng"], ["Es Campur"]]'))
+  FROM coffee_sale;
+SELECT e->'items' AS items, (e->>'count')::int AS count
+  FROM (SELECT mekatek.basket_counts(string_to_array(menu, ', '), NULL) AS x FROM coffee_sale) s,
+       jsonb_array_elements(x->'itemsets') e
+ LIMIT 4;
+-- Workers count their share, the leader adds them up: the same counts.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT mekatek.basket_counts(string_to_array(menu, ', '), NULL) FROM coffee_sale;
+SELECT mekatek.basket_counts(string_to_array(menu, ', '), NULL) AS counted_in_parallel
+  FROM coffee_sale \gset
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+SET max_parallel_workers_per_gather = 0;
+SELECT mekatek.basket_counts(string_to_array(menu, ', '), NULL) = :'counted_in_parallel'
+       AS same_in_parallel
+  FROM coffee_sale;
+RESET max_parallel_workers_per_gather;
+SELECT mekatek.basket_counts(ARRAY['a'], '{"a": 1}');
+SELECT mekatek.basket_counts(ARRAY['a'], '[["a"], []]');
+SELECT mekatek.basket_counts(ARRAY['a'], '[["a", [1]]]');

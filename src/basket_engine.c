@@ -668,8 +668,8 @@ bk_cmp_int32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void
-bk_sort_int32(int32 *a, int64 n)
+void
+basket_sort_ids(int32 *a, int64 n)
 {
 	if (n > 32)
 	{
@@ -918,7 +918,7 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 
 		if ((t & 0xfff) == 0)
 			CHECK_FOR_INTERRUPTS();
-		bk_sort_int32(items + s, end - s);
+		basket_sort_ids(items + s, end - s);
 		off[t] = w;
 		for (int64 k = s; k < end; k++)
 			if (k == s || items[k] != items[k - 1])
@@ -992,7 +992,7 @@ bk_mine_deep(BasketEngine *e)
 			else
 				cnt[b] = 0;
 		}
-		bk_sort_int32(touched, ne);
+		basket_sort_ids(touched, ne);
 		e->prefix[0] = a;
 		for (int32 i = 0; i < ne; i++)
 			bk_emit(e, e->prefix, 1, touched[i], cnt[touched[i]]);
@@ -1295,7 +1295,7 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 					t_items[w++] = rank[items[k]];
 			if (w - start >= 2)
 			{
-				bk_sort_int32(t_items + start, w - start);
+				basket_sort_ids(t_items + start, w - start);
 				t_items[w++] = -1;
 			}
 			else
@@ -1355,7 +1355,7 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 		sets[s].len = e->sets[s].len;
 		sets[s].items = e->setitems + e->sets[s].off;
 		sets[s].count = e->sets[s].count;
-		bk_sort_int32(sets[s].items, sets[s].len);
+		basket_sort_ids(sets[s].items, sets[s].len);
 	}
 	/* rules refer to itemsets by index: sort the rules before the sets */
 	qsort_arg(rules, nrules, sizeof(BasketRule), bk_cmp_rule, sets);

@@ -95,4 +95,7 @@ extern int64 basket_min_count(double fraction, int64 n);
 
 extern void basket_engine_destroy(BasketEngine *eng);
 
+/* Sort ids ascending (insertion sort for short runs, as baskets are). */
+extern void basket_sort_ids(int32 *ids, int64 n);
+
 #endif							/* BASKET_ENGINE_H */

@@ -80,6 +80,39 @@ AS 'MODULE_PATHNAME', 'mk_basket_mine';
 COMMENT ON FUNCTION mekatek.basket_mine(text, text, float8, float8, int) IS
 'Mine the baskets of a query once and keep the run in mekatek.basket_run, its itemsets in mekatek.basket_itemset and its rules in mekatek.basket_rule; returns the run_id';
 
+-- The counting pass as a parallel aggregate: workers count their share of
+-- the baskets, the leader adds the partial counts (serialised as bytea).
+CREATE FUNCTION mekatek.basket_counts_trans(internal, anyarray, jsonb) RETURNS internal
+LANGUAGE c CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_trans';
+COMMENT ON FUNCTION mekatek.basket_counts_trans(internal, anyarray, jsonb) IS
+'Transition function of mekatek.basket_counts';
+CREATE FUNCTION mekatek.basket_counts_combine(internal, internal) RETURNS internal
+LANGUAGE c CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_combine';
+COMMENT ON FUNCTION mekatek.basket_counts_combine(internal, internal) IS
+'Combine function of mekatek.basket_counts: adds partial counts';
+CREATE FUNCTION mekatek.basket_counts_serialize(internal) RETURNS bytea
+LANGUAGE c STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_serialize';
+COMMENT ON FUNCTION mekatek.basket_counts_serialize(internal) IS
+'Serialise function of mekatek.basket_counts';
+CREATE FUNCTION mekatek.basket_counts_deserialize(bytea, internal) RETURNS internal
+LANGUAGE c STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_deserialize';
+COMMENT ON FUNCTION mekatek.basket_counts_deserialize(bytea, internal) IS
+'Deserialise function of mekatek.basket_counts';
+CREATE FUNCTION mekatek.basket_counts_final(internal) RETURNS jsonb
+LANGUAGE c CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_final';
+COMMENT ON FUNCTION mekatek.basket_counts_final(internal) IS
+'Final function of mekatek.basket_counts: {"transactions": N, "itemsets": [{"items": [...], "count": c}, ...]}';
+
+CREATE AGGREGATE mekatek.basket_counts(basket anyarray, candidates jsonb) (
+    SFUNC = mekatek.basket_counts_trans, STYPE = internal,
+    COMBINEFUNC = mekatek.basket_counts_combine,
+    SERIALFUNC = mekatek.basket_counts_serialize,
+    DESERIALFUNC = mekatek.basket_counts_deserialize,
+    FINALFUNC = mekatek.basket_counts_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE mekatek.basket_counts(anyarray, jsonb) IS
+'The counting pass as a parallel aggregate: the number of baskets and of baskets containing each candidate itemset ([["a","b"], ...]), or each item when candidates is NULL (Apriori''s first pass), as jsonb; NULL items ignored, duplicates counted once';
+
 -- The pharmacy: which medicines are bought together.  Runs as the caller
 -- (analysts may read the sales), over paid sales only.
 CREATE FUNCTION mekatek.sales_rules(from_date date, to_date date,
@@ -112,6 +145,7 @@ COMMENT ON FUNCTION mekatek.sales_rules(date, date, float8, float8) IS
 
 GRANT EXECUTE ON FUNCTION mekatek.sales_rules(date, date, float8, float8),
                           mekatek.frequent_itemsets(text, float8, int),
+                          mekatek.basket_counts(anyarray, jsonb),
                           mekatek.apriori(text, float8, float8, int),
                           mekatek.basket_mine(text, text, float8, float8, int)
    TO mekatek_analyst;

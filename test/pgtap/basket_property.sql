@@ -4,7 +4,7 @@
 -- paper's PHP application counts).  Data sets alternate between the two
 -- input forms and contain duplicate and NULL items.
 BEGIN;
-SELECT plan(103);
+SELECT plan(105);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -108,6 +108,38 @@ SELECT is((SELECT count(*) FROM (
                 FROM mekatek.frequent_itemsets('SELECT tid, item FROM line WHERE ds <= 20', 0.01) r) o
             WHERE got <> want),
           0::bigint, 'frequent_itemsets rows come in the documented order');
+
+-- The counting aggregates against plain counts, with parallel workers.
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+CREATE TEMP TABLE basket AS SELECT ds, tid, array_agg(item) AS items FROM line GROUP BY ds, tid;
+ANALYZE basket;
+SELECT is((SELECT count(*) FROM (
+              (SELECT p.ds, e->'items'->>0 AS item, (e->>'count')::bigint AS count
+                 FROM params p,
+                      LATERAL (SELECT mekatek.basket_counts(items, NULL) AS x FROM basket b WHERE b.ds = p.ds) s,
+                      jsonb_array_elements(x->'itemsets') e
+               EXCEPT ALL
+               SELECT ds, item, count(DISTINCT tid) FROM line WHERE item IS NOT NULL GROUP BY ds, item)
+              UNION ALL
+              (SELECT ds, item, count(DISTINCT tid) FROM line WHERE item IS NOT NULL GROUP BY ds, item
+               EXCEPT ALL
+               SELECT p.ds, e->'items'->>0, (e->>'count')::bigint
+                 FROM params p,
+                      LATERAL (SELECT mekatek.basket_counts(items, NULL) AS x FROM basket b WHERE b.ds = p.ds) s,
+                      jsonb_array_elements(x->'itemsets') e)) d),
+          0::bigint, 'basket_counts of every item agrees with count(DISTINCT) on every data set');
+SELECT is((SELECT count(*) FROM params p
+            CROSS JOIN LATERAL (SELECT mekatek.basket_counts(items,
+                              (SELECT jsonb_agg(to_jsonb(items)) FROM bf_itemset WHERE ds = p.ds)) AS x
+                             FROM basket b WHERE b.ds = p.ds) s
+            CROSS JOIN LATERAL jsonb_array_elements(x->'itemsets') e
+             LEFT JOIN bf_itemset f ON f.ds = p.ds
+                                    AND f.items = ARRAY(SELECT jsonb_array_elements_text(e->'items'))
+            WHERE f.count IS DISTINCT FROM (e->>'count')::bigint
+               OR (x->>'transactions')::bigint <> f.n),
+          0::bigint, 'basket_counts of candidates counts every frequent itemset as the brute force does');
 
 SELECT * FROM finish();
 ROLLBACK;
