@@ -194,6 +194,26 @@ EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE 'SQLSTATE %: %', SQLSTATE,
         regexp_replace(SQLERRM, '\d+ bytes', 'N bytes');
 END $$;
+-- ... also while mining: 200 identical baskets of 18 items have 2^18 - 1
+-- frequent itemsets, far more than 2MB can hold.
+SET mekatek.basket_work_mem = '2MB';
+DO $$
+BEGIN
+    PERFORM count(*) FROM mekatek.frequent_itemsets(
+        'SELECT b, i FROM generate_series(1, 200) b, generate_series(1, 18) i', 0.5);
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'SQLSTATE %: %', SQLSTATE,
+        regexp_replace(SQLERRM, '\d+ bytes', 'N bytes');
+END $$;
+RESET mekatek.basket_work_mem;
+
+-- Mining checks for interrupts: a run that would take minutes (2000
+-- identical baskets of 24 items) stops at the statement timeout.
+SET mekatek.basket_work_mem = '4GB';
+SET statement_timeout = '300ms';
+SELECT count(*) FROM mekatek.frequent_itemsets(
+    'SELECT ARRAY(SELECT generate_series(1, 24)) FROM generate_series(1, 2000)', 0.5);
+RESET statement_timeout;
 RESET mekatek.basket_work_mem;
 
 -- The run log: mine once, read many times.
