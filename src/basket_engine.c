@@ -816,6 +816,7 @@ bk_eclat(BasketEngine *e, int plen, BkExt *ext, int32 m)
 	/* the itemsets made here have plen + 2 items */
 	if (plen + 2 > e->max_len)
 		return;
+	check_stack_depth();
 
 	for (int32 i = 0; i < m - 1; i++)
 	{

@@ -41,3 +41,7 @@ SELECT array_to_string(antecedent, ' + ') || '  =>  ' || consequent[1] AS rule,
 SELECT count AS sales, round(100 * confidence) || '%' AS confidence
   FROM mekatek.apriori($$SELECT string_to_array(menu, ', ') FROM public.coffee_sale$$, 0.04)
  WHERE antecedent = '{"Ice Tea","Kopi Tubruk"}' AND consequent = '{"Kentang Goreng"}';
+\echo 'the pharmacy: medicines bought together in today''s paid sales (the pos step above):'
+SELECT array_to_string(antecedent, ' + ') || '  =>  ' || consequent[1] AS rule,
+       count AS sales, round(100 * confidence) || '%' AS confidence
+  FROM mekatek.sales_rules(current_date, current_date, 0.25, 0.5);
