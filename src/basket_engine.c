@@ -45,6 +45,7 @@ int			mk_basket_work_mem = 256 * 1024;
 
 #define BK_BATCH 10000			/* rows per SPI cursor fetch */
 #define BK_ARENA_CHUNK (64 * 1024)
+#define BK_DIRECT_MAX (1 << 21)	/* integer items below this skip the hash */
 
 Size
 basket_work_mem_bytes(void)
@@ -109,6 +110,8 @@ struct BasketEngine
 
 	BkDict		items;
 	char	  **item_name;		/* [items.cap] */
+	int32	   *direct;			/* small non-negative integer items: id + 1 */
+	int64		ndirect;
 	BkDict		tids;
 	int32		ntrans;
 	bool		loaded;
@@ -389,8 +392,39 @@ bk_key(BkCol *c, Datum d, Datum *buf, int32 *len, uint32 *h)
 	return key;
 }
 
-static int32
+static int32 bk_item_id_hashed(BasketEngine *e, BkCol *c, Datum d);
+
+/*
+ * Items are often small integers (product ids, retail.dat's 0..16469): look
+ * those up in a plain array in front of the hash table.
+ */
+static inline int32
 bk_item_id(BasketEngine *e, BkCol *c, Datum d)
+{
+	int64		v = (int64) d;
+	int32		id;
+
+	if (c->kind != BK_KEY_DATUM || v < 0 || v >= BK_DIRECT_MAX)
+		return bk_item_id_hashed(e, c, d);
+	if (v < e->ndirect && e->direct[v] > 0)
+		return e->direct[v] - 1;
+	id = bk_item_id_hashed(e, c, d);
+	if (v >= e->ndirect)
+	{
+		int64		n = Max(e->ndirect, 1024);
+
+		while (n <= v)
+			n *= 2;
+		e->direct = bk_grow(e, e->direct, sizeof(int32) * e->ndirect, sizeof(int32) * n);
+		memset(e->direct + e->ndirect, 0, sizeof(int32) * (n - e->ndirect));
+		e->ndirect = n;
+	}
+	e->direct[v] = id + 1;
+	return id;
+}
+
+static int32
+bk_item_id_hashed(BasketEngine *e, BkCol *c, Datum d)
 {
 	Datum		buf;
 	int32		len;
@@ -881,6 +915,7 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 	int64	   *off = bk_alloc0(e, sizeof(int64) * ((Size) n + 1));
 	int32	   *items;
 	int32	   *icount = bk_alloc0(e, sizeof(int32) * Max(e->items.n, 1));
+	int32	   *seen;
 	int64		w = 0;
 
 	for (int64 p = 0; p < e->npairs; p++)
@@ -912,6 +947,8 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 	bk_free(e, e->ptid, sizeof(int32) * e->cappairs);
 	e->ptid = e->pitem = NULL;
 
+	/* drop duplicates with a last-seen mark; recoding sorts afterwards */
+	seen = bk_alloc0(e, sizeof(int32) * Max(e->items.n, 1));
 	for (int32 t = 0; t < n; t++)
 	{
 		int64		s = off[t];
@@ -919,16 +956,21 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 
 		if ((t & 0xfff) == 0)
 			CHECK_FOR_INTERRUPTS();
-		basket_sort_ids(items + s, end - s);
 		off[t] = w;
 		for (int64 k = s; k < end; k++)
-			if (k == s || items[k] != items[k - 1])
+		{
+			int32		it = items[k];
+
+			if (seen[it] != t + 1)
 			{
-				items[w++] = items[k];
-				icount[items[k]]++;
+				seen[it] = t + 1;
+				items[w++] = it;
+				icount[it]++;
 			}
+		}
 	}
 	off[n] = w;
+	bk_free(e, seen, sizeof(int32) * Max(e->items.n, 1));
 	*offp = off;
 	*itemsp = items;
 	return icount;
