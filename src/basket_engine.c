@@ -730,6 +730,10 @@ bk_emit(BasketEngine *e, const int32 *prefix, int plen, int32 last, int64 count)
 {
 	BkSet	   *s;
 
+	if (e->nsets == PG_INT32_MAX)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				 "Raise min_support or set max_len.",
+				 "basket mining supports at most %d frequent itemsets", PG_INT32_MAX);
 	if (e->nsets == e->capsets)
 	{
 		int64		ncap = bk_next_cap(e->capsets, e->nsets + 1);
