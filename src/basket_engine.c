@@ -67,6 +67,8 @@ typedef struct BkDict
 	uint32	   *hash;			/* [cap] */
 	char	  **key;			/* [cap] */
 	int32	   *keylen;			/* [cap] */
+	int32	   *direct;			/* small non-negative integer keys: id + 1 */
+	int64		ndirect;
 } BkDict;
 
 typedef enum BkKeyKind
@@ -110,8 +112,6 @@ struct BasketEngine
 
 	BkDict		items;
 	char	  **item_name;		/* [items.cap] */
-	int32	   *direct;			/* small non-negative integer items: id + 1 */
-	int64		ndirect;
 	BkDict		tids;
 	int32		ntrans;
 	bool		loaded;
@@ -238,6 +238,8 @@ bk_dict_init(BasketEngine *e, BkDict *d)
 	d->hash = NULL;
 	d->key = NULL;
 	d->keylen = NULL;
+	d->direct = NULL;
+	d->ndirect = 0;
 }
 
 static void
@@ -395,31 +397,41 @@ bk_key(BkCol *c, Datum d, Datum *buf, int32 *len, uint32 *h)
 static int32 bk_item_id_hashed(BasketEngine *e, BkCol *c, Datum d);
 
 /*
- * Items are often small integers (product ids, retail.dat's 0..16469): look
- * those up in a plain array in front of the hash table.
+ * Items and transaction ids are often small integers (product and sale ids,
+ * retail.dat's items): such keys find their id in a plain array in front of
+ * the hash table.  Returns the key's cell, grown as needed, or NULL.
  */
+static inline int32 *
+bk_direct(BasketEngine *e, BkDict *d, BkCol *c, Datum v)
+{
+	int64		k = (int64) v;
+
+	if (c->kind != BK_KEY_DATUM || k < 0 || k >= BK_DIRECT_MAX)
+		return NULL;
+	if (k >= d->ndirect)
+	{
+		int64		n = Max(d->ndirect, 1024);
+
+		while (n <= k)
+			n *= 2;
+		d->direct = bk_grow(e, d->direct, sizeof(int32) * d->ndirect, sizeof(int32) * n);
+		memset(d->direct + d->ndirect, 0, sizeof(int32) * (n - d->ndirect));
+		d->ndirect = n;
+	}
+	return &d->direct[k];
+}
+
 static inline int32
 bk_item_id(BasketEngine *e, BkCol *c, Datum d)
 {
-	int64		v = (int64) d;
+	int32	   *cell = bk_direct(e, &e->items, c, d);
 	int32		id;
 
-	if (c->kind != BK_KEY_DATUM || v < 0 || v >= BK_DIRECT_MAX)
-		return bk_item_id_hashed(e, c, d);
-	if (v < e->ndirect && e->direct[v] > 0)
-		return e->direct[v] - 1;
+	if (cell && *cell > 0)
+		return *cell - 1;
 	id = bk_item_id_hashed(e, c, d);
-	if (v >= e->ndirect)
-	{
-		int64		n = Max(e->ndirect, 1024);
-
-		while (n <= v)
-			n *= 2;
-		e->direct = bk_grow(e, e->direct, sizeof(int32) * e->ndirect, sizeof(int32) * n);
-		memset(e->direct + e->ndirect, 0, sizeof(int32) * (n - e->ndirect));
-		e->ndirect = n;
-	}
-	e->direct[v] = id + 1;
+	if (cell)
+		*cell = id + 1;
 	return id;
 }
 
@@ -545,23 +557,32 @@ bk_load_batch(BasketEngine *e, SPITupleTable *tt, uint64 ntup, bool arrays,
 			Datum		buf;
 			int32		len;
 			uint32		h;
-			const char *key = bk_key(tidcol, d, &buf, &len, &h);
+			const char *key;
+			int32	   *cell = bk_direct(e, &e->tids, tidcol, d);
 			int32		tid;
 			Datum		item;
 
-			/* Rows usually come grouped by transaction: skip the lookup. */
-			if (last_tid >= 0 && len == last_len &&
-				bk_key_eq(key, e->tids.key[last_tid], len))
-				tid = last_tid;
+			if (cell && *cell > 0)
+				tid = *cell - 1;
 			else
 			{
-				bool		isnew;
+				key = bk_key(tidcol, d, &buf, &len, &h);
+				/* rows usually come grouped by transaction: no lookup */
+				if (last_tid >= 0 && len == last_len &&
+					bk_key_eq(key, e->tids.key[last_tid], len))
+					tid = last_tid;
+				else
+				{
+					bool		isnew;
 
-				tid = bk_dict_get(e, &e->tids, key, len, h, &isnew);
-				if (isnew)
-					bk_new_transaction(e);
-				last_tid = tid;
-				last_len = len;
+					tid = bk_dict_get(e, &e->tids, key, len, h, &isnew);
+					if (isnew)
+						bk_new_transaction(e);
+					last_tid = tid;
+					last_len = len;
+				}
+				if (cell)
+					*cell = tid + 1;
 			}
 			item = heap_getattr(tup, 2, desc, &isnull);
 			if (!isnull)

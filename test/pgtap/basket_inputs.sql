@@ -2,7 +2,7 @@
 -- output; random candidate documents for basket_counts either count or fail
 -- with 22023, never anything else; random query shapes fail with 22023.
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 
 SELECT setseed(0.7);
 CREATE TEMP TABLE v AS
@@ -37,6 +37,16 @@ SELECT is((SELECT count(*) FROM unnest(ARRAY['int4', 'int8', 'numeric', 'date', 
                   (SELECT array_agg(f ORDER BY f::text) FROM mekatek.apriori(
                        format('SELECT tid, CASE WHEN item IS NOT NULL THEN format(''%%s'', item) END FROM (%s) q(tid, item)', pg_temp.as_type(t)), 0.05) f)),
           0::bigint, 'array input of six types gives the rules of the text form');
+
+-- Row order does not matter: integer transaction ids (looked up in an
+-- array), large and text ones (hashed), shuffled or grouped.
+SELECT is((SELECT count(*) FROM unnest(ARRAY['tid', 'tid + 5000000000', $$'t' || tid$$]) id
+            WHERE (SELECT array_agg(f ORDER BY f::text) FROM mekatek.apriori(
+                       format('SELECT %s, k FROM v WHERE NOT missing ORDER BY random()', id), 0.05) f)
+                  IS DISTINCT FROM
+                  (SELECT array_agg(f ORDER BY f::text) FROM mekatek.apriori(
+                       'SELECT tid, k FROM v WHERE NOT missing ORDER BY tid', 0.05) f)),
+          0::bigint, 'shuffled rows and any transaction ids give the rules of grouped rows');
 
 -- Random JSON documents as candidates: counted, or 22023.
 CREATE FUNCTION pg_temp.rand_json(depth int) RETURNS jsonb LANGUAGE plpgsql AS $$
