@@ -13,6 +13,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -70,14 +71,23 @@ bk_mine(const BkArgs *a, BasketEngine **engp)
 {
 	BasketEngine *eng = basket_engine_create(CurrentMemoryContext, basket_work_mem_bytes());
 	BasketResult *res;
+	instr_time	t0;
+	instr_time	t1;
+	instr_time	t2;
 
+	INSTR_TIME_SET_CURRENT(t0);
 	basket_engine_load_query(eng, a->query);
+	INSTR_TIME_SET_CURRENT(t1);
 	res = basket_engine_mine(eng, a->min_support, a->min_confidence, a->max_len);
+	INSTR_TIME_SET_CURRENT(t2);
+	INSTR_TIME_SUBTRACT(t2, t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
 	ereport(DEBUG1,
-			(errmsg_internal("basket: %lld transactions, %d frequent items, %lld itemsets, %lld rules, peak %zu bytes",
+			(errmsg_internal("basket: %lld transactions, %d frequent items, %lld itemsets, %lld rules, peak %zu bytes, read %.1f ms, mined %.1f ms",
 							 (long long) res->ntransactions, res->nitems,
 							 (long long) res->nitemsets, (long long) res->nrules,
-							 res->peak_bytes)));
+							 res->peak_bytes, INSTR_TIME_GET_MILLISEC(t1),
+							 INSTR_TIME_GET_MILLISEC(t2))));
 	*engp = eng;
 	return res;
 }

@@ -102,19 +102,29 @@ read -r c3_best c3_med c3_rules c3_cpu c3_hwm c3_peak < <(measure \
     "SELECT count(*) FROM mekatek.apriori('SELECT basket_id, item FROM retail_item', $ms, $mc, 3)" "$runs")
 
 mk_log "SQL peer ($peer_runs run(s)); takes a while"
-p_times=()
-for _ in $(seq "$peer_runs"); do
-    read -r p_ms p_rules p_hwm < <(q -q -At -v minc=$minc -v minconf=$mc 2>/dev/null <<SQL | grep '^peer ' | cut -d' ' -f2-
+# One peer run in a fresh backend: "wall_ms rules hwm_delta_kB cpu_ms"
+# (cpu: this backend only, so with parallel workers it undercounts).
+peer_run() { # psql SET commands
+    q -q -At -v minc=$minc -v minconf=$mc 2>/dev/null <<SQL | grep '^peer ' | cut -d' ' -f2-
+$1
 SELECT bench_hwm_kb() AS hwm0 \gset
+SELECT bench_cpu_ms() AS c0 \gset
 SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset
 \i $(dirname "$0")/peer.sql
 SELECT 'peer ' || (extract(epoch FROM clock_timestamp()) - :t0) * 1000 || ' '
-       || (SELECT count(*) FROM peer_rule) || ' ' || bench_hwm_kb() - :hwm0;
+       || (SELECT count(*) FROM peer_rule) || ' ' || bench_hwm_kb() - :hwm0 || ' '
+       || bench_cpu_ms() - :c0;
 SQL
-)
+}
+p_times=()
+for _ in $(seq "$peer_runs"); do
+    read -r p_ms p_rules p_hwm p_cpu_par < <(peer_run "")
     p_times+=("$p_ms")
 done
 read -r p_best p_med < <(printf '%s\n' "${p_times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[1], a[int((NR + 1) / 2)] }')
+# the same in one process, for a CPU-time ratio that other load does not skew
+mk_log "SQL peer without parallel workers"
+read -r s_ms s_rules s_hwm s_cpu < <(peer_run "SET max_parallel_workers_per_gather = 0;")
 temp_mb=$(q -At -c "SELECT round(temp_bytes / 1048576.0, 1) FROM pg_stat_database WHERE datname = current_database()")
 
 mb() { [ "$1" = - ] && echo - || awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
@@ -131,14 +141,17 @@ printf '%-44s %6s %10s %10s %10s %12s %14s\n' "mekatek.apriori, (basket_id, item
 printf '%-44s %6s %10s %10s %10s %12s %14s\n' "mekatek.apriori max_len 3, int[] per basket" "$m3_rules" "$(s "$m3_best")" "$(s "$m3_med")" "$(s "$m3_cpu")" "$(mb "$m3_peak")" "$(kb "$m3_hwm")"
 printf '%-44s %6s %10s %10s %10s %12s %14s\n' "mekatek.apriori max_len 3, (basket_id, item)" "$c3_rules" "$(s "$c3_best")" "$(s "$c3_med")" "$(s "$c3_cpu")" "$(mb "$c3_peak")" "$(kb "$c3_hwm")"
 printf '%-44s %6s %10s %10s %10s %12s %14s\n' "SQL self-join Apriori peer, pairs+triples" "$p_rules" "$(s "$p_best")" "$(s "$p_med")" "-" "-" "$(kb "$p_hwm")"
+printf '%-44s %6s %10s %10s %10s %12s %14s\n' "  the same, no parallel workers" "$s_rules" "$(s "$s_ms")" "$(s "$s_ms")" "$(s "$s_cpu")" "-" "$(kb "$s_hwm")"
 echo "  (peer: default parallel query settings; temp files written: ${temp_mb:-0} MB in total)"
 echo "  (cpu/run: the backend's user+system time, 10 ms ticks, less sensitive to other load than wall time;"
 echo "   backend HWM: growth of the backend's peak RSS, which includes the shared buffers it touched)"
 echo
 awk -v p="$p_best" -v a="$m3_best" -v c="$c3_best" -v pr="$p_rules" -v ar="$m3_rules" 'BEGIN {
-    printf "what both compute (rules of 2..3 items, %d vs %d): SQL peer / mekatek = %.0fx (int[] table), %.0fx ((basket_id, item) table)\n", pr, ar, p / a, p / c }'
+    printf "what both compute (rules of 2..3 items, %d vs %d), wall: SQL peer / mekatek = %.0fx (int[] table), %.0fx ((basket_id, item) table, the peer\x27s own input)\n", pr, ar, p / a, p / c }'
+awk -v p="$s_cpu" -v a="$m3_cpu" -v c="$c3_cpu" 'BEGIN {
+    printf "  cpu, one process each: SQL peer / mekatek = %.0fx (int[] table), %.0fx ((basket_id, item) table)\n", p / a, p / c }'
 awk -v a="$m_best" -v am="$m_med" -v ac="$m_cpu" 'BEGIN {
     printf "against the reference (Borgelt apriori, ~0.160 s, figure from the issue, not run here):\n";
     printf "  mekatek.apriori from an int[] table: best %.3f s = %.2fx, median %.3f s = %.2fx, cpu %.3f s = %.2fx (goal: at most 2x)\n", a / 1000, a / 160, am / 1000, am / 160, ac / 1000, ac / 160 }'
-[ "$m_rules" = 5731 ] && [ "$c_rules" = 5731 ] && [ "$m3_rules" = "$p_rules" ] \
+[ "$m_rules" = 5731 ] && [ "$c_rules" = 5731 ] && [ "$m3_rules" = "$p_rules" ] && [ "$s_rules" = "$p_rules" ] \
     || { echo "rule counts disagree"; exit 1; }
