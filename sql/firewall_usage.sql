@@ -104,3 +104,12 @@ INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, dport, act
 SELECT * FROM mekatek.fw_suggest_order('guard');
 SELECT position, hits, round(probability::numeric, 4) AS p, round(cumulative::numeric, 4) AS cumulative
   FROM mekatek.fw_rule_usage('guard', NULL, NULL);
+
+-- Association rules with the action on the right-hand side (Golnabi et
+-- al.), mined by the basket module's Apriori over the same log.  The SSH
+-- lines have no mapped action: their action item is NULL and ignored.
+SELECT antecedent, action, round(support::numeric, 4) AS support, confidence, round(lift::numeric, 3) AS lift, count
+  FROM mekatek.fw_mine('2024-03-01', '2024-04-01', 0.1, 1.0)
+ WHERE cardinality(antecedent) <= 2;
+SELECT count(*) AS rules, min(confidence) AS min_confidence, bool_and(action = 'deny') AS all_deny
+  FROM mekatek.fw_mine('2024-03-01', '2024-04-01', 0.01, 0.9);

@@ -535,3 +535,42 @@ COMMENT ON FUNCTION mekatek.fw_generalize(timestamptz, timestamptz, int, int, in
 
 GRANT EXECUTE ON FUNCTION mekatek.fw_suggest_order(text),
                 mekatek.fw_generalize(timestamptz, timestamptz, int, int, int) TO mekatek_analyst;
+
+------------------------------------------------------------------------
+-- Mining (Golnabi et al.): the basket module's Apriori over log attributes
+------------------------------------------------------------------------
+
+CREATE FUNCTION mekatek.fw_mine(since timestamptz, until timestamptz, min_support float8,
+                                min_confidence float8)
+RETURNS TABLE (antecedent text[], action text, support float8, confidence float8, lift float8,
+               count bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+BEGIN
+    IF since IS NULL OR until IS NULL THEN
+        RAISE EXCEPTION 'fw_mine: since and until must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- One basket per logged packet; items are nominal attributes, addresses
+    -- as their /24 (IPv6 /64) network and ephemeral source ports as one
+    -- range, as fw_generalize does.  NULL attributes give NULL items, which
+    -- the engine ignores.  Only rules that predict the action are kept.
+    RETURN QUERY
+    SELECT a.antecedent, substr(a.consequent[1], 8), a.support, a.confidence, a.lift, a.count
+      FROM mekatek.apriori(format(
+               $q$SELECT ARRAY['direction=' || l.direction,
+                              'proto=' || lower(l.proto),
+                              'src=' || network(set_masklen(l.src, CASE WHEN family(l.src) = 4 THEN 24 ELSE 64 END)),
+                              'sport=' || CASE WHEN l.spt >= 1024 THEN '1024-65535' ELSE l.spt::text END,
+                              'dst=' || network(set_masklen(l.dst, CASE WHEN family(l.dst) = 4 THEN 24 ELSE 64 END)),
+                              'dport=' || l.dpt,
+                              'action=' || l.action]
+                   FROM mekatek.fw_log l
+                  WHERE l.logged_at >= %L::timestamptz AND l.logged_at < %L::timestamptz$q$,
+               since, until), min_support, min_confidence) a
+     WHERE cardinality(a.consequent) = 1 AND a.consequent[1] LIKE 'action=%'
+     ORDER BY a.confidence DESC, a.support DESC, a.antecedent;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) IS
+    'Association rules over the log of [since, until) with the action on the right-hand side (Golnabi et al.), mined by the basket module''s Apriori (mekatek.apriori): items direction=, proto=, src=/24, sport=, dst=/24, dport=';
+GRANT EXECUTE ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) TO mekatek_analyst;
