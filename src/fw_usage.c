@@ -198,7 +198,7 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	double		cum = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	n = mk_fw_load_policy(policy, &r, &nskipped);
+	n = mk_fw_load_policy(policy, false, &r, &nskipped);
 
 	/* compile */
 	c = palloc0(sizeof(crule) * (n + 1));

@@ -379,69 +379,8 @@ GRANT EXECUTE ON FUNCTION mekatek.fw_load(text), mekatek.fw_load_raw(), mekatek.
 
 CREATE FUNCTION mekatek.fw_suggest_order(policy text)
 RETURNS TABLE ("position" int, new_position int, hits bigint)
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-DECLARE
-    pos int[];          -- positions in policy order
-    h bigint[];         -- hits per rule (whole log)
-    barrier boolean[];  -- flagged or non-terminating: nothing moves across it
-    indeg int[];
-    succ int[][];
-    n int;
-    done boolean[];
-    best int;
-    k int;
-    e record;
-    out_pos int := 0;
-BEGIN
-    SELECT array_agg(r.position ORDER BY r.position),
-           array_agg(coalesce(u.hits, 0) ORDER BY r.position),
-           array_agg(r.flagged OR r.action IS NULL ORDER BY r.position)
-      INTO pos, h, barrier
-      FROM mekatek.fw_rule r
-      LEFT JOIN mekatek.fw_rule_usage($1, NULL, NULL) u ON u.position = r.position
-     WHERE r.policy = $1;
-    n := coalesce(cardinality(pos), 0);
-    IF n = 0 THEN
-        RETURN;
-    END IF;
-    indeg := array_fill(0, ARRAY[n]);
-    done := array_fill(false, ARRAY[n]);
-    -- The pairs whose order decides some packet: overlapping rules with
-    -- different decisions (every anomaly but redundancy), and every pair
-    -- with a barrier.  Keeping each such pair in order keeps every packet's
-    -- decision: the first rule a packet meets either is the old one or
-    -- decides the same.
-    CREATE TEMP TABLE IF NOT EXISTS fw_suggest_edge (a int, b int) ON COMMIT DROP;
-    TRUNCATE fw_suggest_edge;
-    INSERT INTO fw_suggest_edge
-    SELECT array_position(pos, x.rule_a), array_position(pos, x.rule_b)
-      FROM mekatek.fw_anomalies($1) x WHERE x.anomaly <> 'redundancy'
-    UNION
-    SELECT i, j FROM generate_series(1, n) i, generate_series(1, n) j
-     WHERE i < j AND (barrier[i] OR barrier[j]);
-    FOR e IN SELECT x.b, count(*) AS c FROM fw_suggest_edge x GROUP BY x.b LOOP
-        indeg[e.b] := e.c;
-    END LOOP;
-    FOR step IN 1 .. n LOOP
-        best := NULL;
-        FOR k IN 1 .. n LOOP
-            IF NOT done[k] AND indeg[k] = 0 AND (best IS NULL OR h[k] > h[best]) THEN
-                best := k;
-            END IF;
-        END LOOP;
-        done[best] := true;
-        out_pos := out_pos + 1;
-        "position" := pos[best];
-        new_position := out_pos;
-        hits := h[best];
-        RETURN NEXT;
-        FOR e IN SELECT x.b FROM fw_suggest_edge x WHERE x.a = best LOOP
-            indeg[e.b] := indeg[e.b] - 1;
-        END LOOP;
-    END LOOP;
-END $$;
+AS 'MODULE_PATHNAME', 'mk_fw_suggest_order'
+LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION mekatek.fw_suggest_order(text) IS
     'A rule order with the most used rules (hits over the whole log) moved up, never across an overlapping rule with another decision nor across a flagged or non-terminating rule, so no packet''s decision changes; returns old and new position';
 
