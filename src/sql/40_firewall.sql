@@ -130,7 +130,7 @@ BEGIN
                                     src, dst, proto, spt, dpt, len, ttl, packet_id,
                                     icmp_type, icmp_code, tcp_flags, action, extra)
         SELECT e.* FROM mekatek.fw_log_raw r, LATERAL mekatek.fw_try_parse(r.line) e
-         WHERE e.src IS NOT NULL;
+         WHERE e.src IS NOT NULL ORDER BY r.id;
         GET DIAGNOSTICS loaded = ROW_COUNT;
         -- rejects are rare: parsing them a second time is cheaper than
         -- materialising every parsed line
