@@ -1,4 +1,6 @@
 -- firewall: generalising log records to rules, rule usage, trend and order.
+-- (The log starts empty whatever ran before in this database.)
+TRUNCATE mekatek.fw_log, mekatek.fw_reject;
 SET timezone = 'UTC';
 SET mekatek.fw_log_year = 2024;
 \pset null '(null)'
@@ -113,3 +115,10 @@ SELECT antecedent, action, round(support::numeric, 4) AS support, confidence, ro
  WHERE cardinality(antecedent) <= 2;
 SELECT count(*) AS rules, min(confidence) AS min_confidence, bool_and(action = 'deny') AS all_deny
   FROM mekatek.fw_mine('2024-03-01', '2024-04-01', 0.01, 0.9);
+
+-- A protocol the parser never reports by that name matches no packet (it
+-- is not "any"); protocol numbers and names are the same protocol.
+INSERT INTO mekatek.fw_rule (policy, position, proto, action) VALUES
+ ('odd', 1, 'no-such-proto', 'drop'), ('odd', 2, '17', 'reject'), ('odd', 3, NULL, 'accept');
+SELECT position, hits FROM mekatek.fw_rule_usage('odd', NULL, NULL);
+SELECT * FROM mekatek.fw_anomalies('odd');

@@ -411,8 +411,7 @@ import_rule(import_state *st, List *words, int start, const char *chain)
 			i++;
 		}
 	}
-	if (action == NULL && target == NULL)
-		target = NULL;			/* no -j: a counting rule; kept, never analysed */
+	/* no -j at all: a counting rule, kept with action NULL, never analysed */
 
 	st->position++;
 	memset(nulls, ' ', sizeof(nulls));

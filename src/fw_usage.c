@@ -313,6 +313,9 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 				/* a rule of a user chain is reached only by a jump: never */
 				if (rd == 3 && r[i].direction != NULL)
 					continue;
+				/* a protocol name we cannot number matches no logged packet */
+				if (c[i].proto_num == -3)
+					continue;
 				if (rd != -1 && rd != d)
 					continue;
 				if (c[i].proto_num >= 0 && pclass(c[i].proto_num) != pc)
