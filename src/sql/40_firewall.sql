@@ -119,8 +119,20 @@ CREATE FUNCTION mekatek.fw_load_raw(OUT loaded bigint, OUT rejected bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
+DECLARE
+    -- This transaction staged lines itself (holds ROW EXCLUSIVE without
+    -- EXCLUSIVE): asking for EXCLUSIVE now could deadlock with another
+    -- session doing the same, so such a caller takes the DELETE path.
+    staged_here boolean := EXISTS (
+        SELECT FROM pg_catalog.pg_locks l
+         WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+           AND l.relation = 'mekatek.fw_log_raw'::regclass AND l.mode = 'RowExclusiveLock')
+        AND NOT EXISTS (
+        SELECT FROM pg_catalog.pg_locks l
+         WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+           AND l.relation = 'mekatek.fw_log_raw'::regclass AND l.mode IN ('ExclusiveLock', 'AccessExclusiveLock'));
 BEGIN
-    IF current_setting('transaction_isolation') = 'read committed' THEN
+    IF current_setting('transaction_isolation') = 'read committed' AND NOT staged_here THEN
         -- Fast path.  EXCLUSIVE waits for every transaction still writing
         -- to the staging table and keeps new writers out (readers go on);
         -- the statements below take their snapshots after the lock, so
@@ -141,7 +153,8 @@ BEGIN
         TRUNCATE mekatek.fw_log_raw;
     ELSE
         -- Under a snapshot older than the lock, TRUNCATE could remove rows
-        -- the snapshot does not see: take each row out with DELETE instead.
+        -- the snapshot does not see (and a caller that staged lines itself
+        -- must not upgrade its lock): take each row out with DELETE.
         WITH taken AS MATERIALIZED (
             DELETE FROM mekatek.fw_log_raw RETURNING id, line
         ), parsed AS MATERIALIZED (
@@ -168,6 +181,9 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
 BEGIN
+    -- EXCLUSIVE before staging: two concurrent fw_load calls queue up
+    -- instead of deadlocking on the upgrade in fw_load_raw.
+    LOCK TABLE mekatek.fw_log_raw IN EXCLUSIVE MODE;
     INSERT INTO mekatek.fw_log_raw (line)
     SELECT l FROM regexp_split_to_table(rtrim(lines, E'\n'), E'\r?\n') WITH ORDINALITY AS s(l, n)
      WHERE l <> '' ORDER BY n;
