@@ -1,4 +1,6 @@
 -- firewall: generalising log records to rules, rule usage, trend and order.
+-- (The log starts empty whatever ran before in this database.)
+TRUNCATE mekatek.fw_log, mekatek.fw_reject;
 SET timezone = 'UTC';
 SET mekatek.fw_log_year = 2024;
 \pset null '(null)'
@@ -104,3 +106,19 @@ INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, dport, act
 SELECT * FROM mekatek.fw_suggest_order('guard');
 SELECT position, hits, round(probability::numeric, 4) AS p, round(cumulative::numeric, 4) AS cumulative
   FROM mekatek.fw_rule_usage('guard', NULL, NULL);
+
+-- Association rules with the action on the right-hand side (Golnabi et
+-- al.), mined by the basket module's Apriori over the same log.  The SSH
+-- lines have no mapped action: their action item is NULL and ignored.
+SELECT antecedent, action, round(support::numeric, 4) AS support, confidence, round(lift::numeric, 3) AS lift, count
+  FROM mekatek.fw_mine('2024-03-01', '2024-04-01', 0.1, 1.0)
+ WHERE cardinality(antecedent) <= 2;
+SELECT count(*) AS rules, min(confidence) AS min_confidence, bool_and(action = 'deny') AS all_deny
+  FROM mekatek.fw_mine('2024-03-01', '2024-04-01', 0.01, 0.9);
+
+-- A protocol the parser never reports by that name matches no packet (it
+-- is not "any"); protocol numbers and names are the same protocol.
+INSERT INTO mekatek.fw_rule (policy, position, proto, action) VALUES
+ ('odd', 1, 'no-such-proto', 'drop'), ('odd', 2, '17', 'reject'), ('odd', 3, NULL, 'accept');
+SELECT position, hits FROM mekatek.fw_rule_usage('odd', NULL, NULL);
+SELECT * FROM mekatek.fw_anomalies('odd');

@@ -21,6 +21,8 @@
  */
 #include "mekatek.h"
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -28,14 +30,13 @@
 
 #include "fw_common.h"
 
-typedef enum rel
-{
-	REL_EQUAL = 0,
-	REL_SUBSET,					/* a's field inside b's */
-	REL_SUPERSET,
-	REL_OVERLAP,
-	REL_DISJOINT
-} rel;
+typedef fw_rel rel;
+
+#define REL_EQUAL		FW_REL_EQUAL
+#define REL_SUBSET		FW_REL_SUBSET
+#define REL_SUPERSET	FW_REL_SUPERSET
+#define REL_OVERLAP		FW_REL_OVERLAP
+#define REL_DISJOINT	FW_REL_DISJOINT
 
 static inline rel
 rel_text(const char *a, const char *b)
@@ -134,8 +135,8 @@ rel_range(int32 alo, int32 ahi, int32 blo, int32 bhi)
 }
 
 /* How the match sets of a and b relate. */
-static rel
-rule_rel(const fw_rule *a, const fw_rule *b)
+fw_rel
+mk_fw_rule_rel(const fw_rule *a, const fw_rule *b)
 {
 	rel			f[8];
 	bool		sub = true,
@@ -194,14 +195,14 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 				nskipped;
 
 	InitMaterializedSRF(fcinfo, 0);
-	n = mk_fw_load_policy(policy, &r, &nskipped);
+	n = mk_fw_load_policy(policy, false, &r, &nskipped);
 
 	for (int i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		for (int j = i + 1; j < n; j++)
 		{
-			rel			x = rule_rel(&r[i], &r[j]);
+			rel			x = mk_fw_rule_rel(&r[i], &r[j]);
 			const char *kind = NULL;
 			bool		same = r[i].decision == r[j].decision;
 
@@ -226,7 +227,7 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 
 				for (int k = i + 1; k < j && !blocked; k++)
 					if (r[k].decision != r[i].decision &&
-						rule_rel(&r[i], &r[k]) != REL_DISJOINT)
+						mk_fw_rule_rel(&r[i], &r[k]) != REL_DISJOINT)
 						blocked = true;
 				if (!blocked)
 					kind = "redundancy";
@@ -247,5 +248,90 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("fw_anomalies left out %d rule(s) of policy \"%s\"", nskipped, policy),
 				 errdetail("Rules with a non-terminating target, an empty port range or matches the table cannot represent (flagged) are not classified.")));
+	return (Datum) 0;
+}
+
+/*
+ * mekatek.fw_suggest_order: the most used rules (hits over the whole log)
+ * move up, but every pair of overlapping rules with different decisions
+ * keeps its order, and nothing crosses a barrier (a flagged rule or a
+ * non-terminating target, whose match set is unknown).  That keeps every
+ * packet's decision: the first rule a packet meets in the new order either
+ * is its old first rule or overlaps it, and then decides the same.  The
+ * order is Kahn's topological sort of those pairs, taking among the rules
+ * free to go next the one with the most hits (the earlier on ties).
+ */
+PG_FUNCTION_INFO_V1(mk_fw_suggest_order);
+Datum
+mk_fw_suggest_order(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
+	fw_rule    *r;
+	int			n,
+				nskipped;
+	int64	   *hits;
+	int		   *indeg;
+	bool	   *done;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	InitMaterializedSRF(fcinfo, 0);
+	n = mk_fw_load_policy(policy, true, &r, &nskipped);
+	hits = palloc0(sizeof(int64) * (n + 1));
+	indeg = palloc0(sizeof(int) * (n + 1));
+	done = palloc0(sizeof(bool) * (n + 1));
+
+	/* hits per rule; rules are in position order, so merge by position */
+	args[0] = CStringGetTextDatum(policy);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT position, hits FROM mekatek.fw_rule_usage($1, NULL, NULL) "
+							  " WHERE position IS NOT NULL ORDER BY position",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed");
+	for (uint64 k = 0, i = 0; k < SPI_processed; k++)
+	{
+		bool		isnull;
+		int32		pos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+
+		while (i < (uint64) n && r[i].position < pos)
+			i++;
+		if (i < (uint64) n && r[i].position == pos)
+			hits[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_finish();
+
+#define MUST_PRECEDE(i, j) \
+	(r[i].barrier || r[j].barrier || \
+	 (r[i].decision != r[j].decision && mk_fw_rule_rel(&r[i], &r[j]) != REL_DISJOINT))
+
+	for (int j = 0; j < n; j++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < j; i++)
+			if (MUST_PRECEDE(i, j))
+				indeg[j]++;
+	}
+	for (int step = 1; step <= n; step++)
+	{
+		int			best = -1;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		for (int k = 0; k < n; k++)
+			if (!done[k] && indeg[k] == 0 && (best < 0 || hits[k] > hits[best]))
+				best = k;
+		Assert(best >= 0);		/* the pairs only point forward: no cycle */
+		done[best] = true;
+		for (int j = best + 1; j < n; j++)
+			if (!done[j] && MUST_PRECEDE(best, j))
+				indeg[j]--;
+		values[0] = Int32GetDatum(r[best].position);
+		values[1] = Int32GetDatum(step);
+		values[2] = Int64GetDatum(hits[best]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+#undef MUST_PRECEDE
 	return (Datum) 0;
 }

@@ -36,14 +36,28 @@ typedef struct fw_rule
 	char	   *in_iface;		/* NULL: any; "eth+" is a prefix */
 	char	   *out_iface;
 	int			decision;		/* FW_ACCEPT or FW_BLOCK */
+	bool		barrier;		/* left out of analysis (see below) */
 } fw_rule;
 
 /*
  * The rules of a policy that can be analysed, in position order: those with
  * a terminating action and no match the table cannot represent (flagged),
- * and no empty port range.  *nskipped counts the others.
+ * and no empty port range.  *nskipped counts the others; with keep_all they
+ * are returned too, marked as barriers (their match set is unknown).
  */
-extern int	mk_fw_load_policy(const char *policy, fw_rule **rules, int *nskipped);
+extern int	mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskipped);
+
+/* Match-set relation of two rules, as fw_anomaly.c classifies them. */
+typedef enum fw_rel
+{
+	FW_REL_EQUAL = 0,
+	FW_REL_SUBSET,				/* a's match set inside b's */
+	FW_REL_SUPERSET,
+	FW_REL_OVERLAP,
+	FW_REL_DISJOINT
+} fw_rel;
+
+extern fw_rel mk_fw_rule_rel(const fw_rule *a, const fw_rule *b);
 
 /* IP protocol number of a name or decimal ("tcp", "6"); -2 when unknown. */
 extern int	mk_fw_proto_num(const char *name, int len);

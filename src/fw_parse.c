@@ -176,13 +176,27 @@ push_val(JsonbParseState **st, const fwl_kv *kv)
  * that still repeats gets _2, _3: jsonb would otherwise keep only the last
  * value and a field would be lost without a word.
  */
-static char *
+static const char *
 extra_key(const fwl_event *ev, int idx, int *klen)
 {
 	const fwl_kv *kv = &ev->kv[idx];
 	StringInfoData s;
 	int			dup = 1;
 
+	for (int i = 0; i < idx; i++)
+	{
+		const fwl_kv *o = &ev->kv[i];
+
+		if (o->inner == kv->inner && o->qualify == kv->qualify &&
+			o->key.len == kv->key.len && memcmp(o->key.p, kv->key.p, kv->key.len) == 0)
+			dup++;
+	}
+	if (!kv->qualify && dup == 1)
+	{
+		/* the common case: the key as printed, no copy */
+		*klen = kv->key.len;
+		return kv->key.p;
+	}
 	initStringInfo(&s);
 	if (kv->qualify)
 	{
@@ -192,14 +206,6 @@ extra_key(const fwl_event *ev, int idx, int *klen)
 		appendStringInfoChar(&s, '_');
 	}
 	appendBinaryStringInfo(&s, kv->key.p, kv->key.len);
-	for (int i = 0; i < idx; i++)
-	{
-		const fwl_kv *o = &ev->kv[i];
-
-		if (o->inner == kv->inner && o->qualify == kv->qualify &&
-			o->key.len == kv->key.len && memcmp(o->key.p, kv->key.p, kv->key.len) == 0)
-			dup++;
-	}
 	if (dup > 1)
 		appendStringInfo(&s, "_%d", dup);
 	*klen = s.len;
@@ -217,7 +223,7 @@ build_extra(const fwl_event *ev)
 	for (int i = 0; i < ev->nkv; i++)
 	{
 		int			klen;
-		char	   *k;
+		const char *k;
 
 		if (ev->kv[i].inner)
 		{
@@ -236,7 +242,7 @@ build_extra(const fwl_event *ev)
 		for (int i = 0; i < ev->nkv; i++)
 		{
 			int			klen;
-			char	   *k;
+			const char *k;
 
 			if (!ev->kv[i].inner)
 				continue;

@@ -97,7 +97,7 @@ text_or_null(HeapTuple tup, TupleDesc td, int col)
 }
 
 int
-mk_fw_load_policy(const char *policy, fw_rule **rules, int *nskipped)
+mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskipped)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
@@ -134,7 +134,9 @@ mk_fw_load_policy(const char *policy, fw_rule **rules, int *nskipped)
 		if (DatumGetBool(SPI_getbinval(tup, td, 15, &isnull)))
 		{
 			(*nskipped)++;
-			continue;
+			if (!keep_all)
+				continue;
+			x->barrier = true;
 		}
 		old = MemoryContextSwitchTo(caller);
 		x->position = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
@@ -409,8 +411,7 @@ import_rule(import_state *st, List *words, int start, const char *chain)
 			i++;
 		}
 	}
-	if (action == NULL && target == NULL)
-		target = NULL;			/* no -j: a counting rule; kept, never analysed */
+	/* no -j at all: a counting rule, kept with action NULL, never analysed */
 
 	st->position++;
 	memset(nulls, ' ', sizeof(nulls));

@@ -4,9 +4,10 @@
  * The policy is loaded once into fw_rule structs and compiled into a flat
  * form; each logged packet is then matched in C against the rules that can
  * apply to its chain and protocol class (the lists keep policy order, so the
- * first hit in a list is the first-match rule).  Packets are read through
- * an SPI cursor in batches, so memory stays bounded by one batch plus the
- * policy, whatever the size of the log.
+ * first hit in a list is the first-match rule).  The log is read by a plan
+ * SPI prepares (so a time window uses the BRIN index) whose rows go
+ * straight to a DestReceiver that matches each slot in place: no tuple is
+ * copied and memory stays bounded by the policy, whatever the log's size.
  */
 #include "mekatek.h"
 
@@ -14,6 +15,8 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "nodes/params.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -25,7 +28,6 @@
 
 #define NDIR	4				/* INPUT, OUTPUT, FORWARD, other/none */
 #define NPCLASS	4				/* tcp, udp, icmp, other */
-#define FETCH	8192
 
 typedef struct crule
 {
@@ -159,20 +161,96 @@ crule_match(const crule *c, const packet *p)
 	return true;
 }
 
-/* A text column as pointer and length; NULL when the column is. */
-static const char *
-get_text(HeapTuple tup, TupleDesc td, int col, int *len)
+/* The matcher as a DestReceiver: one call per logged packet. */
+typedef struct usage_dest
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, td, col, &isnull);
+	DestReceiver pub;
+	crule	   *c;
+	int		   *lists[NDIR][NPCLASS];
+	int			nlist[NDIR][NPCLASS];
+	int64	   *hits;
+	int64		total;
+	int64		unmatched;
+} usage_dest;
+
+/* A text column as pointer and length; NULL when the column is. */
+static inline const char *
+slot_text(TupleTableSlot *slot, int col, int *len)
+{
 	text	   *x;
 
 	*len = 0;
-	if (isnull)
+	if (slot->tts_isnull[col])
 		return NULL;
-	x = DatumGetTextPP(d);
+	x = DatumGetTextPP(slot->tts_values[col]);
 	*len = VARSIZE_ANY_EXHDR(x);
 	return VARDATA_ANY(x);
+}
+
+static bool
+usage_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	usage_dest *u = (usage_dest *) self;
+	packet		p;
+	inet	   *s,
+			   *t;
+	const char *str;
+	int			slen,
+				pc,
+				nl,
+				hit = -1;
+	int		   *lst;
+
+	slot_getallattrs(slot);
+	str = slot_text(slot, 0, &slen);
+	p.dir = dir_code(str, slen);
+	str = slot_text(slot, 1, &slen);
+	p.proto_num = str ? mk_fw_proto_num(str, slen) : -2;
+	/* src and dst are NOT NULL in mekatek.fw_log */
+	s = DatumGetInetPP(slot->tts_values[2]);
+	t = DatumGetInetPP(slot->tts_values[3]);
+	p.family = ip_family(s) == PGSQL_AF_INET ? 4 : 6;
+	if (ip_family(t) != ip_family(s))
+		p.family = 0;			/* never from the parser: matches only "any" */
+	p.src = ip_addr(s);
+	p.dst = ip_addr(t);
+	if (p.family == 4)
+	{
+		p.src4 = v4(p.src);
+		p.dst4 = v4(p.dst);
+	}
+	p.has_spt = !slot->tts_isnull[4];
+	p.spt = p.has_spt ? DatumGetInt32(slot->tts_values[4]) : 0;
+	p.has_dpt = !slot->tts_isnull[5];
+	p.dpt = p.has_dpt ? DatumGetInt32(slot->tts_values[5]) : 0;
+	p.in_iface = slot_text(slot, 6, &p.in_len);
+	p.out_iface = slot_text(slot, 7, &p.out_len);
+
+	pc = p.proto_num >= 0 ? pclass(p.proto_num) : 3;
+	lst = u->lists[p.dir][pc];
+	nl = u->nlist[p.dir][pc];
+	for (int m = 0; m < nl; m++)
+		if (crule_match(&u->c[lst[m]], &p))
+		{
+			hit = lst[m];
+			break;
+		}
+	if (hit >= 0)
+		u->hits[hit]++;
+	else
+		u->unmatched++;
+	u->total++;
+	return true;
+}
+
+static void
+usage_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+usage_noop(DestReceiver *self)
+{
 }
 
 PG_FUNCTION_INFO_V1(mk_fw_rule_usage);
@@ -185,24 +263,22 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	int			n,
 				nskipped;
 	crule	   *c;
-	int		   *lists[NDIR][NPCLASS];
-	int			nlist[NDIR][NPCLASS];
-	int64	   *hits;
-	int64		total = 0,
-				unmatched = 0;
+	usage_dest	u;
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[2];
-	char		argnulls[2];
-	Portal		portal;
+	ParamListInfo params;
+	SPIExecuteOptions opts;
 	SPIPlanPtr	plan;
 	double		cum = 0;
+	int			ret;
 
 	InitMaterializedSRF(fcinfo, 0);
-	n = mk_fw_load_policy(policy, &r, &nskipped);
+	n = mk_fw_load_policy(policy, false, &r, &nskipped);
 
 	/* compile */
+	memset(&u, 0, sizeof(u));
 	c = palloc0(sizeof(crule) * (n + 1));
-	hits = palloc0(sizeof(int64) * (n + 1));
+	u.c = c;
+	u.hits = palloc0(sizeof(int64) * (n + 1));
 	for (int i = 0; i < n; i++)
 	{
 		c[i].r = &r[i];
@@ -228,8 +304,8 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	for (int d = 0; d < NDIR; d++)
 		for (int pc = 0; pc < NPCLASS; pc++)
 		{
-			lists[d][pc] = palloc(sizeof(int) * (n + 1));
-			nlist[d][pc] = 0;
+			u.lists[d][pc] = palloc(sizeof(int) * (n + 1));
+			u.nlist[d][pc] = 0;
 			for (int i = 0; i < n; i++)
 			{
 				int			rd = r[i].direction ? dir_code(r[i].direction, strlen(r[i].direction)) : -1;
@@ -237,15 +313,31 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 				/* a rule of a user chain is reached only by a jump: never */
 				if (rd == 3 && r[i].direction != NULL)
 					continue;
+				/* a protocol name we cannot number matches no logged packet */
+				if (c[i].proto_num == -3)
+					continue;
 				if (rd != -1 && rd != d)
 					continue;
 				if (c[i].proto_num >= 0 && pclass(c[i].proto_num) != pc)
 					continue;
-				lists[d][pc][nlist[d][pc]++] = i;
+				u.lists[d][pc][u.nlist[d][pc]++] = i;
 			}
 		}
 
 	/* scan the log */
+	u.pub.receiveSlot = usage_receive;
+	u.pub.rStartup = usage_startup;
+	u.pub.rShutdown = usage_noop;
+	u.pub.rDestroy = usage_noop;
+	u.pub.mydest = DestNone;
+	params = makeParamList(2);
+	for (int k = 0; k < 2; k++)
+	{
+		params->params[k].ptype = TIMESTAMPTZOID;
+		params->params[k].pflags = PARAM_FLAG_CONST;
+		params->params[k].isnull = PG_ARGISNULL(k + 1);
+		params->params[k].value = PG_ARGISNULL(k + 1) ? (Datum) 0 : PG_GETARG_DATUM(k + 1);
+	}
 	SPI_connect();
 	plan = SPI_prepare("SELECT direction, proto, src, dst, spt, dpt, in_iface, out_iface "
 					   "  FROM mekatek.fw_log "
@@ -253,87 +345,22 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 					   2, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed");
-	args[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	args[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	argnulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
-	argnulls[1] = PG_ARGISNULL(2) ? 'n' : ' ';
-	portal = SPI_cursor_open(NULL, plan, args, argnulls, true);
-	for (;;)
-	{
-		SPITupleTable *tt;
-
-		SPI_cursor_fetch(portal, true, FETCH);
-		if (SPI_processed == 0)
-			break;
-		tt = SPI_tuptable;
-		for (uint64 k = 0; k < SPI_processed; k++)
-		{
-			HeapTuple	tup = tt->vals[k];
-			TupleDesc	td = tt->tupdesc;
-			bool		isnull;
-			Datum		d;
-			packet		p;
-			inet	   *s,
-					   *t;
-			int			pc;
-			int		   *lst;
-			int			nl,
-						hit = -1;
-			const char *str;
-			int			slen;
-
-			str = get_text(tup, td, 1, &slen);
-			p.dir = dir_code(str, slen);
-			str = get_text(tup, td, 2, &slen);
-			p.proto_num = str ? mk_fw_proto_num(str, slen) : -2;
-			s = DatumGetInetPP(SPI_getbinval(tup, td, 3, &isnull));
-			t = DatumGetInetPP(SPI_getbinval(tup, td, 4, &isnull));
-			p.family = ip_family(s) == PGSQL_AF_INET ? 4 : 6;
-			if (ip_family(t) != ip_family(s))
-				p.family = 0;	/* cannot happen for parsed lines: matches only "any" */
-			p.src = ip_addr(s);
-			p.dst = ip_addr(t);
-			if (p.family == 4)
-			{
-				p.src4 = v4(p.src);
-				p.dst4 = v4(p.dst);
-			}
-			d = SPI_getbinval(tup, td, 5, &isnull);
-			p.has_spt = !isnull;
-			p.spt = isnull ? 0 : DatumGetInt32(d);
-			d = SPI_getbinval(tup, td, 6, &isnull);
-			p.has_dpt = !isnull;
-			p.dpt = isnull ? 0 : DatumGetInt32(d);
-			p.in_iface = get_text(tup, td, 7, &p.in_len);
-			p.out_iface = get_text(tup, td, 8, &p.out_len);
-
-			pc = p.proto_num >= 0 ? pclass(p.proto_num) : 3;
-			lst = lists[p.dir][pc];
-			nl = nlist[p.dir][pc];
-			for (int m = 0; m < nl; m++)
-				if (crule_match(&c[lst[m]], &p))
-				{
-					hit = lst[m];
-					break;
-				}
-			if (hit >= 0)
-				hits[hit]++;
-			else
-				unmatched++;
-			total++;
-		}
-		SPI_freetuptable(tt);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
+	memset(&opts, 0, sizeof(opts));
+	opts.params = params;
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) &u;
+	ret = SPI_execute_plan_extended(plan, &opts);
+	/* a SELECT into a DestReceiver of our own reports SPI_OK_UTILITY */
+	if (ret < 0)
+		elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
 
 	for (int i = 0; i <= n; i++)
 	{
 		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
-		int64		h = i < n ? hits[i] : unmatched;
-		double		prob = total > 0 ? (double) h / (double) total : 0.0;
+		int64		h = i < n ? u.hits[i] : u.unmatched;
+		double		prob = u.total > 0 ? (double) h / (double) u.total : 0.0;
 
 		if (i < n)
 			values[0] = Int32GetDatum(r[i].position);
@@ -342,7 +369,7 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 		cum += prob;
 		values[1] = Int64GetDatum(h);
 		values[2] = Float8GetDatum(prob);
-		values[3] = Float8GetDatum(i == n && total > 0 ? 1.0 : cum);
+		values[3] = Float8GetDatum(i == n && u.total > 0 ? 1.0 : cum);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	if (nskipped > 0)

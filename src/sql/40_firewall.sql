@@ -119,8 +119,20 @@ CREATE FUNCTION mekatek.fw_load_raw(OUT loaded bigint, OUT rejected bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
+DECLARE
+    -- This transaction staged lines itself (holds ROW EXCLUSIVE without
+    -- EXCLUSIVE): asking for EXCLUSIVE now could deadlock with another
+    -- session doing the same, so such a caller takes the DELETE path.
+    staged_here boolean := EXISTS (
+        SELECT FROM pg_catalog.pg_locks l
+         WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+           AND l.relation = 'mekatek.fw_log_raw'::regclass AND l.mode = 'RowExclusiveLock')
+        AND NOT EXISTS (
+        SELECT FROM pg_catalog.pg_locks l
+         WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+           AND l.relation = 'mekatek.fw_log_raw'::regclass AND l.mode IN ('ExclusiveLock', 'AccessExclusiveLock'));
 BEGIN
-    IF current_setting('transaction_isolation') = 'read committed' THEN
+    IF current_setting('transaction_isolation') = 'read committed' AND NOT staged_here THEN
         -- Fast path.  EXCLUSIVE waits for every transaction still writing
         -- to the staging table and keeps new writers out (readers go on);
         -- the statements below take their snapshots after the lock, so
@@ -130,7 +142,7 @@ BEGIN
                                     src, dst, proto, spt, dpt, len, ttl, packet_id,
                                     icmp_type, icmp_code, tcp_flags, action, extra)
         SELECT e.* FROM mekatek.fw_log_raw r, LATERAL mekatek.fw_try_parse(r.line) e
-         WHERE e.src IS NOT NULL;
+         WHERE e.src IS NOT NULL ORDER BY r.id;
         GET DIAGNOSTICS loaded = ROW_COUNT;
         -- rejects are rare: parsing them a second time is cheaper than
         -- materialising every parsed line
@@ -141,7 +153,8 @@ BEGIN
         TRUNCATE mekatek.fw_log_raw;
     ELSE
         -- Under a snapshot older than the lock, TRUNCATE could remove rows
-        -- the snapshot does not see: take each row out with DELETE instead.
+        -- the snapshot does not see (and a caller that staged lines itself
+        -- must not upgrade its lock): take each row out with DELETE.
         WITH taken AS MATERIALIZED (
             DELETE FROM mekatek.fw_log_raw RETURNING id, line
         ), parsed AS MATERIALIZED (
@@ -168,6 +181,9 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
 BEGIN
+    -- EXCLUSIVE before staging: two concurrent fw_load calls queue up
+    -- instead of deadlocking on the upgrade in fw_load_raw.
+    LOCK TABLE mekatek.fw_log_raw IN EXCLUSIVE MODE;
     INSERT INTO mekatek.fw_log_raw (line)
     SELECT l FROM regexp_split_to_table(rtrim(lines, E'\n'), E'\r?\n') WITH ORDINALITY AS s(l, n)
      WHERE l <> '' ORDER BY n;
@@ -379,69 +395,8 @@ GRANT EXECUTE ON FUNCTION mekatek.fw_load(text), mekatek.fw_load_raw(), mekatek.
 
 CREATE FUNCTION mekatek.fw_suggest_order(policy text)
 RETURNS TABLE ("position" int, new_position int, hits bigint)
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-DECLARE
-    pos int[];          -- positions in policy order
-    h bigint[];         -- hits per rule (whole log)
-    barrier boolean[];  -- flagged or non-terminating: nothing moves across it
-    indeg int[];
-    succ int[][];
-    n int;
-    done boolean[];
-    best int;
-    k int;
-    e record;
-    out_pos int := 0;
-BEGIN
-    SELECT array_agg(r.position ORDER BY r.position),
-           array_agg(coalesce(u.hits, 0) ORDER BY r.position),
-           array_agg(r.flagged OR r.action IS NULL ORDER BY r.position)
-      INTO pos, h, barrier
-      FROM mekatek.fw_rule r
-      LEFT JOIN mekatek.fw_rule_usage($1, NULL, NULL) u ON u.position = r.position
-     WHERE r.policy = $1;
-    n := coalesce(cardinality(pos), 0);
-    IF n = 0 THEN
-        RETURN;
-    END IF;
-    indeg := array_fill(0, ARRAY[n]);
-    done := array_fill(false, ARRAY[n]);
-    -- The pairs whose order decides some packet: overlapping rules with
-    -- different decisions (every anomaly but redundancy), and every pair
-    -- with a barrier.  Keeping each such pair in order keeps every packet's
-    -- decision: the first rule a packet meets either is the old one or
-    -- decides the same.
-    CREATE TEMP TABLE IF NOT EXISTS fw_suggest_edge (a int, b int) ON COMMIT DROP;
-    TRUNCATE fw_suggest_edge;
-    INSERT INTO fw_suggest_edge
-    SELECT array_position(pos, x.rule_a), array_position(pos, x.rule_b)
-      FROM mekatek.fw_anomalies($1) x WHERE x.anomaly <> 'redundancy'
-    UNION
-    SELECT i, j FROM generate_series(1, n) i, generate_series(1, n) j
-     WHERE i < j AND (barrier[i] OR barrier[j]);
-    FOR e IN SELECT x.b, count(*) AS c FROM fw_suggest_edge x GROUP BY x.b LOOP
-        indeg[e.b] := e.c;
-    END LOOP;
-    FOR step IN 1 .. n LOOP
-        best := NULL;
-        FOR k IN 1 .. n LOOP
-            IF NOT done[k] AND indeg[k] = 0 AND (best IS NULL OR h[k] > h[best]) THEN
-                best := k;
-            END IF;
-        END LOOP;
-        done[best] := true;
-        out_pos := out_pos + 1;
-        "position" := pos[best];
-        new_position := out_pos;
-        hits := h[best];
-        RETURN NEXT;
-        FOR e IN SELECT x.b FROM fw_suggest_edge x WHERE x.a = best LOOP
-            indeg[e.b] := indeg[e.b] - 1;
-        END LOOP;
-    END LOOP;
-END $$;
+AS 'MODULE_PATHNAME', 'mk_fw_suggest_order'
+LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION mekatek.fw_suggest_order(text) IS
     'A rule order with the most used rules (hits over the whole log) moved up, never across an overlapping rule with another decision nor across a flagged or non-terminating rule, so no packet''s decision changes; returns old and new position';
 
@@ -535,3 +490,42 @@ COMMENT ON FUNCTION mekatek.fw_generalize(timestamptz, timestamptz, int, int, in
 
 GRANT EXECUTE ON FUNCTION mekatek.fw_suggest_order(text),
                 mekatek.fw_generalize(timestamptz, timestamptz, int, int, int) TO mekatek_analyst;
+
+------------------------------------------------------------------------
+-- Mining (Golnabi et al.): the basket module's Apriori over log attributes
+------------------------------------------------------------------------
+
+CREATE FUNCTION mekatek.fw_mine(since timestamptz, until timestamptz, min_support float8,
+                                min_confidence float8)
+RETURNS TABLE (antecedent text[], action text, support float8, confidence float8, lift float8,
+               count bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+BEGIN
+    IF since IS NULL OR until IS NULL THEN
+        RAISE EXCEPTION 'fw_mine: since and until must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- One basket per logged packet; items are nominal attributes, addresses
+    -- as their /24 (IPv6 /64) network and ephemeral source ports as one
+    -- range, as fw_generalize does.  NULL attributes give NULL items, which
+    -- the engine ignores.  Only rules that predict the action are kept.
+    RETURN QUERY
+    SELECT a.antecedent, substr(a.consequent[1], 8), a.support, a.confidence, a.lift, a.count
+      FROM mekatek.apriori(format(
+               $q$SELECT ARRAY['direction=' || l.direction,
+                              'proto=' || lower(l.proto),
+                              'src=' || network(set_masklen(l.src, CASE WHEN family(l.src) = 4 THEN 24 ELSE 64 END)),
+                              'sport=' || CASE WHEN l.spt >= 1024 THEN '1024-65535' ELSE l.spt::text END,
+                              'dst=' || network(set_masklen(l.dst, CASE WHEN family(l.dst) = 4 THEN 24 ELSE 64 END)),
+                              'dport=' || l.dpt,
+                              'action=' || l.action]
+                   FROM mekatek.fw_log l
+                  WHERE l.logged_at >= %L::timestamptz AND l.logged_at < %L::timestamptz$q$,
+               since, until), min_support, min_confidence) a
+     WHERE cardinality(a.consequent) = 1 AND a.consequent[1] LIKE 'action=%'
+     ORDER BY a.confidence DESC, a.support DESC, a.antecedent;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) IS
+    'Association rules over the log of [since, until) with the action on the right-hand side (Golnabi et al.), mined by the basket module''s Apriori (mekatek.apriori): items direction=, proto=, src=/24, sport=, dst=/24, dport=';
+GRANT EXECUTE ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) TO mekatek_analyst;
