@@ -5,7 +5,8 @@
  * It validates the whole JSON first (so an error names the bad element
  * instead of a cast failure deep in a query), then inserts the sale and all
  * its lines in ONE statement, so the stock trigger takes every line's
- * batches in the global lock order, then marks the sale paid.  It runs as
+ * batches in the global lock order; that trigger also marks the sale paid
+ * when it adds the lines' total (pos_checkout_sale_id tells it).  It runs as
  * the caller: row-level security decides which branch it may sell for.
  */
 #include "pos.h"
@@ -24,7 +25,6 @@ PG_FUNCTION_INFO_V1(pos_checkout);
 static SPIPlanPtr resolve_plan;
 static SPIPlanPtr sale_plan;
 static SPIPlanPtr lines_plan;
-static SPIPlanPtr paid_plan;
 
 int64		pos_checkout_sale_id = 0;
 
@@ -95,7 +95,6 @@ pos_checkout(PG_FUNCTION_ARGS)
 	static const Oid resolve_types[] = {TEXTARRAYOID};
 	static const Oid sale_types[] = {INT4OID};
 	static const Oid lines_types[] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID};
-	static const Oid paid_types[] = {INT8OID};
 	Datum		args[4];
 	bool		isnull;
 	int64		sale_id;
@@ -181,12 +180,6 @@ pos_checkout(PG_FUNCTION_ARGS)
 		pos_checkout_sale_id = 0;
 	}
 	PG_END_TRY();
-
-	mk_spi_plan(&paid_plan,
-				"UPDATE mekatek.sale SET status = 'paid' WHERE sale_id = $1", 1, paid_types);
-	args[0] = Int64GetDatum(sale_id);
-	if (SPI_execute_plan(paid_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "sale update failed");
 
 	SPI_finish();
 	PG_RETURN_INT64(sale_id);

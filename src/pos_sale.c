@@ -292,9 +292,34 @@ read_new_lines(TriggerData *td, int *count)
 	return lines;
 }
 
+/* Take from the batches of one fetched set; returns the units still needed. */
+static int32
+take_rows(const NewLine *line, SPITupleTable *rows, uint64 nrows, int32 need)
+{
+	bool		isnull;
+
+	/* the ledger's own SPI calls replace SPI_tuptable: walk our copy */
+	for (uint64 i = 0; i < nrows && need > 0; i++)
+	{
+		HeapTuple	row = rows->vals[i];
+		int64		batch_id = DatumGetInt64(SPI_getbinval(row, rows->tupdesc, 1, &isnull));
+		int32		on_hand = DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 2, &isnull));
+		int32		take = Min(need, on_hand);
+
+		pos_ledger_apply(batch_id, -take, "sale", line->sale_id, line->line_no, NULL);
+		need -= take;
+	}
+	return need;
+}
+
 /*
  * Take qty units of a product for one line, FEFO.  Returns how many units
  * could not be found (0 when the line is covered).
+ *
+ * The first batch usually covers the line, so it is locked and read alone
+ * (the executor stops after one row); only when it does not is the rest
+ * walked with a cursor.  The first batch is then empty and drops out of
+ * the cursor's scan by itself.
  */
 static int32
 take_fefo(const NewLine *line)
@@ -303,7 +328,6 @@ take_fefo(const NewLine *line)
 	Datum		args[1];
 	Portal		portal;
 	int32		need = line->qty;
-	bool		isnull;
 
 	mk_spi_plan(&fefo_plan,
 				"SELECT batch_id, qty_on_hand FROM mekatek.batch"
@@ -311,29 +335,21 @@ take_fefo(const NewLine *line)
 				" ORDER BY expires_on, batch_id FOR UPDATE",
 				1, types);
 	args[0] = Int64GetDatum(line->product_id);
+	if (SPI_execute_plan(fefo_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "batch lookup failed");
+	if (SPI_processed == 0)
+		return need;
+	need = take_rows(line, SPI_tuptable, SPI_processed, need);
+	if (need == 0)
+		return 0;
+
 	portal = SPI_cursor_open(NULL, fefo_plan, args, NULL, false);
 	while (need > 0)
 	{
-		SPITupleTable *rows;
-		uint64		nrows;
-
 		SPI_cursor_fetch(portal, true, 4);
-		rows = SPI_tuptable;
-		nrows = SPI_processed;
-		if (nrows == 0)
+		if (SPI_processed == 0)
 			break;
-		/* the ledger's own SPI calls replace SPI_tuptable: keep ours */
-		for (uint64 i = 0; i < nrows && need > 0; i++)
-		{
-			HeapTuple	row = rows->vals[i];
-			int64		batch_id = DatumGetInt64(SPI_getbinval(row, rows->tupdesc, 1, &isnull));
-			int32		on_hand = DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 2, &isnull));
-			int32		take = Min(need, on_hand);
-
-			pos_ledger_apply(batch_id, -take, "sale", line->sale_id, line->line_no, NULL);
-			need -= take;
-		}
-		SPI_freetuptable(rows);
+		need = take_rows(line, SPI_tuptable, SPI_processed, need);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
@@ -388,18 +404,25 @@ after_product(int64 product_id, int64 asked, int64 missing)
 	}
 }
 
+/*
+ * Add a statement's lines to their sale.  The lines of a checkout() also
+ * mark its sale paid in the same UPDATE: one row version instead of two.
+ */
 static void
 add_to_total(int64 sale_id, Datum amount, int32 lines)
 {
-	static const Oid types[] = {INT8OID, NUMERICOID, INT4OID};
-	Datum		args[3];
+	static const Oid types[] = {INT8OID, NUMERICOID, INT4OID, BOOLOID};
+	Datum		args[4];
 
 	mk_spi_plan(&total_plan,
-				"UPDATE mekatek.sale SET total = total + $2, lines = lines + $3 WHERE sale_id = $1",
-				3, types);
+				"UPDATE mekatek.sale SET total = total + $2, lines = lines + $3,"
+				"       status = CASE WHEN $4 THEN 'paid' ELSE status END"
+				" WHERE sale_id = $1",
+				4, types);
 	args[0] = Int64GetDatum(sale_id);
 	args[1] = amount;
 	args[2] = Int32GetDatum(lines);
+	args[3] = BoolGetDatum(sale_id == pos_checkout_sale_id);
 	if (SPI_execute_plan(total_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "sale total update failed");
 }
@@ -531,6 +554,15 @@ pos_sale_void_trg(PG_FUNCTION_ARGS)
 	uint64		nrows;
 
 	check_trigger(fcinfo, "pos_sale_void_trg", true, TRIGGER_EVENT_UPDATE, "sale");
+	{
+		int			a_status = attnum(td->tg_relation, "status");
+		TupleDesc	desc = RelationGetDescr(td->tg_relation);
+		char	   *from = TextDatumGetCString(heap_getattr(td->tg_trigtuple, a_status, desc, &isnull));
+		char	   *to = TextDatumGetCString(heap_getattr(td->tg_newtuple, a_status, desc, &isnull));
+
+		if (strcmp(to, "void") != 0 || strcmp(from, "void") == 0)
+			return PointerGetDatum(NULL);
+	}
 	sale_id = DatumGetInt64(heap_getattr(td->tg_newtuple, attnum(td->tg_relation, "sale_id"),
 										 RelationGetDescr(td->tg_relation), &isnull));
 	SPI_connect();

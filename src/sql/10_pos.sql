@@ -184,9 +184,10 @@ CREATE TRIGGER pos_line_no_truncate BEFORE TRUNCATE ON mekatek.sale_line
 
 CREATE TRIGGER pos_sale_guard BEFORE UPDATE ON mekatek.sale
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_guard_trg();
-CREATE TRIGGER pos_sale_void AFTER UPDATE OF status ON mekatek.sale
-    FOR EACH ROW WHEN (NEW.status = 'void' AND OLD.status <> 'void')
-    EXECUTE FUNCTION mekatek.pos_sale_void_trg();
+-- No WHEN clause: the C function returns at once unless the sale has just
+-- become void (a WHEN clause is parsed again by every UPDATE statement).
+CREATE TRIGGER pos_sale_void AFTER UPDATE ON mekatek.sale
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_void_trg();
 
 CREATE TRIGGER pos_movement_append_only BEFORE UPDATE OR DELETE ON mekatek.stock_movement
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_append_only_trg();
