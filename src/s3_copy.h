@@ -1,0 +1,84 @@
+/*
+ * s3_copy.h: what export, import, verify and restore share: the option
+ * list, the gzip-aware byte source that feeds COPY FROM, the admin check.
+ */
+#ifndef MK_S3_COPY_H
+#define MK_S3_COPY_H
+
+#include "postgres.h"
+
+#include <zlib.h>
+
+#include "nodes/pg_list.h"
+
+typedef enum MkCompression
+{
+	MK_COMPRESS_AUTO = -1,		/* import: gzip when the magic bytes say so */
+	MK_COMPRESS_NONE = 0,
+	MK_COMPRESS_GZIP = 1
+} MkCompression;
+
+typedef struct MkS3Options
+{
+	MkCompression compression;
+	int			level;			/* zlib level for export */
+	int			part_size;		/* bytes per multipart part */
+	bool		sse;			/* x-amz-server-side-encryption: AES256 */
+	List	   *copy;			/* the remaining options, for COPY itself */
+	List	   *attlist;		/* column names (import) */
+} MkS3Options;
+
+#define MK_PART_SIZE_DEFAULT (16 * 1024 * 1024)
+#define MK_PART_SIZE_MIN (5 * 1024 * 1024)
+#define MK_PART_SIZE_MAX (512 * 1024 * 1024)
+
+extern void mk_s3_parse_options(const char *options, const char *columns, bool is_from,
+								MkS3Options *out);
+
+/* Raise 42501 unless the current user has mekatek_admin's rights. */
+extern void mk_require_backup_admin(const char *what);
+
+/* zlib allocators on a memory context (opaque): freed with it on error. */
+extern voidpf mk_zalloc(voidpf opaque, uInt items, uInt size);
+extern void mk_zfree(voidpf opaque, voidpf address);
+
+/* Bytes for COPY FROM: a raw reader, gunzipped when it starts with gzip. */
+typedef int (*MkReadFn) (void *arg, char *buf, int maxlen);	/* 0 at EOF */
+
+typedef struct MkInflater
+{
+	MkReadFn	read;
+	void	   *arg;
+	MkCompression mode;			/* AUTO until the first bytes are seen */
+	bool		eof;
+	z_stream	z;
+	bool		z_ready;
+	MemoryContext cxt;			/* zlib's allocations */
+	char	   *in;				/* compressed input buffer */
+	int			inlen;
+	int			inpos;
+} MkInflater;
+
+extern void mk_inflater_init(MkInflater *inf, MkReadFn read, void *arg, MkCompression mode);
+extern int	mk_inflater_read(MkInflater *inf, char *buf, int minread, int maxread);
+extern void mk_inflater_end(MkInflater *inf);
+
+/* COPY FROM a byte source into a relation; returns the rows loaded. */
+extern uint64 mk_copy_from_source(Oid relid, MkInflater *src, List *attlist, List *copy_options);
+
+/* Export a query to one S3 object (s3_export.c). */
+typedef struct MkExportResult
+{
+	uint64		rows;
+	int64		bytes;
+	char		sha256[65];
+	int			attempts;		/* 1 + retries over all requests */
+	int			parts;			/* 0 for a single PUT */
+	bool		uploaded;		/* false when identical to skip_if_sha256 */
+} MkExportResult;
+
+extern void mk_s3_export_run(const char *query, const char *bucket, const char *key,
+							 const char *options, const char *skip_if_sha256,
+							 MkExportResult *out);
+
+#endif							/* MK_S3_COPY_H */
