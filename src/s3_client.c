@@ -91,6 +91,28 @@ require_setting(const char *value, const char *name)
 				 "setting \"%s\" is not set", name);
 }
 
+/*
+ * Until the library is loaded, a setting read from the configuration is a
+ * plain placeholder that anyone can SHOW.  Only a library loaded at session
+ * start (shared_preload_libraries, session_preload_libraries) defines the
+ * secret as superuser-only before a user can ask: say so once.
+ */
+static void
+warn_unless_preloaded(void)
+{
+	static bool warned = false;
+	const char *shared = GetConfigOption("shared_preload_libraries", true, false);
+	const char *session = GetConfigOption("session_preload_libraries", true, false);
+
+	if (warned || (shared && strstr(shared, "mekatek")) || (session && strstr(session, "mekatek")))
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("mekatek is not preloaded: sessions that have not loaded it can read mekatek.s3_secret_access_key from the configuration"),
+			 errhint("Add mekatek to shared_preload_libraries (next to pg_cron) and restart.")));
+}
+
 void
 mk_s3_config_load(MkS3Config *cfg)
 {
@@ -101,6 +123,7 @@ mk_s3_config_load(MkS3Config *cfg)
 	require_setting(s3_access_key_id, "mekatek.s3_access_key_id");
 	require_setting(s3_secret_access_key, "mekatek.s3_secret_access_key");
 	require_setting(s3_region, "mekatek.s3_region");
+	warn_unless_preloaded();
 
 	if (ep == NULL || ep[0] == '\0')
 		ep = psprintf("https://s3.%s.amazonaws.com", s3_region);
@@ -190,6 +213,10 @@ typedef struct Xfer
 	MkS3Result *res;
 	CURL	   *curl;
 	size_t		sent;
+	int			timeout_s;
+	curl_off_t	last_moved;		/* bytes up + down at the last change */
+	time_t		last_change;
+	bool		stalled;
 } Xfer;
 
 static size_t
@@ -249,11 +276,31 @@ header_cb(char *data, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
-/* Stop a transfer when the backend is asked to cancel or die. */
+/*
+ * Stop a transfer when the backend is asked to cancel or die, or when
+ * nothing has moved for timeout_s: libcurl's low-speed limit averages over
+ * seconds, so a fast upload followed by a server that never answers would
+ * not trip it soon enough.
+ */
 static int
 progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
-	return (InterruptPending && (QueryCancelPending || ProcDiePending)) ? 1 : 0;
+	Xfer	   *x = arg;
+	time_t		now = time(NULL);
+
+	if (InterruptPending && (QueryCancelPending || ProcDiePending))
+		return 1;
+	if (dlnow + ulnow != x->last_moved)
+	{
+		x->last_moved = dlnow + ulnow;
+		x->last_change = now;
+	}
+	else if (now - x->last_change >= x->timeout_s)
+	{
+		x->stalled = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* Path and URL of a request: path-style or virtual-host addressing. */
@@ -368,7 +415,7 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 	StringInfoData url;
 	char		payload[65];
 	struct curl_slist *list;
-	Xfer		x = {req, res, curl, 0};
+	Xfer		x = {req, res, curl, 0, cfg->timeout_s, -1, time(NULL), false};
 
 	if (req->body_hash_unsigned)
 		strlcpy(payload, "UNSIGNED-PAYLOAD", sizeof(payload));
@@ -382,8 +429,6 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 		list = curl_slist_append(list, "Content-Type:");
 
 	common_options(curl, cfg, url.data, list, res->errbuf);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long) cfg->timeout_s);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
@@ -410,6 +455,11 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 	res->sink_stopped = false;
 	resetStringInfo(&res->body);
 	res->curl_rc = curl_easy_perform(curl);
+	if (res->curl_rc == CURLE_ABORTED_BY_CALLBACK && x.stalled)
+	{
+		res->curl_rc = CURLE_OPERATION_TIMEDOUT;
+		snprintf(res->errbuf, CURL_ERROR_SIZE, "no progress for %d s", cfg->timeout_s);
+	}
 	if (res->curl_rc == CURLE_OK || res->curl_rc == CURLE_WRITE_ERROR)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
@@ -625,7 +675,6 @@ stream_start(MkS3Stream *st)
 	curl_easy_setopt(st->curl, CURLOPT_WRITEFUNCTION, stream_write_cb);
 	curl_easy_setopt(st->curl, CURLOPT_WRITEDATA, st);
 	/* A paused transfer is idle on purpose: stream_pump times the server. */
-	curl_easy_setopt(st->curl, CURLOPT_LOW_SPEED_LIMIT, 0L);
 	st->res.status = 0;
 	st->res.curl_rc = CURLE_OK;
 	resetStringInfo(&st->res.body);

@@ -141,10 +141,6 @@ DECLARE
     oid_  bigint;
     err   text;
 BEGIN
-    IF NOT mekatek.is_admin() THEN
-        RAISE EXCEPTION 'permission denied for mekatek.backup_run'
-            USING ERRCODE = '42501', HINT = 'Backups need the mekatek_admin role.';
-    END IF;
     SELECT * INTO cfg FROM mekatek.backup_config;
     IF cfg.bucket IS NULL THEN
         RAISE EXCEPTION 'backups have no bucket: mekatek.backup_config.bucket is null'
@@ -210,10 +206,6 @@ DECLARE
     o mekatek.backup_object;
     err text;
 BEGIN
-    IF NOT mekatek.is_admin() THEN
-        RAISE EXCEPTION 'permission denied for mekatek.backup_prune'
-            USING ERRCODE = '42501', HINT = 'Backups need the mekatek_admin role.';
-    END IF;
     FOR o IN
         SELECT (b.o).* FROM (
             SELECT x AS o, row_number() OVER (PARTITION BY x.target_id, x.category
@@ -257,10 +249,6 @@ DECLARE
     o mekatek.backup_object;
     d record;
 BEGIN
-    IF NOT mekatek.is_admin() THEN
-        RAISE EXCEPTION 'permission denied for mekatek.backup_verify'
-            USING ERRCODE = '42501', HINT = 'Backups need the mekatek_admin role.';
-    END IF;
     SELECT * INTO o FROM mekatek.backup_object x WHERE x.object_id = backup_verify.object_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'backup object % does not exist', object_id USING ERRCODE = '22023';
@@ -296,10 +284,6 @@ DECLARE
     o mekatek.backup_object;
     dest regclass;
 BEGIN
-    IF NOT mekatek.is_admin() THEN
-        RAISE EXCEPTION 'permission denied for mekatek.backup_restore'
-            USING ERRCODE = '42501', HINT = 'Restores need the mekatek_admin role.';
-    END IF;
     IF object_id IS NULL THEN
         RAISE EXCEPTION 'argument "object_id" must not be null' USING ERRCODE = '22004';
     END IF;
@@ -323,7 +307,8 @@ $$;
 COMMENT ON FUNCTION mekatek.backup_restore(bigint, regclass) IS
 'Restore a catalogued object in the current transaction: download, verify size and SHA-256 before writing, then replace the rows of the target''s table (or of into_table) with the object''s; returns the rows loaded';
 
--- Privileges: backups are the admin's business (99_privileges takes
+-- Privileges: backups are the admin's business; the C functions check
+-- mekatek_admin again, whoever is granted EXECUTE (99_privileges takes
 -- EXECUTE away from PUBLIC).  Nobody else sees the
 -- catalogue (bucket layout) or can move data in or out of the database.
 REVOKE ALL ON mekatek.backup_config, mekatek.backup_target, mekatek.backup_object FROM PUBLIC;

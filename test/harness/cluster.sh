@@ -22,7 +22,7 @@ start() {
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir/run'
-shared_preload_libraries = 'pg_cron'
+shared_preload_libraries = 'pg_cron,mekatek'
 cron.database_name = 'mekatek_cron'
 max_connections = 120
 shared_buffers = 256MB
