@@ -32,6 +32,9 @@ typedef struct MkS3Options
 #define MK_PART_SIZE_MIN (5 * 1024 * 1024)
 #define MK_PART_SIZE_MAX (512 * 1024 * 1024)
 
+/* raw_parser with errors pointing into sql (an internal query). */
+extern List *mk_raw_parse(const char *sql, const char *label);
+
 extern void mk_s3_parse_options(const char *options, const char *columns, bool is_from,
 								MkS3Options *out);
 

@@ -382,7 +382,7 @@ put_single(ExportState *es)
 static RawStmt *
 parse_query(const char *query)
 {
-	List	   *stmts = raw_parser(query, RAW_PARSE_DEFAULT);
+	List	   *stmts = mk_raw_parse(query, "S3 export query");
 	RawStmt    *raw;
 
 	if (list_length(stmts) != 1)

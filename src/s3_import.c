@@ -125,6 +125,15 @@ mk_s3_import(PG_FUNCTION_ARGS)
 	mk_s3_parse_options(options, columns, true, &opts);
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(table_name));
 	relid = RangeVarGetRelid(rv, RowExclusiveLock, false);
+	/* Columns and COPY options are checked before anything is fetched. */
+	{
+		Relation	rel = table_open(relid, NoLock);
+		CopyFormatOptions fmt = {0};
+
+		(void) CopyGetAttnums(RelationGetDescr(rel), rel, opts.attlist);
+		table_close(rel, NoLock);
+		ProcessCopyOptions(NULL, &fmt, true, opts.copy);
+	}
 	mk_s3_config_load(&cfg);
 
 	PG_TRY();

@@ -19,10 +19,42 @@
 
 #include "s3_copy.h"
 
-static void
-options_context(void *arg)
+typedef struct ParseContext
 {
-	errcontext("S3 options \"%s\"", (const char *) arg);
+	const char *sql;
+	const char *label;
+} ParseContext;
+
+/* As SPI does: a syntax error points into the text parsed, not the call. */
+static void
+parse_context(void *arg)
+{
+	ParseContext *c = arg;
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(c->sql);
+	}
+	errcontext("%s", c->label);
+}
+
+List *
+mk_raw_parse(const char *sql, const char *label)
+{
+	ErrorContextCallback cb;
+	ParseContext c = {sql, label};
+	List	   *stmts;
+
+	cb.callback = parse_context;
+	cb.arg = &c;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+	error_context_stack = cb.previous;
+	return stmts;
 }
 
 static char *
@@ -40,7 +72,6 @@ wrap_list(const char *s)
 void
 mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3Options *out)
 {
-	ErrorContextCallback cb;
 	char	   *sql;
 	List	   *stmts;
 	CopyStmt   *copy;
@@ -59,12 +90,7 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 	else
 		sql = psprintf("COPY mk_target TO STDOUT %s", wrap_list(options));
 
-	cb.callback = options_context;
-	cb.arg = (void *) options;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
-	stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
-	error_context_stack = cb.previous;
+	stmts = mk_raw_parse(sql, psprintf("S3 options \"%s\"", options));
 
 	/* Anything but the one COPY we wrote means the text escaped its list. */
 	if (list_length(stmts) != 1 || !IsA(linitial_node(RawStmt, stmts)->stmt, CopyStmt))
@@ -82,6 +108,8 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 	{
 		DefElem    *d = lfirst_node(DefElem, lc);
 
+		/* Positions refer to our wrapper, not to anything the user sees. */
+		d->location = -1;
 		if (strcmp(d->defname, "compression") == 0)
 		{
 			char	   *v = defGetString(d);

@@ -7,7 +7,7 @@
 -- aws_s3.query_export_to_s3's shape.
 CREATE FUNCTION mekatek.s3_export(query text, bucket text, key text, options text DEFAULT '')
 RETURNS TABLE(rows_uploaded bigint, files_uploaded bigint, bytes_uploaded bigint)
-LANGUAGE c VOLATILE STRICT
+LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mk_s3_export';
 COMMENT ON FUNCTION mekatek.s3_export(text, text, text, text) IS
 'Export a query to one S3 object through COPY TO: options are COPY options plus compression gzip|none, compression_level, part_size, server_side_encryption AES256; multipart, Content-MD5, retries, abort on failure';
