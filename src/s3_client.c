@@ -19,6 +19,7 @@
 
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/wait_event.h"
 
@@ -44,6 +45,51 @@ static const struct config_enum_entry uri_styles[] = {
 	{"path", 1, false},
 	{NULL, 0, false}
 };
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+static const char *const credential_settings[] = {
+	"mekatek.s3_secret_access_key", "mekatek.s3_session_token", "mekatek.s3_access_key_id"
+};
+
+static const char *
+credential_in(const char *text)
+{
+	if (text == NULL)
+		return NULL;
+	for (int i = 0; i < (int) lengthof(credential_settings); i++)
+		if (strstr(text, credential_settings[i]) != NULL)
+			return credential_settings[i];
+	return NULL;
+}
+
+/*
+ * Keep credentials out of the server log.  A configuration reload makes the
+ * postmaster log "parameter ... changed to <value>" for every setting,
+ * superuser-only or not; statement logging would print a SET or ALTER SYSTEM
+ * with its value.  Installed in the postmaster when mekatek is in
+ * shared_preload_libraries, as it should be.
+ */
+static void
+redact_credentials(ErrorData *edata)
+{
+	const char *name = credential_in(edata->message);
+
+	if (name && edata->message_id &&
+		strcmp(edata->message_id, "parameter \"%s\" changed to \"%s\"") == 0)
+		edata->message = psprintf("parameter \"%s\" changed", name);
+	else if (credential_in(debug_query_string))
+	{
+		const char *at = edata->message ? strstr(edata->message, debug_query_string) : NULL;
+
+		edata->hide_stmt = true;
+		if (at)
+			edata->message = psprintf("%.*s<a statement naming a Mekatek S3 credential>",
+									  (int) (at - edata->message), edata->message);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
 
 void
 mk_backup_init(void)
@@ -80,6 +126,8 @@ mk_backup_init(void)
 							"First retry delay; it doubles at each retry.",
 							NULL, &s3_retry_base, 200, 0, 60000, PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = redact_credentials;
 }
 
 static void

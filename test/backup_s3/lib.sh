@@ -30,14 +30,35 @@ bk_npm() {
     fi
 }
 
-# bk_wait_http PORT: until anything answers on 127.0.0.1:PORT (10 s).
-bk_wait_http() {
+# bk_port VAR...: set each VAR to a port of 54371-54379 (this module's
+# range) that nothing listens on and that this script has not taken yet.
+BK_TAKEN=" "
+bk_port() {
+    local p var
+    for var in "$@"; do
+        for p in $(seq 54371 54379) none; do
+            [[ $BK_TAKEN == *" $p "* ]] && continue
+            [ "$p" = none ] && break
+            (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+            BK_TAKEN="$BK_TAKEN$p "
+            printf -v "$var" %s "$p"
+            continue 2
+        done
+        echo "no free port in 54371-54379" >&2
+        return 1
+    done
+    return 0
+}
+
+# bk_wait_started PID LOG PORT: until our server says it listens (15 s).
+bk_wait_started() {
     local i
-    for i in $(seq 1 100); do
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
+    for i in $(seq 1 150); do
+        grep -q "listening on 127.0.0.1:$3" "$2" 2>/dev/null && return 0
+        kill -0 "$1" 2>/dev/null || { echo "server on port $3 did not start:" >&2; tail -n 5 "$2" >&2; return 1; }
         sleep 0.1
     done
-    echo "nothing answers on 127.0.0.1:$1" >&2
+    echo "server on port $3 did not start in 15 s" >&2
     return 1
 }
 
@@ -48,7 +69,7 @@ bk_start_s3rver() {
     node --openssl-legacy-provider "$BK_DIR/server.mjs" s3rver "$port" "$dir" "$@" \
         >"$dir.log" 2>&1 &
     BK_PIDS+=($!)
-    bk_wait_http "$port"
+    bk_wait_started $! "$dir.log" "$port"
 }
 
 # bk_start_fauxqs PORT BUCKET...  (faithful multipart life cycle, no auth)
@@ -57,7 +78,7 @@ bk_start_fauxqs() {
     node --openssl-legacy-provider "$BK_DIR/server.mjs" fauxqs "$port" - "$@" \
         >"$MK_BUILD/backup_fauxqs_$port.log" 2>&1 &
     BK_PIDS+=($!)
-    bk_wait_http "$port"
+    bk_wait_started $! "$MK_BUILD/backup_fauxqs_$port.log" "$port"
 }
 
 # bk_start_proxy PORT UPSTREAM_PORT
@@ -65,7 +86,7 @@ bk_start_proxy() {
     command -v python3 >/dev/null || bk_skip "python3 is not installed (the fault proxy needs it)"
     python3 "$BK_DIR/fault_proxy.py" "$1" "$2" >"$MK_BUILD/backup_proxy_$1.log" 2>&1 &
     BK_PIDS+=($!)
-    bk_wait_http "$1"
+    bk_wait_started $! "$MK_BUILD/backup_proxy_$1.log" "$1"
 }
 
 bk_psql() { psql -X -v ON_ERROR_STOP=1 -q "$@"; }

@@ -6,7 +6,7 @@
 # the catalogue row marked failed and no multipart upload left open.
 source "$(dirname "$0")/../backup_s3/lib.sh"
 
-FAUXQS=54372 PROXY=54373 S3RVER=54374 DOWN=54379
+bk_port FAUXQS PROXY S3RVER DOWN
 DB=mekatek_backup_faults
 bk_npm
 bk_start_fauxqs $FAUXQS mekatek-test

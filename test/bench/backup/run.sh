@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# backup benchmark, side by side in one run against the same local S3 server
+# (@20minutes/s3rver on 127.0.0.1, Signature V4 checked):
+#   - Mekatek: SELECT * FROM mekatek.s3_export(query, ..., 'format csv,
+#     compression gzip, compression_level 1'), multipart in 16 MB parts;
+#   - peer: psql -c "\copy (query) to stdout csv" | gzip -1 |
+#     curl --aws-sigv4 ... -T -   (one chunked PUT);
+# over the same ~1 GB of CSV (MK_BENCH_BACKUP_MB, default 1024), then the
+# restore of Mekatek's object timed two ways (s3_import streaming into an
+# empty table; s3_restore: download, verify SHA-256, load), and the backend's
+# memory (peak RssAnon and VmHWM from /proc) during each export.
+# MK_BENCH_BACKUP_BIG_GB=5 adds the memory measurement of a 5 GB export.
+# Figures are noisy: the machine's 2 cores are shared.  Not part of make test.
+source "$(dirname "$0")/../../backup_s3/lib.sh"
+source "$MK_ROOT/test/harness/common.sh"
+trap bk_stop EXIT
+
+mb=${MK_BENCH_BACKUP_MB:-1024}
+big_gb=${MK_BENCH_BACKUP_BIG_GB:-0}
+if [ -n "${MK_BENCH_S3_PORT:-}" ]; then S3=$MK_BENCH_S3_PORT; else bk_port S3; fi
+KEY=BENCHKEY SECRET=bench-secret
+store=$MK_BUILD/bench_backup_s3rver
+
+bk_npm
+if [ -z "${PGPORT:-}" ]; then
+    port=${MK_BENCH_PORT:-54378}
+    bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)
+    bash "$MK_ROOT/test/harness/cluster.sh" fresh bench-backup "$port" "$bindir" >/dev/null
+    trap 'bk_stop; bash "$MK_ROOT/test/harness/cluster.sh" stop bench-backup "$bindir"' EXIT
+    export PGHOST=$MK_BUILD/bench-backup/run PGPORT=$port PGUSER=postgres PATH=$bindir:$PATH
+fi
+MK_S3_KEY=$KEY MK_S3_SECRET=$SECRET bk_start_s3rver "$S3" "$store" mekatek-bench
+db=mekatek_bench_backup
+psql -Xq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+export PGDATABASE=$db
+settings="SET mekatek.s3_endpoint = 'http://127.0.0.1:$S3'; SET mekatek.s3_uri_style = 'path';
+SET mekatek.s3_access_key_id = '$KEY'; SET mekatek.s3_secret_access_key = '$SECRET';"
+
+# About 78 bytes of CSV per row.
+rows=$((mb * 1024 * 1024 / 78))
+mk_log "loading $rows sales rows (~$mb MB of CSV)"
+bk_psql <<SQL
+CREATE EXTENSION mekatek;
+CREATE TABLE sales (sale_id bigint, sku text, qty int, price numeric(12,2), sold_at timestamptz, note text);
+INSERT INTO sales
+SELECT g, 'SKU-' || (g % 5000), 1 + g % 7, round((g % 100000) / 7.0, 2),
+       timestamptz '2026-01-01 00:00+07' + g * interval '37 seconds',
+       CASE g % 3 WHEN 0 THEN NULL WHEN 1 THEN 'paracetamol 500mg' ELSE 'obat batuk' END
+  FROM generate_series(1, $rows) g;
+VACUUM ANALYZE sales;
+CREATE TABLE sales_back (LIKE sales);
+SQL
+csv_bytes=$(psql -XtA -c "\\copy (SELECT * FROM sales LIMIT 100000) to stdout csv" | wc -c)
+csv_bytes=$((csv_bytes * rows / 100000))
+
+now() { date +%s.%N; }
+# mem_watch PID OUTFILE: peak RssAnon and VmHWM (kB) of a backend until it idles.
+mem_watch() {
+    local pid=$1 out=$2 anon=0 hwm=0 a h
+    while [ -r /proc/$pid/status ] && [ -e "$out.run" ]; do
+        a=$(awk '/^RssAnon/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+        h=$(awk '/^VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
+        [ "${a:-0}" -gt "$anon" ] && anon=$a
+        [ "${h:-0}" -gt "$hwm" ] && hwm=$h
+        sleep 0.2
+    done
+    echo "$anon $hwm" >"$out"
+}
+# timed_export SQL: runs SQL in a session whose pid is watched; prints seconds.
+timed_export() {
+    local mark=$MK_BUILD/bench_backup_mem fifo t0 t1 pid
+    rm -f "$mark" "$mark.run"; touch "$mark.run"
+    fifo=$(mktemp -u); mkfifo "$fifo"
+    psql -XqtA -v ON_ERROR_STOP=1 <"$fifo" >"$MK_BUILD/bench_backup_out" 2>&1 &
+    local psql_pid=$!
+    exec 9>"$fifo"
+    echo "$settings SELECT pg_backend_pid();" >&9
+    for _ in $(seq 1 50); do pid=$(head -n 1 "$MK_BUILD/bench_backup_out" 2>/dev/null); [ -n "$pid" ] && break; sleep 0.1; done
+    mem_watch "$pid" "$mark" &
+    local watch_pid=$!
+    t0=$(now)
+    echo "$1" >&9
+    echo "SELECT 'done';" >&9
+    while ! grep -q '^done$' "$MK_BUILD/bench_backup_out"; do
+        kill -0 "$psql_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    t1=$(now)
+    rm -f "$mark.run"; wait "$watch_pid" || true
+    exec 9>&-; wait "$psql_pid" || true; rm -f "$fifo"
+    grep -q ERROR "$MK_BUILD/bench_backup_out" && { cat "$MK_BUILD/bench_backup_out" >&2; exit 1; }
+    echo "$t0 $t1 $(cat "$mark")"
+}
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1048576 / s }'; }
+
+mk_log "Mekatek: mekatek.s3_export"
+read -r t0 t1 anon hwm < <(timed_export "SELECT * FROM mekatek.s3_export('TABLE sales', 'mekatek-bench', 'mekatek/sales.csv.gz', 'format csv, compression gzip, compression_level 1');")
+mk_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+mk_obj=$(stat -c %s "$store/mekatek-bench/mekatek/sales.csv.gz._S3rver_object")
+
+mk_log "peer: psql \\copy | gzip -1 | curl --aws-sigv4 -T -"
+t0=$(now)
+psql -XqtA -c "\\copy (TABLE sales) to stdout csv" | gzip -1 \
+    | curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY:$SECRET" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T - \
+        "http://127.0.0.1:$S3/mekatek-bench/peer/sales.csv.gz"
+t1=$(now)
+peer_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+peer_obj=$(stat -c %s "$store/mekatek-bench/peer/sales.csv.gz._S3rver_object")
+
+mk_log "restore: s3_import (streaming) and s3_restore (download, verify, load)"
+t0=$(now)
+bk_psql -c "$settings" -c "SELECT mekatek.s3_import('sales_back', '', 'format csv', 'mekatek-bench', 'mekatek/sales.csv.gz')" >/dev/null
+t1=$(now)
+import_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+sha=$(sha256sum "$store/mekatek-bench/mekatek/sales.csv.gz._S3rver_object" | cut -d' ' -f1)
+t0=$(now)
+bk_psql -c "$settings" -c "SELECT mekatek.s3_restore('mekatek-bench', 'mekatek/sales.csv.gz', '$sha', $mk_obj, 'sales_back', true, 'format csv')" >/dev/null
+t1=$(now)
+restore_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+same=$(bk_psql -tA -c "SELECT (SELECT count(*) FROM (TABLE sales EXCEPT ALL TABLE sales_back) a) + (SELECT count(*) FROM (TABLE sales_back EXCEPT ALL TABLE sales) b)")
+
+echo
+echo "backup benchmark: $rows rows, ~$((csv_bytes / 1048576)) MB of CSV, gzip level 1, s3rver on loopback"
+printf '%-58s %8s s  %7s MB/s  object %6s MB\n' "Mekatek s3_export (multipart 16 MB, Content-MD5, SHA-256)" "$mk_secs" "$(mbps "$csv_bytes" "$mk_secs")" "$((mk_obj / 1048576))"
+printf '%-58s %8s s  %7s MB/s  object %6s MB\n' "peer psql \\copy | gzip -1 | curl --aws-sigv4 -T -" "$peer_secs" "$(mbps "$csv_bytes" "$peer_secs")" "$((peer_obj / 1048576))"
+awk -v m="$mk_secs" -v p="$peer_secs" 'BEGIN { printf "throughput ratio Mekatek/peer: %.2fx (goal >= 0.8x)\n", p / m }'
+echo "backend memory during s3_export: peak RssAnon $((anon / 1024)) MB, VmHWM $((hwm / 1024)) MB (includes shared buffers touched)"
+echo "restore of the same object: s3_import ${import_secs} s, s3_restore (download + verify + truncate + load) ${restore_secs} s (goal < 120 s); rows differing: $same"
+
+if [ "$big_gb" -gt 0 ]; then
+    n=$((big_gb * 1024 * 1024 * 1024 / 210))
+    mk_log "memory: a ${big_gb} GB export ($n rows of 210 bytes, compressible)"
+    read -r t0 t1 anon hwm < <(timed_export "SELECT * FROM mekatek.s3_export('SELECT g, repeat(''x'', 200) FROM generate_series(1, $n) g', 'mekatek-bench', 'mekatek/big.csv.gz', 'format csv, compression gzip, compression_level 1');")
+    echo "${big_gb} GB export: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, backend peak RssAnon $((anon / 1024)) MB, VmHWM $((hwm / 1024)) MB (goal < 64 MB)"
+fi
+psql -Xq -d postgres -c "DROP DATABASE $db"
