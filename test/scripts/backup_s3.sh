@@ -44,7 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# pg_cron first: the every-minute job runs while the rest of the test does.
+# pg_cron's database: the extension and a target.
 bk_psql -d mekatek_cron <<SQL
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 CREATE EXTENSION IF NOT EXISTS mekatek;
@@ -52,11 +52,6 @@ UPDATE mekatek.backup_config SET bucket = 'mekatek-test', prefix = 'cron';
 CREATE TABLE cron_probe AS SELECT g FROM generate_series(1, 1000) g;
 INSERT INTO mekatek.backup_target (name, table_name) VALUES ('cron_probe', 'cron_probe');
 SQL
-bk_check "pg_cron accepts the documented schedule" "mekatek-backup|0 1 * * 2|SELECT mekatek.backup_run()" \
-    "$(bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup', '0 1 * * 2', 'SELECT mekatek.backup_run()') > 0" \
-        -c "SELECT jobname, schedule, command FROM cron.job WHERE jobname = 'mekatek-backup'" | tail -n 1)"
-bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup-now', '* * * * *', 'SELECT mekatek.backup_run()')" >/dev/null
-cron_started=$(date +%s)
 
 psql -Xq -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" 2>/dev/null
 export PGDATABASE=$DB
@@ -84,6 +79,17 @@ UPDATE mekatek.backup_config SET bucket = 'mekatek-test';
 INSERT INTO mekatek.backup_target (name, table_name) VALUES ('sales', 'sales');
 SQL
 t1=$(date +%s)
+
+# Schedule only now, after the catalog-heavy setup (CREATE EXTENSION in two
+# databases): pg_cron 1.4's relcache callback ignores the "invalidate all"
+# of a shared-invalidation queue reset, so a job inserted just before a
+# flood of invalidations can stay unseen by the launcher until a restart.
+bk_check "pg_cron accepts the documented schedule" "mekatek-backup|0 1 * * 2|SELECT mekatek.backup_run()" \
+    "$(bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup', '0 1 * * 2', 'SELECT mekatek.backup_run()') > 0" \
+        -c "SELECT jobname, schedule, command FROM cron.job WHERE jobname = 'mekatek-backup'" | tail -n 1)"
+bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup-now', '* * * * *', 'SELECT mekatek.backup_run()')" >/dev/null
+cron_started=$(date +%s)
+sleep 2
 
 # 1. The round trip.
 r=$(bk_psql -tA -c "SELECT status, rows, attempts FROM mekatek.backup_run('daily')")
@@ -198,28 +204,24 @@ bk_check "the secret is in no catalogue table" 0 \
     "$(bk_psql -tA -c "SELECT count(*) FROM mekatek.backup_object o WHERE o::text LIKE '%$SECRET%'")"
 
 # 8. The scheduled command, run as pg_cron runs it: a new session in
-# mekatek_cron, as the job's owner, with the server's settings.
+# mekatek_cron, as the job's owner, with the server's settings.  (The
+# every-minute job may have stored the same data already: duplicate.)
 bk_check "the scheduled command works in the pg_cron database (stored, or a duplicate of cron's own run)" t \
     "$(psql -XtA -v ON_ERROR_STOP=1 -d mekatek_cron -U "$(bk_psql -d mekatek_cron -tA -c "SELECT username FROM cron.job WHERE jobname = 'mekatek-backup'")" \
         -c "$(bk_psql -d mekatek_cron -tA -c "SELECT command FROM cron.job WHERE jobname = 'mekatek-backup'")" -c "SELECT status IN ('uploaded', 'duplicate') FROM mekatek.backup_object ORDER BY object_id DESC LIMIT 1" | tail -n 1)"
-# And pg_cron itself ran the every-minute job.  pg_cron 1.4's launcher did
-# not start it in some full make test runs (no "cron job starting" line at
-# all; see the backup notes), so a miss is reported, not failed.
+# And pg_cron itself ran the every-minute job.
 while [ $(( $(date +%s) - cron_started )) -lt 130 ]; do
     n=$(bk_psql -d mekatek_cron -tA -c "SELECT count(*) FROM cron.job_run_details WHERE status IN ('succeeded', 'failed')")
     [ "$n" -gt 0 ] && break
     sleep 2
 done
-if [ "$n" -gt 0 ]; then
-    bk_check "pg_cron ran SELECT mekatek.backup_run() and it succeeded" "succeeded|uploaded|cron/mekatek_cron/cron_probe/" \
-        "$(bk_psql -d mekatek_cron -tA -c "SELECT d.status, o.status, substring(o.key from '^cron/mekatek_cron/cron_probe/')
-            FROM cron.job_run_details d, mekatek.backup_object o
-           WHERE d.command = 'SELECT mekatek.backup_run()' AND d.status = 'succeeded'
-           ORDER BY d.runid, o.object_id LIMIT 1")"
-else
-    echo "# note: pg_cron did not start the every-minute job within 130 s (launcher issue, not a backup_run failure)"
-    bk_psql -d mekatek_cron -c "SELECT jobid, jobname, schedule, active FROM cron.job" | sed 's/^/# /'
-fi
+r=$(bk_psql -d mekatek_cron -tA -c "SELECT d.status, o.status, substring(o.key from '^cron/mekatek_cron/cron_probe/')
+        FROM cron.job_run_details d, mekatek.backup_object o
+       WHERE d.command = 'SELECT mekatek.backup_run()' AND d.status = 'succeeded'
+       ORDER BY d.runid, o.object_id LIMIT 1")
+bk_check "pg_cron ran SELECT mekatek.backup_run() and it succeeded" "succeeded|uploaded|cron/mekatek_cron/cron_probe/" "$r"
+[ -n "$r" ] || bk_psql -d mekatek_cron -c "TABLE cron.job_run_details" -c "SELECT jobid, jobname, schedule, active FROM cron.job" \
+    -c "SELECT pid, state, wait_event FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'" | sed 's/^/# /'
 
 bk_check "a reload logs that the secret changed, not its value" 1 \
     "$(grep -c 'parameter "mekatek.s3_secret_access_key" changed$' "$MK_BUILD/test/server.log" 2>/dev/null || true)"
