@@ -15,9 +15,20 @@ work=$root/build/edge-fault
 sock=$root/build/edge/run
 N=10000
 
+# The port can be taken for a moment by some client's ephemeral port on a
+# busy machine: try a few times before calling it a failure.
+start_cluster() { # fresh|start
+    local i
+    for i in 1 2 3 4 5; do
+        MK_FAST=1 bash "$cluster" "$1" edge "$port" "$bindir" >/dev/null 2>"$work/cluster.err" && return 0
+        sleep 1
+    done
+    cat "$work/cluster.err"; return 1
+}
+
 [ -x "$edge" ] || make -s -C "$root" src/edge/mekatek-edge
 rm -rf "$work"; mkdir -p "$work"
-MK_FAST=1 bash "$cluster" fresh edge "$port" "$bindir" >/dev/null
+start_cluster fresh
 trap 'bash "$cluster" stop edge "$bindir"; kill $(jobs -p) 2>/dev/null || true' EXIT
 
 psql() { "$bindir/psql" -X -q -h "$sock" -p "$port" -U postgres -v ON_ERROR_STOP=1 "$@"; }
@@ -48,7 +59,7 @@ echo "stopping the server for 10 s"
 bash "$cluster" stop edge "$bindir"
 sleep 10
 echo "starting the server again"
-bash "$cluster" start edge "$port" "$bindir" >/dev/null
+start_cluster start
 
 rc=0
 wait "$edge_pid" || rc=$?
