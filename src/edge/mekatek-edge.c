@@ -674,6 +674,7 @@ main(int argc, char **argv)
 	char		line[MAX_LINE + 1];
 	size_t		linelen = 0;
 	bool		overlong = false,
+				hasnul = false,
 				eof = false;
 	struct timespec batch_started = {0},
 				eof_at = {0};
@@ -756,14 +757,17 @@ main(int argc, char **argv)
 			{
 				eof = true;
 				clock_gettime(CLOCK_MONOTONIC, &eof_at);
-				if (linelen > 0 && !overlong)
+				/* A last line without its newline. */
+				line[linelen] = '\0';
+				if (overlong)
+					reject("line longer than 1024 bytes", line);
+				else if (hasnul)
+					reject("NUL byte in line", line);
+				else if (linelen > 0 && parse_input(line, &batch[nbatch]) &&
+						 split_event(&batch[nbatch]))
 				{
-					line[linelen] = '\0';
-					if (parse_input(line, &batch[nbatch]) && split_event(&batch[nbatch]))
-					{
-						n_read++;
-						nbatch++;
-					}
+					n_read++;
+					nbatch++;
 				}
 				continue;
 			}
@@ -771,7 +775,9 @@ main(int argc, char **argv)
 			{
 				if (buf[i] != '\n')
 				{
-					if (linelen < MAX_LINE)
+					if (buf[i] == '\0')
+						hasnul = true;
+					else if (linelen < MAX_LINE)
 						line[linelen++] = buf[i];
 					else
 						overlong = true;
@@ -780,6 +786,8 @@ main(int argc, char **argv)
 				line[linelen] = '\0';
 				if (overlong)
 					reject("line longer than 1024 bytes", line);
+				else if (hasnul)
+					reject("NUL byte in line", line);
 				else if (parse_input(line, &batch[nbatch]) && split_event(&batch[nbatch]))
 				{
 					n_read++;
@@ -790,6 +798,7 @@ main(int argc, char **argv)
 				}
 				linelen = 0;
 				overlong = false;
+				hasnul = false;
 			}
 		}
 		if (nbatch > 0 && since_ms(&batch_started) >= flush_ms)
