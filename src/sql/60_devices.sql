@@ -60,7 +60,10 @@ COMMENT ON TABLE mekatek.lab_item IS
 
 CREATE TABLE mekatek.lab_item_history (
     history_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    item_id     bigint NOT NULL REFERENCES mekatek.lab_item ON DELETE CASCADE,
+    -- No foreign key: the only writer is the trigger that just updated the
+    -- item, and an RI check per transition would cost a lock and a lookup
+    -- on the scanner's hot path.
+    item_id     bigint NOT NULL,
     uid         text NOT NULL,
     item_code   text NOT NULL,
     from_state  mekatek.lab_state,

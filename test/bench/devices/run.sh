@@ -5,6 +5,9 @@
 # side by side: events per second of both and the ratio.
 #   batch  : 100 events per INSERT (what mekatek-edge sends), 8 rooms
 #   single : 1 event per INSERT, each its own transaction (a bare device)
+#   rfid   : 100 scans per INSERT over 100,000 registered tags (the row
+#            triggers: UID normalising, state machine with debounce; tags
+#            scanned after their item is done are flagged and NOTIFYed)
 # Each measurement starts from empty event tables (TRUNCATE), the run
 # without the trigger first.  The bench database runs with
 # synchronous_commit = off so that the single-row workload shows the
@@ -30,7 +33,9 @@ psql -d postgres -c "CREATE DATABASE bench"
 psql -c "ALTER DATABASE bench SET synchronous_commit = off"
 psql -c "CREATE EXTENSION mekatek CASCADE" \
      -c "INSERT INTO mekatek.room SELECT 'room-' || i, 'Room ' || i, 500 FROM generate_series(1, 8) i" \
-     -c "INSERT INTO mekatek.room VALUES ('probe', 'latency probe', 1)"
+     -c "INSERT INTO mekatek.room VALUES ('probe', 'latency probe', 1)" \
+     -c "SELECT count(*) FROM generate_series(1, 100000) i,
+           LATERAL mekatek.lab_register(lpad(to_hex(i), 8, '0'), 'B' || i, 'bench', 'sample', 'uji')" >/dev/null
 
 work=$MK_BUILD/$name/scripts
 mkdir -p "$work"
@@ -53,23 +58,37 @@ VALUES (gen_random_uuid()::text, 'cam-' || :client_id, 'room-' || :room,
 ON CONFLICT DO NOTHING;
 SQL
 
+cat >"$work/rfid.pgbench" <<'SQL'
+INSERT INTO mekatek.rfid_scan(event_id, scanner, uid, lab)
+SELECT gen_random_uuid()::text, 'sc-' || :client_id, lpad(to_hex(1 + (random() * 99999)::int), 8, '0'), 'LAB-1'
+  FROM generate_series(1, 100)
+ON CONFLICT DO NOTHING;
+SQL
+
 tps() { # script -> transactions/s
     "$bindir/pgbench" -n -f "$1" -c 4 -j 2 -T "$secs" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
-triggers() {
-    psql -c "TRUNCATE mekatek.visitor_event, mekatek.capacity_alert" \
-         -c "UPDATE mekatek.room_occupancy SET entered = 0, exited = 0, miscounted = 0, inside = 0" \
-         -c "CHECKPOINT" \
-         -c "ALTER TABLE mekatek.visitor_event $1 TRIGGER visitor_event_apply"
+triggers() { # ENABLE|DISABLE workload: empty the tables, then switch
+    if [ "$2" = rfid ]; then
+        psql -c "TRUNCATE mekatek.rfid_scan, mekatek.lab_item_history" \
+             -c "UPDATE mekatek.lab_item SET state = 'registered', lab = NULL, last_scan_at = NULL" \
+             -c "VACUUM mekatek.lab_item" -c "CHECKPOINT" \
+             -c "ALTER TABLE mekatek.rfid_scan $1 TRIGGER USER"
+    else
+        psql -c "TRUNCATE mekatek.visitor_event, mekatek.capacity_alert" \
+             -c "UPDATE mekatek.room_occupancy SET entered = 0, exited = 0, miscounted = 0, inside = 0" \
+             -c "CHECKPOINT" \
+             -c "ALTER TABLE mekatek.visitor_event $1 TRIGGER visitor_event_apply"
+    fi
 }
 
 echo "4 clients, $secs s per measurement, $(nproc) cores (shared)"
 printf '%-8s %18s %18s %8s\n' workload "with trigger ev/s" "no trigger ev/s" cost
-for w in batch single; do
-    per=1; [ "$w" = batch ] && per=100
-    triggers DISABLE
+for w in batch single rfid; do
+    per=100; [ "$w" = single ] && per=1
+    triggers DISABLE "$w"
     off=$(tps "$work/$w.pgbench")
-    triggers ENABLE
+    triggers ENABLE "$w"
     on=$(tps "$work/$w.pgbench")
     printf '%-8s %18.0f %18.0f %7.2fx\n' "$w" "$(echo "$on * $per" | bc -l)" \
         "$(echo "$off * $per" | bc -l)" "$(echo "$off / $on" | bc -l)"
@@ -85,6 +104,10 @@ wait $load
 
 echo
 psql -At <<'SQL'
+SELECT 'rfid run: ' || count(*) || ' scans, ' || count(*) FILTER (WHERE flag IS NOT NULL) || ' flagged'
+  FROM mekatek.rfid_scan;
+SELECT 'lab items: ' || string_agg(state || ' ' || n, ', ' ORDER BY state)
+  FROM (SELECT state, count(*) n FROM mekatek.lab_item GROUP BY state) s;
 SELECT 'invariant inside = entered - exited + miscounted broken on ' || count(*) || ' rooms (want 0)'
   FROM mekatek.room_occupancy WHERE inside <> entered - exited + miscounted OR inside < 0;
 SQL
