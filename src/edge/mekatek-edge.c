@@ -534,25 +534,29 @@ drain_spool(void)
 	if (in == NULL || fseek(in, spool_sent, SEEK_SET) != 0)
 		die("cannot read spool \"%s\": %s", spool_path, strerror(errno));
 	logmsg("replaying spool from byte %ld", spool_sent);
+	/* offsets[i]: where event i of the chunk starts; offsets[n]: where the next does. */
+	offsets[0] = spool_sent;
 	for (;;)
 	{
 		bool		eof = fgets(line, sizeof line, in) == NULL;
 
 		if (!eof)
 		{
+			bool		corrupt;
+
 			line[strcspn(line, "\n")] = '\0';
-			offsets[n] = spool_sent;
-			if (strlen(line) >= sizeof chunk[n].text)
+			corrupt = strlen(line) >= sizeof chunk[n].text;
+			if (!corrupt)
 			{
-				reject("corrupt spool line (too long)", line);
-				spool_sent = ftell(in);
-				continue;
+				memcpy(chunk[n].text, line, strlen(line) + 1);
+				corrupt = !split_event(&chunk[n]);
 			}
-			memcpy(chunk[n].text, line, strlen(line) + 1);
-			if (!split_event(&chunk[n]))
+			if (corrupt)
 			{
 				reject("corrupt spool line", line);
-				spool_sent = ftell(in);
+				offsets[n] = ftell(in);
+				if (n == 0)
+					spool_sent = offsets[0];
 				continue;
 			}
 			evs[n] = &chunk[n];
@@ -573,6 +577,7 @@ drain_spool(void)
 			}
 			spool_sent = offsets[n];
 			n = 0;
+			offsets[0] = spool_sent;
 		}
 		if (eof)
 			break;
