@@ -11,6 +11,7 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -178,4 +179,25 @@ mk_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 		*slot = plan;
 	}
 	return *slot;
+}
+
+AttrNumber
+mk_trigger_column(TriggerData *td, const char *name, Oid type, bool not_null)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			attnum = SPI_fnumber(desc, name);
+	Form_pg_attribute att;
+
+	if (attnum <= 0)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "trigger \"%s\": table \"%s\" has no column \"%s\"",
+				 td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation), name);
+	att = TupleDescAttr(desc, attnum - 1);
+	if (att->atttypid != type || (not_null && !att->attnotnull))
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+				 "See the CREATE TABLE and CREATE TRIGGER statements of the devices module (src/sql/60_devices.sql).",
+				 "trigger \"%s\": column \"%s\" of table \"%s\" must be %s%s",
+				 td->tg_trigger->tgname, name, RelationGetRelationName(td->tg_relation),
+				 format_type_be(type), not_null ? " NOT NULL" : "");
+	return (AttrNumber) attnum;
 }

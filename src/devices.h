@@ -8,6 +8,7 @@
 
 #include "mekatek.h"
 
+#include "commands/trigger.h"
 #include "lib/stringinfo.h"
 #include "utils/timestamp.h"
 
@@ -51,6 +52,14 @@ extern void mk_payload_notify(MkPayload *p, const char *channel);
 struct _SPI_plan;
 extern struct _SPI_plan *mk_keep_plan(struct _SPI_plan **slot, const char *sql,
 									  int nargs, Oid *types);
+
+/*
+ * The attribute number of a trigger relation's column, checked: it must
+ * exist with the given type and, when not_null, be declared NOT NULL (so
+ * that the trigger may read it without a NULL check).  A trigger function
+ * attached to the wrong table gets an ERROR, never a misread datum.
+ */
+extern AttrNumber mk_trigger_column(TriggerData *td, const char *name, Oid type, bool not_null);
 
 /* Raise 39P01-style misuse errors when a trigger function is called wrongly. */
 extern void mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,

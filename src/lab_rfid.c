@@ -68,11 +68,7 @@ mk_rfid_uid_trigger(PG_FUNCTION_ARGS)
 
 	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	desc = RelationGetDescr(td->tg_relation);
-	attnum = SPI_fnumber(desc, td->tg_trigger->tgargs[0]);
-	if (attnum <= 0)
-		mk_error(ERRCODE_UNDEFINED_COLUMN, NULL,
-				 "trigger \"%s\": table has no column \"%s\"",
-				 td->tg_trigger->tgname, td->tg_trigger->tgargs[0]);
+	attnum = mk_trigger_column(td, td->tg_trigger->tgargs[0], TEXTOID, false);
 	strict = strcmp(td->tg_trigger->tgargs[1], "strict") == 0;
 
 	value = heap_getattr(tuple, attnum, desc, &isnull);
@@ -178,11 +174,11 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	mk_trigger_check(fcinfo, "rfid_scan_apply", true, true);
 	desc = RelationGetDescr(td->tg_relation);
 	tuple = td->tg_trigtuple;
-	scan_id = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "scan_id"), desc, &isnull));
-	raw_uid = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "uid"), desc, &isnull));
-	lab = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "lab"), desc, &isnull));
-	scanner = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "scanner"), desc, &isnull));
-	at = DatumGetTimestampTz(heap_getattr(tuple, SPI_fnumber(desc, "scanned_at"), desc, &isnull));
+	scan_id = DatumGetInt64(heap_getattr(tuple, mk_trigger_column(td, "scan_id", INT8OID, true), desc, &isnull));
+	raw_uid = TextDatumGetCString(heap_getattr(tuple, mk_trigger_column(td, "uid", TEXTOID, true), desc, &isnull));
+	lab = TextDatumGetCString(heap_getattr(tuple, mk_trigger_column(td, "lab", TEXTOID, true), desc, &isnull));
+	scanner = TextDatumGetCString(heap_getattr(tuple, mk_trigger_column(td, "scanner", TEXTOID, true), desc, &isnull));
+	at = DatumGetTimestampTz(heap_getattr(tuple, mk_trigger_column(td, "scanned_at", TIMESTAMPTZOID, true), desc, &isnull));
 
 	uid = mk_uid_normalise(raw_uid);
 	SPI_connect();

@@ -339,11 +339,11 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 	/* Our own read pointer, as a NamedTuplestoreScan would take. */
 	ev.readptr = tuplestore_alloc_read_pointer(ev.store, EXEC_FLAG_REWIND);
 	ev.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-	ev.a_event_no = SPI_fnumber(desc, "event_no");
-	ev.a_room = SPI_fnumber(desc, "room_id");
-	ev.a_direction = SPI_fnumber(desc, "direction");
-	ev.a_n = SPI_fnumber(desc, "n");
-	ev.a_seen_at = SPI_fnumber(desc, "seen_at");
+	ev.a_event_no = mk_trigger_column(td, "event_no", INT8OID, true);
+	ev.a_room = mk_trigger_column(td, "room_id", TEXTOID, true);
+	ev.a_direction = mk_trigger_column(td, "direction", TEXTOID, true);
+	ev.a_n = mk_trigger_column(td, "n", INT4OID, true);
+	ev.a_seen_at = mk_trigger_column(td, "seen_at", TIMESTAMPTZOID, true);
 
 	/* 1. Sums and running extremes per room. */
 	set.size = 8;
