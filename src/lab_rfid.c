@@ -112,8 +112,8 @@ mk_lab_register(PG_FUNCTION_ARGS)
 		Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 		plan_insert = SPI_prepare(
-			"WITH i AS (INSERT INTO mekatek.lab_item(uid, item_code, company, kind, test) "
-			"           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
+			"WITH i AS (INSERT INTO mekatek.lab_item(uid, active_uid, item_code, company, kind, test) "
+			"           VALUES ($1, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
 			"     h AS (INSERT INTO mekatek.lab_item_history(item_id, uid, item_code, to_state, at) "
 			"           SELECT item_id, uid, item_code, state, registered_at FROM i) "
 			"SELECT * FROM i", 5, types);
@@ -128,7 +128,7 @@ mk_lab_register(PG_FUNCTION_ARGS)
 	{
 		/* Which unique rule did it meet?  Say it with the other item's data. */
 		if (SPI_execute_with_args("SELECT item_code, state::text FROM mekatek.lab_item "
-								  "WHERE uid = $1 AND state <> 'done'",
+								  "WHERE active_uid = $1",
 								  1, (Oid[]) {TEXTOID}, args, NULL, true, 1) == SPI_OK_SELECT &&
 			SPI_processed == 1)
 			mk_error(ERRCODE_UNIQUE_VIOLATION,
@@ -207,8 +207,10 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 					 "              SET state = CASE state WHEN 'registered' THEN 'queued' "
 					 "                                     WHEN 'queued' THEN 'testing' "
 					 "                                     ELSE 'done' END::mekatek.lab_state, "
+					 "                  active_uid = CASE state WHEN 'testing' THEN NULL "
+					 "                                          ELSE active_uid END, "
 					 "                  lab = $4, last_scan_at = $2, updated_at = now() "
-					 "            WHERE uid = $1 AND state <> 'done' "
+					 "            WHERE active_uid = $1 "
 					 "              AND (last_scan_at IS NULL OR last_scan_at <= $2 - $3 "
 					 "                   OR last_scan_at >= $2 + $3) "
 					 "        RETURNING item_id, uid, item_code, state) "

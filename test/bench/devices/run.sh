@@ -71,7 +71,7 @@ tps() { # script -> transactions/s
 triggers() { # ENABLE|DISABLE workload: empty the tables, then switch
     if [ "$2" = rfid ]; then
         psql -c "TRUNCATE mekatek.rfid_scan, mekatek.lab_item_history" \
-             -c "UPDATE mekatek.lab_item SET state = 'registered', lab = NULL, last_scan_at = NULL" \
+             -c "UPDATE mekatek.lab_item SET state = 'registered', active_uid = uid, lab = NULL, last_scan_at = NULL" \
              -c "VACUUM mekatek.lab_item" -c "CHECKPOINT" \
              -c "ALTER TABLE mekatek.rfid_scan $1 TRIGGER USER"
     else
