@@ -109,7 +109,8 @@ SET mekatek.rfid_debounce = '-1';
 
 -- The trigger functions refuse a table they were not written for.
 CREATE TEMP TABLE not_scans(scan_id int, uid text, lab text);
-CREATE TRIGGER wrong AFTER INSERT ON not_scans FOR EACH ROW EXECUTE FUNCTION mekatek.rfid_scan_apply();
+CREATE TRIGGER wrong AFTER INSERT ON not_scans REFERENCING NEW TABLE AS n
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_apply();
 INSERT INTO not_scans VALUES (1, '04D693CAA36580', 'L');
 DROP TRIGGER wrong ON not_scans;
 CREATE TRIGGER wrong BEFORE INSERT ON not_scans FOR EACH ROW EXECUTE FUNCTION mekatek.rfid_uid_normalise('scan_id', 'strict');

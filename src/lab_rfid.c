@@ -6,9 +6,10 @@
  * item: registered -> queued (antrian) -> testing (uji) -> done (selesai),
  * one row per item in mekatek.lab_item and one history row per transition.
  *
- * The state change happens in an AFTER row trigger, so it runs only for
- * rows that were actually inserted: an edge client replaying an event with
- * INSERT ... ON CONFLICT DO NOTHING changes nothing twice.  The change is
+ * The state change happens in an AFTER INSERT statement trigger reading
+ * the transition table, so it sees only rows actually inserted: an edge
+ * client replaying an event with INSERT ... ON CONFLICT DO NOTHING changes
+ * nothing twice.  Scans are applied one by one in insertion order.  The change is
  * one UPDATE whose WHERE clause holds the debounce test; two scanners
  * reading one tag at once serialise on the item's row, and under READ
  * COMMITTED the one that waited re-checks the condition against the row
@@ -152,36 +153,19 @@ mk_lab_register(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-/* AFTER INSERT trigger on mekatek.rfid_scan: see the file comment. */
-Datum
-mk_rfid_scan_apply(PG_FUNCTION_ARGS)
-{
-	static SPIPlanPtr plan_advance = NULL;
-	static SPIPlanPtr plan_seen = NULL;
-	static SPIPlanPtr plan_flag = NULL;
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	HeapTuple	tuple;
-	bool		isnull;
-	int64		scan_id;
-	char	   *raw_uid;
-	char	   *uid;
-	char	   *lab;
-	char	   *scanner;
-	TimestampTz at;
-	const char *flag = NULL;
+static SPIPlanPtr plan_advance = NULL;
+static SPIPlanPtr plan_seen = NULL;
+static SPIPlanPtr plan_flag = NULL;
 
-	mk_trigger_check(fcinfo, "rfid_scan_apply", true, true);
-	desc = RelationGetDescr(td->tg_relation);
-	tuple = td->tg_trigtuple;
-	scan_id = DatumGetInt64(heap_getattr(tuple, mk_trigger_column(td, "scan_id", INT8OID, true), desc, &isnull));
-	raw_uid = TextDatumGetCString(heap_getattr(tuple, mk_trigger_column(td, "uid", TEXTOID, true), desc, &isnull));
-	lab = TextDatumGetCString(heap_getattr(tuple, mk_trigger_column(td, "lab", TEXTOID, true), desc, &isnull));
-	scanner = TextDatumGetCString(heap_getattr(tuple, mk_trigger_column(td, "scanner", TEXTOID, true), desc, &isnull));
-	at = DatumGetTimestampTz(heap_getattr(tuple, mk_trigger_column(td, "scanned_at", TIMESTAMPTZOID, true), desc, &isnull));
+/* One scan, in insertion order: advance its item, or debounce, or flag it. */
+static void
+scan_apply(int64 scan_id, const char *raw_uid, const char *lab, const char *scanner,
+		   TimestampTz at)
+{
+	const char *flag = NULL;
+	char	   *uid;
 
 	uid = mk_uid_normalise(raw_uid);
-	SPI_connect();
 	if (uid == NULL)
 		flag = "bad_uid";
 	else
@@ -262,6 +246,49 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 		mk_payload_time(&p, "at", at);
 		mk_payload_notify(&p, "mekatek_rfid");
 	}
+}
+
+/*
+ * AFTER INSERT ... FOR EACH STATEMENT trigger on mekatek.rfid_scan: the
+ * statement's scans, from its transition table, in insertion order (once
+ * per statement: the SECURITY DEFINER switch and SPI set-up are not paid
+ * per scan).
+ */
+Datum
+mk_rfid_scan_apply(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	MkTransition t;
+	AttrNumber	a_scan_id,
+				a_uid,
+				a_lab,
+				a_scanner,
+				a_at;
+
+	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
+		return PointerGetDatum(NULL);
+	a_scan_id = mk_trigger_column(td, "scan_id", INT8OID, true);
+	a_uid = mk_trigger_column(td, "uid", TEXTOID, true);
+	a_lab = mk_trigger_column(td, "lab", TEXTOID, true);
+	a_scanner = mk_trigger_column(td, "scanner", TEXTOID, true);
+	a_at = mk_trigger_column(td, "scanned_at", TIMESTAMPTZOID, true);
+
+	SPI_connect();
+	mk_transition_rewind(&t);
+	while (mk_transition_next(&t))
+	{
+		bool		isnull;
+		char	   *uid = TextDatumGetCString(slot_getattr(t.slot, a_uid, &isnull));
+		char	   *lab = TextDatumGetCString(slot_getattr(t.slot, a_lab, &isnull));
+		char	   *scanner = TextDatumGetCString(slot_getattr(t.slot, a_scanner, &isnull));
+
+		scan_apply(DatumGetInt64(slot_getattr(t.slot, a_scan_id, &isnull)), uid, lab, scanner,
+				   DatumGetTimestampTz(slot_getattr(t.slot, a_at, &isnull)));
+		pfree(uid);
+		pfree(lab);
+		pfree(scanner);
+	}
 	SPI_finish();
+	mk_transition_close(&t);
 	return PointerGetDatum(NULL);
 }

@@ -66,9 +66,8 @@ typedef struct Room
 /* The statement's events, read straight from the transition tuplestore. */
 typedef struct Events
 {
-	Tuplestorestate *store;
-	int			readptr;
-	TupleTableSlot *slot;
+	MkTransition t;
+	TupleTableSlot *slot;		/* t.slot */
 	AttrNumber	a_event_no,
 				a_room,
 				a_direction,
@@ -160,19 +159,16 @@ room_cmp(const void *a, const void *b)
 	return strcmp((*(Room *const *) a)->room_id, (*(Room *const *) b)->room_id);
 }
 
-/* Position the events at the first one; false when there is none. */
 static void
 events_rewind(Events *ev)
 {
-	tuplestore_select_read_pointer(ev->store, ev->readptr);
-	tuplestore_rescan(ev->store);
+	mk_transition_rewind(&ev->t);
 }
 
 static bool
 events_next(Events *ev)
 {
-	CHECK_FOR_INTERRUPTS();
-	return tuplestore_gettupleslot(ev->store, true, false, ev->slot);
+	return mk_transition_next(&ev->t);
 }
 
 static char *
@@ -318,27 +314,14 @@ Datum
 mk_visitor_event_apply(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
 	Events		ev;
 	RoomSet		set;
 	Room	  **rooms;
 	int			nrooms = 0;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
-		td->tg_trigger->tgnewtable == NULL)
-		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-				 "See the CREATE TRIGGER statements of the devices module (src/sql/60_devices.sql).",
-				 "function \"%s\" must be fired AFTER INSERT FOR EACH STATEMENT "
-				 "REFERENCING NEW TABLE", "visitor_event_apply");
-
-	if (td->tg_newtable == NULL)
-		return PointerGetDatum(NULL);	/* no row inserted */
-	desc = RelationGetDescr(td->tg_relation);
-	ev.store = td->tg_newtable;
-	/* Our own read pointer, as a NamedTuplestoreScan would take. */
-	ev.readptr = tuplestore_alloc_read_pointer(ev.store, EXEC_FLAG_REWIND);
-	ev.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	if (!mk_transition_open(&ev.t, fcinfo, "visitor_event_apply"))
+		return PointerGetDatum(NULL);
+	ev.slot = ev.t.slot;
 	ev.a_event_no = mk_trigger_column(td, "event_no", INT8OID, true);
 	ev.a_room = mk_trigger_column(td, "room_id", TEXTOID, true);
 	ev.a_direction = mk_trigger_column(td, "direction", TEXTOID, true);
@@ -384,8 +367,7 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 		room_settle(rooms[i], &ev);
 	SPI_finish();
 
-	ExecDropSingleTupleTableSlot(ev.slot);
-	tuplestore_select_read_pointer(ev.store, 0);
+	mk_transition_close(&ev.t);
 	return PointerGetDatum(NULL);
 }
 

@@ -107,12 +107,13 @@ LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, mekatek, pg_temp
 AS 'MODULE_PATHNAME', 'mk_rfid_scan_apply';
 COMMENT ON FUNCTION mekatek.rfid_scan_apply() IS
-'AFTER INSERT row trigger on rfid_scan: advances the tag''s lab item (debounced by mekatek.rfid_debounce) or flags the scan and NOTIFYs mekatek_rfid';
+'AFTER INSERT statement trigger on rfid_scan: for each inserted scan in order, advances the tag''s lab item (debounced by mekatek.rfid_debounce) or flags the scan and NOTIFYs mekatek_rfid';
 
 CREATE TRIGGER rfid_scan_uid BEFORE INSERT ON mekatek.rfid_scan
     FOR EACH ROW EXECUTE FUNCTION mekatek.rfid_uid_normalise('uid', 'keep');
 CREATE TRIGGER rfid_scan_apply AFTER INSERT ON mekatek.rfid_scan
-    FOR EACH ROW EXECUTE FUNCTION mekatek.rfid_scan_apply();
+    REFERENCING NEW TABLE AS new_scans
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_apply();
 
 -- ---------------------------------------------------------- visitor counting
 
