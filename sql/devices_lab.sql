@@ -106,3 +106,15 @@ VALUES ('lab-1', '04CE93CAA36580', 'LAB-2', '2022-06-02 09:00:01+07'),
 SELECT item_code, state, lab, tag_code FROM mekatek.lab_item WHERE item_code = 'T021A';
 RESET mekatek.rfid_debounce;
 SET mekatek.rfid_debounce = '-1';
+
+-- The trigger functions refuse a table they were not written for.
+CREATE TEMP TABLE not_scans(scan_id int, uid text, lab text);
+CREATE TRIGGER wrong AFTER INSERT ON not_scans REFERENCING NEW TABLE AS n
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_apply();
+INSERT INTO not_scans VALUES (1, '04D693CAA36580', 'L');
+DROP TRIGGER wrong ON not_scans;
+CREATE TRIGGER wrong BEFORE INSERT ON not_scans FOR EACH ROW EXECUTE FUNCTION mekatek.rfid_uid_normalise('scan_id', 'strict');
+INSERT INTO not_scans VALUES (1, '04D693CAA36580', 'L');
+DROP TRIGGER wrong ON not_scans;
+CREATE TRIGGER wrong AFTER INSERT ON not_scans FOR EACH ROW EXECUTE FUNCTION mekatek.visitor_event_apply();
+INSERT INTO not_scans VALUES (1, '04D693CAA36580', 'L');

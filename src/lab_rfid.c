@@ -6,12 +6,14 @@
  * item: registered -> queued (antrian) -> testing (uji) -> done (selesai),
  * one row per item in mekatek.lab_item and one history row per transition.
  *
- * The state change happens in an AFTER row trigger, so it runs only for
- * rows that were actually inserted: an edge client replaying an event with
- * INSERT ... ON CONFLICT (event_id) DO NOTHING changes nothing twice.  The
- * item row is locked (SELECT ... FOR UPDATE) before the debounce test, so
- * two scanners reading one tag at once serialise and the second sees the
- * first one's scan time.
+ * The state change happens in an AFTER INSERT statement trigger reading
+ * the transition table, so it sees only rows actually inserted: an edge
+ * client replaying an event with INSERT ... ON CONFLICT DO NOTHING changes
+ * nothing twice.  Scans are applied one by one in insertion order.  The change is
+ * one UPDATE whose WHERE clause holds the debounce test; two scanners
+ * reading one tag at once serialise on the item's row, and under READ
+ * COMMITTED the one that waited re-checks the condition against the row
+ * the other committed: it sees that scan's time and counts as a bounce.
  */
 #include "devices.h"
 
@@ -67,11 +69,7 @@ mk_rfid_uid_trigger(PG_FUNCTION_ARGS)
 
 	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	desc = RelationGetDescr(td->tg_relation);
-	attnum = SPI_fnumber(desc, td->tg_trigger->tgargs[0]);
-	if (attnum <= 0)
-		mk_error(ERRCODE_UNDEFINED_COLUMN, NULL,
-				 "trigger \"%s\": table has no column \"%s\"",
-				 td->tg_trigger->tgname, td->tg_trigger->tgargs[0]);
+	attnum = mk_trigger_column(td, td->tg_trigger->tgargs[0], TEXTOID, false);
 	strict = strcmp(td->tg_trigger->tgargs[1], "strict") == 0;
 
 	value = heap_getattr(tuple, attnum, desc, &isnull);
@@ -115,8 +113,8 @@ mk_lab_register(PG_FUNCTION_ARGS)
 		Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 		plan_insert = SPI_prepare(
-			"WITH i AS (INSERT INTO mekatek.lab_item(uid, item_code, company, kind, test) "
-			"           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
+			"WITH i AS (INSERT INTO mekatek.lab_item(uid, active_uid, item_code, company, kind, test) "
+			"           VALUES ($1, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
 			"     h AS (INSERT INTO mekatek.lab_item_history(item_id, uid, item_code, to_state, at) "
 			"           SELECT item_id, uid, item_code, state, registered_at FROM i) "
 			"SELECT * FROM i", 5, types);
@@ -131,7 +129,7 @@ mk_lab_register(PG_FUNCTION_ARGS)
 	{
 		/* Which unique rule did it meet?  Say it with the other item's data. */
 		if (SPI_execute_with_args("SELECT item_code, state::text FROM mekatek.lab_item "
-								  "WHERE uid = $1 AND state <> 'done'",
+								  "WHERE active_uid = $1",
 								  1, (Oid[]) {TEXTOID}, args, NULL, true, 1) == SPI_OK_SELECT &&
 			SPI_processed == 1)
 			mk_error(ERRCODE_UNIQUE_VIOLATION,
@@ -155,119 +153,72 @@ mk_lab_register(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-static const char *
-next_state(const char *state)
-{
-	if (strcmp(state, "registered") == 0)
-		return "queued";
-	if (strcmp(state, "queued") == 0)
-		return "testing";
-	return "done";
-}
+static SPIPlanPtr plan_advance = NULL;
+static SPIPlanPtr plan_seen = NULL;
+static SPIPlanPtr plan_flag = NULL;
 
-static bool
-within_debounce(TimestampTz a, TimestampTz b)
+/* One scan, in insertion order: advance its item, or debounce, or flag it. */
+static void
+scan_apply(int64 scan_id, const char *raw_uid, const char *lab, const char *scanner,
+		   TimestampTz at)
 {
-	int64		d = a > b ? a - b : b - a;
-
-	return d < (int64) mk_rfid_debounce_ms * 1000;
-}
-
-/* AFTER INSERT trigger on mekatek.rfid_scan: see the file comment. */
-Datum
-mk_rfid_scan_apply(PG_FUNCTION_ARGS)
-{
-	static SPIPlanPtr plan_active = NULL;
-	static SPIPlanPtr plan_advance = NULL;
-	static SPIPlanPtr plan_done = NULL;
-	static SPIPlanPtr plan_flag = NULL;
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	TupleDesc	desc;
-	HeapTuple	tuple;
-	bool		isnull;
-	int64		scan_id;
-	char	   *raw_uid;
-	char	   *uid;
-	char	   *lab;
-	char	   *scanner;
-	TimestampTz at;
 	const char *flag = NULL;
-
-	mk_trigger_check(fcinfo, "rfid_scan_apply", true, true);
-	desc = RelationGetDescr(td->tg_relation);
-	tuple = td->tg_trigtuple;
-	scan_id = DatumGetInt64(heap_getattr(tuple, SPI_fnumber(desc, "scan_id"), desc, &isnull));
-	raw_uid = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "uid"), desc, &isnull));
-	lab = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "lab"), desc, &isnull));
-	scanner = TextDatumGetCString(heap_getattr(tuple, SPI_fnumber(desc, "scanner"), desc, &isnull));
-	at = DatumGetTimestampTz(heap_getattr(tuple, SPI_fnumber(desc, "scanned_at"), desc, &isnull));
+	char	   *uid;
 
 	uid = mk_uid_normalise(raw_uid);
-	SPI_connect();
 	if (uid == NULL)
 		flag = "bad_uid";
 	else
 	{
-		Datum		a[6];
+		Datum		a[5];
+		Interval   *debounce = palloc0(sizeof(Interval));
 
+		debounce->time = (int64) mk_rfid_debounce_ms * 1000;
 		a[0] = CStringGetTextDatum(uid);
-		mk_keep_plan(&plan_active,
-				  "SELECT item_id, state::text, last_scan_at FROM mekatek.lab_item "
-				  "WHERE uid = $1 AND state <> 'done' FOR UPDATE",
-				  1, (Oid[]) {TEXTOID});
-		if (SPI_execute_plan(plan_active, a, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "rfid_scan_apply: item lookup failed");
-		if (SPI_processed == 1)
-		{
-			HeapTuple	item = SPI_tuptable->vals[0];
-			TupleDesc	idesc = SPI_tuptable->tupdesc;
-			int64		item_id = DatumGetInt64(SPI_getbinval(item, idesc, 1, &isnull));
-			char	   *state = SPI_getvalue(item, idesc, 2);
-			bool		never;
-			TimestampTz last = DatumGetTimestampTz(SPI_getbinval(item, idesc, 3, &never));
+		a[1] = TimestampTzGetDatum(at);
+		a[2] = IntervalPGetDatum(debounce);
+		a[3] = CStringGetTextDatum(lab);
+		a[4] = Int64GetDatum(scan_id);
 
-			if (never || !within_debounce(at, last))
-			{
-				mk_keep_plan(&plan_advance,
-						  "WITH u AS (UPDATE mekatek.lab_item "
-						  "              SET state = $2::mekatek.lab_state, lab = $3, "
-						  "                  last_scan_at = $4, updated_at = now() "
-						  "            WHERE item_id = $1 "
-						  "        RETURNING item_id, uid, item_code) "
-						  "INSERT INTO mekatek.lab_item_history"
-						  "       (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
-						  "SELECT item_id, uid, item_code, $5::mekatek.lab_state, "
-						  "       $2::mekatek.lab_state, $3, $6, $4 FROM u",
-						  6, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT8OID});
-				a[0] = Int64GetDatum(item_id);
-				a[1] = CStringGetTextDatum(next_state(state));
-				a[2] = CStringGetTextDatum(lab);
-				a[3] = TimestampTzGetDatum(at);
-				a[4] = CStringGetTextDatum(state);
-				a[5] = Int64GetDatum(scan_id);
-				if (SPI_execute_plan(plan_advance, a, NULL, false, 0) != SPI_OK_INSERT)
-					elog(ERROR, "rfid_scan_apply: transition failed");
-			}
-		}
-		else
+		/*
+		 * One statement for the common case: advance the tag's item unless
+		 * this read is within the debounce interval of the last counted one.
+		 * A second scanner blocked on the row re-checks the condition on
+		 * the row the first one committed, and finds itself debounced.
+		 */
+		mk_keep_plan(&plan_advance,
+					 "WITH u AS (UPDATE mekatek.lab_item "
+					 "              SET state = CASE state WHEN 'registered' THEN 'queued' "
+					 "                                     WHEN 'queued' THEN 'testing' "
+					 "                                     ELSE 'done' END::mekatek.lab_state, "
+					 "                  active_uid = CASE state WHEN 'testing' THEN NULL "
+					 "                                          ELSE active_uid END, "
+					 "                  lab = $4, last_scan_at = $2, updated_at = now() "
+					 "            WHERE active_uid = $1 "
+					 "              AND (last_scan_at IS NULL OR last_scan_at <= $2 - $3 "
+					 "                   OR last_scan_at >= $2 + $3) "
+					 "        RETURNING item_id, uid, item_code, state) "
+					 "INSERT INTO mekatek.lab_item_history"
+					 "       (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
+					 "SELECT item_id, uid, item_code, "
+					 "       CASE state WHEN 'queued' THEN 'registered' WHEN 'testing' THEN 'queued' "
+					 "                  ELSE 'testing' END::mekatek.lab_state, "
+					 "       state, $4, $5, $2 FROM u",
+					 5, (Oid[]) {TEXTOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID, INT8OID});
+		if (SPI_execute_plan(plan_advance, a, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "rfid_scan_apply: transition failed");
+		if (SPI_processed == 0)
 		{
 			/*
-			 * No item in the lab: either the tag is unknown, or this is a
-			 * bounce of the scan that just finished its item.
+			 * Nothing advanced: a bounce (of an item in the lab, or of the
+			 * scan that just finished one), or a tag no item in the lab has.
 			 */
-			mk_keep_plan(&plan_done,
-					  "SELECT 1 FROM mekatek.lab_item WHERE uid = $1 AND state = 'done' "
-					  "AND last_scan_at > $2 - $3 AND last_scan_at < $2 + $3 LIMIT 1",
-					  3, (Oid[]) {TEXTOID, TIMESTAMPTZOID, INTERVALOID});
-			{
-				Interval   *iv = palloc0(sizeof(Interval));
-
-				iv->time = (int64) mk_rfid_debounce_ms * 1000;
-				a[1] = TimestampTzGetDatum(at);
-				a[2] = IntervalPGetDatum(iv);
-			}
-			if (SPI_execute_plan(plan_done, a, NULL, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "rfid_scan_apply: done lookup failed");
+			mk_keep_plan(&plan_seen,
+						 "SELECT 1 FROM mekatek.lab_item WHERE uid = $1 AND (state <> 'done' "
+						 "OR (last_scan_at > $2 - $3 AND last_scan_at < $2 + $3)) LIMIT 1",
+						 3, (Oid[]) {TEXTOID, TIMESTAMPTZOID, INTERVALOID});
+			if (SPI_execute_plan(plan_seen, a, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "rfid_scan_apply: item lookup failed");
 			if (SPI_processed == 0)
 				flag = "unregistered";
 		}
@@ -295,6 +246,49 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 		mk_payload_time(&p, "at", at);
 		mk_payload_notify(&p, "mekatek_rfid");
 	}
+}
+
+/*
+ * AFTER INSERT ... FOR EACH STATEMENT trigger on mekatek.rfid_scan: the
+ * statement's scans, from its transition table, in insertion order (once
+ * per statement: the SECURITY DEFINER switch and SPI set-up are not paid
+ * per scan).
+ */
+Datum
+mk_rfid_scan_apply(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	MkTransition t;
+	AttrNumber	a_scan_id,
+				a_uid,
+				a_lab,
+				a_scanner,
+				a_at;
+
+	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
+		return PointerGetDatum(NULL);
+	a_scan_id = mk_trigger_column(td, "scan_id", INT8OID, true);
+	a_uid = mk_trigger_column(td, "uid", TEXTOID, true);
+	a_lab = mk_trigger_column(td, "lab", TEXTOID, true);
+	a_scanner = mk_trigger_column(td, "scanner", TEXTOID, true);
+	a_at = mk_trigger_column(td, "scanned_at", TIMESTAMPTZOID, true);
+
+	SPI_connect();
+	mk_transition_rewind(&t);
+	while (mk_transition_next(&t))
+	{
+		bool		isnull;
+		char	   *uid = TextDatumGetCString(slot_getattr(t.slot, a_uid, &isnull));
+		char	   *lab = TextDatumGetCString(slot_getattr(t.slot, a_lab, &isnull));
+		char	   *scanner = TextDatumGetCString(slot_getattr(t.slot, a_scanner, &isnull));
+
+		scan_apply(DatumGetInt64(slot_getattr(t.slot, a_scan_id, &isnull)), uid, lab, scanner,
+				   DatumGetTimestampTz(slot_getattr(t.slot, a_at, &isnull)));
+		pfree(uid);
+		pfree(lab);
+		pfree(scanner);
+	}
 	SPI_finish();
+	mk_transition_close(&t);
 	return PointerGetDatum(NULL);
 }

@@ -2,26 +2,33 @@
  * room_occupancy.c: visitor counting.
  *
  * Cameras only INSERT into mekatek.visitor_event.  An AFTER INSERT trigger
- * FOR EACH STATEMENT, reading the statement's transition table, applies the
- * events to mekatek.room_occupancy: per room it locks the occupancy row
- * (SELECT ... FOR UPDATE), replays the room's events in insertion order in
- * C, and writes the row once.  A batch of 100 events costs two statements
- * per room instead of 100 row updates, and the row lock serialises the
- * cameras of one room (and only of that room) until commit: under READ
- * COMMITTED the blocked lock returns the row the other camera committed,
- * so no count is ever lost.  Rooms are locked in room_id order, so two
- * statements covering the same rooms cannot deadlock each other.
+ * FOR EACH STATEMENT applies the statement's transition table (only rows
+ * actually inserted: a replay dropped by ON CONFLICT DO NOTHING is not
+ * there) to mekatek.room_occupancy, one UPDATE per room per statement
+ * however many events a batch carries:
  *
- * The transition table holds only rows actually inserted: an event
- * replayed with INSERT ... ON CONFLICT DO NOTHING is not applied twice.
+ *  1. One pass over the transition table sums each room's events and keeps
+ *     the lowest and highest points of its running sum.
+ *  2. Rooms are visited in room_id order (two statements covering the same
+ *     rooms therefore lock them in the same order and cannot deadlock).  For
+ *     each, one UPDATE adds the sums WHERE inside + lowest point >= 0, i.e.
+ *     when no 'out' of the batch can find the room emptier than it counts.
+ *     The UPDATE's row lock serialises the cameras of one room (only of that
+ *     room) until commit, and under READ COMMITTED a blocked UPDATE re-reads
+ *     the row the other camera committed: no count is ever lost.  RETURNING
+ *     gives inside after the batch, hence before it.
+ *  3. Only when the batch may cross the room's capacity (its running level
+ *     is below capacity at some point and at or above it at another) is the
+ *     room's part replayed event by event, to find the exact events that
+ *     cross: one capacity_alert row and one NOTIFY mekatek_capacity each.
+ *  4. When the UPDATE's condition fails (an 'out' would take inside below
+ *     zero) the room is locked with SELECT ... FOR UPDATE and replayed event
+ *     by event: inside stops at zero and the excess is written to that
+ *     event's visitor_event.miscount, so that for every room at all times
+ *       inside = entered - exited + miscounted.
  *
- * inside never goes below zero: an 'out' with fewer people inside than it
- * counted is kept and the excess written to its visitor_event.miscount, so
- *   inside = entered - exited + miscounted
- * holds for every room at every moment.  A capacity crossing (inside
- * reaching capacity from below, or falling back under it) is seen by the
- * one event that makes it: one capacity_alert row and one NOTIFY
- * mekatek_capacity each.
+ * Memory: one entry per distinct room of the statement; the events are
+ * read from the transition tuplestore (which spills to disk), never copied.
  */
 #include "devices.h"
 
@@ -29,28 +36,54 @@
 
 #include "access/htup_details.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(mk_visitor_event_apply);
 PG_FUNCTION_INFO_V1(mk_count_accuracy);
 
-/* Rows fetched from the transition table at a time: bounds memory. */
-#define FETCH_ROWS 1000
-
 typedef struct Room
 {
 	char	   *room_id;
-	int64		inside;
-	bool		nocap;
-	int32		capacity;
+	uint32		hash;
 	int64		entered,
 				exited,
-				miscounted;
+				sum,			/* entered - exited so far */
+				low,			/* lowest running sum, <= 0 */
+				high;			/* highest running sum, >= 0 */
+	/* during a replay */
+	int64		inside;
+	int64		miscounted;
+	bool		nocap;
+	int32		capacity;
 } Room;
 
+/* The statement's events, read straight from the transition tuplestore. */
+typedef struct Events
+{
+	MkTransition t;
+	TupleTableSlot *slot;		/* t.slot */
+	AttrNumber	a_event_no,
+				a_room,
+				a_direction,
+				a_n,
+				a_seen_at;
+} Events;
+
+/* Open addressing over Room pointers: a statement rarely has many rooms. */
+typedef struct RoomSet
+{
+	Room	  **slots;
+	int			size;			/* power of two */
+	int			count;
+} RoomSet;
+
+static SPIPlanPtr plan_add = NULL;
 static SPIPlanPtr plan_lock = NULL;
 static SPIPlanPtr plan_create = NULL;
 static SPIPlanPtr plan_write = NULL;
@@ -60,6 +93,12 @@ static SPIPlanPtr plan_alert = NULL;
 static void
 prepare_plans(void)
 {
+	mk_keep_plan(&plan_add,
+				 "UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
+				 "inside = inside + $2 - $3, updated_at = now() "
+				 "WHERE room_id = $1 AND inside + $4 >= 0 "
+				 "RETURNING inside, (SELECT capacity FROM mekatek.room r WHERE r.room_id = $1)",
+				 4, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID});
 	mk_keep_plan(&plan_lock,
 				 "SELECT o.inside, r.capacity FROM mekatek.room_occupancy o "
 				 "LEFT JOIN mekatek.room r ON r.room_id = o.room_id "
@@ -81,89 +120,93 @@ prepare_plans(void)
 				 6, (Oid[]) {TEXTOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID});
 }
 
-/* Lock the room's occupancy row (creating it for a room's first event). */
-static void
-room_begin(Room *room, const char *room_id)
+static Room *
+roomset_get(RoomSet *set, const char *room_id)
 {
-	Datum		a[1] = {CStringGetTextDatum(room_id)};
+	uint32		h = hash_bytes((const unsigned char *) room_id, strlen(room_id));
+	int			i;
+
+	if (set->count * 2 >= set->size)
+	{
+		RoomSet		bigger = {palloc0(sizeof(Room *) * set->size * 2), set->size * 2, 0};
+
+		for (int j = 0; j < set->size; j++)
+			if (set->slots[j])
+			{
+				int			k = set->slots[j]->hash & (bigger.size - 1);
+
+				while (bigger.slots[k])
+					k = (k + 1) & (bigger.size - 1);
+				bigger.slots[k] = set->slots[j];
+			}
+		bigger.count = set->count;
+		pfree(set->slots);
+		*set = bigger;
+	}
+	for (i = h & (set->size - 1); set->slots[i]; i = (i + 1) & (set->size - 1))
+		if (set->slots[i]->hash == h && strcmp(set->slots[i]->room_id, room_id) == 0)
+			return set->slots[i];
+	set->slots[i] = palloc0(sizeof(Room));
+	set->slots[i]->room_id = pstrdup(room_id);
+	set->slots[i]->hash = h;
+	set->count++;
+	return set->slots[i];
+}
+
+static int
+room_cmp(const void *a, const void *b)
+{
+	return strcmp((*(Room *const *) a)->room_id, (*(Room *const *) b)->room_id);
+}
+
+static void
+events_rewind(Events *ev)
+{
+	mk_transition_rewind(&ev->t);
+}
+
+static bool
+events_next(Events *ev)
+{
+	return mk_transition_next(&ev->t);
+}
+
+static char *
+event_room(Events *ev)
+{
 	bool		isnull;
 
-	memset(room, 0, sizeof(Room));
-	room->room_id = pstrdup(room_id);
-	for (int attempt = 0; attempt < 2; attempt++)
-	{
-		if (SPI_execute_plan(plan_lock, a, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "visitor_event_apply: occupancy lock failed");
-		if (SPI_processed == 1)
-		{
-			room->inside = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			room->capacity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &room->nocap));
-			SPI_freetuptable(SPI_tuptable);
-			return;
-		}
-		SPI_freetuptable(SPI_tuptable);
-
-		/*
-		 * No row yet (also for a room not configured: the count is kept,
-		 * without capacity).  ON CONFLICT makes two first events racing each
-		 * other harmless.
-		 */
-		if (SPI_execute_plan(plan_create, a, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "visitor_event_apply: occupancy insert failed");
-	}
-	elog(ERROR, "visitor_event_apply: occupancy row of room \"%s\" vanished", room_id);
+	return TextDatumGetCString(slot_getattr(ev->slot, ev->a_room, &isnull));
 }
 
+/* One event, in insertion order, against the room's replayed level. */
 static void
-room_end(Room *room)
+room_apply(Room *room, Events *ev)
 {
-	Datum		a[5];
-
-	if (room->room_id == NULL)
-		return;
-	if (room->inside > PG_INT32_MAX)
-		mk_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, NULL,
-				 "room \"%s\" would have more than %d visitors inside", room->room_id, PG_INT32_MAX);
-	a[0] = CStringGetTextDatum(room->room_id);
-	a[1] = Int64GetDatum(room->entered);
-	a[2] = Int64GetDatum(room->exited);
-	a[3] = Int64GetDatum(room->miscounted);
-	a[4] = Int32GetDatum((int32) room->inside);
-	if (SPI_execute_plan(plan_write, a, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "visitor_event_apply: occupancy update failed");
-	room->room_id = NULL;
-}
-
-/* One event, in insertion order, against the locked room. */
-static void
-room_apply(Room *room, int64 event_no, bool in, int32 n, TimestampTz at)
-{
+	bool		isnull;
+	int64		event_no = DatumGetInt64(slot_getattr(ev->slot, ev->a_event_no, &isnull));
+	bool		in = strcmp(TextDatumGetCString(slot_getattr(ev->slot, ev->a_direction, &isnull)), "in") == 0;
+	int32		n = DatumGetInt32(slot_getattr(ev->slot, ev->a_n, &isnull));
 	int64		before = room->inside;
 
 	if (in)
-	{
-		room->entered += n;
 		room->inside += n;
+	else if (n > room->inside)
+	{
+		Datum		a[2] = {Int64GetDatum(event_no), Int32GetDatum((int32) (n - room->inside))};
+
+		room->miscounted += n - room->inside;
+		room->inside = 0;
+		if (SPI_execute_plan(plan_miscount, a, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "visitor_event_apply: miscount update failed");
 	}
 	else
-	{
-		room->exited += n;
-		if (n > room->inside)
-		{
-			Datum		a[2] = {Int64GetDatum(event_no), Int32GetDatum((int32) (n - room->inside))};
-
-			room->miscounted += n - room->inside;
-			room->inside = 0;
-			if (SPI_execute_plan(plan_miscount, a, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "visitor_event_apply: miscount update failed");
-		}
-		else
-			room->inside -= n;
-	}
+		room->inside -= n;
 
 	if (!room->nocap && (before < room->capacity) != (room->inside < room->capacity))
 	{
 		const char *state = room->inside >= room->capacity ? "full" : "below";
+		TimestampTz at = DatumGetTimestampTz(slot_getattr(ev->slot, ev->a_seen_at, &isnull));
 		Datum		a[6];
 		MkPayload	p;
 
@@ -187,68 +230,144 @@ room_apply(Room *room, int64 event_no, bool in, int32 n, TimestampTz at)
 	}
 }
 
+/* Replay the room's events from its level before the statement. */
+static void
+room_replay(Room *room, Events *ev)
+{
+	events_rewind(ev);
+	while (events_next(ev))
+	{
+		char	   *r = event_room(ev);
+
+		if (strcmp(r, room->room_id) == 0)
+			room_apply(room, ev);
+		pfree(r);
+	}
+}
+
+static void
+read_level(Room *room)
+{
+	bool		isnull;
+
+	room->inside = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	room->capacity = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &room->nocap));
+	SPI_freetuptable(SPI_tuptable);
+}
+
+static void
+room_settle(Room *room, Events *ev)
+{
+	Datum		a[5];
+
+	a[0] = CStringGetTextDatum(room->room_id);
+	a[1] = Int64GetDatum(room->entered);
+	a[2] = Int64GetDatum(room->exited);
+	a[3] = Int64GetDatum(room->low);
+
+	/* 2. The common case: one UPDATE, no 'out' finds the room too empty. */
+	if (SPI_execute_plan(plan_add, a, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "visitor_event_apply: occupancy update failed");
+	if (SPI_processed == 1)
+	{
+		read_level(room);
+		room->inside -= room->sum;	/* the level before this statement */
+		/* 3. Replay only when a crossing is possible. */
+		if (!room->nocap && room->inside + room->low < room->capacity &&
+			room->inside + room->high >= room->capacity)
+			room_replay(room, ev);
+		return;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* 4. Lock (creating the row for a room's first events), replay, write. */
+	for (int attempt = 0;; attempt++)
+	{
+		if (SPI_execute_plan(plan_lock, a, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "visitor_event_apply: occupancy lock failed");
+		if (SPI_processed == 1)
+			break;
+		SPI_freetuptable(SPI_tuptable);
+		if (attempt == 1)
+			elog(ERROR, "visitor_event_apply: occupancy row of room \"%s\" vanished", room->room_id);
+
+		/*
+		 * A room's first event (also for a room not configured yet: the
+		 * count is kept, without capacity).  ON CONFLICT makes two first
+		 * events racing each other harmless.
+		 */
+		if (SPI_execute_plan(plan_create, a, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "visitor_event_apply: occupancy insert failed");
+	}
+	read_level(room);
+	room_replay(room, ev);
+	if (room->inside > PG_INT32_MAX)
+		mk_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, NULL,
+				 "room \"%s\" would have more than %d visitors inside", room->room_id, PG_INT32_MAX);
+	a[3] = Int64GetDatum(room->miscounted);
+	a[4] = Int32GetDatum((int32) room->inside);
+	if (SPI_execute_plan(plan_write, a, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "visitor_event_apply: occupancy write failed");
+}
+
 Datum
 mk_visitor_event_apply(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	SPIPlanPtr	plan_events;
-	Portal		portal;
-	Room		room = {0};
+	Events		ev;
+	RoomSet		set;
+	Room	  **rooms;
+	int			nrooms = 0;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
-		td->tg_newtable == NULL)
-		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
-				 "See the CREATE TRIGGER statements of the devices module (src/sql/60_devices.sql).",
-				 "function \"%s\" must be fired AFTER INSERT FOR EACH STATEMENT "
-				 "REFERENCING NEW TABLE AS new_events", "visitor_event_apply");
+	if (!mk_transition_open(&ev.t, fcinfo, "visitor_event_apply"))
+		return PointerGetDatum(NULL);
+	ev.slot = ev.t.slot;
+	ev.a_event_no = mk_trigger_column(td, "event_no", INT8OID, true);
+	ev.a_room = mk_trigger_column(td, "room_id", TEXTOID, true);
+	ev.a_direction = mk_trigger_column(td, "direction", TEXTOID, true);
+	ev.a_n = mk_trigger_column(td, "n", INT4OID, true);
+	ev.a_seen_at = mk_trigger_column(td, "seen_at", TIMESTAMPTZOID, true);
+
+	/* 1. Sums and running extremes per room. */
+	set.size = 8;
+	set.count = 0;
+	set.slots = palloc0(sizeof(Room *) * set.size);
+	events_rewind(&ev);
+	while (events_next(&ev))
+	{
+		bool		isnull;
+		char	   *r = event_room(&ev);
+		Room	   *room = roomset_get(&set, r);
+		int32		n = DatumGetInt32(slot_getattr(ev.slot, ev.a_n, &isnull));
+
+		if (strcmp(TextDatumGetCString(slot_getattr(ev.slot, ev.a_direction, &isnull)), "in") == 0)
+		{
+			room->entered += n;
+			room->sum += n;
+		}
+		else
+		{
+			room->exited += n;
+			room->sum -= n;
+		}
+		room->low = Min(room->low, room->sum);
+		room->high = Max(room->high, room->sum);
+		pfree(r);
+	}
+
+	rooms = palloc(sizeof(Room *) * Max(set.count, 1));
+	for (int i = 0; i < set.size; i++)
+		if (set.slots[i])
+			rooms[nrooms++] = set.slots[i];
+	qsort(rooms, nrooms, sizeof(Room *), room_cmp);
 
 	SPI_connect();
-	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
-		elog(ERROR, "visitor_event_apply: cannot register the transition table");
 	prepare_plans();
-	/* The transition table is new per statement: this plan cannot be kept. */
-	plan_events = SPI_prepare("SELECT room_id, event_no, direction = 'in', n, seen_at "
-							  "FROM new_events ORDER BY room_id, event_no", 0, NULL);
-	if (plan_events == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan_events, NULL, NULL, false);
-
-	for (;;)
-	{
-		SPITupleTable *rows;
-		uint64		nrows;
-
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		rows = SPI_tuptable;
-		nrows = SPI_processed;
-		if (nrows == 0)
-			break;
-		for (uint64 i = 0; i < nrows; i++)
-		{
-			HeapTuple	t = rows->vals[i];
-			TupleDesc	d = rows->tupdesc;
-			bool		isnull;
-			char	   *room_id = TextDatumGetCString(SPI_getbinval(t, d, 1, &isnull));
-
-			CHECK_FOR_INTERRUPTS();
-			if (room.room_id == NULL || strcmp(room.room_id, room_id) != 0)
-			{
-				room_end(&room);
-				room_begin(&room, room_id);
-			}
-			room_apply(&room,
-					   DatumGetInt64(SPI_getbinval(t, d, 2, &isnull)),
-					   DatumGetBool(SPI_getbinval(t, d, 3, &isnull)),
-					   DatumGetInt32(SPI_getbinval(t, d, 4, &isnull)),
-					   DatumGetTimestampTz(SPI_getbinval(t, d, 5, &isnull)));
-			pfree(room_id);
-		}
-		SPI_freetuptable(rows);
-	}
-	room_end(&room);
-	SPI_cursor_close(portal);
+	for (int i = 0; i < nrooms; i++)
+		room_settle(rooms[i], &ev);
 	SPI_finish();
+
+	mk_transition_close(&ev.t);
 	return PointerGetDatum(NULL);
 }
 

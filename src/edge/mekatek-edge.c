@@ -534,25 +534,29 @@ drain_spool(void)
 	if (in == NULL || fseek(in, spool_sent, SEEK_SET) != 0)
 		die("cannot read spool \"%s\": %s", spool_path, strerror(errno));
 	logmsg("replaying spool from byte %ld", spool_sent);
+	/* offsets[i]: where event i of the chunk starts; offsets[n]: where the next does. */
+	offsets[0] = spool_sent;
 	for (;;)
 	{
 		bool		eof = fgets(line, sizeof line, in) == NULL;
 
 		if (!eof)
 		{
+			bool		corrupt;
+
 			line[strcspn(line, "\n")] = '\0';
-			offsets[n] = spool_sent;
-			if (strlen(line) >= sizeof chunk[n].text)
+			corrupt = strlen(line) >= sizeof chunk[n].text;
+			if (!corrupt)
 			{
-				reject("corrupt spool line (too long)", line);
-				spool_sent = ftell(in);
-				continue;
+				memcpy(chunk[n].text, line, strlen(line) + 1);
+				corrupt = !split_event(&chunk[n]);
 			}
-			memcpy(chunk[n].text, line, strlen(line) + 1);
-			if (!split_event(&chunk[n]))
+			if (corrupt)
 			{
 				reject("corrupt spool line", line);
-				spool_sent = ftell(in);
+				offsets[n] = ftell(in);
+				if (n == 0)
+					spool_sent = offsets[0];
 				continue;
 			}
 			evs[n] = &chunk[n];
@@ -573,6 +577,7 @@ drain_spool(void)
 			}
 			spool_sent = offsets[n];
 			n = 0;
+			offsets[0] = spool_sent;
 		}
 		if (eof)
 			break;
@@ -674,6 +679,7 @@ main(int argc, char **argv)
 	char		line[MAX_LINE + 1];
 	size_t		linelen = 0;
 	bool		overlong = false,
+				hasnul = false,
 				eof = false;
 	struct timespec batch_started = {0},
 				eof_at = {0};
@@ -756,14 +762,17 @@ main(int argc, char **argv)
 			{
 				eof = true;
 				clock_gettime(CLOCK_MONOTONIC, &eof_at);
-				if (linelen > 0 && !overlong)
+				/* A last line without its newline. */
+				line[linelen] = '\0';
+				if (overlong)
+					reject("line longer than 1024 bytes", line);
+				else if (hasnul)
+					reject("NUL byte in line", line);
+				else if (linelen > 0 && parse_input(line, &batch[nbatch]) &&
+						 split_event(&batch[nbatch]))
 				{
-					line[linelen] = '\0';
-					if (parse_input(line, &batch[nbatch]) && split_event(&batch[nbatch]))
-					{
-						n_read++;
-						nbatch++;
-					}
+					n_read++;
+					nbatch++;
 				}
 				continue;
 			}
@@ -771,7 +780,9 @@ main(int argc, char **argv)
 			{
 				if (buf[i] != '\n')
 				{
-					if (linelen < MAX_LINE)
+					if (buf[i] == '\0')
+						hasnul = true;
+					else if (linelen < MAX_LINE)
 						line[linelen++] = buf[i];
 					else
 						overlong = true;
@@ -780,6 +791,8 @@ main(int argc, char **argv)
 				line[linelen] = '\0';
 				if (overlong)
 					reject("line longer than 1024 bytes", line);
+				else if (hasnul)
+					reject("NUL byte in line", line);
 				else if (parse_input(line, &batch[nbatch]) && split_event(&batch[nbatch]))
 				{
 					n_read++;
@@ -790,6 +803,7 @@ main(int argc, char **argv)
 				}
 				linelen = 0;
 				overlong = false;
+				hasnul = false;
 			}
 		}
 		if (nbatch > 0 && since_ms(&batch_started) >= flush_ms)
