@@ -62,6 +62,30 @@ for mix in uniform hot; do
     done
 done
 
+# CPU per sale, one client, fixed count: the backend's own CPU time from
+# /proc, which other load on the machine disturbs far less than sales/s.
+cpu_per_sale() { # script -> microseconds of backend CPU per sale
+    local n=5000 pid t0 t=0
+    "$bindir/pgbench" -n -f "$1" -c 1 -t "$n" >/dev/null 2>&1 &
+    local bench=$!
+    for _ in $(seq 100); do
+        pid=$(psql -XAtc "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1")
+        [ -n "$pid" ] && break
+        sleep 0.05
+    done
+    t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    while t1=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null); do t=$t1; sleep 0.02; done
+    wait "$bench"
+    echo $(( (t - t0) * 1000000 / $(getconf CLK_TCK) / n ))
+}
+echo
+printf '%-8s %24s %24s %8s\n' mix "mekatek CPU/sale (us)" "peer CPU/sale (us)" ratio
+for mix in uniform hot; do
+    m=$(cpu_per_sale "$work/mekatek-$mix.pgbench")
+    p=$(cpu_per_sale "$work/peer-$mix.pgbench")
+    printf '%-8s %24s %24s %7.2fx   (peer CPU / mekatek CPU)\n' "$mix" "$m" "$p" "$(echo "$p / $m" | bc -l)"
+done
+
 echo
 psql -Xq -At <<'SQL'
 SELECT 'mekatek sales: ' || count(*) FROM mekatek.sale WHERE status = 'paid';
