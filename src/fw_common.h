@@ -67,4 +67,28 @@ extern bool mk_fw_iface_match(const char *pattern, const char *name, int len);
 
 extern Datum mk_fw_inet_datum(int family, const uint8_t *addr);
 
+/*
+ * What the parser's two consumers share (fw_parse.c builds a fw_event
+ * tuple, fw_load.c COPY rows): the prefix -> action map, read once per
+ * statement, the year for classic headers, the header time, the chain and
+ * the keys of extra.
+ */
+#include "fw_logline.h"
+#include "datatype/timestamp.h"
+
+typedef struct fw_prefix_map
+{
+	int			n;
+	char	  **prefix;
+	int		   *len;
+	char	  **action;
+} fw_prefix_map;
+
+extern void mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt);
+extern const char *mk_fw_prefix_action(const fw_prefix_map *map, fwl_span prefix);
+extern int	mk_fw_log_year(void);
+extern bool mk_fw_event_time(const fwl_event *ev, int year, TimestampTz *result);
+extern const char *mk_fw_direction(const fwl_event *ev);
+extern const char *mk_fw_extra_key(const fwl_event *ev, int idx, int *klen);
+
 #endif							/* FW_COMMON_H */

@@ -44,23 +44,15 @@ mk_firewall_init(void)
 }
 
 /* Per-statement state: the result descriptor and the prefix -> action map. */
-typedef struct prefix_map
-{
-	int			n;
-	char	  **prefix;
-	int		   *len;
-	char	  **action;
-} prefix_map;
-
 typedef struct parse_cache
 {
 	TupleDesc	tupdesc;
-	prefix_map	map;
+	fw_prefix_map map;
 	int			year;			/* resolved mekatek.fw_log_year */
 } parse_cache;
 
-static void
-load_prefix_map(prefix_map *map, MemoryContext mcxt)
+void
+mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt)
 {
 	int			ret;
 
@@ -85,8 +77,8 @@ load_prefix_map(prefix_map *map, MemoryContext mcxt)
 }
 
 /* mekatek.fw_log_year, or the year the transaction started in */
-static int
-log_year(void)
+int
+mk_fw_log_year(void)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -97,6 +89,56 @@ log_year(void)
 	if (timestamp2tm(GetCurrentTransactionStartTimestamp(), &tz, &tm, &fsec, NULL, NULL) != 0)
 		elog(ERROR, "timestamp out of range");
 	return tm.tm_year;
+}
+
+/*
+ * The header time of a parsed line (classic headers take the given year);
+ * false for a date the year makes impossible (30 February, 29 February of
+ * a common year) or one out of range.
+ */
+bool
+mk_fw_event_time(const fwl_event *ev, int year, TimestampTz *result)
+{
+	struct pg_tm tm;
+	int			tz;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = ev->header == FWL_HDR_CLASSIC ? year : ev->year;
+	tm.tm_mon = ev->mon;
+	tm.tm_mday = ev->day;
+	tm.tm_hour = ev->hour;
+	tm.tm_min = ev->min;
+	tm.tm_sec = ev->sec;
+	if (tm.tm_mday > fwl_days_in_month(tm.tm_year, tm.tm_mon))
+		return false;
+	if (ev->header == FWL_HDR_ISO && ev->has_tz)
+		tz = -ev->tz_sec;		/* PostgreSQL counts seconds west of UTC */
+	else
+		tz = DetermineTimeZoneOffset(&tm, session_timezone);
+	return tm2timestamp(&tm, ev->usec, &tz, result) == 0;
+}
+
+/* The chain a line was logged in, from which interfaces it names. */
+const char *
+mk_fw_direction(const fwl_event *ev)
+{
+	if (ev->in_iface.len > 0 && ev->out_iface.len > 0)
+		return "FORWARD";
+	if (ev->in_iface.len > 0)
+		return "INPUT";
+	if (ev->out_iface.len > 0)
+		return "OUTPUT";
+	return NULL;
+}
+
+/* The action mapped to a prefix, or NULL. */
+const char *
+mk_fw_prefix_action(const fw_prefix_map *map, fwl_span prefix)
+{
+	for (int i = 0; i < map->n; i++)
+		if (map->len[i] == prefix.len && memcmp(map->prefix[i], prefix.p, prefix.len) == 0)
+			return map->action[i];
+	return NULL;
 }
 
 static parse_cache *
@@ -116,8 +158,8 @@ get_cache(FunctionCallInfo fcinfo)
 			elog(ERROR, "fw_parse must return a composite type");
 		c->tupdesc = BlessTupleDesc(CreateTupleDescCopy(td));
 		MemoryContextSwitchTo(old);
-		load_prefix_map(&c->map, mcxt);
-		c->year = log_year();
+		mk_fw_load_prefix_map(&c->map, mcxt);
+		c->year = mk_fw_log_year();
 		fcinfo->flinfo->fn_extra = c;
 	}
 	return c;
@@ -176,8 +218,8 @@ push_val(JsonbParseState **st, const fwl_kv *kv)
  * that still repeats gets _2, _3: jsonb would otherwise keep only the last
  * value and a field would be lost without a word.
  */
-static const char *
-extra_key(const fwl_event *ev, int idx, int *klen)
+const char *
+mk_fw_extra_key(const fwl_event *ev, int idx, int *klen)
 {
 	const fwl_kv *kv = &ev->kv[idx];
 	StringInfoData s;
@@ -230,7 +272,7 @@ build_extra(const fwl_event *ev)
 			any_inner = true;
 			continue;
 		}
-		k = extra_key(ev, i, &klen);
+		k = mk_fw_extra_key(ev, i, &klen);
 		push_key(&st, k, klen);
 		push_val(&st, &ev->kv[i]);
 	}
@@ -246,7 +288,7 @@ build_extra(const fwl_event *ev)
 
 			if (!ev->kv[i].inner)
 				continue;
-			k = extra_key(ev, i, &klen);
+			k = mk_fw_extra_key(ev, i, &klen);
 			push_key(&st, k, klen);
 			push_val(&st, &ev->kv[i]);
 		}
@@ -310,28 +352,9 @@ parse_to_tuple(FunctionCallInfo fcinfo, text *line, Datum *result,
 		nulls[0] = true;
 	else
 	{
-		struct pg_tm tm;
-		int			tz;
 		TimestampTz ts;
 
-		memset(&tm, 0, sizeof(tm));
-		tm.tm_year = ev.header == FWL_HDR_CLASSIC ? c->year : ev.year;
-		tm.tm_mon = ev.mon;
-		tm.tm_mday = ev.day;
-		tm.tm_hour = ev.hour;
-		tm.tm_min = ev.min;
-		tm.tm_sec = ev.sec;
-		if (tm.tm_mday > fwl_days_in_month(tm.tm_year, tm.tm_mon))
-		{
-			*st = FWL_ERR_HEADER;
-			*off = 0;
-			return false;
-		}
-		if (ev.header == FWL_HDR_ISO && ev.has_tz)
-			tz = -ev.tz_sec;	/* PostgreSQL counts seconds west of UTC */
-		else
-			tz = DetermineTimeZoneOffset(&tm, session_timezone);
-		if (tm2timestamp(&tm, ev.usec, &tz, &ts) != 0)
+		if (!mk_fw_event_time(&ev, c->year, &ts))
 		{
 			*st = FWL_ERR_HEADER;
 			*off = 0;
@@ -358,14 +381,14 @@ parse_to_tuple(FunctionCallInfo fcinfo, text *line, Datum *result,
 		values[4] = span_text(ev.out_iface);
 	else
 		nulls[4] = true;
-	if (ev.in_iface.len > 0 && ev.out_iface.len > 0)
-		values[5] = CStringGetTextDatum("FORWARD");
-	else if (ev.in_iface.len > 0)
-		values[5] = CStringGetTextDatum("INPUT");
-	else if (ev.out_iface.len > 0)
-		values[5] = CStringGetTextDatum("OUTPUT");
-	else
-		nulls[5] = true;
+	{
+		const char *dir = mk_fw_direction(&ev);
+
+		if (dir)
+			values[5] = CStringGetTextDatum(dir);
+		else
+			nulls[5] = true;
+	}
 	/* 6, 7 addresses */
 	values[6] = mk_fw_inet_datum(ev.family, ev.src);
 	values[7] = mk_fw_inet_datum(ev.family, ev.dst);
@@ -401,15 +424,14 @@ parse_to_tuple(FunctionCallInfo fcinfo, text *line, Datum *result,
 	else
 		nulls[16] = true;
 	/* 17 action */
-	nulls[17] = true;
-	for (int i = 0; i < c->map.n; i++)
-		if (c->map.len[i] == ev.prefix.len &&
-			memcmp(c->map.prefix[i], ev.prefix.p, ev.prefix.len) == 0)
-		{
-			values[17] = CStringGetTextDatum(c->map.action[i]);
-			nulls[17] = false;
-			break;
-		}
+	{
+		const char *act = mk_fw_prefix_action(&c->map, ev.prefix);
+
+		if (act)
+			values[17] = CStringGetTextDatum(act);
+		else
+			nulls[17] = true;
+	}
 	/* 18 extra */
 	values[18] = build_extra(&ev);
 
@@ -462,7 +484,7 @@ mk_fw_parse_error(PG_FUNCTION_ARGS)
 	if (st == FWL_OK && ev->header == FWL_HDR_CLASSIC)
 	{
 		/* the day of month is checked against the year in the server */
-		if (ev->day > fwl_days_in_month(log_year(), ev->mon))
+		if (ev->day > fwl_days_in_month(mk_fw_log_year(), ev->mon))
 		{
 			st = FWL_ERR_HEADER;
 			off = 0;

@@ -110,10 +110,12 @@ CREATE TABLE mekatek.fw_reject (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     line        text NOT NULL,
     reason      text NOT NULL,
-    rejected_at timestamptz NOT NULL DEFAULT now()
+    rejected_at timestamptz NOT NULL DEFAULT now(),
+    source      text,
+    line_no     bigint
 );
 COMMENT ON TABLE mekatek.fw_reject IS
-    'Lines the bulk path could not parse, with the reason; none is ever lost';
+    'Lines the bulk path could not parse, with the reason; none is ever lost.  source is the file fw_load_file read (NULL for fw_load and fw_load_raw), line_no the line''s number in it (or in fw_load''s text; NULL for fw_load_raw)';
 
 CREATE FUNCTION mekatek.fw_load_raw(OUT loaded bigint, OUT rejected bigint)
 LANGUAGE plpgsql VOLATILE
@@ -176,21 +178,22 @@ END $$;
 COMMENT ON FUNCTION mekatek.fw_load_raw() IS
     'Parses every staged line of mekatek.fw_log_raw into mekatek.fw_log, keeps the rejects in mekatek.fw_reject, empties the staging table; returns the counts';
 
+-- The streaming bulk path (src/fw_load.c): lines are parsed in C and fed
+-- to COPY FROM through a data-source callback, so rows go in through COPY's
+-- multi-insert; nothing is staged.  Privileges as for COPY FROM: INSERT on
+-- fw_log and fw_reject, and for a server file superuser or
+-- pg_read_server_files.
+CREATE FUNCTION mekatek.fw_load_file(path text, OUT loaded bigint, OUT rejected bigint)
+AS 'MODULE_PATHNAME', 'mk_fw_load_file'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mekatek.fw_load_file(text) IS
+    'Loads a server-side file of LOG lines into mekatek.fw_log through COPY''s multi-insert, streaming (never the whole file in memory); lines that do not parse go to mekatek.fw_reject with their reason and line number; empty lines skipped; needs superuser or pg_read_server_files, as COPY FROM a file';
+
 CREATE FUNCTION mekatek.fw_load(lines text, OUT loaded bigint, OUT rejected bigint)
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-BEGIN
-    -- EXCLUSIVE before staging: two concurrent fw_load calls queue up
-    -- instead of deadlocking on the upgrade in fw_load_raw.
-    LOCK TABLE mekatek.fw_log_raw IN EXCLUSIVE MODE;
-    INSERT INTO mekatek.fw_log_raw (line)
-    SELECT l FROM regexp_split_to_table(rtrim(lines, E'\n'), E'\r?\n') WITH ORDINALITY AS s(l, n)
-     WHERE l <> '' ORDER BY n;
-    SELECT r.loaded, r.rejected INTO loaded, rejected FROM mekatek.fw_load_raw() r;
-END $$;
+AS 'MODULE_PATHNAME', 'mk_fw_load_text'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mekatek.fw_load(text) IS
-    'Loads a blob of LOG lines (one per line; empty lines skipped) through the bulk path; returns loaded and rejected counts';
+    'Loads a blob of LOG lines (one per line, \n or \r\n; empty lines skipped) by the same streaming path as fw_load_file; rejects kept in mekatek.fw_reject with their line number; returns loaded and rejected counts';
 
 ------------------------------------------------------------------------
 -- Rules
@@ -389,7 +392,7 @@ GRANT EXECUTE ON FUNCTION mekatek.fw_parse(text), mekatek.fw_try_parse(text), me
                 mekatek.fw_anomalies(text), mekatek.fw_rule_usage(text, timestamptz, timestamptz),
                 mekatek.fw_rule_trend(text, timestamptz, timestamptz, interval)
       TO mekatek_analyst;
-GRANT EXECUTE ON FUNCTION mekatek.fw_load(text), mekatek.fw_load_raw(), mekatek.fw_import_iptables(text, text),
+GRANT EXECUTE ON FUNCTION mekatek.fw_load(text), mekatek.fw_load_file(text), mekatek.fw_load_raw(), mekatek.fw_import_iptables(text, text),
                 mekatek.fw_prefix_action_normalise(), mekatek.fw_rule_normalise()
       TO mekatek_admin;
 

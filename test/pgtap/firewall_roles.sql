@@ -2,7 +2,7 @@
 -- analysis; only admins load logs and import rules; devices and cashiers
 -- get nothing of this module.
 BEGIN;
-SELECT plan(16);
+SELECT plan(24);
 
 SELECT ok(has_function_privilege('mekatek_analyst', 'mekatek.fw_parse(text)', 'EXECUTE'), 'analyst may parse');
 SELECT ok(has_function_privilege('mekatek_analyst', 'mekatek.fw_anomalies(text)', 'EXECUTE'), 'analyst may classify anomalies');
@@ -31,6 +31,47 @@ SELECT throws_ok($$ SELECT mekatek.fw_load('X IN=eth0 OUT= SRC=10.0.0.1 DST=10.0
 SELECT throws_ok($$ SELECT mekatek.fw_import_iptables('p', '-A INPUT -j ACCEPT') $$, '42501', NULL,
                  'analyst may not import rules');
 RESET ROLE;
+
+-- fw_load_file reads a server file: like COPY FROM a file it needs
+-- superuser or pg_read_server_files on top of the right to load.
+SELECT ok(has_function_privilege('mekatek_admin', 'mekatek.fw_load_file(text)', 'EXECUTE'), 'admin may call fw_load_file');
+SELECT ok(NOT has_function_privilege('mekatek_analyst', 'mekatek.fw_load_file(text)', 'EXECUTE'), 'analyst may not');
+DO $$
+DECLARE o oid := lo_from_bytea(0, convert_to(E'X IN=eth0 OUT= SRC=10.7.7.7 DST=10.0.0.2 PROTO=UDP SPT=1 DPT=2\ngarbage\n', 'UTF8'));
+BEGIN
+    PERFORM lo_export(o, 'fwload_roles.log');
+    PERFORM lo_unlink(o);
+END $$;
+CREATE ROLE fw_tap_reader IN ROLE mekatek_admin, pg_read_server_files;
+CREATE ROLE fw_tap_reader_only IN ROLE pg_read_server_files;
+GRANT EXECUTE ON FUNCTION mekatek.fw_load_file(text) TO fw_tap_reader_only;
+GRANT USAGE ON SCHEMA mekatek TO fw_tap_reader_only;
+SET ROLE fw_tap_analyst;
+SELECT throws_ok($$ SELECT mekatek.fw_load_file('fwload_roles.log') $$, '42501', NULL,
+                 'analyst: 42501 (no EXECUTE)');
+RESET ROLE;
+SET ROLE fw_tap_admin;
+SELECT throws_ok($$ SELECT mekatek.fw_load_file('fwload_roles.log') $$, '42501',
+                 'permission denied to read server file "fwload_roles.log"',
+                 'admin without pg_read_server_files: 42501');
+RESET ROLE;
+SET ROLE fw_tap_reader_only;
+SELECT throws_ok($$ SELECT mekatek.fw_load_file('fwload_roles.log') $$, '42501',
+                 'permission denied for table fw_reject',
+                 'a file reader without INSERT on the log tables: 42501');
+RESET ROLE;
+GRANT INSERT ON mekatek.fw_reject TO fw_tap_reader_only;
+SET ROLE fw_tap_reader_only;
+SELECT throws_ok($$ SELECT mekatek.fw_load_file('fwload_roles.log') $$, '42501',
+                 'permission denied for table fw_log',
+                 'INSERT on fw_log is checked as COPY checks it');
+RESET ROLE;
+SET ROLE fw_tap_reader;
+SELECT results_eq($$ SELECT loaded, rejected FROM mekatek.fw_load_file('fwload_roles.log') $$,
+                  $$ VALUES (1::bigint, 1::bigint) $$, 'admin with pg_read_server_files loads the file');
+RESET ROLE;
+SELECT results_eq($$ SELECT line, line_no, source FROM mekatek.fw_reject WHERE source = 'fwload_roles.log' $$,
+                  $$ VALUES ('garbage'::text, 2::bigint, 'fwload_roles.log'::text) $$, 'its reject is kept with its line number');
 
 SELECT * FROM finish();
 ROLLBACK;
