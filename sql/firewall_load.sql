@@ -25,7 +25,8 @@ INSERT INTO sample VALUES
  (4, 'not a log line at all'),
  (5, E'Nov 23 07:08:10 gw kernel: tab\there IN=eth0 OUT= SRC=10.0.0.3 DST=10.0.0.4 LEN=40 TTL=1 ID=3 PROTO=TCP SPT=1 DPT=2 ACK FIN OPT (020405B4)'),
  (6, 'Nov 23 07:08:11 gw kernel: préfixe→ IN=eth0 OUT= SRC=10.0.0.5 DST=10.0.0.6 LEN=40 TTL=1 ID=4 PROTO=47 INCOMPLETE [65535 bytes] UID=1000 GID=1000 MARK=0x1'),
- (7, 'Feb 30 00:00:00 gw kernel: IN=eth0 OUT= SRC=10.0.0.7 DST=10.0.0.8 PROTO=UDP');
+ (7, 'Feb 30 00:00:00 gw kernel: IN=eth0 OUT= SRC=10.0.0.7 DST=10.0.0.8 PROTO=UDP'),
+ (8, E'IN=eth0 OUT= SRC=10.0.0.9 DST=10.0.0.8 PROTO=UDP NOTE="a\\b\tc\x01" WHO=zoë "odd\\key"=1');
 SELECT * FROM mekatek.fw_load((SELECT string_agg(line, E'\n' ORDER BY n) FROM sample));
 WITH good AS (
     SELECT row_number() OVER (ORDER BY n) AS k, s.n, mekatek.fw_try_parse(s.line) AS e
@@ -127,6 +128,7 @@ SELECT * FROM mekatek.fw_load(NULL);
 -- An error while COPY inserts names the file's line, not COPY's row (the
 -- garbage on line 2 shifts them apart).
 BEGIN;
+TRUNCATE mekatek.fw_log RESTART IDENTITY;
 ALTER TABLE mekatek.fw_log ADD CONSTRAINT fwload_test CHECK (dpt <> 666);
 SELECT pg_temp.write_file('fwload_check.log', convert_to(
     E'IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 PROTO=UDP SPT=1 DPT=1\n'

@@ -365,21 +365,27 @@ put_addr(StringInfo o, int family, const uint8_t *a)
 static void
 json_string(StringInfo j, const char *p, int n)
 {
+	int			start = 0;
+
 	appendStringInfoChar(j, '"');
 	for (int i = 0; i < n; i++)
 	{
 		unsigned char c = (unsigned char) p[i];
 
-		if (c == '"' || c == '\\')
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		/* copy the plain run, then the escape */
+		appendBinaryStringInfo(j, p + start, i - start);
+		if (c < 0x20)
+			appendStringInfo(j, "\\u%04x", c);
+		else
 		{
 			appendStringInfoChar(j, '\\');
 			appendStringInfoChar(j, (char) c);
 		}
-		else if (c < 0x20)
-			appendStringInfo(j, "\\u%04x", c);
-		else
-			appendStringInfoChar(j, (char) c);
+		start = i + 1;
 	}
+	appendBinaryStringInfo(j, p + start, n - start);
 	appendStringInfoChar(j, '"');
 }
 
