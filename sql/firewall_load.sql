@@ -26,7 +26,9 @@ INSERT INTO sample VALUES
  (5, E'Nov 23 07:08:10 gw kernel: tab\there IN=eth0 OUT= SRC=10.0.0.3 DST=10.0.0.4 LEN=40 TTL=1 ID=3 PROTO=TCP SPT=1 DPT=2 ACK FIN OPT (020405B4)'),
  (6, 'Nov 23 07:08:11 gw kernel: préfixe→ IN=eth0 OUT= SRC=10.0.0.5 DST=10.0.0.6 LEN=40 TTL=1 ID=4 PROTO=47 INCOMPLETE [65535 bytes] UID=1000 GID=1000 MARK=0x1'),
  (7, 'Feb 30 00:00:00 gw kernel: IN=eth0 OUT= SRC=10.0.0.7 DST=10.0.0.8 PROTO=UDP'),
- (8, E'IN=eth0 OUT= SRC=10.0.0.9 DST=10.0.0.8 PROTO=UDP NOTE="a\\b\tc\x01" WHO=zoë "odd\\key"=1');
+ (8, E'IN=eth0 OUT= SRC=10.0.0.9 DST=10.0.0.8 PROTO=UDP NOTE="a\\b\tc\x01" WHO=zoë "odd\\key"=1'),
+ (9, '9999-12-31T23:59:59.5-05:00 fw kernel: IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 PROTO=UDP'),
+ (10, '0001-01-01T00:00:00+01:00 fw kernel: IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 PROTO=UDP');
 SELECT * FROM mekatek.fw_load((SELECT string_agg(line, E'\n' ORDER BY n) FROM sample));
 WITH good AS (
     SELECT row_number() OVER (ORDER BY n) AS k, s.n, mekatek.fw_try_parse(s.line) AS e
@@ -40,7 +42,7 @@ WITH good AS (
 SELECT g.n, l.e IS NOT DISTINCT FROM g.e AS same_as_fw_parse
   FROM good g FULL JOIN loaded l USING (k) ORDER BY g.n;
 SELECT line_no, source, reason FROM mekatek.fw_reject ORDER BY id;
-SELECT prefix, extra FROM mekatek.fw_log ORDER BY id;
+SELECT logged_at, prefix, extra FROM mekatek.fw_log ORDER BY id;
 TRUNCATE mekatek.fw_log, mekatek.fw_reject;
 
 -- A file: CRLF, an empty line, a reject, no trailing newline.

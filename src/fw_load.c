@@ -319,8 +319,17 @@ put_timestamp(StringInfo o, TimestampTz ts)
 	fsec_t		fsec;
 	char		b[32];
 
-	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 || tm.tm_year < 1 || tm.tm_year > 9999)
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		elog(ERROR, "timestamp out of range");
+	if (tm.tm_year < 1 || tm.tm_year > 9999)
+	{
+		/* an offset can push a year-1 or year-9999 header across */
+		appendStringInfo(o, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00%s",
+						 tm.tm_year > 0 ? tm.tm_year : 1 - tm.tm_year, tm.tm_mon, tm.tm_mday,
+						 tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec,
+						 tm.tm_year > 0 ? "" : " BC");
+		return;
+	}
 	put_digits(b, tm.tm_year, 4);
 	b[4] = '-';
 	put_digits(b + 5, tm.tm_mon, 2);
