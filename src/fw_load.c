@@ -376,7 +376,7 @@ json_string(StringInfo j, const char *p, int n)
 {
 	int			start = 0;
 
-	appendStringInfoChar(j, '"');
+	appendStringInfoCharMacro(j, '"');
 	for (int i = 0; i < n; i++)
 	{
 		unsigned char c = (unsigned char) p[i];
@@ -395,7 +395,7 @@ json_string(StringInfo j, const char *p, int n)
 		start = i + 1;
 	}
 	appendBinaryStringInfo(j, p + start, n - start);
-	appendStringInfoChar(j, '"');
+	appendStringInfoCharMacro(j, '"');
 }
 
 static void
@@ -409,11 +409,11 @@ json_members(StringInfo j, const fwl_event *ev, bool inner, bool *first)
 		if ((bool) ev->kv[i].inner != inner)
 			continue;
 		if (!*first)
-			appendStringInfoChar(j, ',');
+			appendStringInfoCharMacro(j, ',');
 		*first = false;
 		k = mk_fw_extra_key(ev, i, &klen);
 		json_string(j, k, klen);
-		appendStringInfoChar(j, ':');
+		appendStringInfoCharMacro(j, ':');
 		if (ev->kv[i].has_val)
 			json_string(j, ev->kv[i].val.p, ev->kv[i].val.len);
 		else
@@ -439,7 +439,7 @@ put_extra(fw_loader *ld, StringInfo o, const fwl_event *ev)
 		bool		ifirst = true;
 
 		if (!first)
-			appendStringInfoChar(j, ',');
+			appendStringInfoCharMacro(j, ',');
 		appendBinaryStringInfo(j, "\"inner\":{", 9);
 		json_members(j, ev, true, &ifirst);
 		appendStringInfoChar(j, '}');
@@ -484,15 +484,15 @@ process_line(fw_loader *ld, const char *line, size_t len)
 		put_timestamp(o, ts);
 	else
 		appendBinaryStringInfo(o, "\\N", 2);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_span_or_null(o, ev.host);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_span_or_null(o, ev.prefix);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_span_or_null(o, ev.in_iface);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_span_or_null(o, ev.out_iface);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	{
 		const char *dir = mk_fw_direction(&ev);
 
@@ -501,13 +501,13 @@ process_line(fw_loader *ld, const char *line, size_t len)
 		else
 			appendBinaryStringInfo(o, "\\N", 2);
 	}
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_addr(o, ev.family, ev.src);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_addr(o, ev.family, ev.dst);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_span_or_null(o, ev.proto);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	{
 		/* spt, dpt, len, ttl, packet_id, icmp_type, icmp_code */
 		const unsigned bits[7] = {FWL_HAS_SPT, FWL_HAS_DPT, FWL_HAS_LEN, FWL_HAS_TTL,
@@ -517,7 +517,7 @@ process_line(fw_loader *ld, const char *line, size_t len)
 		for (int i = 0; i < 7; i++)
 		{
 			put_int(o, (ev.has & bits[i]) != 0, nums[i]);
-			appendStringInfoChar(o, '\t');
+			appendStringInfoCharMacro(o, '\t');
 		}
 	}
 	/* tcp_flags: an array for TCP (maybe empty), NULL otherwise */
@@ -535,13 +535,13 @@ process_line(fw_loader *ld, const char *line, size_t len)
 	}
 	else
 		appendBinaryStringInfo(o, "\\N", 2);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	act = mk_fw_prefix_action(&ld->map, ev.prefix);
 	if (act)
 		put_text(o, act, strlen(act));
 	else
 		appendBinaryStringInfo(o, "\\N", 2);
-	appendStringInfoChar(o, '\t');
+	appendStringInfoCharMacro(o, '\t');
 	put_extra(ld, o, &ev);
 	appendStringInfoChar(o, '\n');
 
