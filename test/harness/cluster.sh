@@ -35,6 +35,9 @@ CONF
             printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$dir/data/postgresql.conf"
         fi
     fi
+    # The server refuses a data directory others can read (an older harness
+    # opened build/ up): keep it private before every start.
+    chmod 700 "$dir/data"
     if ! mk_as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         mk_as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
             || { tail -n 30 "$dir/server.log" >&2; mk_die "server did not start"; }
