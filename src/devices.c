@@ -168,21 +168,6 @@ mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,
 				 after ? "AFTER" : "BEFORE", insert_only ? "INSERT" : "INSERT OR UPDATE");
 }
 
-SPIPlanPtr
-mk_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 AttrNumber
 mk_trigger_column(TriggerData *td, const char *name, Oid type, bool not_null)
 {

@@ -48,14 +48,6 @@ extern void mk_payload_time(MkPayload *p, const char *key, TimestampTz value);
 extern void mk_payload_notify(MkPayload *p, const char *channel);
 
 /*
- * Prepare a query once per backend: *slot keeps the plan (SPI_keepplan).
- * Call between SPI_connect and SPI_finish.
- */
-struct _SPI_plan;
-extern struct _SPI_plan *mk_keep_plan(struct _SPI_plan **slot, const char *sql,
-									  int nargs, Oid *types);
-
-/*
  * The attribute number of a trigger relation's column, checked: it must
  * exist with the given type and, when not_null, be declared NOT NULL (so
  * that the trigger may read it without a NULL check).  A trigger function

@@ -42,7 +42,7 @@ mk_door_access(PG_FUNCTION_ARGS)
 	if (plan_card == NULL)
 	{
 		/* The best card for this door: a valid one if any, else say why not. */
-		mk_keep_plan(&plan_card, 
+		mk_spi_plan(&plan_card, 
 			"SELECT card_id, reason FROM ("
 			"  SELECT card_id, door_id, CASE WHEN NOT enabled THEN 'disabled' "
 			"                                WHEN now() < valid_from THEN 'not_yet_valid' "
@@ -52,9 +52,9 @@ mk_door_access(PG_FUNCTION_ARGS)
 			"   WHERE uid = $1 AND (door_id IS NULL OR door_id = $2)) c "
 			" ORDER BY reason = 'granted' DESC, door_id IS NULL, card_id LIMIT 1",
 			2, (Oid[]) {TEXTOID, TEXTOID});
-		mk_keep_plan(&plan_other, "SELECT 1 FROM mekatek.door_card WHERE uid = $1 LIMIT 1",
+		mk_spi_plan(&plan_other, "SELECT 1 FROM mekatek.door_card WHERE uid = $1 LIMIT 1",
 								 1, (Oid[]) {TEXTOID});
-		mk_keep_plan(&plan_log, 
+		mk_spi_plan(&plan_log, 
 			"INSERT INTO mekatek.door_attempt(door_id, uid, card_id, granted, reason) "
 			"VALUES ($1, $2, $3, $4, $5) RETURNING attempt_id, at",
 			5, (Oid[]) {TEXTOID, TEXTOID, INT8OID, BOOLOID, TEXTOID});

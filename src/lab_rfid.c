@@ -108,19 +108,15 @@ mk_lab_register(PG_FUNCTION_ARGS)
 	args[4] = CStringGetTextDatum(test);
 
 	SPI_connect();
-	if (plan_insert == NULL)
 	{
-		Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		static const Oid types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
-		plan_insert = SPI_prepare(
-			"WITH i AS (INSERT INTO mekatek.lab_item(uid, active_uid, item_code, company, kind, test) "
-			"           VALUES ($1, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
-			"     h AS (INSERT INTO mekatek.lab_item_history(item_id, uid, item_code, to_state, at) "
-			"           SELECT item_id, uid, item_code, state, registered_at FROM i) "
-			"SELECT * FROM i", 5, types);
-		if (plan_insert == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan_insert);
+		mk_spi_plan(&plan_insert,
+					"WITH i AS (INSERT INTO mekatek.lab_item(uid, active_uid, item_code, company, kind, test) "
+					"           VALUES ($1, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
+					"     h AS (INSERT INTO mekatek.lab_item_history(item_id, uid, item_code, to_state, at) "
+					"           SELECT item_id, uid, item_code, state, registered_at FROM i) "
+					"SELECT * FROM i", 5, types);
 	}
 	if (SPI_execute_plan(plan_insert, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "lab_register: insert failed");
@@ -186,7 +182,7 @@ scan_apply(int64 scan_id, const char *raw_uid, const char *lab, const char *scan
 		 * A second scanner blocked on the row re-checks the condition on
 		 * the row the first one committed, and finds itself debounced.
 		 */
-		mk_keep_plan(&plan_advance,
+		mk_spi_plan(&plan_advance,
 					 "WITH u AS (UPDATE mekatek.lab_item "
 					 "              SET state = CASE state WHEN 'registered' THEN 'queued' "
 					 "                                     WHEN 'queued' THEN 'testing' "
@@ -213,7 +209,7 @@ scan_apply(int64 scan_id, const char *raw_uid, const char *lab, const char *scan
 			 * Nothing advanced: a bounce (of an item in the lab, or of the
 			 * scan that just finished one), or a tag no item in the lab has.
 			 */
-			mk_keep_plan(&plan_seen,
+			mk_spi_plan(&plan_seen,
 						 "SELECT 1 FROM mekatek.lab_item WHERE uid = $1 AND (state <> 'done' "
 						 "OR (last_scan_at > $2 - $3 AND last_scan_at < $2 + $3)) LIMIT 1",
 						 3, (Oid[]) {TEXTOID, TIMESTAMPTZOID, INTERVALOID});
@@ -229,7 +225,7 @@ scan_apply(int64 scan_id, const char *raw_uid, const char *lab, const char *scan
 		Datum		a[2];
 		MkPayload	p;
 
-		mk_keep_plan(&plan_flag,
+		mk_spi_plan(&plan_flag,
 				  "UPDATE mekatek.rfid_scan SET flag = $2 WHERE scan_id = $1",
 				  2, (Oid[]) {INT8OID, TEXTOID});
 		a[0] = Int64GetDatum(scan_id);

@@ -93,28 +93,28 @@ static SPIPlanPtr plan_alert = NULL;
 static void
 prepare_plans(void)
 {
-	mk_keep_plan(&plan_add,
+	mk_spi_plan(&plan_add,
 				 "UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
 				 "inside = inside + $2 - $3, updated_at = now() "
 				 "WHERE room_id = $1 AND inside + $4 >= 0 "
 				 "RETURNING inside, (SELECT capacity FROM mekatek.room r WHERE r.room_id = $1)",
 				 4, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID});
-	mk_keep_plan(&plan_lock,
+	mk_spi_plan(&plan_lock,
 				 "SELECT o.inside, r.capacity FROM mekatek.room_occupancy o "
 				 "LEFT JOIN mekatek.room r ON r.room_id = o.room_id "
 				 "WHERE o.room_id = $1 FOR UPDATE OF o",
 				 1, (Oid[]) {TEXTOID});
-	mk_keep_plan(&plan_create,
+	mk_spi_plan(&plan_create,
 				 "INSERT INTO mekatek.room_occupancy(room_id) VALUES ($1) ON CONFLICT DO NOTHING",
 				 1, (Oid[]) {TEXTOID});
-	mk_keep_plan(&plan_write,
+	mk_spi_plan(&plan_write,
 				 "UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
 				 "miscounted = miscounted + $4, inside = $5, updated_at = now() WHERE room_id = $1",
 				 5, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID, INT4OID});
-	mk_keep_plan(&plan_miscount,
+	mk_spi_plan(&plan_miscount,
 				 "UPDATE mekatek.visitor_event SET miscount = $2 WHERE event_no = $1",
 				 2, (Oid[]) {INT8OID, INT4OID});
-	mk_keep_plan(&plan_alert,
+	mk_spi_plan(&plan_alert,
 				 "INSERT INTO mekatek.capacity_alert(room_id, state, inside, capacity, at, event_no) "
 				 "VALUES ($1, $2, $3, $4, $5, $6)",
 				 6, (Oid[]) {TEXTOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID});
