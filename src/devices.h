@@ -47,36 +47,4 @@ extern void mk_payload_time(MkPayload *p, const char *key, TimestampTz value);
 /* Close the object and queue NOTIFY channel (sent at commit, if any). */
 extern void mk_payload_notify(MkPayload *p, const char *channel);
 
-/*
- * The attribute number of a trigger relation's column, checked: it must
- * exist with the given type and, when not_null, be declared NOT NULL (so
- * that the trigger may read it without a NULL check).  A trigger function
- * attached to the wrong table gets an ERROR, never a misread datum.
- */
-extern AttrNumber mk_trigger_column(TriggerData *td, const char *name, Oid type, bool not_null);
-
-/*
- * The inserted rows of an AFTER INSERT ... FOR EACH STATEMENT trigger with
- * REFERENCING NEW TABLE, read straight from the transition tuplestore with
- * a read pointer of our own (as a NamedTuplestoreScan takes one), so the
- * rows can be read several times.  mk_transition_open raises 39P01 when
- * the trigger is not declared that way and returns false when the
- * statement inserted no row.
- */
-typedef struct MkTransition
-{
-	Tuplestorestate *store;
-	int			readptr;
-	TupleTableSlot *slot;
-} MkTransition;
-
-extern bool mk_transition_open(MkTransition *t, FunctionCallInfo fcinfo, const char *funcname);
-extern void mk_transition_rewind(MkTransition *t);
-extern bool mk_transition_next(MkTransition *t);
-extern void mk_transition_close(MkTransition *t);
-
-/* Raise 39P01-style misuse errors when a trigger function is called wrongly. */
-extern void mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,
-							 bool after, bool insert_only);
-
 #endif							/* MEKATEK_DEVICES_H */

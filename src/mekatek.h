@@ -62,4 +62,42 @@ extern char *mk_acting_role(void);
 
 /* True when the acting role has mekatek_admin's rights or is superuser. */
 extern bool mk_acting_is_admin(void);
+
+/* Trigger helpers (src/trigger_rows.c). */
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "utils/tuplestore.h"
+
+/*
+ * The attribute number of a trigger relation's column, checked: it must
+ * exist with the given type and, when not_null, be declared NOT NULL (so
+ * that the trigger may read it without a NULL check).  A trigger function
+ * attached to the wrong table gets an ERROR, never a misread datum.
+ */
+extern AttrNumber mk_trigger_column(TriggerData *td, const char *name, Oid type, bool not_null);
+
+/*
+ * The inserted rows of an AFTER INSERT ... FOR EACH STATEMENT trigger with
+ * REFERENCING NEW TABLE, read straight from the transition tuplestore with
+ * a read pointer of our own (as a NamedTuplestoreScan takes one), so the
+ * rows can be read several times.  mk_transition_open raises 39P01 when
+ * the trigger is not declared that way and returns false when the
+ * statement inserted no row.
+ */
+typedef struct MkTransition
+{
+	Tuplestorestate *store;
+	int			readptr;
+	TupleTableSlot *slot;
+} MkTransition;
+
+extern bool mk_transition_open(MkTransition *t, FunctionCallInfo fcinfo, const char *funcname);
+extern void mk_transition_rewind(MkTransition *t);
+extern bool mk_transition_next(MkTransition *t);
+extern void mk_transition_close(MkTransition *t);
+
+/* Raise 39P01-style misuse errors when a trigger function is called wrongly. */
+extern void mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,
+							 bool after, bool insert_only);
+
 #endif							/* MEKATEK_H */

@@ -257,11 +257,10 @@ newline_cmp(const void *a, const void *b)
 
 /* Read the statement's new lines from the transition table. */
 static NewLine *
-read_new_lines(TriggerData *td, int *count)
+read_new_lines(FunctionCallInfo fcinfo, int *count)
 {
-	Relation	rel = td->tg_relation;
-	Tuplestorestate *ts = td->tg_newtable;
-	TupleTableSlot *slot;
+	Relation	rel = ((TriggerData *) fcinfo->context)->tg_relation;
+	MkTransition t;
 	int			a_sale = attnum(rel, "sale_id"), a_line = attnum(rel, "line_no");
 	int			a_product = attnum(rel, "product_id"), a_qty = attnum(rel, "qty");
 	int			a_amount = attnum(rel, "amount");
@@ -269,25 +268,25 @@ read_new_lines(TriggerData *td, int *count)
 	NewLine    *lines = palloc(sizeof(NewLine) * cap);
 	bool		isnull;
 
-	if (ts == NULL)
-		elog(ERROR, "pos_line_stock_trg needs REFERENCING NEW TABLE");
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
-	tuplestore_rescan(ts);
-	while (tuplestore_gettupleslot(ts, true, false, slot))
+	*count = 0;
+	if (!mk_transition_open(&t, fcinfo, "pos_line_stock_trg"))
+		return lines;
+	mk_transition_rewind(&t);
+	while (mk_transition_next(&t))
 	{
 		if (n == cap)
 		{
 			cap *= 2;
 			lines = repalloc_huge(lines, sizeof(NewLine) * cap);
 		}
-		lines[n].sale_id = DatumGetInt64(slot_getattr(slot, a_sale, &isnull));
-		lines[n].line_no = DatumGetInt32(slot_getattr(slot, a_line, &isnull));
-		lines[n].product_id = DatumGetInt64(slot_getattr(slot, a_product, &isnull));
-		lines[n].qty = DatumGetInt32(slot_getattr(slot, a_qty, &isnull));
-		lines[n].amount = datumCopy(slot_getattr(slot, a_amount, &isnull), false, -1);
+		lines[n].sale_id = DatumGetInt64(slot_getattr(t.slot, a_sale, &isnull));
+		lines[n].line_no = DatumGetInt32(slot_getattr(t.slot, a_line, &isnull));
+		lines[n].product_id = DatumGetInt64(slot_getattr(t.slot, a_product, &isnull));
+		lines[n].qty = DatumGetInt32(slot_getattr(t.slot, a_qty, &isnull));
+		lines[n].amount = datumCopy(slot_getattr(t.slot, a_amount, &isnull), false, -1);
 		n++;
 	}
-	ExecDropSingleTupleTableSlot(slot);
+	mk_transition_close(&t);
 	*count = n;
 	return lines;
 }
@@ -431,12 +430,11 @@ add_to_total(int64 sale_id, Datum amount, int32 lines)
 Datum
 pos_line_stock_trg(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
 	NewLine    *lines;
 	int			n;
 
 	check_trigger(fcinfo, "pos_line_stock_trg", false, TRIGGER_EVENT_INSERT, "sale_line");
-	lines = read_new_lines(td, &n);
+	lines = read_new_lines(fcinfo, &n);
 	if (n == 0)
 		return PointerGetDatum(NULL);
 	qsort(lines, n, sizeof(NewLine), newline_cmp);
