@@ -9,18 +9,20 @@
  * The state change happens in an AFTER INSERT statement trigger reading
  * the transition table, so it sees only rows actually inserted: an edge
  * client replaying an event with INSERT ... ON CONFLICT DO NOTHING changes
- * nothing twice.  Scans are applied one by one in insertion order.  The change is
- * one UPDATE whose WHERE clause holds the debounce test; two scanners
- * reading one tag at once serialise on the item's row, and under READ
- * COMMITTED the one that waited re-checks the condition against the row
- * the other committed: it sees that scan's time and counts as a bounce.
+ * nothing twice.  How the scans of one statement are applied, and why
+ * two scanners reading one tag at once advance it once, is told above
+ * mk_rfid_scan_apply's helpers below.
  */
 #include "devices.h"
 
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(mk_rfid_uid);
@@ -149,141 +151,522 @@ mk_lab_register(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-static SPIPlanPtr plan_advance = NULL;
-static SPIPlanPtr plan_seen = NULL;
-static SPIPlanPtr plan_flag = NULL;
+/*
+ * The statement's scans are applied set-wise: the items their tags name are
+ * locked once, in UID order (so two scanners' statements cannot deadlock),
+ * the state machine runs here over the scans in insertion order, and the
+ * result is written with one UPDATE of the items, one INSERT of history and,
+ * when some scans name no item, one UPDATE of their flags.  Per-scan
+ * statements cost four times the bare INSERT; this costs about one.
+ *
+ * Locking with SELECT ... FOR UPDATE keeps the READ COMMITTED behaviour the
+ * old per-scan UPDATE had: a statement that waited for another scanner's
+ * lock reads the row that scanner committed (its new state and last scan
+ * time), so the same press read by two scanners counts once.
+ */
+#define LAB_STATES 4
+static const char *const lab_state_names[LAB_STATES] = {"registered", "queued", "testing", "done"};
+#define LAB_DONE (LAB_STATES - 1)
+/*
+ * States travel to SQL as positions (1-based) into this constant, which the
+ * planner folds once: no enum input function per row.
+ */
+#define LAB_STATE_ARRAY "'{registered,queued,testing,done}'::mekatek.lab_state[]"
 
-/* One scan, in insertion order: advance its item, or debounce, or flag it. */
-static void
-scan_apply(int64 scan_id, const char *raw_uid, const char *lab, const char *scanner,
-		   TimestampTz at)
+typedef struct RfidScan
 {
-	const char *flag = NULL;
-	char	   *uid;
+	int64		scan_id;
+	char	   *raw_uid;		/* as sent, for the notification */
+	char	   *uid;			/* normalised; NULL when no UID */
+	char	   *lab;
+	char	   *scanner;
+	TimestampTz at;
+} RfidScan;
 
-	uid = mk_uid_normalise(raw_uid);
-	if (uid == NULL)
-		flag = "bad_uid";
-	else
+typedef struct LabItem
+{
+	ItemPointerData ctid;		/* of the locked row: the UPDATE fetches it by TID */
+	int64		item_id;
+	char	   *uid;
+	char	   *item_code;
+	int			state;			/* index into lab_state_names */
+	bool		has_last;
+	TimestampTz last_scan_at;
+	char	   *lab;			/* of the last counted scan, when changed */
+	bool		changed;
+} LabItem;
+
+/* A done item's last counted scan: a read of its tag close to it is a bounce. */
+typedef struct DoneScan
+{
+	char	   *uid;
+	TimestampTz at;
+} DoneScan;
+
+/* Growing parallel arrays of datums, the parameters of one set-wise statement. */
+typedef struct DatumColumns
+{
+	int			ncols;
+	int			n;
+	int			cap;
+	Datum	   *cols[8];
+} DatumColumns;
+
+static void
+columns_init(DatumColumns *c, int ncols, int cap)
+{
+	c->ncols = ncols;
+	c->n = 0;
+	c->cap = Max(cap, 8);
+	for (int i = 0; i < ncols; i++)
+		c->cols[i] = palloc(sizeof(Datum) * c->cap);
+}
+
+static int
+columns_add(DatumColumns *c)
+{
+	if (c->n == c->cap)
 	{
-		Datum		a[5];
+		c->cap *= 2;
+		for (int i = 0; i < c->ncols; i++)
+			c->cols[i] = repalloc(c->cols[i], sizeof(Datum) * c->cap);
+	}
+	return c->n++;
+}
+
+/* The columns as array parameters of the given element types. */
+static void
+columns_arrays(DatumColumns *c, const Oid *types, Datum *args)
+{
+	for (int i = 0; i < c->ncols; i++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(types[i], &typlen, &typbyval, &typalign);
+		args[i] = PointerGetDatum(construct_array(c->cols[i], c->n, types[i],
+												  typlen, typbyval, typalign));
+	}
+}
+
+static int
+cmp_cstring_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int
+cmp_item_uid(const void *key, const void *item)
+{
+	return strcmp((const char *) key, ((const LabItem *) item)->uid);
+}
+
+/*
+ * Two reads of one tag closer than mekatek.rfid_debounce are one press.
+ * Infinite times compare as PostgreSQL's timestamp arithmetic would: an
+ * interval added to infinity is infinity, so nothing is within it.
+ */
+static bool
+rfid_bounced(TimestampTz last, TimestampTz at)
+{
+	int64		debounce = (int64) mk_rfid_debounce_ms * 1000;
+
+	if (TIMESTAMP_NOT_FINITE(at))
+		return false;
+	return (__int128) last > (__int128) at - debounce &&
+		(__int128) last < (__int128) at + debounce;
+}
+
+static int
+lab_state_index(const char *name)
+{
+	for (int i = 0; i < LAB_STATES; i++)
+		if (strcmp(name, lab_state_names[i]) == 0)
+			return i;
+	elog(ERROR, "rfid_scan_apply: unknown lab state \"%s\"", name);
+	return -1;					/* keep the compiler quiet */
+}
+
+/* The statement's scans, in insertion order. */
+static RfidScan *
+scans_read(FunctionCallInfo fcinfo, MkTransition *t, int *nscans)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	AttrNumber	a_scan_id = mk_trigger_column(td, "scan_id", INT8OID, true);
+	AttrNumber	a_uid = mk_trigger_column(td, "uid", TEXTOID, true);
+	AttrNumber	a_lab = mk_trigger_column(td, "lab", TEXTOID, true);
+	AttrNumber	a_scanner = mk_trigger_column(td, "scanner", TEXTOID, true);
+	AttrNumber	a_at = mk_trigger_column(td, "scanned_at", TIMESTAMPTZOID, true);
+	int			cap = 64;
+	int			n = 0;
+	RfidScan   *scans = palloc(sizeof(RfidScan) * cap);
+
+	mk_transition_rewind(t);
+	while (mk_transition_next(t))
+	{
+		RfidScan   *s;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		if (n == cap)
+		{
+			cap *= 2;
+			scans = repalloc(scans, sizeof(RfidScan) * cap);
+		}
+		s = &scans[n++];
+		s->scan_id = DatumGetInt64(slot_getattr(t->slot, a_scan_id, &isnull));
+		s->raw_uid = TextDatumGetCString(slot_getattr(t->slot, a_uid, &isnull));
+		s->uid = mk_uid_normalise(s->raw_uid);
+		s->lab = TextDatumGetCString(slot_getattr(t->slot, a_lab, &isnull));
+		s->scanner = TextDatumGetCString(slot_getattr(t->slot, a_scanner, &isnull));
+		s->at = DatumGetTimestampTz(slot_getattr(t->slot, a_at, &isnull));
+	}
+	*nscans = n;
+	return scans;
+}
+
+/* The distinct UIDs of the scans, sorted bytewise; *counts gets the scans of each. */
+static char **
+scans_uids(RfidScan *scans, int nscans, int *nuids, int **counts)
+{
+	char	  **uids = palloc(sizeof(char *) * Max(nscans, 1));
+	int			n = 0;
+	int			k = 0;
+
+	for (int i = 0; i < nscans; i++)
+		if (scans[i].uid)
+			uids[n++] = scans[i].uid;
+	qsort(uids, n, sizeof(char *), cmp_cstring_ptr);
+	*counts = palloc0(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (k > 0 && strcmp(uids[k - 1], uids[i]) == 0)
+		{
+			(*counts)[k - 1]++;
+			continue;
+		}
+		uids[k] = uids[i];
+		(*counts)[k++] = 1;
+	}
+	*nuids = k;
+	return uids;
+}
+
+static Datum
+text_array(char **values, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(values[i]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Lock the items in the lab that the UIDs name, in UID order, and read
+ * them as they are now (after any scanner we waited for).
+ */
+static LabItem *
+items_lock(char **uids, int nuids, int *nitems)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg = text_array(uids, nuids);
+	LabItem    *items;
+
+	mk_spi_plan(&plan,
+				"SELECT item_id, uid, item_code, state::text, last_scan_at, ctid "
+				"  FROM mekatek.lab_item WHERE active_uid = ANY ($1) "
+				" ORDER BY active_uid FOR UPDATE",
+				1, (Oid[]) {TEXTARRAYOID});
+	if (SPI_execute_plan(plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: locking the items failed");
+
+	items = palloc(sizeof(LabItem) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		LabItem    *it = &items[i];
+
+		it->item_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		it->uid = SPI_getvalue(tup, desc, 2);
+		it->item_code = SPI_getvalue(tup, desc, 3);
+		it->state = lab_state_index(SPI_getvalue(tup, desc, 4));
+		it->last_scan_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+		it->has_last = !isnull;
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 6, &isnull)), &it->ctid);
+		it->lab = NULL;
+		it->changed = false;
+	}
+	*nitems = (int) SPI_processed;
+	return items;
+}
+
+/*
+ * Last scans of done items that could make one of the statement's scans a
+ * bounce: only for tags with no item in the lab, or with more scans in this
+ * statement than their item has steps left.
+ */
+static DoneScan *
+done_scans(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
+		   LabItem *items, int nitems, int *ndone)
+{
+	static SPIPlanPtr plan = NULL;
+	char	  **want = palloc(sizeof(char *) * Max(nuids, 1));
+	int			nwant = 0;
+	TimestampTz lo = DT_NOEND,
+				hi = DT_NOBEGIN;
+	Datum		args[4];
+	DoneScan   *done;
+
+	*ndone = 0;
+	for (int i = 0; i < nuids; i++)
+	{
+		LabItem    *it = bsearch(uids[i], items, nitems, sizeof(LabItem), cmp_item_uid);
+
+		if (it == NULL || counts[i] > LAB_DONE - it->state)
+			want[nwant++] = uids[i];
+	}
+	if (nwant == 0)
+		return NULL;
+	for (int i = 0; i < nscans; i++)
+	{
+		lo = Min(lo, scans[i].at);
+		hi = Max(hi, scans[i].at);
+	}
+
+	mk_spi_plan(&plan,
+				"SELECT uid, last_scan_at FROM mekatek.lab_item "
+				" WHERE uid = ANY ($1) AND state = 'done' "
+				"   AND last_scan_at > $2 - $4 AND last_scan_at < $3 + $4",
+				4, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID});
+	{
 		Interval   *debounce = palloc0(sizeof(Interval));
 
 		debounce->time = (int64) mk_rfid_debounce_ms * 1000;
-		a[0] = CStringGetTextDatum(uid);
-		a[1] = TimestampTzGetDatum(at);
-		a[2] = IntervalPGetDatum(debounce);
-		a[3] = CStringGetTextDatum(lab);
-		a[4] = Int64GetDatum(scan_id);
-
-		/*
-		 * One statement for the common case: advance the tag's item unless
-		 * this read is within the debounce interval of the last counted one.
-		 * A second scanner blocked on the row re-checks the condition on
-		 * the row the first one committed, and finds itself debounced.
-		 */
-		mk_spi_plan(&plan_advance,
-					 "WITH u AS (UPDATE mekatek.lab_item "
-					 "              SET state = CASE state WHEN 'registered' THEN 'queued' "
-					 "                                     WHEN 'queued' THEN 'testing' "
-					 "                                     ELSE 'done' END::mekatek.lab_state, "
-					 "                  active_uid = CASE state WHEN 'testing' THEN NULL "
-					 "                                          ELSE active_uid END, "
-					 "                  lab = $4, last_scan_at = $2, updated_at = now() "
-					 "            WHERE active_uid = $1 "
-					 "              AND (last_scan_at IS NULL OR last_scan_at <= $2 - $3 "
-					 "                   OR last_scan_at >= $2 + $3) "
-					 "        RETURNING item_id, uid, item_code, state) "
-					 "INSERT INTO mekatek.lab_item_history"
-					 "       (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
-					 "SELECT item_id, uid, item_code, "
-					 "       CASE state WHEN 'queued' THEN 'registered' WHEN 'testing' THEN 'queued' "
-					 "                  ELSE 'testing' END::mekatek.lab_state, "
-					 "       state, $4, $5, $2 FROM u",
-					 5, (Oid[]) {TEXTOID, TIMESTAMPTZOID, INTERVALOID, TEXTOID, INT8OID});
-		if (SPI_execute_plan(plan_advance, a, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "rfid_scan_apply: transition failed");
-		if (SPI_processed == 0)
-		{
-			/*
-			 * Nothing advanced: a bounce (of an item in the lab, or of the
-			 * scan that just finished one), or a tag no item in the lab has.
-			 */
-			mk_spi_plan(&plan_seen,
-						 "SELECT 1 FROM mekatek.lab_item WHERE uid = $1 AND (state <> 'done' "
-						 "OR (last_scan_at > $2 - $3 AND last_scan_at < $2 + $3)) LIMIT 1",
-						 3, (Oid[]) {TEXTOID, TIMESTAMPTZOID, INTERVALOID});
-			if (SPI_execute_plan(plan_seen, a, NULL, true, 1) != SPI_OK_SELECT)
-				elog(ERROR, "rfid_scan_apply: item lookup failed");
-			if (SPI_processed == 0)
-				flag = "unregistered";
-		}
+		args[0] = text_array(want, nwant);
+		args[1] = TimestampTzGetDatum(lo);
+		args[2] = TimestampTzGetDatum(hi);
+		args[3] = IntervalPGetDatum(debounce);
 	}
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: reading done items failed");
 
-	if (flag)
+	done = palloc(sizeof(DoneScan) * (SPI_processed + nscans));
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		Datum		a[2];
-		MkPayload	p;
+		bool		isnull;
 
-		mk_spi_plan(&plan_flag,
-				  "UPDATE mekatek.rfid_scan SET flag = $2 WHERE scan_id = $1",
-				  2, (Oid[]) {INT8OID, TEXTOID});
-		a[0] = Int64GetDatum(scan_id);
-		a[1] = CStringGetTextDatum(flag);
-		if (SPI_execute_plan(plan_flag, a, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "rfid_scan_apply: flagging failed");
+		done[i].uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		done[i].at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	*ndone = (int) SPI_processed;
+	return done;
+}
+
+static bool
+done_bounce(DoneScan *done, int ndone, LabItem *items, int nitems, RfidScan *s)
+{
+	for (int i = 0; i < ndone; i++)
+		if (strcmp(done[i].uid, s->uid) == 0 && rfid_bounced(done[i].at, s->at))
+			return true;
+	/* Items finished earlier in this statement. */
+	{
+		LabItem    *it = bsearch(s->uid, items, nitems, sizeof(LabItem), cmp_item_uid);
+
+		return it != NULL && it->state == LAB_DONE && rfid_bounced(it->last_scan_at, s->at);
+	}
+}
+
+static void
+items_update(LabItem *items, int nitems)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[4] = {TIDOID, INT2OID, TEXTOID, TIMESTAMPTZOID};
+	DatumColumns c;
+	Datum		args[4];
+
+	columns_init(&c, 4, nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		int			r;
+
+		if (!items[i].changed)
+			continue;
+		r = columns_add(&c);
+		c.cols[0][r] = PointerGetDatum(&items[i].ctid);
+		c.cols[1][r] = Int16GetDatum(items[i].state + 1);
+		c.cols[2][r] = CStringGetTextDatum(items[i].lab);
+		c.cols[3][r] = TimestampTzGetDatum(items[i].last_scan_at);
+	}
+	if (c.n == 0)
+		return;
+	columns_arrays(&c, types, args);
+	/*
+	 * By TID: the rows are locked, so the TIDs the lock step read are still
+	 * the rows' current versions, and a TID scan skips an index descent.
+	 */
+	mk_spi_plan(&plan,
+				"UPDATE mekatek.lab_item i "
+				"   SET state = (" LAB_STATE_ARRAY ")[u.state], "
+				"       active_uid = CASE WHEN u.state = 4 THEN NULL ELSE i.active_uid END, "
+				"       lab = u.lab, last_scan_at = u.at, updated_at = now() "
+				"  FROM unnest($1::tid[], $2::int2[], $3::text[], $4::timestamptz[]) "
+				"       AS u(t, state, lab, at) "
+				" WHERE i.ctid = u.t",
+				4, (Oid[]) {TIDARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != (uint64) c.n)
+		elog(ERROR, "rfid_scan_apply: updated " UINT64_FORMAT " of %d lab items",
+			 SPI_processed, c.n);
+}
+
+static void
+history_insert(DatumColumns *h)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[8] = {INT8OID, TEXTOID, TEXTOID, INT2OID, INT2OID, TEXTOID,
+	INT8OID, TIMESTAMPTZOID};
+	Datum		args[8];
+
+	if (h->n == 0)
+		return;
+	columns_arrays(h, types, args);
+	mk_spi_plan(&plan,
+				"INSERT INTO mekatek.lab_item_history"
+				"       (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
+				"SELECT item_id, uid, item_code, (" LAB_STATE_ARRAY ")[f], "
+				"       (" LAB_STATE_ARRAY ")[t], lab, scan_id, at "
+				"  FROM unnest($1::int8[], $2::text[], $3::text[], $4::int2[], $5::int2[], "
+				"              $6::text[], $7::int8[], $8::timestamptz[]) "
+				"       AS u(item_id, uid, item_code, f, t, lab, scan_id, at)",
+				8, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT2ARRAYOID,
+				INT2ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID});
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "rfid_scan_apply: writing history failed");
+}
+
+/* Mark the scans that name no item, and announce each on mekatek_rfid. */
+static void
+flags_write(RfidScan *scans, const char **flags, int nscans)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[2] = {INT8OID, TEXTOID};
+	DatumColumns c;
+	Datum		args[2];
+
+	columns_init(&c, 2, 8);
+	for (int i = 0; i < nscans; i++)
+	{
+		MkPayload	p;
+		int			r;
+
+		if (flags[i] == NULL)
+			continue;
+		r = columns_add(&c);
+		c.cols[0][r] = Int64GetDatum(scans[i].scan_id);
+		c.cols[1][r] = CStringGetTextDatum(flags[i]);
 
 		mk_payload_begin(&p);
-		mk_payload_int(&p, "scan", scan_id);
-		mk_payload_str(&p, "flag", flag);
-		mk_payload_str(&p, "uid", raw_uid);
-		mk_payload_str(&p, "scanner", scanner);
-		mk_payload_str(&p, "lab", lab);
-		mk_payload_time(&p, "at", at);
+		mk_payload_int(&p, "scan", scans[i].scan_id);
+		mk_payload_str(&p, "flag", flags[i]);
+		mk_payload_str(&p, "uid", scans[i].raw_uid);
+		mk_payload_str(&p, "scanner", scans[i].scanner);
+		mk_payload_str(&p, "lab", scans[i].lab);
+		mk_payload_time(&p, "at", scans[i].at);
 		mk_payload_notify(&p, "mekatek_rfid");
 	}
+	if (c.n == 0)
+		return;
+	columns_arrays(&c, types, args);
+	mk_spi_plan(&plan,
+				"UPDATE mekatek.rfid_scan s SET flag = u.flag "
+				"  FROM unnest($1::int8[], $2::text[]) AS u(scan_id, flag) "
+				" WHERE s.scan_id = u.scan_id",
+				2, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID});
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "rfid_scan_apply: flagging failed");
 }
 
 /*
  * AFTER INSERT ... FOR EACH STATEMENT trigger on mekatek.rfid_scan: the
- * statement's scans, from its transition table, in insertion order (once
- * per statement: the SECURITY DEFINER switch and SPI set-up are not paid
- * per scan).
+ * statement's scans, from its transition table, in insertion order.  Each
+ * scan of a tag in the lab advances its item unless it is within the
+ * debounce interval of the item's last counted scan; a scan of no item in
+ * the lab is a bounce of a just-finished item's last press, or is flagged.
  */
 Datum
 mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
 	MkTransition t;
-	AttrNumber	a_scan_id,
-				a_uid,
-				a_lab,
-				a_scanner,
-				a_at;
+	RfidScan   *scans;
+	int			nscans;
+	char	  **uids;
+	int		   *counts;
+	int			nuids;
+	LabItem    *items;
+	int			nitems = 0;
+	DoneScan   *done;
+	int			ndone;
+	const char **flags;
+	DatumColumns hist;
 
 	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
 		return PointerGetDatum(NULL);
-	a_scan_id = mk_trigger_column(td, "scan_id", INT8OID, true);
-	a_uid = mk_trigger_column(td, "uid", TEXTOID, true);
-	a_lab = mk_trigger_column(td, "lab", TEXTOID, true);
-	a_scanner = mk_trigger_column(td, "scanner", TEXTOID, true);
-	a_at = mk_trigger_column(td, "scanned_at", TIMESTAMPTZOID, true);
 
 	SPI_connect();
-	mk_transition_rewind(&t);
-	while (mk_transition_next(&t))
-	{
-		bool		isnull;
-		char	   *uid = TextDatumGetCString(slot_getattr(t.slot, a_uid, &isnull));
-		char	   *lab = TextDatumGetCString(slot_getattr(t.slot, a_lab, &isnull));
-		char	   *scanner = TextDatumGetCString(slot_getattr(t.slot, a_scanner, &isnull));
+	scans = scans_read(fcinfo, &t, &nscans);
+	uids = scans_uids(scans, nscans, &nuids, &counts);
+	items = nuids > 0 ? items_lock(uids, nuids, &nitems) : NULL;
+	done = done_scans(scans, nscans, uids, counts, nuids, items, nitems, &ndone);
 
-		scan_apply(DatumGetInt64(slot_getattr(t.slot, a_scan_id, &isnull)), uid, lab, scanner,
-				   DatumGetTimestampTz(slot_getattr(t.slot, a_at, &isnull)));
-		pfree(uid);
-		pfree(lab);
-		pfree(scanner);
+	flags = palloc0(sizeof(char *) * Max(nscans, 1));
+	columns_init(&hist, 8, nscans);
+	for (int i = 0; i < nscans; i++)
+	{
+		RfidScan   *s = &scans[i];
+		LabItem    *it;
+		int			r;
+
+		CHECK_FOR_INTERRUPTS();
+		if (s->uid == NULL)
+		{
+			flags[i] = "bad_uid";
+			continue;
+		}
+		it = bsearch(s->uid, items, nitems, sizeof(LabItem), cmp_item_uid);
+		if (it == NULL || it->state == LAB_DONE)
+		{
+			if (!done_bounce(done, ndone, items, nitems, s))
+				flags[i] = "unregistered";
+			continue;
+		}
+		if (it->has_last && rfid_bounced(it->last_scan_at, s->at))
+			continue;
+
+		r = columns_add(&hist);
+		hist.cols[0][r] = Int64GetDatum(it->item_id);
+		hist.cols[1][r] = CStringGetTextDatum(it->uid);
+		hist.cols[2][r] = CStringGetTextDatum(it->item_code);
+		hist.cols[3][r] = Int16GetDatum(it->state + 1);
+		hist.cols[4][r] = Int16GetDatum(it->state + 2);
+		hist.cols[5][r] = CStringGetTextDatum(s->lab);
+		hist.cols[6][r] = Int64GetDatum(s->scan_id);
+		hist.cols[7][r] = TimestampTzGetDatum(s->at);
+
+		it->state++;
+		it->has_last = true;
+		it->last_scan_at = s->at;
+		it->lab = s->lab;
+		it->changed = true;
 	}
+
+	items_update(items, nitems);
+	history_insert(&hist);
+	flags_write(scans, flags, nscans);
 	SPI_finish();
 	mk_transition_close(&t);
 	return PointerGetDatum(NULL);

@@ -34,12 +34,14 @@ COMMENT ON TYPE mekatek.lab_state IS
 
 CREATE TABLE mekatek.lab_item (
     item_id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    uid           text NOT NULL,
+    -- UIDs are upper-case hex: bytewise ("C") order is their natural order,
+    -- and it keeps the scanners' index lookups to memcmp.
+    uid           text COLLATE "C" NOT NULL,
     -- The tag while the item is in the lab, NULL once done: unique, so a
     -- tag is in the lab for one item at a time, and done items free it.
     -- (A partial unique index on uid WHERE state <> 'done' would say the
     -- same, but would make every scan's UPDATE a non-HOT one.)
-    active_uid    text UNIQUE CHECK (active_uid = uid),
+    active_uid    text COLLATE "C" UNIQUE CHECK (active_uid = uid),
     item_code     text NOT NULL UNIQUE CHECK (item_code <> ''),
     company       text NOT NULL,
     kind          text NOT NULL,

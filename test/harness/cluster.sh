@@ -3,6 +3,7 @@
 #   cluster.sh start NAME PORT BINDIR   initdb when needed, start, print env
 #   cluster.sh stop NAME BINDIR
 #   cluster.sh fresh NAME PORT BINDIR   throw away and start anew
+# MK_CLUSTER_CONF holds extra postgresql.conf lines for a new cluster.
 # The socket lives in build/NAME/run and the server listens on 127.0.0.1
 # only, so nothing clashes with a system cluster on 5432.
 source "$(dirname "$0")/common.sh"
@@ -31,6 +32,10 @@ logging_collector = off
 log_min_messages = warning
 timezone = 'Asia/Jakarta'
 CONF
+        # Extra settings for this cluster (a benchmark sizing its server).
+        if [ -n "${MK_CLUSTER_CONF:-}" ]; then
+            printf '%s\n' "$MK_CLUSTER_CONF" >>"$dir/data/postgresql.conf"
+        fi
         if [ "${MK_FAST:-0}" = 1 ]; then
             printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$dir/data/postgresql.conf"
         fi
