@@ -107,6 +107,43 @@ SELECT item_code, state, lab, tag_code FROM mekatek.lab_item WHERE item_code = '
 RESET mekatek.rfid_debounce;
 SET mekatek.rfid_debounce = '-1';
 
+-- A scanner's batch naming each tag once (the usual statement): a counted
+-- press at LAB-2 and one at LAB-1, a bounce of an item's press made just
+-- before, a bounce of the press that finished T021A, an unknown tag and
+-- garbage.  Only the last two are flagged.
+INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)
+VALUES ('lab-1', '04EB93CAA36580', 'LAB-1', '2022-06-02 09:00:00+07');
+INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)
+VALUES ('lab-2', '046D9ADAA06581', 'LAB-2', '2022-06-02 09:00:02+07'),
+       ('lab-2', '04EB93CAA36580', 'LAB-2', '2022-06-02 09:00:02+07'),
+       ('lab-2', '04CE93CAA36580', 'LAB-2', '2022-06-02 09:00:02+07'),
+       ('lab-2', '04aabbcc', 'LAB-2', '2022-06-02 09:00:02+07'),
+       ('lab-2', 'zz', 'LAB-2', '2022-06-02 09:00:02+07'),
+       ('lab-1', '04CA93CAA36580', 'LAB-1', '2022-06-02 09:00:02+07');
+SELECT s.uid, s.lab, s.flag, h.item_code, h.from_state, h.to_state
+  FROM mekatek.rfid_scan s LEFT JOIN mekatek.lab_item_history h USING (scan_id)
+ WHERE s.scanned_at = '2022-06-02 09:00:02+07' ORDER BY s.scan_id;
+
+-- One batch carrying a tag's whole visit (an edge client's spool): each
+-- press 5 s apart advances it, the bounce between does not, and a press
+-- after it is done names no item in the lab.
+INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)
+VALUES ('lab-1', '04D693CAA36580', 'LAB-1', '2022-06-02 09:10:00+07'),
+       ('lab-1', '04D693CAA36580', 'LAB-1', '2022-06-02 09:10:01+07'),
+       ('lab-1', '04DF93CAA36580', 'LAB-1', '2022-06-02 09:10:02+07'),
+       ('lab-1', '04D693CAA36580', 'LAB-1', '2022-06-02 09:10:05+07'),
+       ('lab-1', '04D693CAA36580', 'LAB-1', '2022-06-02 09:10:10+07'),
+       ('lab-1', '04D693CAA36580', 'LAB-1', '2022-06-02 09:10:15+07');
+SELECT s.uid, s.scanned_at, s.flag, h.item_code, h.from_state, h.to_state
+  FROM mekatek.rfid_scan s LEFT JOIN mekatek.lab_item_history h USING (scan_id)
+ WHERE s.scanned_at >= '2022-06-02 09:10:00+07' ORDER BY s.scan_id;
+SELECT item_code, state, tag_code FROM mekatek.lab_item WHERE item_code IN ('T026A', 'T027A') ORDER BY 1;
+-- UIDs are normalised on INSERT; an UPDATE must keep them so.
+\set VERBOSITY terse
+UPDATE mekatek.lab_item SET uid = lower(uid) WHERE item_code = 'T026A';
+UPDATE mekatek.lab_item SET uid = 'x' WHERE item_code = 'T026A';
+\set VERBOSITY default
+
 -- The trigger functions refuse a table they were not written for.
 CREATE TEMP TABLE not_scans(scan_id int, uid text, lab text);
 CREATE TRIGGER wrong AFTER INSERT ON not_scans REFERENCING NEW TABLE AS n

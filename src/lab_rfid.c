@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -152,17 +153,20 @@ mk_lab_register(PG_FUNCTION_ARGS)
 }
 
 /*
- * The statement's scans are applied set-wise: the items their tags name are
- * locked once, in UID order (so two scanners' statements cannot deadlock),
- * the state machine runs here over the scans in insertion order, and the
- * result is written with one UPDATE of the items, one INSERT of history and,
- * when some scans name no item, one UPDATE of their flags.  Per-scan
- * statements cost four times the bare INSERT; this costs about one.
+ * The statement's scans are applied set-wise, never one statement per scan
+ * (that cost four times the bare INSERT).  When each tag appears once in
+ * the statement, the usual case, one UPDATE ... RETURNING feeding the
+ * history INSERT does it (scans_apply_distinct).  Otherwise the items are
+ * locked once, the state machine runs here over the scans in insertion
+ * order, and the result is written with one UPDATE and one history INSERT
+ * (scans_apply_stepwise).  Either way scans of no item in the lab get one
+ * UPDATE of their flags.
  *
- * Locking with SELECT ... FOR UPDATE keeps the READ COMMITTED behaviour the
- * old per-scan UPDATE had: a statement that waited for another scanner's
- * lock reads the row that scanner committed (its new state and last scan
- * time), so the same press read by two scanners counts once.
+ * Both paths lock the items in UID order, so two scanners' statements
+ * cannot deadlock, and both keep the READ COMMITTED behaviour of the old
+ * per-scan UPDATE: a statement that waited for another scanner's lock reads
+ * the row that scanner committed (its new state and last scan time), so the
+ * same press read by two scanners counts once.
  */
 #define LAB_STATES 4
 static const char *const lab_state_names[LAB_STATES] = {"registered", "queued", "testing", "done"};
@@ -251,31 +255,41 @@ columns_arrays(DatumColumns *c, const Oid *types, Datum *args)
 }
 
 static int
-cmp_cstring_ptr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static int
 cmp_item_uid(const void *key, const void *item)
 {
 	return strcmp((const char *) key, ((const LabItem *) item)->uid);
 }
 
 /*
- * Two reads of one tag closer than mekatek.rfid_debounce are one press.
- * Infinite times compare as PostgreSQL's timestamp arithmetic would: an
- * interval added to infinity is infinity, so nothing is within it.
+ * Two reads of one tag closer than mekatek.rfid_debounce are one press: a
+ * read at 'at' is a bounce of a counted scan at a time in the open interval
+ * (*lo, *hi).  Infinite times compare as PostgreSQL's timestamp arithmetic
+ * would (an interval added to infinity is infinity, so nothing is within
+ * it): their interval is empty.  Finite timestamps stay days away from the
+ * int64 limits and the debounce is at most an hour, so nothing overflows.
  */
-static bool
-rfid_bounced(TimestampTz last, TimestampTz at)
+static void
+bounce_window(TimestampTz at, TimestampTz *lo, TimestampTz *hi)
 {
 	int64		debounce = (int64) mk_rfid_debounce_ms * 1000;
 
 	if (TIMESTAMP_NOT_FINITE(at))
-		return false;
-	return (__int128) last > (__int128) at - debounce &&
-		(__int128) last < (__int128) at + debounce;
+	{
+		*lo = *hi = 0;
+		return;
+	}
+	*lo = at - debounce;
+	*hi = at + debounce;
+}
+
+static bool
+rfid_bounced(TimestampTz last, TimestampTz at)
+{
+	TimestampTz lo,
+				hi;
+
+	bounce_window(at, &lo, &hi);
+	return last > lo && last < hi;
 }
 
 static int
@@ -326,27 +340,50 @@ scans_read(FunctionCallInfo fcinfo, MkTransition *t, int *nscans)
 	return scans;
 }
 
-/* The distinct UIDs of the scans, sorted bytewise; *counts gets the scans of each. */
-static char **
-scans_uids(RfidScan *scans, int nscans, int *nuids, int **counts)
+static int
+cmp_scan_uid(const void *a, const void *b, void *arg)
 {
-	char	  **uids = palloc(sizeof(char *) * Max(nscans, 1));
+	const RfidScan *scans = arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+	int			c = strcmp(scans[i].uid, scans[j].uid);
+
+	return c != 0 ? c : (i > j) - (i < j);
+}
+
+/* Positions of the scans with a UID, sorted by UID (bytewise), then by position. */
+static int *
+scans_by_uid(RfidScan *scans, int nscans, int *nvalid)
+{
+	int		   *order = palloc(sizeof(int) * Max(nscans, 1));
 	int			n = 0;
-	int			k = 0;
 
 	for (int i = 0; i < nscans; i++)
 		if (scans[i].uid)
-			uids[n++] = scans[i].uid;
-	qsort(uids, n, sizeof(char *), cmp_cstring_ptr);
-	*counts = palloc0(sizeof(int) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+			order[n++] = i;
+	qsort_arg(order, n, sizeof(int), cmp_scan_uid, scans);
+	*nvalid = n;
+	return order;
+}
+
+/* The distinct UIDs, in order; *counts gets the scans of each. */
+static char **
+scans_uids(RfidScan *scans, int *order, int nvalid, int *nuids, int **counts)
+{
+	char	  **uids = palloc(sizeof(char *) * Max(nvalid, 1));
+	int			k = 0;
+
+	*counts = palloc0(sizeof(int) * Max(nvalid, 1));
+	for (int i = 0; i < nvalid; i++)
 	{
-		if (k > 0 && strcmp(uids[k - 1], uids[i]) == 0)
+		char	   *uid = scans[order[i]].uid;
+
+		if (k > 0 && strcmp(uids[k - 1], uid) == 0)
 		{
 			(*counts)[k - 1]++;
 			continue;
 		}
-		uids[k] = uids[i];
+		uids[k] = uid;
 		(*counts)[k++] = 1;
 	}
 	*nuids = k;
@@ -451,7 +488,9 @@ done_scans(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
 		args[2] = TimestampTzGetDatum(hi);
 		args[3] = IntervalPGetDatum(debounce);
 	}
-	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+	/* Not read-only: see the items as the lock step saw them, not as they
+	 * were when the INSERT began. */
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "rfid_scan_apply: reading done items failed");
 
 	done = palloc(sizeof(DoneScan) * (SPI_processed + nscans));
@@ -592,38 +631,24 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 }
 
 /*
- * AFTER INSERT ... FOR EACH STATEMENT trigger on mekatek.rfid_scan: the
- * statement's scans, from its transition table, in insertion order.  Each
- * scan of a tag in the lab advances its item unless it is within the
- * debounce interval of the item's last counted scan; a scan of no item in
- * the lab is a bounce of a just-finished item's last press, or is flagged.
+ * The general case, a statement naming some tag more than once (an edge
+ * client's replayed spool, a tag held on the reader): lock the items, run
+ * the state machine here over the scans in insertion order, write the
+ * result back.
  */
-Datum
-mk_rfid_scan_apply(PG_FUNCTION_ARGS)
+static void
+scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
+					 const char **flags)
 {
-	MkTransition t;
-	RfidScan   *scans;
-	int			nscans;
-	char	  **uids;
-	int		   *counts;
-	int			nuids;
 	LabItem    *items;
 	int			nitems = 0;
 	DoneScan   *done;
 	int			ndone;
-	const char **flags;
 	DatumColumns hist;
 
-	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
-		return PointerGetDatum(NULL);
-
-	SPI_connect();
-	scans = scans_read(fcinfo, &t, &nscans);
-	uids = scans_uids(scans, nscans, &nuids, &counts);
-	items = nuids > 0 ? items_lock(uids, nuids, &nitems) : NULL;
+	items = items_lock(uids, nuids, &nitems);
 	done = done_scans(scans, nscans, uids, counts, nuids, items, nitems, &ndone);
 
-	flags = palloc0(sizeof(char *) * Max(nscans, 1));
 	columns_init(&hist, 8, nscans);
 	for (int i = 0; i < nscans; i++)
 	{
@@ -633,10 +658,7 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		if (s->uid == NULL)
-		{
-			flags[i] = "bad_uid";
 			continue;
-		}
 		it = bsearch(s->uid, items, nitems, sizeof(LabItem), cmp_item_uid);
 		if (it == NULL || it->state == LAB_DONE)
 		{
@@ -666,6 +688,197 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 
 	items_update(items, nitems);
 	history_insert(&hist);
+}
+
+/*
+ * Execute a statement that locks lab items, keeping the lock order by UID
+ * that the lock step's ORDER BY gives: otherwise two scanners' batches
+ * naming the same tags could deadlock.  Every plan that finds the rows
+ * through the active_uid index locks them in that order (the index scan
+ * returns a sorted array's keys in order, and joining the scans, also
+ * sorted by UID, keeps either side's order); a sequential, bitmap or TID
+ * scan would lock them in the heap's order.  A cached plan is made again
+ * after an invalidation, at some later execution, so the settings that
+ * rule those scans out are set around every execution, as ri_triggers.c
+ * sets its own around its checks.
+ */
+static int
+execute_in_uid_order(SPIPlanPtr plan, Datum *args)
+{
+	static const char *const scans_off[] = {"enable_seqscan", "enable_bitmapscan", "enable_tidscan"};
+	int			nest = NewGUCNestLevel();
+	int			rc;
+
+	for (int i = 0; i < lengthof(scans_off); i++)
+		(void) set_config_option(scans_off[i], "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	AtEOXact_GUC(true, nest);
+	return rc;
+}
+
+/*
+ * Of the scans the fast path did not count, the bounces: some item with
+ * the tag (in the lab or just done) was counted within the debounce.  The
+ * others name no item in the lab and are flagged.
+ */
+static void
+flag_uncounted(RfidScan *scans, int *order, int nvalid, const bool *counted, const char **flags)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	DatumColumns c;
+	Datum		args[4];
+
+	columns_init(&c, 4, 8);
+	for (int i = 0; i < nvalid; i++)
+	{
+		RfidScan   *s = &scans[order[i]];
+		TimestampTz lo,
+					hi;
+		int			r;
+
+		if (counted[order[i]])
+			continue;
+		bounce_window(s->at, &lo, &hi);
+		r = columns_add(&c);
+		c.cols[0][r] = CStringGetTextDatum(s->uid);
+		c.cols[1][r] = TimestampTzGetDatum(lo);
+		c.cols[2][r] = TimestampTzGetDatum(hi);
+		c.cols[3][r] = Int32GetDatum(order[i]);
+		flags[order[i]] = "unregistered";	/* unless a bounce, below */
+	}
+	if (c.n == 0)
+		return;
+	columns_arrays(&c, types, args);
+	mk_spi_plan(&plan,
+				"SELECT s.ord FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int4[]) "
+				"                  AS s(uid, lo, hi, ord) "
+				" WHERE EXISTS (SELECT FROM mekatek.lab_item i WHERE i.uid = s.uid "
+				"                  AND i.last_scan_at > s.lo AND i.last_scan_at < s.hi)",
+				4, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID});
+	/* A fresh snapshot: the rows the UPDATE saw, concurrent scanners' included. */
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: looking for bounces failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		flags[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = NULL;
+	}
+}
+
+/*
+ * The usual statement names each tag once (a scanner's batch, a single
+ * read): each item then takes at most one step, and one statement takes
+ * them all, an UPDATE of the items the debounce lets through feeding the
+ * history INSERT.  Its WHERE clause is checked again on the row a
+ * concurrent scanner committed while this one waited for it (READ
+ * COMMITTED's EvalPlanQual), so the same press read by two scanners counts
+ * once, as with the lock step.  'order' lists the scans with a UID, sorted
+ * by it.
+ */
+static void
+scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, INT8OID, INT4OID};
+	DatumColumns c;
+	Datum		args[7];
+	bool	   *counted = palloc0(sizeof(bool) * nscans);
+
+	columns_init(&c, 7, nvalid);
+	for (int i = 0; i < nvalid; i++)
+	{
+		RfidScan   *s = &scans[order[i]];
+		TimestampTz lo,
+					hi;
+		int			r = columns_add(&c);
+
+		bounce_window(s->at, &lo, &hi);
+		c.cols[0][r] = CStringGetTextDatum(s->uid);
+		c.cols[1][r] = CStringGetTextDatum(s->lab);
+		c.cols[2][r] = TimestampTzGetDatum(s->at);
+		c.cols[3][r] = TimestampTzGetDatum(lo);
+		c.cols[4][r] = TimestampTzGetDatum(hi);
+		c.cols[5][r] = Int64GetDatum(s->scan_id);
+		c.cols[6][r] = Int32GetDatum(order[i]);
+	}
+	columns_arrays(&c, types, args);
+	mk_spi_plan(&plan,
+				"WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], "
+				"                                $4::timestamptz[], $5::timestamptz[], $6::int8[], $7::int4[]) "
+				"                  AS s(uid, lab, at, lo, hi, scan_id, ord)), "
+				"     u AS (UPDATE mekatek.lab_item i "
+				"              SET state = CASE i.state WHEN 'registered' THEN 'queued'::mekatek.lab_state "
+				"                                       WHEN 'queued' THEN 'testing'::mekatek.lab_state "
+				"                                       ELSE 'done'::mekatek.lab_state END, "
+				"                  active_uid = CASE WHEN i.state = 'testing' THEN NULL ELSE i.active_uid END, "
+				"                  lab = s.lab, last_scan_at = s.at, updated_at = now() "
+				"             FROM s "
+				"            WHERE i.active_uid = ANY ($1) AND i.active_uid = s.uid "
+				"              AND (i.last_scan_at IS NULL OR i.last_scan_at <= s.lo "
+				"                   OR i.last_scan_at >= s.hi) "
+				"           RETURNING i.item_id, i.uid, i.item_code, i.state, s.lab, s.scan_id, s.at, s.ord), "
+				"     h AS (INSERT INTO mekatek.lab_item_history "
+				"                  (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
+				"           SELECT item_id, uid, item_code, "
+				"                  CASE state WHEN 'queued' THEN 'registered'::mekatek.lab_state "
+				"                             WHEN 'testing' THEN 'queued'::mekatek.lab_state "
+				"                             ELSE 'testing'::mekatek.lab_state END, "
+				"                  state, lab, scan_id, at "
+				"             FROM u ORDER BY ord) "
+				"SELECT ord FROM u",
+				7, (Oid[]) {TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+				TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT4ARRAYOID});
+	if (execute_in_uid_order(plan, args) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: advancing the items failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		counted[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = true;
+	}
+	if (SPI_processed < (uint64) nvalid)
+		flag_uncounted(scans, order, nvalid, counted, flags);
+}
+
+/*
+ * AFTER INSERT ... FOR EACH STATEMENT trigger on mekatek.rfid_scan: the
+ * statement's scans, from its transition table, in insertion order.  Each
+ * scan of a tag in the lab advances its item unless it is within the
+ * debounce interval of the item's last counted scan; a scan of no item in
+ * the lab is a bounce of a just-finished item's last press, or is flagged.
+ */
+Datum
+mk_rfid_scan_apply(PG_FUNCTION_ARGS)
+{
+	MkTransition t;
+	RfidScan   *scans;
+	int			nscans;
+	int		   *order;
+	int			nvalid;
+	char	  **uids;
+	int		   *counts;
+	int			nuids;
+	const char **flags;
+
+	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
+		return PointerGetDatum(NULL);
+
+	SPI_connect();
+	scans = scans_read(fcinfo, &t, &nscans);
+	flags = palloc0(sizeof(char *) * Max(nscans, 1));
+	for (int i = 0; i < nscans; i++)
+		if (scans[i].uid == NULL)
+			flags[i] = "bad_uid";
+	order = scans_by_uid(scans, nscans, &nvalid);
+	uids = scans_uids(scans, order, nvalid, &nuids, &counts);
+	if (nuids == nvalid && nvalid > 0)
+		scans_apply_distinct(scans, nscans, order, nvalid, flags);
+	else if (nvalid > 0)
+		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags);
 	flags_write(scans, flags, nscans);
 	SPI_finish();
 	mk_transition_close(&t);
