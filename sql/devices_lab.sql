@@ -138,6 +138,16 @@ SELECT s.uid, s.scanned_at, s.flag, h.item_code, h.from_state, h.to_state
   FROM mekatek.rfid_scan s LEFT JOIN mekatek.lab_item_history h USING (scan_id)
  WHERE s.scanned_at >= '2022-06-02 09:10:00+07' ORDER BY s.scan_id;
 SELECT item_code, state, tag_code FROM mekatek.lab_item WHERE item_code IN ('T026A', 'T027A') ORDER BY 1;
+-- Infinite scan times are never within the debounce of anything: each
+-- counts, alone or in a batch, and a press after the item is done is flagged.
+INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)
+VALUES ('lab-1', '04DF93CAA36580', 'LAB-1', 'infinity');
+INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)
+VALUES ('lab-1', '04DF93CAA36580', 'LAB-1', '-infinity'),
+       ('lab-1', '04DF93CAA36580', 'LAB-1', 'infinity');
+SELECT s.scanned_at, s.flag, h.from_state, h.to_state
+  FROM mekatek.rfid_scan s LEFT JOIN mekatek.lab_item_history h USING (scan_id)
+ WHERE s.scanned_at IN ('infinity', '-infinity') ORDER BY s.scan_id;
 -- UIDs are normalised on INSERT; an UPDATE must keep them so.
 \set VERBOSITY terse
 UPDATE mekatek.lab_item SET uid = lower(uid) WHERE item_code = 'T026A';

@@ -455,7 +455,7 @@ done_scans(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
 	int			nwant = 0;
 	TimestampTz lo = DT_NOEND,
 				hi = DT_NOBEGIN;
-	Datum		args[4];
+	Datum		args[3];
 	DoneScan   *done;
 
 	*ndone = 0;
@@ -468,32 +468,35 @@ done_scans(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
 	}
 	if (nwant == 0)
 		return NULL;
+	/* The union of the scans' windows bounds the search; done_bounce decides. */
 	for (int i = 0; i < nscans; i++)
 	{
-		lo = Min(lo, scans[i].at);
-		hi = Max(hi, scans[i].at);
+		TimestampTz wlo,
+					whi;
+
+		bounce_window(scans[i].at, &wlo, &whi);
+		if (wlo == whi)
+			continue;
+		lo = Min(lo, wlo);
+		hi = Max(hi, whi);
 	}
+	if (lo >= hi)
+		return NULL;
 
 	mk_spi_plan(&plan,
 				"SELECT uid, last_scan_at FROM mekatek.lab_item "
 				" WHERE uid = ANY ($1) AND state = 'done' "
-				"   AND last_scan_at > $2 - $4 AND last_scan_at < $3 + $4",
-				4, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID});
-	{
-		Interval   *debounce = palloc0(sizeof(Interval));
-
-		debounce->time = (int64) mk_rfid_debounce_ms * 1000;
-		args[0] = text_array(want, nwant);
-		args[1] = TimestampTzGetDatum(lo);
-		args[2] = TimestampTzGetDatum(hi);
-		args[3] = IntervalPGetDatum(debounce);
-	}
+				"   AND last_scan_at > $2 AND last_scan_at < $3",
+				3, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+	args[0] = text_array(want, nwant);
+	args[1] = TimestampTzGetDatum(lo);
+	args[2] = TimestampTzGetDatum(hi);
 	/* Not read-only: see the items as the lock step saw them, not as they
 	 * were when the INSERT began. */
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "rfid_scan_apply: reading done items failed");
 
-	done = palloc(sizeof(DoneScan) * (SPI_processed + nscans));
+	done = palloc(sizeof(DoneScan) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -720,36 +723,31 @@ execute_in_uid_order(SPIPlanPtr plan, Datum *args)
 /*
  * Of the scans the fast path did not count, the bounces: some item with
  * the tag (in the lab or just done) was counted within the debounce.  The
- * others name no item in the lab and are flagged.
+ * others name no item in the lab and are flagged.  'sc' holds the fast
+ * path's parameter columns (uid, lab, at, lo, hi, scan_id, ord).
  */
 static void
-flag_uncounted(RfidScan *scans, int *order, int nvalid, const bool *counted, const char **flags)
+flag_uncounted(DatumColumns *sc, const bool *counted, const char **flags)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	static const int from[4] = {0, 3, 4, 6};
 	DatumColumns c;
 	Datum		args[4];
 
 	columns_init(&c, 4, 8);
-	for (int i = 0; i < nvalid; i++)
+	for (int i = 0; i < sc->n; i++)
 	{
-		RfidScan   *s = &scans[order[i]];
-		TimestampTz lo,
-					hi;
+		int			ord = DatumGetInt32(sc->cols[6][i]);
 		int			r;
 
-		if (counted[order[i]])
+		if (counted[ord])
 			continue;
-		bounce_window(s->at, &lo, &hi);
 		r = columns_add(&c);
-		c.cols[0][r] = CStringGetTextDatum(s->uid);
-		c.cols[1][r] = TimestampTzGetDatum(lo);
-		c.cols[2][r] = TimestampTzGetDatum(hi);
-		c.cols[3][r] = Int32GetDatum(order[i]);
-		flags[order[i]] = "unregistered";	/* unless a bounce, below */
+		for (int k = 0; k < 4; k++)
+			c.cols[k][r] = sc->cols[from[k]][i];
+		flags[ord] = "unregistered";	/* unless a bounce, below */
 	}
-	if (c.n == 0)
-		return;
 	columns_arrays(&c, types, args);
 	mk_spi_plan(&plan,
 				"SELECT s.ord FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int4[]) "
@@ -841,7 +839,7 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 		counted[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = true;
 	}
 	if (SPI_processed < (uint64) nvalid)
-		flag_uncounted(scans, order, nvalid, counted, flags);
+		flag_uncounted(&c, counted, flags);
 }
 
 /*
