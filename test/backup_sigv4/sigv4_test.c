@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3_sigv4.h"
+#include "backup/s3_sigv4.h"
 
 #define EMPTY_SHA "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 

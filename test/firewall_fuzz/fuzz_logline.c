@@ -1,11 +1,11 @@
 /*
- * libFuzzer harness for the LOG-line parser (src/fw_logline.c), built
+ * libFuzzer harness for the LOG-line parser (src/firewall/logline.c), built
  * outside the server:  see test/scripts/firewall_fuzz.sh.
  *
  * Besides "no crash, no sanitizer report" it checks the parser's promises:
  * every span it returns lies inside the input, and counts stay in bounds.
  */
-#include "fw_logline.h"
+#include "firewall/logline.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: install, then every suite against a fresh private cluster.
 #   pg_regress  sql/*.sql against expected/*.out
-#   isolation   test/specs/*.spec against test/expected/*.out
+#   isolation   test/isolation/specs/*.spec against test/isolation/expected/*.out
 #   pgTAP       test/pgtap/*.sql through pg_prove
 #   scripts     test/scripts/*.sh (fault, fuzz and end-to-end tests);
 #               exit 0 = pass, 77 = skip (say why on stdout), else fail
@@ -75,12 +75,12 @@ if [ -z "$only" ] || [ "$only" = regress ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = isolation ]; then
-    mapfile -t tests < <(names "$MK_ROOT/test/specs" spec)
+    mapfile -t tests < <(names "$MK_ROOT/test/isolation/specs" spec)
     if [ ${#tests[@]} -gt 0 ]; then
         mk_log "isolation: ${#tests[@]} specs"
         rm -rf "$MK_BUILD/isolation"; mkdir -p "$MK_BUILD/isolation"
         "$pgxs/src/test/isolation/pg_isolation_regress" --bindir="$bindir" --host="$sock" --port="$port" \
-            --user=postgres --inputdir="$MK_ROOT/test" --outputdir="$MK_BUILD/isolation" \
+            --user=postgres --inputdir="$MK_ROOT/test/isolation" --outputdir="$MK_BUILD/isolation" \
             --dbname=mekatek_isolation --load-extension=mekatek "${tests[@]}" \
             >"$MK_BUILD/isolation/run.log" 2>&1 || true
         cat "$MK_BUILD/isolation/run.log"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz the LOG-line parser (src/fw_logline.c) outside the server with
+# Fuzz the LOG-line parser (src/firewall/logline.c) outside the server with
 # libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer, for a bounded
 # time (MK_FUZZ_SECONDS, default 20).  The long run (10 million inputs) is:
 #   MK_FUZZ_RUNS=10000000 bash test/scripts/firewall_fuzz.sh
@@ -17,7 +17,7 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){return 0;}
 fi
 
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$root/src" "$root/test/firewall_fuzz/fuzz_logline.c" "$root/src/fw_logline.c" \
+    -I"$root/src" "$root/test/firewall_fuzz/fuzz_logline.c" "$root/src/firewall/logline.c" \
     -o "$out/fuzz_logline"
 
 # Seeds: real-looking lines; the working corpus grows in build/ only.

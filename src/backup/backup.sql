@@ -1,0 +1,330 @@
+-- Mekatek install script, module backup (S3 export, import, catalogue,
+-- retention, verified restore).  The transfer code is C (src/s3_*.c,
+-- src/backup_catalog.c); this file is the interface, the catalogue and the
+-- policy.  Credentials live in the superuser-only settings
+-- mekatek.s3_access_key_id / mekatek.s3_secret_access_key, never in a table.
+
+-- aws_s3.query_export_to_s3's shape.
+CREATE FUNCTION mekatek.s3_export(query text, bucket text, key text, options text DEFAULT '')
+RETURNS TABLE(rows_uploaded bigint, files_uploaded bigint, bytes_uploaded bigint)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mk_s3_export';
+COMMENT ON FUNCTION mekatek.s3_export(text, text, text, text) IS
+'Export a query to one S3 object through COPY TO: options are COPY options plus compression gzip|none, compression_level, part_size, server_side_encryption AES256; multipart, Content-MD5, retries, abort on failure';
+
+-- aws_s3.table_import_from_s3's shape.
+CREATE FUNCTION mekatek.s3_import(table_name text, column_list text, options text, bucket text, key text)
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mk_s3_import';
+COMMENT ON FUNCTION mekatek.s3_import(text, text, text, text, text) IS
+'Stream an S3 object into a table through COPY FROM (gzip recognised); returns "N rows imported into relation ... of B bytes"';
+
+CREATE FUNCTION mekatek.s3_object_digest(bucket text, key text, OUT bytes bigint, OUT sha256 text)
+RETURNS record
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'mk_s3_object_digest';
+COMMENT ON FUNCTION mekatek.s3_object_digest(text, text) IS
+'Download an S3 object and return its size and SHA-256 (hex); nothing is kept';
+
+CREATE FUNCTION mekatek.s3_delete_object(bucket text, key text)
+RETURNS boolean
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'mk_s3_delete_object';
+COMMENT ON FUNCTION mekatek.s3_delete_object(text, text) IS
+'Delete an S3 object; true when it is gone (deleted now or absent already)';
+
+CREATE FUNCTION mekatek.s3_restore(bucket text, key text, sha256 text, bytes bigint,
+                                   into_table regclass, replace boolean, options text DEFAULT '')
+RETURNS bigint
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mk_s3_restore';
+COMMENT ON FUNCTION mekatek.s3_restore(text, text, text, bigint, regclass, boolean, text) IS
+'Download an S3 object to a temporary file, check its size and SHA-256, then (only then) empty the table when replace and COPY the object into it; returns the rows loaded';
+
+CREATE FUNCTION mekatek.backup_export_object(query text, bucket text, key text, options text,
+                                             skip_if_sha256 text,
+                                             OUT rows bigint, OUT bytes bigint, OUT sha256 text,
+                                             OUT attempts integer, OUT uploaded boolean)
+RETURNS record
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mk_backup_export_object';
+COMMENT ON FUNCTION mekatek.backup_export_object(text, text, text, text, text) IS
+'The export behind backup_run: like s3_export, and returns the object''s SHA-256; an export whose SHA-256 equals skip_if_sha256 is not stored (its multipart upload is aborted)';
+
+-- The policy: one row.
+CREATE TABLE mekatek.backup_config (
+    singleton      boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    bucket         text CHECK (bucket ~ '^[a-z0-9.-]{3,63}$'),
+    prefix         text NOT NULL DEFAULT 'mekatek' CHECK (prefix ~ '^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$'),
+    part_size      text NOT NULL DEFAULT '16MB',
+    server_side_encryption boolean NOT NULL DEFAULT false,
+    weekly_isodow  integer NOT NULL DEFAULT 1 CHECK (weekly_isodow BETWEEN 1 AND 7),
+    monthly_week   integer NOT NULL DEFAULT 4 CHECK (monthly_week BETWEEN 1 AND 5),
+    category_lag   interval NOT NULL DEFAULT '1 day',
+    keep_daily     integer NOT NULL DEFAULT 7 CHECK (keep_daily >= 1),
+    keep_weekly    integer NOT NULL DEFAULT 4 CHECK (keep_weekly >= 1),
+    keep_monthly   integer NOT NULL DEFAULT 12 CHECK (keep_monthly >= 1)
+);
+INSERT INTO mekatek.backup_config DEFAULT VALUES;
+COMMENT ON TABLE mekatek.backup_config IS
+'Backup policy (one row): bucket and key prefix, part size, SSE, the category rule (weekly_isodow 1 = Monday; the Monday of the monthly_week-th week of the month is monthly; the day classified is now() - category_lag, UTC) and retention per category';
+
+CREATE TABLE mekatek.backup_target (
+    target_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_.-]{1,100}$'),
+    query      text,
+    table_name regclass,
+    enabled    boolean NOT NULL DEFAULT true,
+    CHECK ((query IS NULL) <> (table_name IS NULL))
+);
+COMMENT ON TABLE mekatek.backup_target IS
+'What backup_run exports: a table (restorable in place) or a query (restorable into a named table)';
+
+CREATE TABLE mekatek.backup_object (
+    object_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    target_id    bigint NOT NULL REFERENCES mekatek.backup_target,
+    category     text NOT NULL CHECK (category IN ('daily', 'weekly', 'monthly')),
+    bucket       text NOT NULL,
+    key          text NOT NULL,
+    rows         bigint,
+    bytes        bigint,
+    sha256       text CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at  timestamptz,
+    attempts     integer NOT NULL DEFAULT 0,
+    status       text NOT NULL DEFAULT 'running'
+                 CHECK (status IN ('running', 'uploaded', 'duplicate', 'failed', 'pruned')),
+    error        text,
+    duplicate_of bigint REFERENCES mekatek.backup_object,
+    verified_at  timestamptz,
+    pruned_at    timestamptz
+);
+CREATE INDEX ON mekatek.backup_object (target_id, category, started_at);
+COMMENT ON TABLE mekatek.backup_object IS
+'Backup catalogue: one row per export; status uploaded, duplicate (same SHA-256 as the target''s previous object, not stored again: key points at it), failed (error says why), pruned (deleted by retention)';
+
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_target', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_object', '');
+
+-- The 001 paper's rule: week_of_month = (day - 1) / 7 + 1; a Monday in the
+-- fourth week is monthly, another Monday weekly; other days are daily.
+CREATE FUNCTION mekatek.backup_category(day date)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    SELECT CASE
+             WHEN extract(isodow FROM day) = c.weekly_isodow
+                  AND (extract(day FROM day)::int - 1) / 7 + 1 = c.monthly_week THEN 'monthly'
+             WHEN extract(isodow FROM day) = c.weekly_isodow THEN 'weekly'
+             ELSE 'daily'
+           END
+      FROM mekatek.backup_config c
+$$;
+COMMENT ON FUNCTION mekatek.backup_category(date) IS
+'Backup category of a day: monthly for the configured weekday (Monday) in the configured week of the month (the fourth), weekly for that weekday otherwise, else daily';
+
+CREATE FUNCTION mekatek.backup_run(category text DEFAULT NULL)
+RETURNS SETOF mekatek.backup_object
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    cfg   mekatek.backup_config;
+    t     mekatek.backup_target;
+    prev  mekatek.backup_object;
+    cat   text := category;
+    k     text;
+    q     text;
+    r     record;
+    oid_  bigint;
+    err   text;
+BEGIN
+    SELECT * INTO cfg FROM mekatek.backup_config;
+    IF cfg.bucket IS NULL THEN
+        RAISE EXCEPTION 'backups have no bucket: mekatek.backup_config.bucket is null'
+            USING ERRCODE = '55000', HINT = 'UPDATE mekatek.backup_config SET bucket = ''my-bucket'';';
+    END IF;
+    IF cat IS NULL THEN
+        cat := mekatek.backup_category(((now() AT TIME ZONE 'UTC') - cfg.category_lag)::date);
+    ELSIF cat NOT IN ('daily', 'weekly', 'monthly') THEN
+        RAISE EXCEPTION 'invalid backup category "%"', cat
+            USING ERRCODE = '22023', HINT = 'Use daily, weekly or monthly, or NULL for the calendar rule.';
+    END IF;
+
+    FOR t IN SELECT * FROM mekatek.backup_target WHERE enabled ORDER BY target_id LOOP
+        k := format('%s/%s/%s/%s/%s.csv.gz', cfg.prefix, current_database(), t.name, cat,
+                    to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.MS"Z"'));
+        q := coalesce(t.query, format('TABLE %s', t.table_name));
+        SELECT * INTO prev FROM mekatek.backup_object o
+         WHERE o.target_id = t.target_id AND o.status IN ('uploaded', 'duplicate')
+         ORDER BY o.object_id DESC LIMIT 1;
+        INSERT INTO mekatek.backup_object (target_id, category, bucket, key)
+        VALUES (t.target_id, cat, cfg.bucket, k)
+        RETURNING object_id INTO oid_;
+        BEGIN
+            SELECT * INTO r FROM mekatek.backup_export_object(
+                q, cfg.bucket, k,
+                format('format csv, header true, compression gzip, part_size %L, server_side_encryption %s',
+                       cfg.part_size, CASE WHEN cfg.server_side_encryption THEN 'AES256' ELSE 'none' END),
+                prev.sha256);
+            IF r.uploaded THEN
+                UPDATE mekatek.backup_object o
+                   SET status = 'uploaded', rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
+                       attempts = r.attempts, finished_at = clock_timestamp()
+                 WHERE o.object_id = oid_;
+            ELSE
+                UPDATE mekatek.backup_object o
+                   SET status = 'duplicate', key = prev.key,
+                       duplicate_of = coalesce(prev.duplicate_of, prev.object_id),
+                       rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
+                       attempts = r.attempts, finished_at = clock_timestamp()
+                 WHERE o.object_id = oid_;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+            UPDATE mekatek.backup_object o
+               SET status = 'failed', error = err, finished_at = clock_timestamp(),
+                   attempts = coalesce((regexp_match(err, 'after (\d+) attempt'))[1]::int, 1)
+             WHERE o.object_id = oid_;
+            RAISE WARNING 'backup of target "%" failed: %', t.name, err;
+        END;
+        RETURN QUERY SELECT * FROM mekatek.backup_object o WHERE o.object_id = oid_;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_run(text) IS
+'Export every enabled backup target to <prefix>/<database>/<target>/<category>/<UTC timestamp>.csv.gz and record it in backup_object; a failed target is recorded as failed (WARNING) and the others go on; an export identical to the target''s last object is recorded as duplicate, not stored again';
+
+CREATE FUNCTION mekatek.backup_prune()
+RETURNS SETOF mekatek.backup_object
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    o mekatek.backup_object;
+    err text;
+BEGIN
+    FOR o IN
+        SELECT (b.o).* FROM (
+            SELECT x AS o, row_number() OVER (PARTITION BY x.target_id, x.category
+                                              ORDER BY x.started_at DESC, x.object_id DESC) AS n
+              FROM mekatek.backup_object x
+             WHERE x.status IN ('uploaded', 'duplicate')) b,
+            mekatek.backup_config c
+         WHERE b.n > CASE (b.o).category WHEN 'daily' THEN c.keep_daily
+                                         WHEN 'weekly' THEN c.keep_weekly
+                                         ELSE c.keep_monthly END
+         ORDER BY (b.o).object_id
+    LOOP
+        BEGIN
+            UPDATE mekatek.backup_object x SET status = 'pruned', pruned_at = clock_timestamp()
+             WHERE x.object_id = o.object_id
+            RETURNING * INTO o;
+            -- A duplicate row shares its original's object: delete the
+            -- object only when no kept row points at it any more.
+            IF NOT EXISTS (SELECT FROM mekatek.backup_object x
+                            WHERE x.bucket = o.bucket AND x.key = o.key
+                              AND x.status IN ('uploaded', 'duplicate')) THEN
+                PERFORM mekatek.s3_delete_object(o.bucket, o.key);
+            END IF;
+            RETURN NEXT o;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+            RAISE WARNING 'backup object % not pruned: %', o.object_id, err;
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_prune() IS
+'Apply retention (keep_daily, keep_weekly, keep_monthly newest objects per target and category): delete older objects from S3 and mark their rows pruned; returns the pruned rows';
+
+CREATE FUNCTION mekatek.backup_verify(object_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    o mekatek.backup_object;
+    d record;
+BEGIN
+    SELECT * INTO o FROM mekatek.backup_object x WHERE x.object_id = backup_verify.object_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'backup object % does not exist', object_id USING ERRCODE = '22023';
+    END IF;
+    IF o.status NOT IN ('uploaded', 'duplicate') THEN
+        RAISE EXCEPTION 'backup object % is %: no stored object to verify', object_id, o.status
+            USING ERRCODE = '55000';
+    END IF;
+    BEGIN
+        SELECT * INTO d FROM mekatek.s3_object_digest(o.bucket, o.key);
+    EXCEPTION WHEN undefined_file THEN
+        RAISE WARNING 'backup object %: "%/%" is missing from the store', object_id, o.bucket, o.key;
+        RETURN false;
+    END;
+    IF d.bytes = o.bytes AND d.sha256 = o.sha256 THEN
+        UPDATE mekatek.backup_object x SET verified_at = clock_timestamp() WHERE x.object_id = o.object_id;
+        RETURN true;
+    END IF;
+    RAISE WARNING 'backup object %: stored object has % bytes, sha256 %; the catalogue says % bytes, sha256 %',
+        object_id, d.bytes, d.sha256, o.bytes, o.sha256;
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_verify(bigint) IS
+'Download a catalogued object and compare its size and SHA-256 with the catalogue; true (and verified_at set) when they match';
+
+CREATE FUNCTION mekatek.backup_restore(object_id bigint, into_table regclass DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    o mekatek.backup_object;
+    dest regclass;
+BEGIN
+    IF object_id IS NULL THEN
+        RAISE EXCEPTION 'argument "object_id" must not be null' USING ERRCODE = '22004';
+    END IF;
+    SELECT * INTO o FROM mekatek.backup_object x WHERE x.object_id = backup_restore.object_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'backup object % does not exist', object_id USING ERRCODE = '22023';
+    END IF;
+    IF o.status NOT IN ('uploaded', 'duplicate') THEN
+        RAISE EXCEPTION 'backup object % is %: nothing to restore', object_id, o.status
+            USING ERRCODE = '55000';
+    END IF;
+    SELECT coalesce(into_table, t.table_name) INTO dest
+      FROM mekatek.backup_target t WHERE t.target_id = o.target_id;
+    IF dest IS NULL THEN
+        RAISE EXCEPTION 'backup object % comes from a query, not a table', object_id
+            USING ERRCODE = '22023', HINT = 'Name the table to restore into: backup_restore(object_id, ''my_table'').';
+    END IF;
+    RETURN mekatek.s3_restore(o.bucket, o.key, o.sha256, o.bytes, dest, true, 'format csv, header true');
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_restore(bigint, regclass) IS
+'Restore a catalogued object in the current transaction: download, verify size and SHA-256 before writing, then replace the rows of the target''s table (or of into_table) with the object''s; returns the rows loaded';
+
+-- Privileges: backups are the admin's business; the C functions check
+-- mekatek_admin again, whoever is granted EXECUTE (99_privileges takes
+-- EXECUTE away from PUBLIC).  Nobody else sees the
+-- catalogue (bucket layout) or can move data in or out of the database.
+REVOKE ALL ON mekatek.backup_config, mekatek.backup_target, mekatek.backup_object FROM PUBLIC;
+GRANT SELECT, UPDATE ON mekatek.backup_config TO mekatek_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.backup_target TO mekatek_admin;
+GRANT SELECT, INSERT, UPDATE ON mekatek.backup_object TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION
+    mekatek.s3_export(text, text, text, text),
+    mekatek.s3_import(text, text, text, text, text),
+    mekatek.s3_object_digest(text, text),
+    mekatek.s3_delete_object(text, text),
+    mekatek.s3_restore(text, text, text, bigint, regclass, boolean, text),
+    mekatek.backup_export_object(text, text, text, text, text),
+    mekatek.backup_category(date),
+    mekatek.backup_run(text),
+    mekatek.backup_prune(),
+    mekatek.backup_verify(bigint),
+    mekatek.backup_restore(bigint, regclass)
+TO mekatek_admin;

@@ -1,0 +1,214 @@
+/*
+ * backup_catalog.c: the C side of the backup catalogue: digest of a stored
+ * object (backup_verify), verified restore (backup_restore), delete
+ * (backup_prune).  The catalogue, categories and retention are SQL
+ * (src/backup/backup.sql).
+ *
+ * A restore downloads the whole object into a temporary file (BufFile, in
+ * temp_tablespaces, removed at transaction end) while hashing it, compares
+ * size and SHA-256 with the catalogue, and only then truncates the target
+ * and loads it through COPY FROM: a corrupt or replaced object never
+ * touches the table.  Everything happens in the caller's transaction.
+ */
+#include "core/mekatek.h"
+
+#include "access/htup_details.h"
+#include "common/cryptohash.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/buffile.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "backup/s3_client.h"
+#include "backup/s3_copy.h"
+#include "backup/s3_sigv4.h"
+
+typedef struct Download
+{
+	pg_cryptohash_ctx *sha;
+	int64		bytes;
+	BufFile    *file;			/* NULL when only hashing */
+	bool		keep;
+} Download;
+
+static bool
+download_sink(void *arg, const char *data, size_t len)
+{
+	Download   *d = arg;
+
+	pg_cryptohash_update(d->sha, (const uint8 *) data, len);
+	d->bytes += len;
+	if (d->keep)
+		BufFileWrite(d->file, (void *) data, len);
+	return true;
+}
+
+/* A retry starts the download over. */
+static void
+download_reset(void *arg)
+{
+	Download   *d = arg;
+
+	if (pg_cryptohash_init(d->sha) < 0)
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "SHA-256 failed");
+	d->bytes = 0;
+	if (d->keep)
+	{
+		if (d->file)
+			BufFileClose(d->file);
+		d->file = BufFileCreateTemp(false);
+	}
+}
+
+/* GET bucket/key into d, hashing; raises on failure. */
+static void
+download(const char *bucket, const char *key, Download *d, char *sha_hex)
+{
+	MkS3Config	cfg;
+	MkS3Request req = {0};
+	MkS3Result	res;
+	bool		ok;
+	uint8		digest[32];
+
+	mk_s3_check_names(bucket, key);
+	mk_s3_config_load(&cfg);
+	d->sha = pg_cryptohash_create(PG_SHA256);
+	if (d->sha == NULL)
+		mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start SHA-256");
+	mk_s3_result_init(&res);
+	req.method = "GET";
+	req.bucket = bucket;
+	req.key = key;
+	req.query = "";
+	req.sink = download_sink;
+	req.sink_arg = d;
+	req.sink_reset = download_reset;
+	ok = mk_s3_call(&cfg, &req, &res);
+	if (!ok)
+		mk_s3_report(&res, "GET", bucket, key);
+	if (pg_cryptohash_final(d->sha, digest, sizeof(digest)) < 0)
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "SHA-256 failed");
+	pg_cryptohash_free(d->sha);
+	d->sha = NULL;
+	mk_hex(digest, 32, sha_hex);
+}
+
+PG_FUNCTION_INFO_V1(mk_s3_object_digest);
+
+/* s3_object_digest(bucket, key) -> bytes, sha256 of the stored object. */
+Datum
+mk_s3_object_digest(PG_FUNCTION_ARGS)
+{
+	char	   *bucket = mk_arg_cstring(fcinfo, 0, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 1, "key", false);
+	Download	d = {0};
+	char		sha[65];
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	mk_require_backup_admin("mekatek.s3_object_digest");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL, "function returning record called in context that cannot accept type record");
+	download(bucket, key, &d, sha);
+	values[0] = Int64GetDatum(d.bytes);
+	values[1] = CStringGetTextDatum(sha);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static int
+buffile_read(void *arg, char *buf, int maxlen)
+{
+	return (int) BufFileRead((BufFile *) arg, buf, maxlen);
+}
+
+PG_FUNCTION_INFO_V1(mk_s3_restore);
+
+/*
+ * s3_restore(bucket, key, sha256, bytes, into regclass, replace, options)
+ * -> rows loaded.  Verifies before it writes anything.
+ */
+Datum
+mk_s3_restore(PG_FUNCTION_ARGS)
+{
+	char	   *bucket = mk_arg_cstring(fcinfo, 0, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 1, "key", false);
+	char	   *want_sha = mk_arg_cstring(fcinfo, 2, "sha256", false);
+	int64		want_bytes;
+	Oid			relid;
+	bool		replace;
+	char	   *options = PG_ARGISNULL(6) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	Download	d = {0};
+	char		sha[65];
+	MkS3Options opts;
+	MkInflater	inf;
+	uint64		rows;
+
+	mk_arg_not_null(fcinfo, 3, "bytes");
+	mk_arg_not_null(fcinfo, 4, "into_table");
+	mk_arg_not_null(fcinfo, 5, "replace");
+	want_bytes = PG_GETARG_INT64(3);
+	relid = PG_GETARG_OID(4);
+	replace = PG_GETARG_BOOL(5);
+	mk_require_backup_admin("mekatek.s3_restore");
+	if (get_rel_name(relid) == NULL)
+		mk_error(ERRCODE_UNDEFINED_TABLE, NULL, "relation with OID %u does not exist", relid);
+	mk_s3_parse_options(options, NULL, true, &opts);
+
+	d.keep = true;
+	download(bucket, key, &d, sha);
+	if (d.bytes != want_bytes || strcmp(sha, want_sha) != 0)
+		mk_error(ERRCODE_DATA_CORRUPTED,
+				 "The stored object changed or was damaged; nothing was written. Restore another object.",
+				 "S3 object \"%s/%s\" does not match the catalogue: %lld bytes with sha256 %s, expected %lld bytes with sha256 %s",
+				 bucket, key, (long long) d.bytes, sha, (long long) want_bytes, want_sha);
+
+	if (replace)
+	{
+		char	   *sql = psprintf("TRUNCATE TABLE %s",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															  get_rel_name(relid)));
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "SPI_connect failed");
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "could not empty %s", get_rel_name(relid));
+		SPI_finish();
+	}
+	if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
+		mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
+	mk_inflater_init(&inf, buffile_read, d.file, opts.compression);
+	rows = mk_copy_from_source(relid, &inf, opts.attlist, opts.copy);
+	mk_inflater_end(&inf);
+	BufFileClose(d.file);
+	PG_RETURN_INT64((int64) rows);
+}
+
+PG_FUNCTION_INFO_V1(mk_s3_delete_object);
+
+/* s3_delete_object(bucket, key): true when deleted or already absent. */
+Datum
+mk_s3_delete_object(PG_FUNCTION_ARGS)
+{
+	char	   *bucket = mk_arg_cstring(fcinfo, 0, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 1, "key", false);
+	MkS3Config	cfg;
+	MkS3Request req = {0};
+	MkS3Result	res;
+	bool		ok;
+
+	mk_require_backup_admin("mekatek.s3_delete_object");
+	mk_s3_check_names(bucket, key);
+	mk_s3_config_load(&cfg);
+	mk_s3_result_init(&res);
+	req.method = "DELETE";
+	req.bucket = bucket;
+	req.key = key;
+	req.query = "";
+	ok = mk_s3_call(&cfg, &req, &res);
+	if (!ok && res.status != 404)
+		mk_s3_report(&res, "DELETE", bucket, key);
+	PG_RETURN_BOOL(true);
+}

@@ -1,0 +1,562 @@
+/*
+ * s3_export.c: mekatek.s3_export, the shape of aws_s3.query_export_to_s3.
+ *
+ * Rows are formatted by PostgreSQL's own COPY TO.  PostgreSQL 15's
+ * BeginCopyTo has no data callback (that arrived in 16), so the COPY runs
+ * "TO STDOUT" with the backend's protocol output redirected, for the
+ * duration of the COPY, to a PQcommMethods of ours: the mechanism parallel
+ * workers use to send their output to a shm_mq.  CopyData messages become
+ * our input; every other message goes to the client as usual.
+ *
+ * The bytes are gzipped when asked, gathered in one part buffer of
+ * part_size bytes and sent as S3 multipart parts with Content-MD5, each
+ * retried with exponential backoff.  A result smaller than one part goes as
+ * one PUT of known length.  On any error the multipart upload is aborted
+ * before the ERROR propagates, so no partial object becomes visible.
+ * Memory: one part buffer + a 256 kB staging buffer + zlib's state, whatever
+ * the size of the result.
+ */
+#include "core/mekatek.h"
+
+#include "access/htup_details.h"
+#include "commands/copy.h"
+#include "common/cryptohash.h"
+#include "funcapi.h"
+#include "libpq/libpq.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_node.h"
+#include "parser/parser.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "backup/s3_client.h"
+#include "backup/s3_copy.h"
+#include "backup/s3_sigv4.h"
+
+#define STAGE_SIZE (256 * 1024)
+#define MAX_PARTS 10000
+
+typedef struct ExportState
+{
+	MkS3Config	cfg;
+	CURL	   *curl;
+	const char *bucket;
+	const char *key;
+	MkS3Options opts;
+	MemoryContext cxt;			/* lives as long as the export */
+	MemoryContext tmp;			/* reset at each request */
+
+	z_stream	z;
+	bool		z_ready;
+	char	   *stage;
+	int			stage_len;
+	char	   *part;
+	int			part_len;
+
+	char	   *upload_id;
+	List	   *etags;
+	int			partno;
+	pg_cryptohash_ctx *sha;
+	int64		bytes;
+	int			retries;
+
+	bool		redirected;
+	const PQcommMethods *saved_methods;
+	CommandDest saved_dest;
+} ExportState;
+
+/* The COPY output has no argument to carry us: one export at a time. */
+static ExportState *current = NULL;
+
+static void export_accept(ExportState *es, const char *data, int len);
+
+static int
+redirect_putmessage(char msgtype, const char *s, size_t len)
+{
+	if (msgtype == 'd')
+	{
+		export_accept(current, s, (int) len);
+		return 0;
+	}
+	if (msgtype == 'H' || msgtype == 'c')
+		return 0;				/* CopyOutResponse, CopyDone: ours */
+	if (current->saved_dest == DestRemote)
+		return current->saved_methods->putmessage(msgtype, s, len);
+	return 0;
+}
+
+static void
+redirect_putmessage_noblock(char msgtype, const char *s, size_t len)
+{
+	if (current->saved_dest == DestRemote)
+		current->saved_methods->putmessage_noblock(msgtype, s, len);
+}
+
+static void
+redirect_comm_reset(void)
+{
+	if (current->saved_dest == DestRemote)
+		current->saved_methods->comm_reset();
+}
+
+static int
+redirect_flush(void)
+{
+	return current->saved_dest == DestRemote ? current->saved_methods->flush() : 0;
+}
+
+static int
+redirect_flush_if_writable(void)
+{
+	return current->saved_dest == DestRemote ? current->saved_methods->flush_if_writable() : 0;
+}
+
+static bool
+redirect_is_send_pending(void)
+{
+	return current->saved_dest == DestRemote ? current->saved_methods->is_send_pending() : false;
+}
+
+static const PQcommMethods redirect_methods = {
+	redirect_comm_reset,
+	redirect_flush,
+	redirect_flush_if_writable,
+	redirect_is_send_pending,
+	redirect_putmessage,
+	redirect_putmessage_noblock
+};
+
+static void
+redirect_on(ExportState *es)
+{
+	es->saved_methods = PqCommMethods;
+	es->saved_dest = whereToSendOutput;
+	PqCommMethods = &redirect_methods;
+	/* COPY TO STDOUT only speaks the protocol when the output is remote. */
+	whereToSendOutput = DestRemote;
+	es->redirected = true;
+}
+
+static void
+redirect_off(ExportState *es)
+{
+	if (!es->redirected)
+		return;
+	PqCommMethods = es->saved_methods;
+	whereToSendOutput = es->saved_dest;
+	es->redirected = false;
+}
+
+static void
+request_or_raise(ExportState *es, MkS3Request *req, MkS3Result *res, const char *what)
+{
+	bool		ok = mk_s3_request(es->curl, &es->cfg, req, res, 1 + es->cfg.max_retries);
+
+	es->retries += res->attempts - 1;
+	if (!ok)
+		mk_s3_report(res, what, es->bucket, es->key);
+}
+
+static void
+create_upload(ExportState *es)
+{
+	MkS3Request req = {0};
+	MkS3Result	res;
+
+	mk_s3_result_init(&res);
+	req.method = "POST";
+	req.bucket = es->bucket;
+	req.key = es->key;
+	req.query = "uploads=";
+	req.body = "";
+	req.sse = es->opts.sse;
+	request_or_raise(es, &req, &res, "CreateMultipartUpload");
+	es->upload_id = mk_xml_value(res.body.data, "UploadId");
+	if (es->upload_id == NULL || es->upload_id[0] == '\0')
+		mk_error(ERRCODE_PROTOCOL_VIOLATION, NULL,
+				 "S3 CreateMultipartUpload of \"%s/%s\" answered without an UploadId",
+				 es->bucket, es->key);
+}
+
+/* Send the part buffer as the next part. */
+static void
+upload_part(ExportState *es)
+{
+	MkS3Request req = {0};
+	MkS3Result	res;
+	char	   *enc_id;
+	char	   *what;
+	MemoryContext old;
+
+	/* Called from inside COPY, whose contexts are reset per row. */
+	old = MemoryContextSwitchTo(es->cxt);
+	if (es->upload_id == NULL)
+		create_upload(es);
+	if (++es->partno > MAX_PARTS)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "Use a larger part_size option.",
+				 "S3 export of \"%s/%s\" needs more than %d parts of %d bytes",
+				 es->bucket, es->key, MAX_PARTS, es->opts.part_size);
+	MemoryContextReset(es->tmp);
+	MemoryContextSwitchTo(es->tmp);
+	mk_s3_result_init(&res);
+	enc_id = mk_uri_encode(es->upload_id, 0);
+	req.method = "PUT";
+	req.bucket = es->bucket;
+	req.key = es->key;
+	req.query = psprintf("partNumber=%d&uploadId=%s", es->partno, enc_id);
+	free(enc_id);
+	req.body = es->part;
+	req.body_len = es->part_len;
+	req.content_md5 = true;
+	what = psprintf("UploadPart %d", es->partno);
+	request_or_raise(es, &req, &res, what);
+	if (res.etag[0] == '\0')
+		mk_error(ERRCODE_PROTOCOL_VIOLATION, NULL,
+				 "S3 %s of \"%s/%s\" answered without an ETag", what, es->bucket, es->key);
+	MemoryContextSwitchTo(es->cxt);
+	es->etags = lappend(es->etags, pstrdup(res.etag));
+	es->part_len = 0;
+	MemoryContextSwitchTo(old);
+}
+
+/* A full part buffer: hash it, then send it. */
+static void
+part_full(ExportState *es)
+{
+	pg_cryptohash_update(es->sha, (uint8 *) es->part, es->part_len);
+	es->bytes += es->part_len;
+	upload_part(es);
+}
+
+static void
+append_part(ExportState *es, const char *data, int len)
+{
+	while (len > 0)
+	{
+		int			n = Min(len, es->opts.part_size - es->part_len);
+
+		memcpy(es->part + es->part_len, data, n);
+		es->part_len += n;
+		data += n;
+		len -= n;
+		if (es->part_len == es->opts.part_size)
+			part_full(es);
+	}
+}
+
+static void
+deflate_into_part(ExportState *es, const char *data, int len, int flush)
+{
+	es->z.next_in = (Bytef *) data;
+	es->z.avail_in = len;
+	for (;;)
+	{
+		int			rc;
+
+		es->z.next_out = (Bytef *) es->part + es->part_len;
+		es->z.avail_out = es->opts.part_size - es->part_len;
+		rc = deflate(&es->z, flush);
+		es->part_len = es->opts.part_size - es->z.avail_out;
+		if (rc == Z_STREAM_ERROR)
+			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "gzip compression failed");
+		if (es->part_len == es->opts.part_size)
+			part_full(es);
+		else if (es->z.avail_in == 0 && (flush == Z_NO_FLUSH || rc == Z_STREAM_END))
+			break;
+	}
+}
+
+/* Stage COPY's small row messages so that zlib works on large blocks. */
+static void
+flush_stage(ExportState *es)
+{
+	if (es->stage_len == 0)
+		return;
+	if (es->opts.compression == MK_COMPRESS_GZIP)
+		deflate_into_part(es, es->stage, es->stage_len, Z_NO_FLUSH);
+	else
+		append_part(es, es->stage, es->stage_len);
+	es->stage_len = 0;
+}
+
+static void
+export_accept(ExportState *es, const char *data, int len)
+{
+	if (es->stage_len + len > STAGE_SIZE)
+		flush_stage(es);
+	if (len > STAGE_SIZE)
+	{
+		if (es->opts.compression == MK_COMPRESS_GZIP)
+			deflate_into_part(es, data, len, Z_NO_FLUSH);
+		else
+			append_part(es, data, len);
+		return;
+	}
+	memcpy(es->stage + es->stage_len, data, len);
+	es->stage_len += len;
+}
+
+static void
+complete_upload(ExportState *es)
+{
+	StringInfoData xml;
+	MkS3Request req = {0};
+	MkS3Result	res;
+	ListCell   *lc;
+	int			n = 0;
+	char	   *enc_id = mk_uri_encode(es->upload_id, 0);
+
+	initStringInfo(&xml);
+	appendStringInfoString(&xml, "<CompleteMultipartUpload>");
+	foreach(lc, es->etags)
+		appendStringInfo(&xml, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>",
+						 ++n, (char *) lfirst(lc));
+	appendStringInfoString(&xml, "</CompleteMultipartUpload>");
+	mk_s3_result_init(&res);
+	req.method = "POST";
+	req.bucket = es->bucket;
+	req.key = es->key;
+	req.query = psprintf("uploadId=%s", enc_id);
+	free(enc_id);
+	req.body = xml.data;
+	req.body_len = xml.len;
+	req.content_type = "application/xml";
+	request_or_raise(es, &req, &res, "CompleteMultipartUpload");
+	es->upload_id = NULL;
+}
+
+/* Abort without raising: called on the error path, and for duplicates. */
+static bool
+abort_upload(ExportState *es, int attempts)
+{
+	MkS3Request req = {0};
+	MkS3Result	res;
+	char	   *enc_id;
+	bool		ok;
+
+	if (es->upload_id == NULL)
+		return true;
+	enc_id = mk_uri_encode(es->upload_id, 0);
+	mk_s3_result_init(&res);
+	req.method = "DELETE";
+	req.bucket = es->bucket;
+	req.key = es->key;
+	req.query = psprintf("uploadId=%s", enc_id);
+	free(enc_id);
+	ok = mk_s3_request(es->curl, &es->cfg, &req, &res, attempts);
+	/* 404 NoSuchUpload: nothing is left open either. */
+	if (ok || res.status == 404)
+	{
+		es->upload_id = NULL;
+		return true;
+	}
+	ereport(WARNING,
+			(errcode(ERRCODE_IO_ERROR),
+			 errmsg("S3 AbortMultipartUpload of \"%s/%s\" failed: %s", es->bucket, es->key,
+					mk_s3_describe(&res)),
+			 errhint("A lifecycle rule that aborts incomplete multipart uploads cleans this up.")));
+	return false;
+}
+
+static void
+put_single(ExportState *es)
+{
+	MkS3Request req = {0};
+	MkS3Result	res;
+
+	mk_s3_result_init(&res);
+	req.method = "PUT";
+	req.bucket = es->bucket;
+	req.key = es->key;
+	req.query = "";
+	req.body = es->part;
+	req.body_len = es->part_len;
+	req.content_md5 = true;
+	req.sse = es->opts.sse;
+	request_or_raise(es, &req, &res, "PUT");
+}
+
+static RawStmt *
+parse_query(const char *query)
+{
+	List	   *stmts = mk_raw_parse(query, "S3 export query");
+	RawStmt    *raw;
+
+	if (list_length(stmts) != 1)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Pass exactly one SELECT.",
+				 "argument \"query\" must hold one statement, not %d", list_length(stmts));
+	raw = linitial_node(RawStmt, stmts);
+	if (!IsA(raw->stmt, SelectStmt))
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "Export a SELECT, VALUES or TABLE query.",
+				 "argument \"query\" must be a query: \"%s\"", query);
+	return raw;
+}
+
+void
+mk_s3_export_run(const char *query, const char *bucket, const char *key,
+				 const char *options, const char *skip_if_sha256, MkExportResult *out)
+{
+	ExportState *es;
+	MemoryContext cxt,
+				old;
+	RawStmt    *raw;
+
+	mk_s3_check_names(bucket, key);
+	if (current != NULL)
+		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
+				 "an S3 export is already running in this session");
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "mekatek s3 export", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	es = palloc0(sizeof(ExportState));
+	es->cxt = cxt;
+	es->tmp = AllocSetContextCreate(cxt, "mekatek s3 request", ALLOCSET_DEFAULT_SIZES);
+	es->bucket = pstrdup(bucket);
+	es->key = pstrdup(key);
+	mk_s3_parse_options(options, NULL, false, &es->opts);
+	raw = parse_query(query);
+	mk_s3_config_load(&es->cfg);
+	es->stage = palloc(STAGE_SIZE);
+	es->part = palloc(es->opts.part_size);
+	/* PostgreSQL's cryptohash: released by the resource owner on error. */
+	es->sha = pg_cryptohash_create(PG_SHA256);
+	if (es->sha == NULL || pg_cryptohash_init(es->sha) < 0)
+		mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start SHA-256");
+	if (es->opts.compression == MK_COMPRESS_GZIP)
+	{
+		es->z.zalloc = mk_zalloc;
+		es->z.zfree = mk_zfree;
+		es->z.opaque = cxt;
+		/* windowBits 15 + 16: a gzip wrapper; its mtime stays 0. */
+		if (deflateInit2(&es->z, es->opts.level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start gzip compression");
+		es->z_ready = true;
+	}
+	es->curl = mk_s3_curl_new();
+	MemoryContextSwitchTo(old);
+
+	current = es;
+	PG_TRY();
+	{
+		ParseState *pstate = make_parsestate(NULL);
+		CopyToState cstate;
+		uint8		digest[32];
+
+		pstate->p_sourcetext = query;
+		redirect_on(es);
+		cstate = BeginCopyTo(pstate, NULL, raw, InvalidOid, NULL, false, NIL, es->opts.copy);
+		out->rows = DoCopyTo(cstate);
+		EndCopyTo(cstate);
+		redirect_off(es);
+		free_parsestate(pstate);
+
+		old = MemoryContextSwitchTo(cxt);
+		flush_stage(es);
+		if (es->z_ready)
+			deflate_into_part(es, NULL, 0, Z_FINISH);
+		pg_cryptohash_update(es->sha, (uint8 *) es->part, es->part_len);
+		es->bytes += es->part_len;
+		if (pg_cryptohash_final(es->sha, digest, sizeof(digest)) < 0)
+			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "SHA-256 failed");
+		mk_hex(digest, 32, out->sha256);
+		out->uploaded = !(skip_if_sha256 && strcmp(skip_if_sha256, out->sha256) == 0);
+		if (es->upload_id == NULL)
+		{
+			if (out->uploaded)
+				put_single(es);
+		}
+		else
+		{
+			if (es->part_len > 0)
+				upload_part(es);
+			if (out->uploaded)
+				complete_upload(es);
+			else
+				abort_upload(es, 1 + es->cfg.max_retries);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	PG_CATCH();
+	{
+		redirect_off(es);
+		MemoryContextSwitchTo(cxt);
+		/* Leave nothing half-written behind, then report the first error. */
+		abort_upload(es, 2);
+		curl_easy_cleanup(es->curl);
+		if (es->z_ready)
+			deflateEnd(&es->z);
+		current = NULL;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	current = NULL;
+	out->bytes = es->bytes;
+	out->attempts = 1 + es->retries;
+	out->parts = es->partno;
+	curl_easy_cleanup(es->curl);
+	if (es->z_ready)
+		deflateEnd(&es->z);
+	pg_cryptohash_free(es->sha);
+	MemoryContextDelete(cxt);
+}
+
+PG_FUNCTION_INFO_V1(mk_s3_export);
+
+/* s3_export(query, bucket, key, options) -> rows, files, bytes uploaded. */
+Datum
+mk_s3_export(PG_FUNCTION_ARGS)
+{
+	char	   *query = mk_arg_cstring(fcinfo, 0, "query", false);
+	char	   *bucket = mk_arg_cstring(fcinfo, 1, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 2, "key", false);
+	char	   *options = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	MkExportResult r = {0};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	mk_require_backup_admin("mekatek.s3_export");
+	InitMaterializedSRF(fcinfo, 0);
+	mk_s3_export_run(query, bucket, key, options, NULL, &r);
+	values[0] = Int64GetDatum((int64) r.rows);
+	values[1] = Int64GetDatum(1);
+	values[2] = Int64GetDatum(r.bytes);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(mk_backup_export_object);
+
+/*
+ * backup_export_object(query, bucket, key, options, skip_if_sha256) ->
+ * rows, bytes, sha256, attempts, uploaded: the export behind backup_run,
+ * with the object's SHA-256 for the catalogue and duplicate avoidance.
+ */
+Datum
+mk_backup_export_object(PG_FUNCTION_ARGS)
+{
+	char	   *query = mk_arg_cstring(fcinfo, 0, "query", false);
+	char	   *bucket = mk_arg_cstring(fcinfo, 1, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 2, "key", false);
+	char	   *options = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	char	   *skip = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	MkExportResult r = {0};
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	mk_require_backup_admin("mekatek.backup_export_object");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL, "function returning record called in context that cannot accept type record");
+	mk_s3_export_run(query, bucket, key, options, skip, &r);
+	values[0] = Int64GetDatum((int64) r.rows);
+	values[1] = Int64GetDatum(r.bytes);
+	values[2] = CStringGetTextDatum(r.sha256);
+	values[3] = Int32GetDatum(r.attempts);
+	values[4] = BoolGetDatum(r.uploaded);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,304 @@
+/*
+ * s3_options.c: the options string of s3_export and s3_import, the admin
+ * check, and the gzip-aware byte source that feeds COPY FROM.
+ *
+ * Options are COPY's own option list, parsed by PostgreSQL's grammar (the
+ * text is wrapped into a COPY statement that is parsed, never executed),
+ * plus compression, compression_level, part_size and server_side_encryption,
+ * which are taken out before the rest goes to COPY for validation.
+ */
+#include "core/mekatek.h"
+
+#include "catalog/pg_authid.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+
+#include "backup/s3_copy.h"
+
+typedef struct ParseContext
+{
+	const char *sql;
+	const char *label;
+} ParseContext;
+
+/* As SPI does: a syntax error points into the text parsed, not the call. */
+static void
+parse_context(void *arg)
+{
+	ParseContext *c = arg;
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(c->sql);
+	}
+	errcontext("%s", c->label);
+}
+
+List *
+mk_raw_parse(const char *sql, const char *label)
+{
+	ErrorContextCallback cb;
+	ParseContext c = {sql, label};
+	List	   *stmts;
+
+	cb.callback = parse_context;
+	cb.arg = &c;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+	error_context_stack = cb.previous;
+	return stmts;
+}
+
+static char *
+wrap_list(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\n')
+		s++;
+	if (*s == '\0')
+		return pstrdup("");
+	if (*s == '(')
+		return pstrdup(s);
+	return psprintf("(%s)", s);
+}
+
+void
+mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3Options *out)
+{
+	char	   *sql;
+	List	   *stmts;
+	CopyStmt   *copy;
+	ListCell   *lc;
+
+	out->compression = is_from ? MK_COMPRESS_AUTO : MK_COMPRESS_NONE;
+	out->level = 1;
+	out->part_size = MK_PART_SIZE_DEFAULT;
+	out->sse = false;
+	out->copy = NIL;
+	out->attlist = NIL;
+
+	if (is_from)
+		sql = psprintf("COPY mk_target %s FROM STDIN %s", wrap_list(columns ? columns : ""),
+					   wrap_list(options));
+	else
+		sql = psprintf("COPY mk_target TO STDOUT %s", wrap_list(options));
+
+	stmts = mk_raw_parse(sql, psprintf("S3 options \"%s\"", options));
+
+	/* Anything but the one COPY we wrote means the text escaped its list. */
+	if (list_length(stmts) != 1 || !IsA(linitial_node(RawStmt, stmts)->stmt, CopyStmt))
+		mk_error(ERRCODE_SYNTAX_ERROR, "Options are a COPY option list such as 'format csv, header true'.",
+				 "invalid S3 options \"%s\"", options);
+	copy = (CopyStmt *) linitial_node(RawStmt, stmts)->stmt;
+	if (copy->is_from != is_from || copy->filename != NULL || copy->is_program ||
+		copy->whereClause != NULL || copy->query != NULL || copy->relation == NULL ||
+		copy->relation->schemaname != NULL || strcmp(copy->relation->relname, "mk_target") != 0)
+		mk_error(ERRCODE_SYNTAX_ERROR, "Options are a COPY option list such as 'format csv, header true'.",
+				 "invalid S3 options \"%s\"", options);
+	out->attlist = copy->attlist;
+
+	foreach(lc, copy->options)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		/* Positions refer to our wrapper, not to anything the user sees. */
+		d->location = -1;
+		if (strcmp(d->defname, "compression") == 0)
+		{
+			char	   *v = defGetString(d);
+
+			if (pg_strcasecmp(v, "gzip") == 0)
+				out->compression = MK_COMPRESS_GZIP;
+			else if (pg_strcasecmp(v, "none") == 0)
+				out->compression = MK_COMPRESS_NONE;
+			else if (is_from && pg_strcasecmp(v, "auto") == 0)
+				out->compression = MK_COMPRESS_AUTO;
+			else
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 is_from ? "Use gzip, none or auto." : "Use gzip or none.",
+						 "invalid S3 option compression \"%s\"", v);
+		}
+		else if (strcmp(d->defname, "compression_level") == 0 && !is_from)
+		{
+			int			v = defGetInt32(d);
+
+			if (v < 1 || v > 9)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "zlib levels run from 1 (fast) to 9 (small).",
+						 "invalid S3 option compression_level %d", v);
+			out->level = v;
+		}
+		else if (strcmp(d->defname, "part_size") == 0 && !is_from)
+		{
+			char	   *v = defGetString(d);
+			int			bytes;
+			const char *hint = NULL;
+
+			if (!parse_int(v, &bytes, GUC_UNIT_BYTE, &hint) ||
+				bytes < MK_PART_SIZE_MIN || bytes > MK_PART_SIZE_MAX)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 "S3 parts are at least 5MB; Mekatek keeps one part in memory, so at most 512MB.",
+						 "invalid S3 option part_size \"%s\"", v);
+			out->part_size = bytes;
+		}
+		else if (strcmp(d->defname, "server_side_encryption") == 0 && !is_from)
+		{
+			char	   *v = defGetString(d);
+
+			if (pg_strcasecmp(v, "AES256") == 0)
+				out->sse = true;
+			else if (pg_strcasecmp(v, "none") == 0)
+				out->sse = false;
+			else
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Use AES256 or none.",
+						 "invalid S3 option server_side_encryption \"%s\"", v);
+		}
+		else
+			out->copy = lappend(out->copy, d);
+	}
+}
+
+void
+mk_require_backup_admin(const char *what)
+{
+	Oid			admin = get_role_oid("mekatek_admin", true);
+
+	if (superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
+		return;
+	mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+			 "Backups and restores need the mekatek_admin role.",
+			 "permission denied for %s", what);
+}
+
+/* zlib allocates in the current memory context: freed with it on error. */
+voidpf
+mk_zalloc(voidpf opaque, uInt items, uInt size)
+{
+	return MemoryContextAllocZero((MemoryContext) opaque, (Size) items * size);
+}
+
+void
+mk_zfree(voidpf opaque, voidpf address)
+{
+	pfree(address);
+}
+
+#define INFLATE_IN (64 * 1024)
+
+void
+mk_inflater_init(MkInflater *inf, MkReadFn read, void *arg, MkCompression mode)
+{
+	memset(inf, 0, sizeof(*inf));
+	inf->read = read;
+	inf->arg = arg;
+	inf->mode = mode;
+	inf->in = palloc(INFLATE_IN);
+	/* Not COPY's per-row context, where the first read happens. */
+	inf->cxt = CurrentMemoryContext;
+}
+
+/* Refill the input buffer; false at the end of the source. */
+static bool
+refill(MkInflater *inf)
+{
+	int			n;
+
+	if (inf->eof)
+		return false;
+	if (inf->inpos > 0 && inf->inpos < inf->inlen)
+		memmove(inf->in, inf->in + inf->inpos, inf->inlen - inf->inpos);
+	inf->inlen -= inf->inpos;
+	inf->inpos = 0;
+	n = inf->read(inf->arg, inf->in + inf->inlen, INFLATE_IN - inf->inlen);
+	if (n == 0)
+		inf->eof = true;
+	inf->inlen += n;
+	return n > 0;
+}
+
+int
+mk_inflater_read(MkInflater *inf, char *buf, int minread, int maxread)
+{
+	int			got = 0;
+
+	if (inf->mode == MK_COMPRESS_AUTO || (inf->mode == MK_COMPRESS_GZIP && !inf->z_ready))
+	{
+		while (inf->inlen < 2 && refill(inf))
+			;
+		if (inf->mode == MK_COMPRESS_AUTO)
+			inf->mode = (inf->inlen >= 2 && (unsigned char) inf->in[0] == 0x1f &&
+						 (unsigned char) inf->in[1] == 0x8b) ? MK_COMPRESS_GZIP : MK_COMPRESS_NONE;
+		if (inf->mode == MK_COMPRESS_GZIP)
+		{
+			inf->z.zalloc = mk_zalloc;
+			inf->z.zfree = mk_zfree;
+			inf->z.opaque = inf->cxt;
+			if (inflateInit2(&inf->z, 16 + MAX_WBITS) != Z_OK)
+				mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start gzip decompression");
+			inf->z_ready = true;
+		}
+	}
+
+	while (got < minread || (got == 0 && maxread > 0))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (inf->mode == MK_COMPRESS_NONE)
+		{
+			int			n;
+
+			if (inf->inpos == inf->inlen && !refill(inf))
+				break;
+			n = Min(maxread - got, inf->inlen - inf->inpos);
+			memcpy(buf + got, inf->in + inf->inpos, n);
+			inf->inpos += n;
+			got += n;
+		}
+		else
+		{
+			int			rc;
+
+			/* The source ended inside a gzip member: truncated, not short. */
+			if (inf->inpos == inf->inlen && !refill(inf))
+				mk_error(ERRCODE_DATA_CORRUPTED, NULL, "gzip data ends before its end marker");
+			inf->z.next_in = (Bytef *) inf->in + inf->inpos;
+			inf->z.avail_in = inf->inlen - inf->inpos;
+			inf->z.next_out = (Bytef *) buf + got;
+			inf->z.avail_out = maxread - got;
+			rc = inflate(&inf->z, Z_NO_FLUSH);
+			inf->inpos = inf->inlen - inf->z.avail_in;
+			got = maxread - inf->z.avail_out;
+			if (rc == Z_STREAM_END)
+			{
+				/* gzip files may hold several members: go on with the next. */
+				inflateReset(&inf->z);
+				while (inf->inpos == inf->inlen && refill(inf))
+					;
+				if (inf->inpos == inf->inlen)
+				{
+					inf->z_ready = false;
+					inf->mode = MK_COMPRESS_NONE;	/* nothing more */
+					inflateEnd(&inf->z);
+					break;
+				}
+			}
+			else if (rc != Z_OK && rc != Z_BUF_ERROR)
+				mk_error(ERRCODE_DATA_CORRUPTED, NULL, "invalid gzip data: %s",
+						 inf->z.msg ? inf->z.msg : "unknown error");
+		}
+	}
+	return got;
+}
+
+void
+mk_inflater_end(MkInflater *inf)
+{
+	if (inf->z_ready)
+		inflateEnd(&inf->z);
+	inf->z_ready = false;
+}

@@ -1,0 +1,1463 @@
+/*
+ * basket_engine.c: exact frequent-itemset mining and single-consequent
+ * association rules (see basket_engine.h for the interface).
+ *
+ * Pipeline:
+ *   1. Read (transaction, item) pairs or array rows through an SPI cursor in
+ *      batches; map transaction ids and items to dense int32 ids with a hash
+ *      table keyed on the value (the Datum itself for integer-like types, the
+ *      bytes for text, the text output otherwise).
+ *   2. Group the pairs by transaction (counting sort unless the input came
+ *      grouped), drop duplicate items, count item supports.
+ *   3. Keep the frequent items, renumbered by ascending support ("rank"), and
+ *      recode each transaction as its sorted frequent ranks.
+ *   4. Mine depth-first, one prefix item a at a time: one pass over the
+ *      transactions containing a counts every pair {a, b} (b after a) in a
+ *      dense counter, a second pass collects the tid lists of the frequent
+ *      pairs, and from there Eclat intersects tid lists (merge or galloping,
+ *      with early abandon once the support cannot be reached).  The result
+ *      is exactly Apriori's: every itemset whose count reaches the threshold.
+ *   5. Rules: for each itemset X of two or more items and each item c of X,
+ *      X \ {c} => {c}; supports of subsets come from a hash of the itemsets.
+ *   6. Sort items by name (byte order) and rows in the documented order.
+ *
+ * Memory: every allocation of the engine goes through bk_alloc, which counts
+ * bytes against the limit before allocating, so exceeding
+ * mekatek.basket_work_mem is a clean ERROR, never an out-of-memory crash.
+ */
+#include "basket/engine.h"
+#include "core/mekatek.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+
+int			mk_basket_work_mem = 256 * 1024;
+
+#define BK_BATCH 10000			/* rows per SPI cursor fetch */
+#define BK_ARENA_CHUNK (64 * 1024)
+#define BK_DIRECT_MAX (1 << 21)	/* integer items below this skip the hash */
+
+Size
+basket_work_mem_bytes(void)
+{
+	return (Size) mk_basket_work_mem * 1024;
+}
+
+/* ---------------------------------------------------------------------
+ * Dictionary: value bytes -> dense id.  Open addressing, linear probing;
+ * keys live in the engine's arena followed by a NUL, so that for text keys
+ * the key is also the item's name.
+ */
+typedef struct BkDict
+{
+	int32		n;				/* ids handed out */
+	int32		cap;			/* size of the per-id arrays */
+	uint32		mask;			/* slot count - 1 */
+	int32	   *slots;			/* id + 1, 0 = empty */
+	uint32	   *hash;			/* [cap] */
+	char	  **key;			/* [cap] */
+	int32	   *keylen;			/* [cap] */
+	int32	   *direct;			/* small non-negative integer keys: id + 1 */
+	int64		ndirect;
+} BkDict;
+
+typedef enum BkKeyKind
+{
+	BK_KEY_DATUM,				/* by-value type whose output is injective */
+	BK_KEY_TEXT,				/* text-like: the bytes are the output */
+	BK_KEY_OUTPUT				/* anything else: the text output */
+} BkKeyKind;
+
+typedef struct BkCol
+{
+	BkKeyKind	kind;
+	FmgrInfo	out;
+} BkCol;
+
+typedef struct BkSet
+{
+	int64		count;
+	int64		off;			/* into setitems */
+	int32		len;
+} BkSet;
+
+typedef struct BkExt
+{
+	int32		item;
+	int32		n;				/* tids */
+	int32		cap;			/* allocated tids, for the accounting */
+	int32	   *tids;
+} BkExt;
+
+struct BasketEngine
+{
+	MemoryContext ctx;
+	MemoryContext scratch;		/* per batch: detoasted values, arrays */
+	Size		used;
+	Size		peak;
+	Size		limit;
+
+	char	   *arena;
+	Size		arena_left;
+
+	BkDict		items;
+	char	  **item_name;		/* [items.cap] */
+	BkDict		tids;
+	int32		ntrans;
+	bool		loaded;
+	bool		mined;
+
+	/* (transaction, item) pairs as read */
+	int32	   *ptid;
+	int32	   *pitem;
+	int64		npairs;
+	int64		cappairs;
+	bool		grouped;		/* pairs arrived grouped by transaction */
+
+	/* mining */
+	int64		minc;
+	int			max_len;
+	int32		nfreq;
+	int32	   *cnt;			/* [nfreq] pair counters for one prefix */
+	int32	   *pos;			/* [nfreq] index in the extension list, or -1 */
+	int32	   *prefix;			/* current prefix, deepest first unused */
+	int32	   *titems;			/* transactions: ranks ascending, each ended by -1 */
+	int64		ntitems;
+	int64	   *loff;			/* tid lists per rank, [nfreq + 1] */
+	int32	   *ltids;
+
+	BkSet	   *sets;
+	int64		nsets;
+	int64		capsets;
+	int32	   *setitems;
+	int64		nsetitems;
+	int64		capsetitems;
+};
+
+/* ---------------------------------------------------------------------
+ * Accounting.
+ */
+static void
+bk_reserve(BasketEngine *e, Size bytes)
+{
+	if (bytes > e->limit || e->used > e->limit - bytes)
+		mk_error(ERRCODE_OUT_OF_MEMORY,
+				 "Raise mekatek.basket_work_mem, raise min_support, or set max_len.",
+				 "basket mining needs %zu bytes, more than mekatek.basket_work_mem (%zu kB)",
+				 e->used + bytes, e->limit / 1024);
+	e->used += bytes;
+	if (e->used > e->peak)
+		e->peak = e->used;
+}
+
+static void *
+bk_alloc(BasketEngine *e, Size bytes)
+{
+	bk_reserve(e, bytes);
+	return MemoryContextAllocHuge(e->ctx, Max(bytes, 1));
+}
+
+static void *
+bk_alloc0(BasketEngine *e, Size bytes)
+{
+	void	   *p = bk_alloc(e, bytes);
+
+	memset(p, 0, bytes);
+	return p;
+}
+
+static void
+bk_free(BasketEngine *e, void *p, Size bytes)
+{
+	if (p == NULL)
+		return;
+	pfree(p);
+	e->used -= bytes;
+}
+
+static void *
+bk_grow(BasketEngine *e, void *p, Size oldbytes, Size newbytes)
+{
+	bk_reserve(e, newbytes - oldbytes);
+	if (p == NULL)
+		return MemoryContextAllocHuge(e->ctx, newbytes);
+	return repalloc_huge(p, newbytes);
+}
+
+/* Doubling growth for the append-only arrays. */
+static int64
+bk_next_cap(int64 cap, int64 need)
+{
+	int64		c = Max(cap, 1024);
+
+	while (c < need)
+		c *= 2;
+	return c;
+}
+
+static char *
+bk_arena_copy(BasketEngine *e, const char *s, int32 len)
+{
+	char	   *p;
+
+	if ((Size) len + 1 > e->arena_left)
+	{
+		Size		chunk = Max((Size) BK_ARENA_CHUNK, (Size) len + 1);
+
+		e->arena = bk_alloc(e, chunk);
+		e->arena_left = chunk;
+	}
+	p = e->arena;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	e->arena += len + 1;
+	e->arena_left -= len + 1;
+	return p;
+}
+
+/* ---------------------------------------------------------------------
+ * Dictionary.
+ */
+static void
+bk_dict_init(BasketEngine *e, BkDict *d)
+{
+	d->n = 0;
+	d->cap = 0;
+	d->mask = 1023;
+	d->slots = bk_alloc0(e, sizeof(int32) * 1024);
+	d->hash = NULL;
+	d->key = NULL;
+	d->keylen = NULL;
+	d->direct = NULL;
+	d->ndirect = 0;
+}
+
+static void
+bk_dict_rehash(BasketEngine *e, BkDict *d)
+{
+	uint32		nslots = (d->mask + 1) * 2;
+	int32	   *slots = bk_alloc0(e, sizeof(int32) * nslots);
+
+	for (int32 id = 0; id < d->n; id++)
+	{
+		uint32		i = d->hash[id] & (nslots - 1);
+
+		while (slots[i])
+			i = (i + 1) & (nslots - 1);
+		slots[i] = id + 1;
+	}
+	bk_free(e, d->slots, sizeof(int32) * (d->mask + 1));
+	d->slots = slots;
+	d->mask = nslots - 1;
+}
+
+static inline bool
+bk_key_eq(const char *a, const char *b, int32 len)
+{
+	/* Datum keys: one word compare instead of a memcmp call */
+	if (len == sizeof(uint64))
+	{
+		uint64		x;
+		uint64		y;
+
+		memcpy(&x, a, sizeof(x));
+		memcpy(&y, b, sizeof(y));
+		return x == y;
+	}
+	return memcmp(a, b, len) == 0;
+}
+
+/* The id of key, inserting it when new (then *isnew is set). */
+static inline int32
+bk_dict_get(BasketEngine *e, BkDict *d, const char *key, int32 len, uint32 h,
+			bool *isnew)
+{
+	uint32		i = h & d->mask;
+	int32		id;
+
+	for (;;)
+	{
+		int32		s = d->slots[i];
+
+		if (s == 0)
+			break;
+		id = s - 1;
+		if (d->hash[id] == h && d->keylen[id] == len && bk_key_eq(d->key[id], key, len))
+		{
+			*isnew = false;
+			return id;
+		}
+		i = (i + 1) & d->mask;
+	}
+
+	if (d->n == PG_INT32_MAX - 1)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, NULL,
+				 "basket mining supports at most %d distinct items or transactions",
+				 PG_INT32_MAX - 1);
+	if (d->n == d->cap)
+	{
+		int32		ncap = d->cap ? (d->cap > PG_INT32_MAX / 2 ? PG_INT32_MAX : d->cap * 2) : 1024;
+
+		d->hash = bk_grow(e, d->hash, sizeof(uint32) * d->cap, sizeof(uint32) * ncap);
+		d->key = bk_grow(e, d->key, sizeof(char *) * d->cap, sizeof(char *) * ncap);
+		d->keylen = bk_grow(e, d->keylen, sizeof(int32) * d->cap, sizeof(int32) * ncap);
+		if (d == &e->items)
+			e->item_name = bk_grow(e, e->item_name, sizeof(char *) * d->cap,
+								   sizeof(char *) * ncap);
+		d->cap = ncap;
+	}
+	id = d->n++;
+	d->hash[id] = h;
+	d->key[id] = bk_arena_copy(e, key, len);
+	d->keylen[id] = len;
+	d->slots[i] = id + 1;
+	if ((uint32) d->n * 2 > d->mask)
+		bk_dict_rehash(e, d);
+	*isnew = true;
+	return id;
+}
+
+/* ---------------------------------------------------------------------
+ * Values to ids.
+ */
+static void
+bk_col_init(BasketEngine *e, BkCol *c, Oid type)
+{
+	Oid			fn;
+	bool		isvarlena;
+
+	switch (type)
+	{
+			/* by value, and equal values have equal output */
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case DATEOID:
+		case BOOLOID:
+			c->kind = BK_KEY_DATUM;
+			break;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			c->kind = BK_KEY_TEXT;
+			break;
+		default:
+			c->kind = BK_KEY_OUTPUT;
+			break;
+	}
+	getTypeOutputInfo(type, &fn, &isvarlena);
+	fmgr_info_cxt(fn, &c->out, e->ctx);
+}
+
+/* The key bytes of a value: points into *buf, the value or scratch memory. */
+static inline const char *
+bk_key(BkCol *c, Datum d, Datum *buf, int32 *len, uint32 *h)
+{
+	const char *key;
+
+	switch (c->kind)
+	{
+		case BK_KEY_DATUM:
+			{
+				uint64		v = (uint64) d;
+
+				*buf = d;
+				*len = sizeof(Datum);
+				*h = murmurhash32((uint32) v ^ (uint32) (v >> 32));
+				return (const char *) buf;
+			}
+		case BK_KEY_TEXT:
+			{
+				struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+
+				key = VARDATA_ANY(v);
+				*len = VARSIZE_ANY_EXHDR(v);
+				break;
+			}
+		default:
+			key = OutputFunctionCall(&c->out, d);
+			*len = strlen(key);
+			break;
+	}
+	*h = hash_bytes((const unsigned char *) key, *len);
+	return key;
+}
+
+static int32 bk_item_id_hashed(BasketEngine *e, BkCol *c, Datum d);
+
+/*
+ * Items and transaction ids are often small integers (product and sale ids,
+ * retail.dat's items): such keys find their id in a plain array in front of
+ * the hash table.  Returns the key's cell, grown as needed, or NULL.
+ */
+static inline int32 *
+bk_direct(BasketEngine *e, BkDict *d, BkCol *c, Datum v)
+{
+	int64		k = (int64) v;
+
+	if (c->kind != BK_KEY_DATUM || k < 0 || k >= BK_DIRECT_MAX)
+		return NULL;
+	if (k >= d->ndirect)
+	{
+		int64		n = Max(d->ndirect, 1024);
+
+		while (n <= k)
+			n *= 2;
+		d->direct = bk_grow(e, d->direct, sizeof(int32) * d->ndirect, sizeof(int32) * n);
+		memset(d->direct + d->ndirect, 0, sizeof(int32) * (n - d->ndirect));
+		d->ndirect = n;
+	}
+	return &d->direct[k];
+}
+
+static inline int32
+bk_item_id(BasketEngine *e, BkCol *c, Datum d)
+{
+	int32	   *cell = bk_direct(e, &e->items, c, d);
+	int32		id;
+
+	if (cell && *cell > 0)
+		return *cell - 1;
+	id = bk_item_id_hashed(e, c, d);
+	if (cell)
+		*cell = id + 1;
+	return id;
+}
+
+static int32
+bk_item_id_hashed(BasketEngine *e, BkCol *c, Datum d)
+{
+	Datum		buf;
+	int32		len;
+	uint32		h;
+	const char *key = bk_key(c, d, &buf, &len, &h);
+	bool		isnew;
+	int32		id = bk_dict_get(e, &e->items, key, len, h, &isnew);
+
+	if (isnew)
+	{
+		if (c->kind == BK_KEY_DATUM)
+		{
+			char	   *s = OutputFunctionCall(&c->out, d);
+
+			e->item_name[id] = bk_arena_copy(e, s, strlen(s));
+		}
+		else
+			e->item_name[id] = e->items.key[id];
+	}
+	return id;
+}
+
+static inline void
+bk_add_pair(BasketEngine *e, int32 tid, int32 item)
+{
+	if (e->npairs == e->cappairs)
+	{
+		int64		ncap = bk_next_cap(e->cappairs, e->npairs + 1);
+
+		e->ptid = bk_grow(e, e->ptid, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
+		e->pitem = bk_grow(e, e->pitem, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
+		e->cappairs = ncap;
+	}
+	if (e->npairs > 0 && tid < e->ptid[e->npairs - 1])
+		e->grouped = false;
+	e->ptid[e->npairs] = tid;
+	e->pitem[e->npairs] = item;
+	e->npairs++;
+}
+
+static int32
+bk_new_transaction(BasketEngine *e)
+{
+	if (e->ntrans == PG_INT32_MAX - 1)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, NULL,
+				 "basket mining supports at most %d transactions", PG_INT32_MAX - 1);
+	return e->ntrans++;
+}
+
+/* ---------------------------------------------------------------------
+ * Public: create, load.
+ */
+BasketEngine *
+basket_engine_create(MemoryContext parent, Size limit_bytes)
+{
+	MemoryContext ctx = AllocSetContextCreate(parent, "mekatek basket engine",
+											  ALLOCSET_DEFAULT_SIZES);
+	BasketEngine *e = MemoryContextAllocZero(ctx, sizeof(BasketEngine));
+
+	e->ctx = ctx;
+	e->scratch = AllocSetContextCreate(ctx, "mekatek basket batch",
+									   ALLOCSET_DEFAULT_SIZES);
+	e->limit = limit_bytes;
+	e->grouped = true;
+	bk_dict_init(e, &e->items);
+	bk_dict_init(e, &e->tids);
+	return e;
+}
+
+void
+basket_engine_destroy(BasketEngine *e)
+{
+	MemoryContextDelete(e->ctx);
+}
+
+static void
+bk_load_batch(BasketEngine *e, SPITupleTable *tt, uint64 ntup, bool arrays,
+			  BkCol *tidcol, BkCol *itemcol, Oid elemtype)
+{
+	TupleDesc	desc = tt->tupdesc;
+	int16		elmlen = 0;
+	bool		elmbyval = false;
+	char		elmalign = 'i';
+	int32		last_tid = -1;
+	int32		last_len = -1;
+
+	if (arrays)
+		get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+
+	for (uint64 r = 0; r < ntup; r++)
+	{
+		HeapTuple	tup = tt->vals[r];
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 1, desc, &isnull);
+
+		if (isnull)
+			continue;
+		if (arrays)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(d);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+			int32		tid = bk_new_transaction(e);
+
+			deconstruct_array(arr, elemtype, elmlen, elmbyval, elmalign,
+							  &elems, &nulls, &n);
+			for (int i = 0; i < n; i++)
+				if (!nulls[i])
+					bk_add_pair(e, tid, bk_item_id(e, itemcol, elems[i]));
+			if ((Pointer) arr != DatumGetPointer(d))
+				pfree(arr);
+			pfree(elems);
+			pfree(nulls);
+		}
+		else
+		{
+			Datum		buf;
+			int32		len;
+			uint32		h;
+			const char *key;
+			int32	   *cell = bk_direct(e, &e->tids, tidcol, d);
+			int32		tid;
+			Datum		item;
+
+			if (cell && *cell > 0)
+				tid = *cell - 1;
+			else
+			{
+				key = bk_key(tidcol, d, &buf, &len, &h);
+				/* rows usually come grouped by transaction: no lookup */
+				if (last_tid >= 0 && len == last_len &&
+					bk_key_eq(key, e->tids.key[last_tid], len))
+					tid = last_tid;
+				else
+				{
+					bool		isnew;
+
+					tid = bk_dict_get(e, &e->tids, key, len, h, &isnew);
+					if (isnew)
+						bk_new_transaction(e);
+					last_tid = tid;
+					last_len = len;
+				}
+				if (cell)
+					*cell = tid + 1;
+			}
+			item = heap_getattr(tup, 2, desc, &isnull);
+			if (!isnull)
+				bk_add_pair(e, tid, bk_item_id(e, itemcol, item));
+		}
+	}
+}
+
+void
+basket_engine_load_query(BasketEngine *e, const char *query)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	TupleDesc	desc;
+	bool		arrays;
+	Oid			elemtype = InvalidOid;
+	BkCol		tidcol;
+	BkCol		itemcol;
+	MemoryContext old;
+	ListCell   *lc;
+
+	if (e->loaded || e->mined)
+		elog(ERROR, "basket engine: baskets already loaded");
+	e->loaded = true;
+
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (!SPI_is_cursor_plan(plan))
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "Give a SELECT that returns (transaction id, item) rows or one array of items per basket.",
+				 "argument \"transactions\" must be a query that returns rows: %s", query);
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *ps = lfirst(lc);
+		ListCell   *lq;
+
+		foreach(lq, ps->query_list)
+			if (castNode(Query, lfirst(lq))->hasModifyingCTE)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 "Mining reads its input; run the data change separately.",
+						 "argument \"transactions\" must not modify data: %s", query);
+	}
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	desc = portal->tupDesc;
+
+	if (desc->natts == 1)
+	{
+		Oid			t = TupleDescAttr(desc, 0)->atttypid;
+
+		elemtype = get_element_type(getBaseType(t));
+		if (!OidIsValid(elemtype))
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+					 "Return one array of items per basket, or two columns (transaction id, item).",
+					 "the transactions query returns one column of type %s, not an array",
+					 format_type_be(t));
+		arrays = true;
+		bk_col_init(e, &itemcol, elemtype);
+	}
+	else if (desc->natts == 2)
+	{
+		arrays = false;
+		bk_col_init(e, &tidcol, TupleDescAttr(desc, 0)->atttypid);
+		bk_col_init(e, &itemcol, TupleDescAttr(desc, 1)->atttypid);
+	}
+	else
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "Return two columns (transaction id, item) or one array of items per basket.",
+				 "the transactions query returns %d columns, not 1 or 2", desc->natts);
+
+	for (;;)
+	{
+		uint64		ntup;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, BK_BATCH);
+		ntup = SPI_processed;
+		if (ntup == 0)
+			break;
+		old = MemoryContextSwitchTo(e->scratch);
+		bk_load_batch(e, SPI_tuptable, ntup, arrays, &tidcol, &itemcol, elemtype);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(e->scratch);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+
+void
+basket_engine_add(BasketEngine *e, const char *const *items, int nitems)
+{
+	int32		tid;
+
+	if (e->mined)
+		elog(ERROR, "basket engine: already mined");
+	tid = bk_new_transaction(e);
+	for (int i = 0; i < nitems; i++)
+	{
+		bool		isnew;
+		int32		len;
+		int32		id;
+
+		if (items[i] == NULL)
+			continue;
+		len = strlen(items[i]);
+		id = bk_dict_get(e, &e->items, items[i], len,
+						 hash_bytes((const unsigned char *) items[i], len), &isnew);
+		if (isnew)
+			e->item_name[id] = e->items.key[id];
+		bk_add_pair(e, tid, id);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Mining.
+ */
+int64
+basket_min_count(double fraction, int64 n)
+{
+	/*
+	 * fraction * n may land a hair above an integer (0.07 * 100 =
+	 * 7.000000000000001): allow a relative 1e-12 so that such a borderline
+	 * itemset is not dropped.
+	 */
+	double		x = fraction * (double) n;
+	double		c = ceil(x * (1.0 - 1e-12));
+
+	return c < 1 ? 1 : (int64) c;
+}
+
+static int
+bk_cmp_int32(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+void
+basket_sort_ids(int32 *a, int64 n)
+{
+	if (n > 32)
+	{
+		pg_qsort(a, n, sizeof(int32), bk_cmp_int32);
+		return;
+	}
+	for (int64 i = 1; i < n; i++)
+	{
+		int32		v = a[i];
+		int64		j = i;
+
+		while (j > 0 && a[j - 1] > v)
+		{
+			a[j] = a[j - 1];
+			j--;
+		}
+		a[j] = v;
+	}
+}
+
+/* Append the itemset prefix[0 .. plen-1] + last. */
+static void
+bk_emit(BasketEngine *e, const int32 *prefix, int plen, int32 last, int64 count)
+{
+	BkSet	   *s;
+
+	if (e->nsets == PG_INT32_MAX)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				 "Raise min_support or set max_len.",
+				 "basket mining supports at most %d frequent itemsets", PG_INT32_MAX);
+	if (e->nsets == e->capsets)
+	{
+		int64		ncap = bk_next_cap(e->capsets, e->nsets + 1);
+
+		e->sets = bk_grow(e, e->sets, sizeof(BkSet) * e->capsets, sizeof(BkSet) * ncap);
+		e->capsets = ncap;
+	}
+	if (e->nsetitems + plen + 1 > e->capsetitems)
+	{
+		int64		ncap = bk_next_cap(e->capsetitems, e->nsetitems + plen + 1);
+
+		e->setitems = bk_grow(e, e->setitems, sizeof(int32) * e->capsetitems,
+							  sizeof(int32) * ncap);
+		e->capsetitems = ncap;
+	}
+	s = &e->sets[e->nsets++];
+	s->count = count;
+	s->off = e->nsetitems;
+	s->len = plen + 1;
+	if (plen > 0)
+		memcpy(e->setitems + e->nsetitems, prefix, sizeof(int32) * plen);
+	e->setitems[e->nsetitems + plen] = last;
+	e->nsetitems += plen + 1;
+}
+
+/*
+ * out = a & b (ascending tid lists).  Gives up, returning a count below
+ * minc, as soon as the remaining tids cannot reach minc.
+ */
+static int32
+bk_intersect(const int32 *a, int32 na, const int32 *b, int32 nb, int32 *out, int64 minc)
+{
+	int32		c = 0;
+	int32		i = 0;
+	int32		j = 0;
+
+	if (na > nb)
+	{
+		const int32 *t = a;
+		int32		tn = na;
+
+		a = b;
+		na = nb;
+		b = t;
+		nb = tn;
+	}
+
+	if ((int64) na * 16 < nb)
+	{
+		/* b is much longer: gallop through it */
+		for (i = 0; i < na; i++)
+		{
+			int32		x = a[i];
+			int32		lo = j;
+			int32		hi = j;
+			int32		step = 1;
+
+			if (c + (na - i) < minc)
+				return c;
+			while (hi < nb && b[hi] < x)
+			{
+				lo = hi + 1;
+				hi = (nb - hi > step) ? hi + step : nb;
+				step *= 2;
+			}
+			while (lo < hi)
+			{
+				int32		mid = lo + (hi - lo) / 2;
+
+				if (b[mid] < x)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			j = lo;
+			if (j >= nb)
+				break;
+			if (b[j] == x)
+			{
+				out[c++] = x;
+				j++;
+			}
+		}
+		return c;
+	}
+
+	while (i < na && j < nb)
+	{
+		if (a[i] < b[j])
+		{
+			i++;
+			if (c + (na - i) < minc)
+				return c;
+		}
+		else if (a[i] > b[j])
+		{
+			j++;
+			if (c + (nb - j) < minc)
+				return c;
+		}
+		else
+		{
+			out[c++] = a[i];
+			i++;
+			j++;
+		}
+	}
+	return c;
+}
+
+/*
+ * Eclat below the prefix e->prefix[0 .. plen-1]: ext[] are its frequent
+ * one-item extensions (each already emitted) with their tid lists.
+ */
+static void
+bk_eclat(BasketEngine *e, int plen, BkExt *ext, int32 m)
+{
+	/* the itemsets made here have plen + 2 items */
+	if (plen + 2 > e->max_len)
+		return;
+	check_stack_depth();
+
+	for (int32 i = 0; i < m - 1; i++)
+	{
+		Size		nextbytes = sizeof(BkExt) * (m - i - 1);
+		BkExt	   *next = bk_alloc(e, nextbytes);
+		int32		nm = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		e->prefix[plen] = ext[i].item;
+		for (int32 j = i + 1; j < m; j++)
+		{
+			int32		cap = Min(ext[i].n, ext[j].n);
+			int32	   *buf = bk_alloc(e, sizeof(int32) * cap);
+			int32		c = bk_intersect(ext[i].tids, ext[i].n, ext[j].tids, ext[j].n,
+										 buf, e->minc);
+
+			if (c >= e->minc)
+			{
+				bk_emit(e, e->prefix, plen + 1, ext[j].item, c);
+				next[nm].item = ext[j].item;
+				next[nm].n = c;
+				next[nm].cap = cap;
+				next[nm].tids = buf;
+				nm++;
+			}
+			else
+				bk_free(e, buf, sizeof(int32) * cap);
+		}
+		if (nm >= 2)
+			bk_eclat(e, plen + 1, next, nm);
+		for (int32 k = 0; k < nm; k++)
+			bk_free(e, next[k].tids, sizeof(int32) * next[k].cap);
+		bk_free(e, next, nextbytes);
+	}
+}
+
+static int
+bk_cmp_rank(const void *a, const void *b, void *arg)
+{
+	const int32 *count = arg;
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	if (count[x] != count[y])
+		return count[x] < count[y] ? -1 : 1;
+	return (x > y) - (x < y);
+}
+
+static int
+bk_cmp_name(const void *a, const void *b, void *arg)
+{
+	const char *const *name = arg;
+
+	return strcmp(name[*(const int32 *) a], name[*(const int32 *) b]);
+}
+
+/* Group pairs by transaction, drop duplicates, count items. */
+static int32 *
+bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
+{
+	int32		n = e->ntrans;
+	int64	   *off = bk_alloc0(e, sizeof(int64) * ((Size) n + 1));
+	int32	   *items;
+	int32	   *icount = bk_alloc0(e, sizeof(int32) * Max(e->items.n, 1));
+	int32	   *seen;
+	int64		w = 0;
+
+	for (int64 p = 0; p < e->npairs; p++)
+		off[e->ptid[p] + 1]++;
+	for (int32 t = 0; t < n; t++)
+		off[t + 1] += off[t];
+
+	if (e->grouped)
+	{
+		items = e->pitem;
+		*itemsbytes = sizeof(int32) * e->cappairs;
+	}
+	else
+	{
+		int64	   *fill = bk_alloc(e, sizeof(int64) * Max(n, 1));
+
+		memcpy(fill, off, sizeof(int64) * n);
+		items = bk_alloc(e, sizeof(int32) * Max(e->npairs, 1));
+		*itemsbytes = sizeof(int32) * Max(e->npairs, 1);
+		for (int64 p = 0; p < e->npairs; p++)
+		{
+			if ((p & 0xffff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			items[fill[e->ptid[p]]++] = e->pitem[p];
+		}
+		bk_free(e, fill, sizeof(int64) * Max(n, 1));
+		bk_free(e, e->pitem, sizeof(int32) * e->cappairs);
+	}
+	bk_free(e, e->ptid, sizeof(int32) * e->cappairs);
+	e->ptid = e->pitem = NULL;
+
+	/* drop duplicates with a last-seen mark; recoding sorts afterwards */
+	seen = bk_alloc0(e, sizeof(int32) * Max(e->items.n, 1));
+	for (int32 t = 0; t < n; t++)
+	{
+		int64		s = off[t];
+		int64		end = off[t + 1];
+
+		if ((t & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		off[t] = w;
+		for (int64 k = s; k < end; k++)
+		{
+			int32		it = items[k];
+
+			if (seen[it] != t + 1)
+			{
+				seen[it] = t + 1;
+				items[w++] = it;
+				icount[it]++;
+			}
+		}
+	}
+	off[n] = w;
+	bk_free(e, seen, sizeof(int32) * Max(e->items.n, 1));
+	*offp = off;
+	*itemsp = items;
+	return icount;
+}
+
+/*
+ * Mine pairs and longer itemsets over the recoded transactions.  The tid list
+ * of a rank holds, for each transaction containing it, the position of the
+ * rank inside titems: the items after it run up to the -1 ending the
+ * transaction, so no pass ever rescans the rarer items before it.  Those
+ * positions also serve as the transaction ids of the Eclat lists below the
+ * prefix: unique and ascending.
+ */
+static void
+bk_mine_deep(BasketEngine *e)
+{
+	int32		nf = e->nfreq;
+	int32	   *titems = e->titems;
+	int64		nt_items = e->ntitems;
+	int64	   *loff = bk_alloc0(e, sizeof(int64) * ((Size) nf + 1));
+	int64	   *fill = bk_alloc(e, sizeof(int64) * nf);
+	int32	   *ltids = bk_alloc(e, sizeof(int32) * Max(nt_items, 1));
+	int32	   *cnt = bk_alloc0(e, sizeof(int32) * nf);
+	int32	   *pos = bk_alloc(e, sizeof(int32) * nf);
+	int32	   *touched = bk_alloc(e, sizeof(int32) * nf);
+
+	e->prefix = bk_alloc(e, sizeof(int32) * ((Size) nf + 1));
+	memset(pos, 0xff, sizeof(int32) * nf);
+
+	for (int64 k = 0; k < nt_items; k++)
+		if (titems[k] >= 0)
+			loff[titems[k] + 1]++;
+	for (int32 r = 0; r < nf; r++)
+		loff[r + 1] += loff[r];
+	memcpy(fill, loff, sizeof(int64) * nf);
+	for (int64 k = 0; k < nt_items; k++)
+		if (titems[k] >= 0)
+			ltids[fill[titems[k]]++] = (int32) k;
+	bk_free(e, fill, sizeof(int64) * nf);
+
+	for (int32 a = 0; a < nf - 1; a++)
+	{
+		int32		nt = 0;
+		int32		ne = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		/* one pass counts every pair {a, b}, b after a */
+		for (int64 q = loff[a]; q < loff[a + 1]; q++)
+		{
+			const int32 *p = titems + ltids[q] + 1;
+
+			for (; *p >= 0; p++)
+				if (cnt[*p]++ == 0)
+					touched[nt++] = *p;
+		}
+		for (int32 i = 0; i < nt; i++)
+		{
+			int32		b = touched[i];
+
+			if (cnt[b] >= e->minc)
+				touched[ne++] = b;
+			else
+				cnt[b] = 0;
+		}
+		basket_sort_ids(touched, ne);
+		e->prefix[0] = a;
+		for (int32 i = 0; i < ne; i++)
+			bk_emit(e, e->prefix, 1, touched[i], cnt[touched[i]]);
+
+		if (ne >= 2 && e->max_len >= 3)
+		{
+			/* a second pass collects the tid lists of the frequent pairs */
+			Size		extbytes = sizeof(BkExt) * ne;
+			BkExt	   *ext = bk_alloc(e, extbytes);
+			int64		total = 0;
+			int32	   *buf;
+
+			for (int32 i = 0; i < ne; i++)
+				total += cnt[touched[i]];
+			buf = bk_alloc(e, sizeof(int32) * total);
+			total = 0;
+			for (int32 i = 0; i < ne; i++)
+			{
+				int32		b = touched[i];
+
+				ext[i].item = b;
+				ext[i].n = 0;
+				ext[i].cap = cnt[b];
+				ext[i].tids = buf + total;
+				total += cnt[b];
+				pos[b] = i;
+			}
+			for (int64 q = loff[a]; q < loff[a + 1]; q++)
+			{
+				int32		t = ltids[q];
+				const int32 *p = titems + t + 1;
+
+				for (; *p >= 0; p++)
+				{
+					int32		i = pos[*p];
+
+					if (i >= 0)
+						ext[i].tids[ext[i].n++] = t;
+				}
+			}
+			for (int32 i = 0; i < ne; i++)
+			{
+				pos[touched[i]] = -1;
+				cnt[touched[i]] = 0;
+			}
+			bk_eclat(e, 1, ext, ne);
+			bk_free(e, buf, sizeof(int32) * total);
+			bk_free(e, ext, extbytes);
+		}
+		else
+			for (int32 i = 0; i < ne; i++)
+				cnt[touched[i]] = 0;
+	}
+
+	bk_free(e, touched, sizeof(int32) * nf);
+	bk_free(e, pos, sizeof(int32) * nf);
+	bk_free(e, cnt, sizeof(int32) * nf);
+	bk_free(e, ltids, sizeof(int32) * Max(nt_items, 1));
+	bk_free(e, loff, sizeof(int64) * ((Size) nf + 1));
+	bk_free(e, e->prefix, sizeof(int32) * ((Size) nf + 1));
+	e->prefix = NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Rules.
+ */
+typedef struct BkSetHash
+{
+	uint32		mask;
+	int64	   *slots;			/* set index + 1 */
+} BkSetHash;
+
+static int64
+bk_set_lookup(BasketEngine *e, BkSetHash *sh, const int32 *items, int32 len)
+{
+	uint32		i = hash_bytes((const unsigned char *) items, sizeof(int32) * len) & sh->mask;
+
+	for (;;)
+	{
+		int64		s = sh->slots[i];
+
+		if (s == 0)
+			return -1;
+		if (e->sets[s - 1].len == len &&
+			memcmp(e->setitems + e->sets[s - 1].off, items, sizeof(int32) * len) == 0)
+			return s - 1;
+		i = (i + 1) & sh->mask;
+	}
+}
+
+static BasketRule *
+bk_rules(BasketEngine *e, double minconf, int64 *nrules_out, Size *rulesbytes)
+{
+	BkSetHash	sh;
+	Size		nslots = 16;
+	Size		slotbytes;
+	int32	   *ante = bk_alloc(e, sizeof(int32) * Max(e->nfreq, 1));
+	BasketRule *rules = NULL;
+	int64		nrules = 0;
+	int64		caprules = 0;
+
+	while (nslots < (Size) e->nsets * 2)
+		nslots *= 2;
+	slotbytes = sizeof(int64) * nslots;
+	sh.slots = bk_alloc0(e, slotbytes);
+	sh.mask = nslots - 1;
+	for (int64 s = 0; s < e->nsets; s++)
+	{
+		uint32		i = hash_bytes((const unsigned char *) (e->setitems + e->sets[s].off),
+								   sizeof(int32) * e->sets[s].len) & sh.mask;
+
+		while (sh.slots[i])
+			i = (i + 1) & sh.mask;
+		sh.slots[i] = s + 1;
+	}
+
+	for (int64 s = 0; s < e->nsets; s++)
+	{
+		const int32 *x = e->setitems + e->sets[s].off;
+		int32		len = e->sets[s].len;
+		int64		cx = e->sets[s].count;
+
+		if (len < 2)
+			continue;
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int32 p = 0; p < len; p++)
+		{
+			int64		as;
+			int64		ca;
+			int32		n = 0;
+
+			for (int32 k = 0; k < len; k++)
+				if (k != p)
+					ante[n++] = x[k];
+			as = bk_set_lookup(e, &sh, ante, n);
+			if (as < 0)
+				elog(ERROR, "basket engine: subset of a frequent itemset is missing");
+			ca = e->sets[as].count;
+			if ((double) cx < minconf * (double) ca * (1.0 - 1e-12))
+				continue;
+			if (nrules == caprules)
+			{
+				int64		ncap = bk_next_cap(caprules, nrules + 1);
+
+				rules = bk_grow(e, rules, sizeof(BasketRule) * caprules,
+								sizeof(BasketRule) * ncap);
+				caprules = ncap;
+			}
+			rules[nrules].itemset = (int32) s;
+			rules[nrules].consequent = x[p];
+			rules[nrules].antecedent_count = ca;
+			rules[nrules].confidence = (double) cx / (double) ca;
+			nrules++;
+		}
+	}
+	bk_free(e, sh.slots, slotbytes);
+	bk_free(e, ante, sizeof(int32) * Max(e->nfreq, 1));
+	*nrules_out = nrules;
+	*rulesbytes = sizeof(BasketRule) * caprules;
+	return rules;
+}
+
+/* ---------------------------------------------------------------------
+ * Output order.
+ */
+static int
+bk_cmp_items(const int32 *a, int32 na, int32 skipa, const int32 *b, int32 nb, int32 skipb)
+{
+	int32		i = 0;
+	int32		j = 0;
+
+	for (;;)
+	{
+		if (i < na && a[i] == skipa)
+			i++;
+		if (j < nb && b[j] == skipb)
+			j++;
+		if (i >= na || j >= nb)
+			break;
+		if (a[i] != b[j])
+			return a[i] < b[j] ? -1 : 1;
+		i++;
+		j++;
+	}
+	return (i < na) - (j < nb);
+}
+
+static int
+bk_cmp_set(const void *pa, const void *pb, void *arg)
+{
+	const BasketItemset *a = pa;
+	const BasketItemset *b = pb;
+
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return bk_cmp_items(a->items, a->len, -1, b->items, b->len, -1);
+}
+
+static int
+bk_cmp_perm(const void *pa, const void *pb, void *arg)
+{
+	const BasketItemset *sets = arg;
+
+	return bk_cmp_set(&sets[*(const int64 *) pa], &sets[*(const int64 *) pb], NULL);
+}
+
+static int
+bk_cmp_rule(const void *pa, const void *pb, void *arg)
+{
+	const BasketItemset *sets = arg;
+	const BasketRule *a = pa;
+	const BasketRule *b = pb;
+	const BasketItemset *sa = &sets[a->itemset];
+	const BasketItemset *sb = &sets[b->itemset];
+	int			c;
+
+	if (sa->count != sb->count)
+		return sa->count > sb->count ? -1 : 1;
+	if (a->confidence != b->confidence)
+		return a->confidence > b->confidence ? -1 : 1;
+	c = bk_cmp_items(sa->items, sa->len, a->consequent, sb->items, sb->len, b->consequent);
+	if (c != 0)
+		return c;
+	return (a->consequent > b->consequent) - (a->consequent < b->consequent);
+}
+
+BasketResult *
+basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, int max_len)
+{
+	BasketResult *res = bk_alloc0(e, sizeof(BasketResult));
+	int64	   *off;
+	int32	   *items;
+	Size		itemsbytes;
+	int32	   *icount;
+	int32	   *rank2item;
+	int32	   *byname;
+	int32	   *newidx;
+	int32		nall = e->items.n;
+	int32		nf = 0;
+	BasketRule *rules = NULL;
+	int64		nrules = 0;
+	Size		rulesbytes = 0;
+	BasketItemset *sets;
+
+	if (e->mined)
+		elog(ERROR, "basket engine: already mined");
+	e->mined = true;
+	e->max_len = max_len > 0 ? max_len : INT_MAX;
+	e->minc = basket_min_count(min_support, e->ntrans);
+
+	icount = bk_group(e, &off, &items, &itemsbytes);
+
+	/* frequent items, ranked by ascending support */
+	for (int32 i = 0; i < nall; i++)
+		if (icount[i] >= e->minc)
+			nf++;
+	e->nfreq = nf;
+	rank2item = bk_alloc(e, sizeof(int32) * Max(nf, 1));
+	nf = 0;
+	for (int32 i = 0; i < nall; i++)
+		if (icount[i] >= e->minc)
+			rank2item[nf++] = i;
+	qsort_arg(rank2item, nf, sizeof(int32), bk_cmp_rank, icount);
+	for (int32 r = 0; r < nf; r++)
+		bk_emit(e, NULL, 0, r, icount[rank2item[r]]);
+
+	if (e->max_len >= 2 && nf >= 2)
+	{
+		/*
+		 * Recode the transactions with two or more frequent items as their
+		 * ascending ranks, each followed by -1.
+		 */
+		int32	   *rank = bk_alloc(e, sizeof(int32) * nall);
+		int64		bound = e->ntrans;	/* the -1 ends */
+		int64		w = 0;
+		Size		tbytes;
+		int32	   *t_items;
+
+		for (int32 r = 0; r < nf; r++)
+			bound += icount[rank2item[r]];
+		if (bound >= PG_INT32_MAX)
+			mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					 "Raise min_support or mine a sample.",
+					 "basket mining supports at most %d occurrences of frequent items, not %lld",
+					 PG_INT32_MAX - 1, (long long) bound);
+		tbytes = sizeof(int32) * (bound + 1);
+		t_items = bk_alloc(e, tbytes);
+		memset(rank, 0xff, sizeof(int32) * nall);
+		for (int32 r = 0; r < nf; r++)
+			rank[rank2item[r]] = r;
+		for (int32 t = 0; t < e->ntrans; t++)
+		{
+			int64		start = w;
+
+			if ((t & 0xfff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			for (int64 k = off[t]; k < off[t + 1]; k++)
+				if (rank[items[k]] >= 0)
+					t_items[w++] = rank[items[k]];
+			if (w - start >= 2)
+			{
+				basket_sort_ids(t_items + start, w - start);
+				t_items[w++] = -1;
+			}
+			else
+				w = start;
+		}
+		bk_free(e, rank, sizeof(int32) * nall);
+		bk_free(e, items, itemsbytes);
+		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+		items = NULL;
+		off = NULL;
+		e->titems = t_items;
+		e->ntitems = w;
+		bk_mine_deep(e);
+		bk_free(e, t_items, tbytes);
+		e->titems = NULL;
+	}
+	if (items)
+	{
+		bk_free(e, items, itemsbytes);
+		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+	}
+
+	if (min_confidence >= 0)
+		rules = bk_rules(e, min_confidence, &nrules, &rulesbytes);
+
+	/* items by name: result item i is the i-th frequent item in byte order */
+	byname = bk_alloc(e, sizeof(int32) * Max(nf, 1));
+	newidx = bk_alloc(e, sizeof(int32) * Max(nf, 1));
+	for (int32 r = 0; r < nf; r++)
+		byname[r] = rank2item[r];
+	qsort_arg(byname, nf, sizeof(int32), bk_cmp_name, e->item_name);
+	res->nitems = nf;
+	res->item_name = bk_alloc(e, sizeof(char *) * Max(nf, 1));
+	res->item_count = bk_alloc(e, sizeof(int64) * Max(nf, 1));
+	{
+		int32	   *item2name = bk_alloc(e, sizeof(int32) * Max(nall, 1));
+
+		for (int32 i = 0; i < nf; i++)
+		{
+			item2name[byname[i]] = i;
+			res->item_name[i] = e->item_name[byname[i]];
+			res->item_count[i] = icount[byname[i]];
+		}
+		for (int32 r = 0; r < nf; r++)
+			newidx[r] = item2name[rank2item[r]];
+		bk_free(e, item2name, sizeof(int32) * Max(nall, 1));
+	}
+
+	for (int64 k = 0; k < e->nsetitems; k++)
+		e->setitems[k] = newidx[e->setitems[k]];
+	for (int64 k = 0; k < nrules; k++)
+		rules[k].consequent = newidx[rules[k].consequent];
+
+	sets = bk_alloc(e, sizeof(BasketItemset) * Max(e->nsets, 1));
+	for (int64 s = 0; s < e->nsets; s++)
+	{
+		sets[s].len = e->sets[s].len;
+		sets[s].items = e->setitems + e->sets[s].off;
+		sets[s].count = e->sets[s].count;
+		basket_sort_ids(sets[s].items, sets[s].len);
+	}
+	/* rules refer to itemsets by index: sort the rules before the sets */
+	qsort_arg(rules, nrules, sizeof(BasketRule), bk_cmp_rule, sets);
+	{
+		/* sort a permutation of the sets, then remap the rules through it */
+		int64		n = e->nsets;
+		int64	   *perm = bk_alloc(e, sizeof(int64) * Max(n, 1));
+		int64	   *where = bk_alloc(e, sizeof(int64) * Max(n, 1));
+		BasketItemset *sorted = bk_alloc(e, sizeof(BasketItemset) * Max(n, 1));
+
+		for (int64 s = 0; s < n; s++)
+			perm[s] = s;
+		qsort_arg(perm, n, sizeof(int64), bk_cmp_perm, sets);
+		for (int64 s = 0; s < n; s++)
+		{
+			sorted[s] = sets[perm[s]];
+			where[perm[s]] = s;
+		}
+		for (int64 k = 0; k < nrules; k++)
+			rules[k].itemset = (int32) where[rules[k].itemset];
+		bk_free(e, where, sizeof(int64) * Max(n, 1));
+		bk_free(e, perm, sizeof(int64) * Max(n, 1));
+		bk_free(e, sets, sizeof(BasketItemset) * Max(n, 1));
+		sets = sorted;
+	}
+
+	res->ntransactions = e->ntrans;
+	res->min_count = e->minc;
+	res->nitemsets = e->nsets;
+	res->itemsets = sets;
+	res->nrules = nrules;
+	res->rules = rules;
+	res->peak_bytes = e->peak;
+	(void) rulesbytes;
+	(void) byname;
+	return res;
+}

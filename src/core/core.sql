@@ -1,0 +1,36 @@
+-- Mekatek install script, core (first): schema, roles, conventions.
+-- The install script is src/core/core.sql, each module's src/<module>/<module>.sql
+-- in the order of the Makefile's MODULES, then src/core/privileges.sql;
+-- each module owns one file.
+\echo Use "CREATE EXTENSION mekatek CASCADE" to load this file. \quit
+
+COMMENT ON SCHEMA mekatek IS 'Mekatek: shop, pharmacy and device logic enforced inside PostgreSQL';
+
+-- Group roles are cluster-wide: create them when absent, never drop them
+-- (other databases of the cluster may use them).  Logins are made members:
+--   CREATE ROLE ana LOGIN PASSWORD '...' IN ROLE mekatek_cashier;
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['mekatek_admin', 'mekatek_cashier', 'mekatek_device', 'mekatek_analyst'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+
+-- The admin may do what a cashier and an analyst may do, and more.
+GRANT mekatek_cashier, mekatek_analyst TO mekatek_admin;
+
+REVOKE ALL ON SCHEMA mekatek FROM PUBLIC;
+GRANT USAGE ON SCHEMA mekatek TO mekatek_admin, mekatek_cashier, mekatek_device, mekatek_analyst;
+
+-- True when the current role acts with mekatek_admin's rights (or is superuser).
+CREATE FUNCTION mekatek.is_admin() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_has_role(current_user, 'mekatek_admin', 'USAGE')
+          OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) $$;
+COMMENT ON FUNCTION mekatek.is_admin() IS 'True when the current role has mekatek_admin''s rights or is a superuser';

@@ -1,0 +1,97 @@
+/*
+ * trigger_rows.c: what Mekatek's C trigger functions share: checks that a
+ * trigger is declared as its function expects (so a function attached to
+ * the wrong table or event errors instead of misreading a datum), and a
+ * reader for the rows of a statement-level trigger's transition table.
+ */
+#include "core/mekatek.h"
+
+#include "access/tupdesc.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+void
+mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,
+				 bool after, bool insert_only)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "function \"%s\" was not called by the trigger manager", funcname);
+	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		(after ? !TRIGGER_FIRED_AFTER(td->tg_event) : !TRIGGER_FIRED_BEFORE(td->tg_event)) ||
+		(insert_only && !TRIGGER_FIRED_BY_INSERT(td->tg_event)))
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+				 "See the CREATE TRIGGER statements in the module's src/<module>/<module>.sql.",
+				 "function \"%s\" must be fired %s %s FOR EACH ROW", funcname,
+				 after ? "AFTER" : "BEFORE", insert_only ? "INSERT" : "INSERT OR UPDATE");
+}
+
+AttrNumber
+mk_trigger_column(TriggerData *td, const char *name, Oid type, bool not_null)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			attnum = SPI_fnumber(desc, name);
+	Form_pg_attribute att;
+
+	if (attnum <= 0)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "trigger \"%s\": table \"%s\" has no column \"%s\"",
+				 td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation), name);
+	att = TupleDescAttr(desc, attnum - 1);
+	if (att->atttypid != type || (not_null && !att->attnotnull))
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+				 "See the CREATE TABLE and CREATE TRIGGER statements in the module's src/<module>/<module>.sql.",
+				 "trigger \"%s\": column \"%s\" of table \"%s\" must be %s%s",
+				 td->tg_trigger->tgname, name, RelationGetRelationName(td->tg_relation),
+				 format_type_be(type), not_null ? " NOT NULL" : "");
+	return (AttrNumber) attnum;
+}
+
+bool
+mk_transition_open(MkTransition *t, FunctionCallInfo fcinfo, const char *funcname)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event) ||
+		td->tg_trigger->tgnewtable == NULL)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+				 "See the CREATE TRIGGER statements in the module's src/<module>/<module>.sql.",
+				 "function \"%s\" must be fired AFTER INSERT FOR EACH STATEMENT "
+				 "REFERENCING NEW TABLE", funcname);
+	if (td->tg_newtable == NULL)
+		return false;			/* no row inserted */
+	t->store = td->tg_newtable;
+	t->readptr = tuplestore_alloc_read_pointer(t->store, EXEC_FLAG_REWIND);
+	t->slot = MakeSingleTupleTableSlot(RelationGetDescr(td->tg_relation), &TTSOpsMinimalTuple);
+	return true;
+}
+
+void
+mk_transition_rewind(MkTransition *t)
+{
+	tuplestore_select_read_pointer(t->store, t->readptr);
+	tuplestore_rescan(t->store);
+}
+
+bool
+mk_transition_next(MkTransition *t)
+{
+	CHECK_FOR_INTERRUPTS();
+	/* Other readers (SPI queries) may have moved the active pointer. */
+	tuplestore_select_read_pointer(t->store, t->readptr);
+	return tuplestore_gettupleslot(t->store, true, false, t->slot);
+}
+
+void
+mk_transition_close(MkTransition *t)
+{
+	ExecDropSingleTupleTableSlot(t->slot);
+	tuplestore_select_read_pointer(t->store, 0);
+}

@@ -1,0 +1,116 @@
+/*
+ * door_access.c: mekatek.door_access(door_id, uid) -> boolean.
+ *
+ * The lock's one SELECT.  It runs SECURITY DEFINER (search_path pinned in
+ * the install script) so that a device role needs nothing but EXECUTE: it
+ * cannot read the cards or the log.  Every attempt is logged, with its
+ * decision and reason; a refused attempt is announced with NOTIFY
+ * mekatek_door.  Bad input never raises: a lock must always get an answer,
+ * and a malformed UID is an attempt worth logging too.
+ *
+ * Card UIDs open doors, so the notification (which any connected role may
+ * LISTEN to) carries only the last four hex digits; the full UID stays in
+ * mekatek.door_attempt, readable by mekatek_admin only.
+ */
+#include "devices/devices.h"
+
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+PG_FUNCTION_INFO_V1(mk_door_access);
+
+Datum
+mk_door_access(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan_card = NULL;
+	static SPIPlanPtr plan_other = NULL;
+	static SPIPlanPtr plan_log = NULL;
+	char	   *door = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *raw = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *uid = raw ? mk_uid_normalise(raw) : NULL;
+	const char *reason;
+	Datum		card = (Datum) 0;
+	bool		nocard = true;
+	Datum		a[5];
+	char		nulls[5] = "     ";
+	bool		granted;
+	int64		attempt;
+	TimestampTz at;
+	bool		isnull;
+
+	SPI_connect();
+	if (plan_card == NULL)
+	{
+		/* The best card for this door: a valid one if any, else say why not. */
+		mk_spi_plan(&plan_card, 
+			"SELECT card_id, reason FROM ("
+			"  SELECT card_id, door_id, CASE WHEN NOT enabled THEN 'disabled' "
+			"                                WHEN now() < valid_from THEN 'not_yet_valid' "
+			"                                WHEN now() >= valid_until THEN 'expired' "
+			"                                ELSE 'granted' END AS reason "
+			"    FROM mekatek.door_card "
+			"   WHERE uid = $1 AND (door_id IS NULL OR door_id = $2)) c "
+			" ORDER BY reason = 'granted' DESC, door_id IS NULL, card_id LIMIT 1",
+			2, (Oid[]) {TEXTOID, TEXTOID});
+		mk_spi_plan(&plan_other, "SELECT 1 FROM mekatek.door_card WHERE uid = $1 LIMIT 1",
+								 1, (Oid[]) {TEXTOID});
+		mk_spi_plan(&plan_log, 
+			"INSERT INTO mekatek.door_attempt(door_id, uid, card_id, granted, reason) "
+			"VALUES ($1, $2, $3, $4, $5) RETURNING attempt_id, at",
+			5, (Oid[]) {TEXTOID, TEXTOID, INT8OID, BOOLOID, TEXTOID});
+	}
+
+	if (door == NULL || door[0] == '\0')
+		reason = "no_door";
+	else if (raw == NULL)
+		reason = "no_uid";
+	else if (uid == NULL)
+		reason = "bad_uid";
+	else
+	{
+		a[0] = CStringGetTextDatum(uid);
+		a[1] = CStringGetTextDatum(door);
+		if (SPI_execute_plan(plan_card, a, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "door_access: card lookup failed");
+		if (SPI_processed == 1)
+		{
+			card = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &nocard);
+			reason = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		}
+		else
+		{
+			if (SPI_execute_plan(plan_other, a, NULL, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "door_access: card lookup failed");
+			reason = SPI_processed == 1 ? "wrong_door" : "unknown_card";
+		}
+	}
+	granted = strcmp(reason, "granted") == 0;
+
+	a[0] = door ? CStringGetTextDatum(door) : (Datum) 0;
+	nulls[0] = door ? ' ' : 'n';
+	a[1] = raw ? CStringGetTextDatum(uid ? uid : raw) : (Datum) 0;
+	nulls[1] = raw ? ' ' : 'n';
+	a[2] = card;
+	nulls[2] = nocard ? 'n' : ' ';
+	a[3] = BoolGetDatum(granted);
+	a[4] = CStringGetTextDatum(reason);
+	if (SPI_execute_plan(plan_log, a, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "door_access: logging the attempt failed");
+	attempt = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	if (!granted)
+	{
+		MkPayload	p;
+
+		mk_payload_begin(&p);
+		mk_payload_int(&p, "attempt", attempt);
+		mk_payload_str(&p, "door", door);
+		mk_payload_str(&p, "reason", reason);
+		mk_payload_str(&p, "uid_tail", uid ? uid + strlen(uid) - 4 : NULL);
+		mk_payload_time(&p, "at", at);
+		mk_payload_notify(&p, "mekatek_door");
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(granted);
+}

@@ -1,0 +1,884 @@
+/*
+ * lab_rfid.c: lab samples tracked by RFID tags.
+ *
+ * The counter binds a tag to an item (lab_register); scanners only INSERT
+ * into mekatek.rfid_scan and the AFTER INSERT trigger here advances the
+ * item: registered -> queued (antrian) -> testing (uji) -> done (selesai),
+ * one row per item in mekatek.lab_item and one history row per transition.
+ *
+ * The state change happens in an AFTER INSERT statement trigger reading
+ * the transition table, so it sees only rows actually inserted: an edge
+ * client replaying an event with INSERT ... ON CONFLICT DO NOTHING changes
+ * nothing twice.  How the scans of one statement are applied, and why
+ * two scanners reading one tag at once advance it once, is told above
+ * mk_rfid_scan_apply's helpers below.
+ */
+#include "devices/devices.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(mk_rfid_uid);
+PG_FUNCTION_INFO_V1(mk_rfid_uid_trigger);
+PG_FUNCTION_INFO_V1(mk_lab_register);
+PG_FUNCTION_INFO_V1(mk_rfid_scan_apply);
+
+/* mekatek.rfid_uid(text): the normalised UID, or 22P02. */
+Datum
+mk_rfid_uid(PG_FUNCTION_ARGS)
+{
+	char	   *raw = mk_arg_cstring(fcinfo, 0, "uid", true);
+
+	PG_RETURN_TEXT_P(cstring_to_text(mk_uid_parse(raw, "uid")));
+}
+
+/*
+ * BEFORE INSERT OR UPDATE trigger normalising a UID column in place.
+ * TG_ARGV[0] names the column; TG_ARGV[1] is 'strict' (a bad UID is an
+ * ERROR: cards, lab items) or 'keep' (a bad UID is kept as sent, for the
+ * AFTER trigger to flag: scans are never refused).
+ */
+Datum
+mk_rfid_uid_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			attnum;
+	bool		strict;
+	bool		isnull;
+	Datum		value;
+	char	   *raw;
+	char	   *uid;
+	Datum		newval;
+	bool		newnull = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		mk_trigger_check(fcinfo, "rfid_uid_normalise", false, false);
+	if (td->tg_trigger->tgnargs != 2)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+				 "Pass the column name and 'strict' or 'keep'.",
+				 "trigger \"%s\" needs 2 arguments, not %d",
+				 td->tg_trigger->tgname, td->tg_trigger->tgnargs);
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+	attnum = mk_trigger_column(td, td->tg_trigger->tgargs[0], TEXTOID, false);
+	strict = strcmp(td->tg_trigger->tgargs[1], "strict") == 0;
+
+	value = heap_getattr(tuple, attnum, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);	/* NOT NULL constraints speak for themselves */
+	raw = TextDatumGetCString(value);
+	uid = strict ? mk_uid_parse(raw, td->tg_trigger->tgargs[0]) : mk_uid_normalise(raw);
+	if (uid == NULL || strcmp(uid, raw) == 0)
+		return PointerGetDatum(tuple);
+
+	newval = CStringGetTextDatum(uid);
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &newval, &newnull));
+}
+
+/*
+ * mekatek.lab_register(uid, item_code, company, kind, test) -> lab_item.
+ * One INSERT ... ON CONFLICT DO NOTHING; when it inserts nothing, find out
+ * which rule it broke and say so.
+ */
+Datum
+mk_lab_register(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan_insert = NULL;
+	char	   *uid = mk_uid_parse(mk_arg_cstring(fcinfo, 0, "uid", false), "uid");
+	char	   *code = mk_arg_cstring(fcinfo, 1, "item_code", false);
+	char	   *company = mk_arg_cstring(fcinfo, 2, "company", false);
+	char	   *kind = mk_arg_cstring(fcinfo, 3, "kind", false);
+	char	   *test = mk_arg_cstring(fcinfo, 4, "test", false);
+	Datum		args[5];
+	Datum		result;
+
+	args[0] = CStringGetTextDatum(uid);
+	args[1] = CStringGetTextDatum(code);
+	args[2] = CStringGetTextDatum(company);
+	args[3] = CStringGetTextDatum(kind);
+	args[4] = CStringGetTextDatum(test);
+
+	SPI_connect();
+	{
+		static const Oid types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+
+		mk_spi_plan(&plan_insert,
+					"WITH i AS (INSERT INTO mekatek.lab_item(uid, active_uid, item_code, company, kind, test) "
+					"           VALUES ($1, $1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING *), "
+					"     h AS (INSERT INTO mekatek.lab_item_history(item_id, uid, item_code, to_state, at) "
+					"           SELECT item_id, uid, item_code, state, registered_at FROM i) "
+					"SELECT * FROM i", 5, types);
+	}
+	if (SPI_execute_plan(plan_insert, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "lab_register: insert failed");
+
+	if (SPI_processed == 0)
+	{
+		/* Which unique rule did it meet?  Say it with the other item's data. */
+		if (SPI_execute_with_args("SELECT item_code, state::text FROM mekatek.lab_item "
+								  "WHERE active_uid = $1",
+								  1, (Oid[]) {TEXTOID}, args, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+			mk_error(ERRCODE_UNIQUE_VIOLATION,
+					 "A tag can be registered again once its item is done.",
+					 "RFID tag %s is still in the lab as item %s (state %s)", uid,
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+		if (SPI_execute_with_args("SELECT uid FROM mekatek.lab_item WHERE item_code = $1",
+								  1, (Oid[]) {TEXTOID}, &args[1], NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+			mk_error(ERRCODE_UNIQUE_VIOLATION,
+					 "Item codes are test numbers and are never reused.",
+					 "item code \"%s\" is already registered (tag %s)", code,
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		mk_error(ERRCODE_T_R_SERIALIZATION_FAILURE, "Try again.",
+				 "RFID tag %s or item code \"%s\" was registered concurrently", uid, code);
+	}
+
+	result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * The statement's scans are applied set-wise, never one statement per scan
+ * (that cost four times the bare INSERT).  When each tag appears once in
+ * the statement, the usual case, one UPDATE ... RETURNING feeding the
+ * history INSERT does it (scans_apply_distinct).  Otherwise the items are
+ * locked once, the state machine runs here over the scans in insertion
+ * order, and the result is written with one UPDATE and one history INSERT
+ * (scans_apply_stepwise).  Either way scans of no item in the lab get one
+ * UPDATE of their flags.
+ *
+ * Both paths lock the items in UID order, so two scanners' statements
+ * cannot deadlock, and both keep the READ COMMITTED behaviour of the old
+ * per-scan UPDATE: a statement that waited for another scanner's lock reads
+ * the row that scanner committed (its new state and last scan time), so the
+ * same press read by two scanners counts once.
+ */
+#define LAB_STATES 4
+static const char *const lab_state_names[LAB_STATES] = {"registered", "queued", "testing", "done"};
+#define LAB_DONE (LAB_STATES - 1)
+/*
+ * States travel to SQL as positions (1-based) into this constant, which the
+ * planner folds once: no enum input function per row.
+ */
+#define LAB_STATE_ARRAY "'{registered,queued,testing,done}'::mekatek.lab_state[]"
+
+typedef struct RfidScan
+{
+	int64		scan_id;
+	char	   *raw_uid;		/* as sent, for the notification */
+	char	   *uid;			/* normalised; NULL when no UID */
+	char	   *lab;
+	char	   *scanner;
+	TimestampTz at;
+} RfidScan;
+
+typedef struct LabItem
+{
+	ItemPointerData ctid;		/* of the locked row: the UPDATE fetches it by TID */
+	int64		item_id;
+	char	   *uid;
+	char	   *item_code;
+	int			state;			/* index into lab_state_names */
+	bool		has_last;
+	TimestampTz last_scan_at;
+	char	   *lab;			/* of the last counted scan, when changed */
+	bool		changed;
+} LabItem;
+
+/* A done item's last counted scan: a read of its tag close to it is a bounce. */
+typedef struct DoneScan
+{
+	char	   *uid;
+	TimestampTz at;
+} DoneScan;
+
+/* Growing parallel arrays of datums, the parameters of one set-wise statement. */
+typedef struct DatumColumns
+{
+	int			ncols;
+	int			n;
+	int			cap;
+	Datum	   *cols[8];
+} DatumColumns;
+
+static void
+columns_init(DatumColumns *c, int ncols, int cap)
+{
+	c->ncols = ncols;
+	c->n = 0;
+	c->cap = Max(cap, 8);
+	for (int i = 0; i < ncols; i++)
+		c->cols[i] = palloc(sizeof(Datum) * c->cap);
+}
+
+static int
+columns_add(DatumColumns *c)
+{
+	if (c->n == c->cap)
+	{
+		c->cap *= 2;
+		for (int i = 0; i < c->ncols; i++)
+			c->cols[i] = repalloc(c->cols[i], sizeof(Datum) * c->cap);
+	}
+	return c->n++;
+}
+
+/* The columns as array parameters of the given element types. */
+static void
+columns_arrays(DatumColumns *c, const Oid *types, Datum *args)
+{
+	for (int i = 0; i < c->ncols; i++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(types[i], &typlen, &typbyval, &typalign);
+		args[i] = PointerGetDatum(construct_array(c->cols[i], c->n, types[i],
+												  typlen, typbyval, typalign));
+	}
+}
+
+static int
+cmp_item_uid(const void *key, const void *item)
+{
+	return strcmp((const char *) key, ((const LabItem *) item)->uid);
+}
+
+/*
+ * Two reads of one tag closer than mekatek.rfid_debounce are one press: a
+ * read at 'at' is a bounce of a counted scan at a time in the open interval
+ * (*lo, *hi).  Infinite times compare as PostgreSQL's timestamp arithmetic
+ * would (an interval added to infinity is infinity, so nothing is within
+ * it): their interval is empty.  Finite timestamps stay days away from the
+ * int64 limits and the debounce is at most an hour, so nothing overflows.
+ */
+static void
+bounce_window(TimestampTz at, TimestampTz *lo, TimestampTz *hi)
+{
+	int64		debounce = (int64) mk_rfid_debounce_ms * 1000;
+
+	if (TIMESTAMP_NOT_FINITE(at))
+	{
+		*lo = *hi = 0;
+		return;
+	}
+	*lo = at - debounce;
+	*hi = at + debounce;
+}
+
+static bool
+rfid_bounced(TimestampTz last, TimestampTz at)
+{
+	TimestampTz lo,
+				hi;
+
+	bounce_window(at, &lo, &hi);
+	return last > lo && last < hi;
+}
+
+static int
+lab_state_index(const char *name)
+{
+	for (int i = 0; i < LAB_STATES; i++)
+		if (strcmp(name, lab_state_names[i]) == 0)
+			return i;
+	elog(ERROR, "rfid_scan_apply: unknown lab state \"%s\"", name);
+	return -1;					/* keep the compiler quiet */
+}
+
+/* The statement's scans, in insertion order. */
+static RfidScan *
+scans_read(FunctionCallInfo fcinfo, MkTransition *t, int *nscans)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	AttrNumber	a_scan_id = mk_trigger_column(td, "scan_id", INT8OID, true);
+	AttrNumber	a_uid = mk_trigger_column(td, "uid", TEXTOID, true);
+	AttrNumber	a_lab = mk_trigger_column(td, "lab", TEXTOID, true);
+	AttrNumber	a_scanner = mk_trigger_column(td, "scanner", TEXTOID, true);
+	AttrNumber	a_at = mk_trigger_column(td, "scanned_at", TIMESTAMPTZOID, true);
+	int			cap = 64;
+	int			n = 0;
+	RfidScan   *scans = palloc(sizeof(RfidScan) * cap);
+
+	mk_transition_rewind(t);
+	while (mk_transition_next(t))
+	{
+		RfidScan   *s;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		if (n == cap)
+		{
+			cap *= 2;
+			scans = repalloc(scans, sizeof(RfidScan) * cap);
+		}
+		s = &scans[n++];
+		s->scan_id = DatumGetInt64(slot_getattr(t->slot, a_scan_id, &isnull));
+		s->raw_uid = TextDatumGetCString(slot_getattr(t->slot, a_uid, &isnull));
+		s->uid = mk_uid_normalise(s->raw_uid);
+		s->lab = TextDatumGetCString(slot_getattr(t->slot, a_lab, &isnull));
+		s->scanner = TextDatumGetCString(slot_getattr(t->slot, a_scanner, &isnull));
+		s->at = DatumGetTimestampTz(slot_getattr(t->slot, a_at, &isnull));
+	}
+	*nscans = n;
+	return scans;
+}
+
+static int
+cmp_scan_uid(const void *a, const void *b, void *arg)
+{
+	const RfidScan *scans = arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+	int			c = strcmp(scans[i].uid, scans[j].uid);
+
+	return c != 0 ? c : (i > j) - (i < j);
+}
+
+/* Positions of the scans with a UID, sorted by UID (bytewise), then by position. */
+static int *
+scans_by_uid(RfidScan *scans, int nscans, int *nvalid)
+{
+	int		   *order = palloc(sizeof(int) * Max(nscans, 1));
+	int			n = 0;
+
+	for (int i = 0; i < nscans; i++)
+		if (scans[i].uid)
+			order[n++] = i;
+	qsort_arg(order, n, sizeof(int), cmp_scan_uid, scans);
+	*nvalid = n;
+	return order;
+}
+
+/* The distinct UIDs, in order; *counts gets the scans of each. */
+static char **
+scans_uids(RfidScan *scans, int *order, int nvalid, int *nuids, int **counts)
+{
+	char	  **uids = palloc(sizeof(char *) * Max(nvalid, 1));
+	int			k = 0;
+
+	*counts = palloc0(sizeof(int) * Max(nvalid, 1));
+	for (int i = 0; i < nvalid; i++)
+	{
+		char	   *uid = scans[order[i]].uid;
+
+		if (k > 0 && strcmp(uids[k - 1], uid) == 0)
+		{
+			(*counts)[k - 1]++;
+			continue;
+		}
+		uids[k] = uid;
+		(*counts)[k++] = 1;
+	}
+	*nuids = k;
+	return uids;
+}
+
+static Datum
+text_array(char **values, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(values[i]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Lock the items in the lab that the UIDs name, in UID order, and read
+ * them as they are now (after any scanner we waited for).
+ */
+static LabItem *
+items_lock(char **uids, int nuids, int *nitems)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg = text_array(uids, nuids);
+	LabItem    *items;
+
+	mk_spi_plan(&plan,
+				"SELECT item_id, uid, item_code, state::text, last_scan_at, ctid "
+				"  FROM mekatek.lab_item WHERE active_uid = ANY ($1) "
+				" ORDER BY active_uid FOR UPDATE",
+				1, (Oid[]) {TEXTARRAYOID});
+	if (SPI_execute_plan(plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: locking the items failed");
+
+	items = palloc(sizeof(LabItem) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		LabItem    *it = &items[i];
+
+		it->item_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		it->uid = SPI_getvalue(tup, desc, 2);
+		it->item_code = SPI_getvalue(tup, desc, 3);
+		it->state = lab_state_index(SPI_getvalue(tup, desc, 4));
+		it->last_scan_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+		it->has_last = !isnull;
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 6, &isnull)), &it->ctid);
+		it->lab = NULL;
+		it->changed = false;
+	}
+	*nitems = (int) SPI_processed;
+	return items;
+}
+
+/*
+ * Last scans of done items that could make one of the statement's scans a
+ * bounce: only for tags with no item in the lab, or with more scans in this
+ * statement than their item has steps left.
+ */
+static DoneScan *
+done_scans(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
+		   LabItem *items, int nitems, int *ndone)
+{
+	static SPIPlanPtr plan = NULL;
+	char	  **want = palloc(sizeof(char *) * Max(nuids, 1));
+	int			nwant = 0;
+	TimestampTz lo = DT_NOEND,
+				hi = DT_NOBEGIN;
+	Datum		args[3];
+	DoneScan   *done;
+
+	*ndone = 0;
+	for (int i = 0; i < nuids; i++)
+	{
+		LabItem    *it = bsearch(uids[i], items, nitems, sizeof(LabItem), cmp_item_uid);
+
+		if (it == NULL || counts[i] > LAB_DONE - it->state)
+			want[nwant++] = uids[i];
+	}
+	if (nwant == 0)
+		return NULL;
+	/* The union of the scans' windows bounds the search; done_bounce decides. */
+	for (int i = 0; i < nscans; i++)
+	{
+		TimestampTz wlo,
+					whi;
+
+		bounce_window(scans[i].at, &wlo, &whi);
+		if (wlo == whi)
+			continue;
+		lo = Min(lo, wlo);
+		hi = Max(hi, whi);
+	}
+	if (lo >= hi)
+		return NULL;
+
+	mk_spi_plan(&plan,
+				"SELECT uid, last_scan_at FROM mekatek.lab_item "
+				" WHERE uid = ANY ($1) AND state = 'done' "
+				"   AND last_scan_at > $2 AND last_scan_at < $3",
+				3, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID});
+	args[0] = text_array(want, nwant);
+	args[1] = TimestampTzGetDatum(lo);
+	args[2] = TimestampTzGetDatum(hi);
+	/* Not read-only: see the items as the lock step saw them, not as they
+	 * were when the INSERT began. */
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: reading done items failed");
+
+	done = palloc(sizeof(DoneScan) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		done[i].uid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		done[i].at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	*ndone = (int) SPI_processed;
+	return done;
+}
+
+static bool
+done_bounce(DoneScan *done, int ndone, LabItem *items, int nitems, RfidScan *s)
+{
+	for (int i = 0; i < ndone; i++)
+		if (strcmp(done[i].uid, s->uid) == 0 && rfid_bounced(done[i].at, s->at))
+			return true;
+	/* Items finished earlier in this statement. */
+	{
+		LabItem    *it = bsearch(s->uid, items, nitems, sizeof(LabItem), cmp_item_uid);
+
+		return it != NULL && it->state == LAB_DONE && rfid_bounced(it->last_scan_at, s->at);
+	}
+}
+
+static void
+items_update(LabItem *items, int nitems)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[4] = {TIDOID, INT2OID, TEXTOID, TIMESTAMPTZOID};
+	DatumColumns c;
+	Datum		args[4];
+
+	columns_init(&c, 4, nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		int			r;
+
+		if (!items[i].changed)
+			continue;
+		r = columns_add(&c);
+		c.cols[0][r] = PointerGetDatum(&items[i].ctid);
+		c.cols[1][r] = Int16GetDatum(items[i].state + 1);
+		c.cols[2][r] = CStringGetTextDatum(items[i].lab);
+		c.cols[3][r] = TimestampTzGetDatum(items[i].last_scan_at);
+	}
+	if (c.n == 0)
+		return;
+	columns_arrays(&c, types, args);
+	/*
+	 * By TID: the rows are locked, so the TIDs the lock step read are still
+	 * the rows' current versions, and a TID scan skips an index descent.
+	 */
+	mk_spi_plan(&plan,
+				"UPDATE mekatek.lab_item i "
+				"   SET state = (" LAB_STATE_ARRAY ")[u.state], "
+				"       active_uid = CASE WHEN u.state = 4 THEN NULL ELSE i.active_uid END, "
+				"       lab = u.lab, last_scan_at = u.at, updated_at = now() "
+				"  FROM unnest($1::tid[], $2::int2[], $3::text[], $4::timestamptz[]) "
+				"       AS u(t, state, lab, at) "
+				" WHERE i.ctid = u.t",
+				4, (Oid[]) {TIDARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != (uint64) c.n)
+		elog(ERROR, "rfid_scan_apply: updated " UINT64_FORMAT " of %d lab items",
+			 SPI_processed, c.n);
+}
+
+static void
+history_insert(DatumColumns *h)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[8] = {INT8OID, TEXTOID, TEXTOID, INT2OID, INT2OID, TEXTOID,
+	INT8OID, TIMESTAMPTZOID};
+	Datum		args[8];
+
+	if (h->n == 0)
+		return;
+	columns_arrays(h, types, args);
+	mk_spi_plan(&plan,
+				"INSERT INTO mekatek.lab_item_history"
+				"       (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
+				"SELECT item_id, uid, item_code, (" LAB_STATE_ARRAY ")[f], "
+				"       (" LAB_STATE_ARRAY ")[t], lab, scan_id, at "
+				"  FROM unnest($1::int8[], $2::text[], $3::text[], $4::int2[], $5::int2[], "
+				"              $6::text[], $7::int8[], $8::timestamptz[]) "
+				"       AS u(item_id, uid, item_code, f, t, lab, scan_id, at)",
+				8, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT2ARRAYOID,
+				INT2ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID});
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "rfid_scan_apply: writing history failed");
+}
+
+/* Mark the scans that name no item, and announce each on mekatek_rfid. */
+static void
+flags_write(RfidScan *scans, const char **flags, int nscans)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[2] = {INT8OID, TEXTOID};
+	DatumColumns c;
+	Datum		args[2];
+
+	columns_init(&c, 2, 8);
+	for (int i = 0; i < nscans; i++)
+	{
+		MkPayload	p;
+		int			r;
+
+		if (flags[i] == NULL)
+			continue;
+		r = columns_add(&c);
+		c.cols[0][r] = Int64GetDatum(scans[i].scan_id);
+		c.cols[1][r] = CStringGetTextDatum(flags[i]);
+
+		mk_payload_begin(&p);
+		mk_payload_int(&p, "scan", scans[i].scan_id);
+		mk_payload_str(&p, "flag", flags[i]);
+		mk_payload_str(&p, "uid", scans[i].raw_uid);
+		mk_payload_str(&p, "scanner", scans[i].scanner);
+		mk_payload_str(&p, "lab", scans[i].lab);
+		mk_payload_time(&p, "at", scans[i].at);
+		mk_payload_notify(&p, "mekatek_rfid");
+	}
+	if (c.n == 0)
+		return;
+	columns_arrays(&c, types, args);
+	mk_spi_plan(&plan,
+				"UPDATE mekatek.rfid_scan s SET flag = u.flag "
+				"  FROM unnest($1::int8[], $2::text[]) AS u(scan_id, flag) "
+				" WHERE s.scan_id = u.scan_id",
+				2, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID});
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "rfid_scan_apply: flagging failed");
+}
+
+/*
+ * The general case, a statement naming some tag more than once (an edge
+ * client's replayed spool, a tag held on the reader): lock the items, run
+ * the state machine here over the scans in insertion order, write the
+ * result back.
+ */
+static void
+scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
+					 const char **flags)
+{
+	LabItem    *items;
+	int			nitems = 0;
+	DoneScan   *done;
+	int			ndone;
+	DatumColumns hist;
+
+	items = items_lock(uids, nuids, &nitems);
+	done = done_scans(scans, nscans, uids, counts, nuids, items, nitems, &ndone);
+
+	columns_init(&hist, 8, nscans);
+	for (int i = 0; i < nscans; i++)
+	{
+		RfidScan   *s = &scans[i];
+		LabItem    *it;
+		int			r;
+
+		CHECK_FOR_INTERRUPTS();
+		if (s->uid == NULL)
+			continue;
+		it = bsearch(s->uid, items, nitems, sizeof(LabItem), cmp_item_uid);
+		if (it == NULL || it->state == LAB_DONE)
+		{
+			if (!done_bounce(done, ndone, items, nitems, s))
+				flags[i] = "unregistered";
+			continue;
+		}
+		if (it->has_last && rfid_bounced(it->last_scan_at, s->at))
+			continue;
+
+		r = columns_add(&hist);
+		hist.cols[0][r] = Int64GetDatum(it->item_id);
+		hist.cols[1][r] = CStringGetTextDatum(it->uid);
+		hist.cols[2][r] = CStringGetTextDatum(it->item_code);
+		hist.cols[3][r] = Int16GetDatum(it->state + 1);
+		hist.cols[4][r] = Int16GetDatum(it->state + 2);
+		hist.cols[5][r] = CStringGetTextDatum(s->lab);
+		hist.cols[6][r] = Int64GetDatum(s->scan_id);
+		hist.cols[7][r] = TimestampTzGetDatum(s->at);
+
+		it->state++;
+		it->has_last = true;
+		it->last_scan_at = s->at;
+		it->lab = s->lab;
+		it->changed = true;
+	}
+
+	items_update(items, nitems);
+	history_insert(&hist);
+}
+
+/*
+ * Execute a statement that locks lab items, keeping the lock order by UID
+ * that the lock step's ORDER BY gives: otherwise two scanners' batches
+ * naming the same tags could deadlock.  Every plan that finds the rows
+ * through the active_uid index locks them in that order (the index scan
+ * returns a sorted array's keys in order, and joining the scans, also
+ * sorted by UID, keeps either side's order); a sequential, bitmap or TID
+ * scan would lock them in the heap's order.  A cached plan is made again
+ * after an invalidation, at some later execution, so the settings that
+ * rule those scans out are set around every execution, as ri_triggers.c
+ * sets its own around its checks.
+ */
+static int
+execute_in_uid_order(SPIPlanPtr plan, Datum *args)
+{
+	static const char *const scans_off[] = {"enable_seqscan", "enable_bitmapscan", "enable_tidscan"};
+	int			nest = NewGUCNestLevel();
+	int			rc;
+
+	for (int i = 0; i < lengthof(scans_off); i++)
+		(void) set_config_option(scans_off[i], "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	AtEOXact_GUC(true, nest);
+	return rc;
+}
+
+/*
+ * Of the scans the fast path did not count, the bounces: some item with
+ * the tag (in the lab or just done) was counted within the debounce.  The
+ * others name no item in the lab and are flagged.  'sc' holds the fast
+ * path's parameter columns (uid, lab, at, lo, hi, scan_id, ord).
+ */
+static void
+flag_uncounted(DatumColumns *sc, const bool *counted, const char **flags)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	static const int from[4] = {0, 3, 4, 6};
+	DatumColumns c;
+	Datum		args[4];
+
+	columns_init(&c, 4, 8);
+	for (int i = 0; i < sc->n; i++)
+	{
+		int			ord = DatumGetInt32(sc->cols[6][i]);
+		int			r;
+
+		if (counted[ord])
+			continue;
+		r = columns_add(&c);
+		for (int k = 0; k < 4; k++)
+			c.cols[k][r] = sc->cols[from[k]][i];
+		flags[ord] = "unregistered";	/* unless a bounce, below */
+	}
+	columns_arrays(&c, types, args);
+	mk_spi_plan(&plan,
+				"SELECT s.ord FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int4[]) "
+				"                  AS s(uid, lo, hi, ord) "
+				" WHERE EXISTS (SELECT FROM mekatek.lab_item i WHERE i.uid = s.uid "
+				"                  AND i.last_scan_at > s.lo AND i.last_scan_at < s.hi)",
+				4, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID});
+	/* A fresh snapshot: the rows the UPDATE saw, concurrent scanners' included. */
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: looking for bounces failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		flags[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = NULL;
+	}
+}
+
+/*
+ * The usual statement names each tag once (a scanner's batch, a single
+ * read): each item then takes at most one step, and one statement takes
+ * them all, an UPDATE of the items the debounce lets through feeding the
+ * history INSERT.  Its WHERE clause is checked again on the row a
+ * concurrent scanner committed while this one waited for it (READ
+ * COMMITTED's EvalPlanQual), so the same press read by two scanners counts
+ * once, as with the lock step.  'order' lists the scans with a UID, sorted
+ * by it.
+ */
+static void
+scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags)
+{
+	static SPIPlanPtr plan = NULL;
+	static const Oid types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, INT8OID, INT4OID};
+	DatumColumns c;
+	Datum		args[7];
+	bool	   *counted = palloc0(sizeof(bool) * nscans);
+
+	columns_init(&c, 7, nvalid);
+	for (int i = 0; i < nvalid; i++)
+	{
+		RfidScan   *s = &scans[order[i]];
+		TimestampTz lo,
+					hi;
+		int			r = columns_add(&c);
+
+		bounce_window(s->at, &lo, &hi);
+		c.cols[0][r] = CStringGetTextDatum(s->uid);
+		c.cols[1][r] = CStringGetTextDatum(s->lab);
+		c.cols[2][r] = TimestampTzGetDatum(s->at);
+		c.cols[3][r] = TimestampTzGetDatum(lo);
+		c.cols[4][r] = TimestampTzGetDatum(hi);
+		c.cols[5][r] = Int64GetDatum(s->scan_id);
+		c.cols[6][r] = Int32GetDatum(order[i]);
+	}
+	columns_arrays(&c, types, args);
+	mk_spi_plan(&plan,
+				"WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], "
+				"                                $4::timestamptz[], $5::timestamptz[], $6::int8[], $7::int4[]) "
+				"                  AS s(uid, lab, at, lo, hi, scan_id, ord)), "
+				"     u AS (UPDATE mekatek.lab_item i "
+				"              SET state = CASE i.state WHEN 'registered' THEN 'queued'::mekatek.lab_state "
+				"                                       WHEN 'queued' THEN 'testing'::mekatek.lab_state "
+				"                                       ELSE 'done'::mekatek.lab_state END, "
+				"                  active_uid = CASE WHEN i.state = 'testing' THEN NULL ELSE i.active_uid END, "
+				"                  lab = s.lab, last_scan_at = s.at, updated_at = now() "
+				"             FROM s "
+				"            WHERE i.active_uid = ANY ($1) AND i.active_uid = s.uid "
+				"              AND (i.last_scan_at IS NULL OR i.last_scan_at <= s.lo "
+				"                   OR i.last_scan_at >= s.hi) "
+				"           RETURNING i.item_id, i.uid, i.item_code, i.state, s.lab, s.scan_id, s.at, s.ord), "
+				"     h AS (INSERT INTO mekatek.lab_item_history "
+				"                  (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
+				"           SELECT item_id, uid, item_code, "
+				"                  CASE state WHEN 'queued' THEN 'registered'::mekatek.lab_state "
+				"                             WHEN 'testing' THEN 'queued'::mekatek.lab_state "
+				"                             ELSE 'testing'::mekatek.lab_state END, "
+				"                  state, lab, scan_id, at "
+				"             FROM u ORDER BY ord) "
+				"SELECT ord FROM u",
+				7, (Oid[]) {TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+				TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT4ARRAYOID});
+	if (execute_in_uid_order(plan, args) != SPI_OK_SELECT)
+		elog(ERROR, "rfid_scan_apply: advancing the items failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		counted[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = true;
+	}
+	if (SPI_processed < (uint64) nvalid)
+		flag_uncounted(&c, counted, flags);
+}
+
+/*
+ * AFTER INSERT ... FOR EACH STATEMENT trigger on mekatek.rfid_scan: the
+ * statement's scans, from its transition table, in insertion order.  Each
+ * scan of a tag in the lab advances its item unless it is within the
+ * debounce interval of the item's last counted scan; a scan of no item in
+ * the lab is a bounce of a just-finished item's last press, or is flagged.
+ */
+Datum
+mk_rfid_scan_apply(PG_FUNCTION_ARGS)
+{
+	MkTransition t;
+	RfidScan   *scans;
+	int			nscans;
+	int		   *order;
+	int			nvalid;
+	char	  **uids;
+	int		   *counts;
+	int			nuids;
+	const char **flags;
+
+	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
+		return PointerGetDatum(NULL);
+
+	SPI_connect();
+	scans = scans_read(fcinfo, &t, &nscans);
+	flags = palloc0(sizeof(char *) * Max(nscans, 1));
+	for (int i = 0; i < nscans; i++)
+		if (scans[i].uid == NULL)
+			flags[i] = "bad_uid";
+	order = scans_by_uid(scans, nscans, &nvalid);
+	uids = scans_uids(scans, order, nvalid, &nuids, &counts);
+	if (nuids == nvalid && nvalid > 0)
+		scans_apply_distinct(scans, nscans, order, nvalid, flags);
+	else if (nvalid > 0)
+		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags);
+	flags_write(scans, flags, nscans);
+	SPI_finish();
+	mk_transition_close(&t);
+	return PointerGetDatum(NULL);
+}

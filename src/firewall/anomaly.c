@@ -1,0 +1,337 @@
+/*
+ * fw_anomaly.c: mekatek.fw_anomalies, Al-Shaer and Hamed's classification
+ * ("Discovery of policy anomalies in distributed firewalls", INFOCOM 2004).
+ *
+ * Each field of two rules is compared as equal, subset, superset, partially
+ * overlapping or disjoint (addresses by prefix, ports as integer intervals,
+ * chain, protocol and interfaces as "any or one value"); the rules' match
+ * sets relate as the fields do together.  Then, for rule a before rule b:
+ *
+ *   b within a (equal or subset), other decision  shadowing
+ *   a strictly within b, other decision           generalization
+ *   partial overlap, other decision               correlation
+ *   b within a, same decision                     redundancy (b is redundant)
+ *   a strictly within b, same decision, and no
+ *   rule between them that overlaps a with the
+ *   other decision                                redundancy (a is redundant)
+ *
+ * Ports of a range are an interval, so two ranges may partially overlap even
+ * when all other fields are equal; that is a correlation of the match sets,
+ * exactly as Al-Shaer and Hamed define it for mixed subset/superset fields.
+ */
+#include "core/mekatek.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "firewall/firewall.h"
+
+typedef fw_rel rel;
+
+#define REL_EQUAL		FW_REL_EQUAL
+#define REL_SUBSET		FW_REL_SUBSET
+#define REL_SUPERSET	FW_REL_SUPERSET
+#define REL_OVERLAP		FW_REL_OVERLAP
+#define REL_DISJOINT	FW_REL_DISJOINT
+
+static inline rel
+rel_text(const char *a, const char *b)
+{
+	if (a == NULL)
+		return b == NULL ? REL_EQUAL : REL_SUPERSET;
+	if (b == NULL)
+		return REL_SUBSET;
+	return strcmp(a, b) == 0 ? REL_EQUAL : REL_DISJOINT;
+}
+
+static inline rel
+rel_iface(const char *a, const char *b)
+{
+	int			la,
+				lb;
+	bool		wa,
+				wb;
+
+	if (a == NULL || b == NULL)
+		return rel_text(a, b);
+	la = strlen(a);
+	lb = strlen(b);
+	wa = la > 0 && a[la - 1] == '+';
+	wb = lb > 0 && b[lb - 1] == '+';
+	if (!wa && !wb)
+		return strcmp(a, b) == 0 ? REL_EQUAL : REL_DISJOINT;
+	if (wa && wb)
+	{
+		/* two prefixes: nested or disjoint */
+		int			m = Min(la, lb) - 1;
+
+		if (memcmp(a, b, m) != 0)
+			return REL_DISJOINT;
+		return la == lb ? REL_EQUAL : (la < lb ? REL_SUPERSET : REL_SUBSET);
+	}
+	if (wa)
+		return mk_fw_iface_match(a, b, lb) ? REL_SUPERSET : REL_DISJOINT;
+	return mk_fw_iface_match(b, a, la) ? REL_SUBSET : REL_DISJOINT;
+}
+
+static inline rel
+rel_proto(const fw_rule *a, const fw_rule *b)
+{
+	if (a->proto_num == -1)
+		return b->proto_num == -1 ? REL_EQUAL : REL_SUPERSET;
+	if (b->proto_num == -1)
+		return REL_SUBSET;
+	if (a->proto_num >= 0 && b->proto_num >= 0)
+		return a->proto_num == b->proto_num ? REL_EQUAL : REL_DISJOINT;
+	return strcmp(a->proto, b->proto) == 0 ? REL_EQUAL : REL_DISJOINT;
+}
+
+static inline rel
+rel_addr(const fw_addr *a, const fw_addr *b)
+{
+	int			m,
+				full,
+				rest;
+
+	if (a->family == 0)
+		return b->family == 0 ? REL_EQUAL : REL_SUPERSET;
+	if (b->family == 0)
+		return REL_SUBSET;
+	if (a->family != b->family)
+		return REL_DISJOINT;
+	m = Min(a->bits, b->bits);
+	full = m / 8;
+	rest = m % 8;
+	if (memcmp(a->addr, b->addr, full) != 0)
+		return REL_DISJOINT;
+	if (rest)
+	{
+		uint8		mask = (uint8) (0xFF << (8 - rest));
+
+		if ((a->addr[full] & mask) != (b->addr[full] & mask))
+			return REL_DISJOINT;
+	}
+	if (a->bits == b->bits)
+		return REL_EQUAL;
+	return a->bits > b->bits ? REL_SUBSET : REL_SUPERSET;
+}
+
+static inline rel
+rel_range(int32 alo, int32 ahi, int32 blo, int32 bhi)
+{
+	if (ahi < blo || bhi < alo)
+		return REL_DISJOINT;
+	if (alo == blo && ahi == bhi)
+		return REL_EQUAL;
+	if (alo >= blo && ahi <= bhi)
+		return REL_SUBSET;
+	if (blo >= alo && bhi <= ahi)
+		return REL_SUPERSET;
+	return REL_OVERLAP;
+}
+
+/* How the match sets of a and b relate. */
+fw_rel
+mk_fw_rule_rel(const fw_rule *a, const fw_rule *b)
+{
+	rel			f[8];
+	bool		sub = true,
+				sup = true;
+
+	f[0] = rel_text(a->direction, b->direction);
+	if (f[0] == REL_DISJOINT)
+		return REL_DISJOINT;
+	f[1] = rel_proto(a, b);
+	if (f[1] == REL_DISJOINT)
+		return REL_DISJOINT;
+	f[2] = rel_addr(&a->src, &b->src);
+	if (f[2] == REL_DISJOINT)
+		return REL_DISJOINT;
+	f[3] = rel_addr(&a->dst, &b->dst);
+	if (f[3] == REL_DISJOINT)
+		return REL_DISJOINT;
+	f[4] = rel_range(a->sport_lo, a->sport_hi, b->sport_lo, b->sport_hi);
+	if (f[4] == REL_DISJOINT)
+		return REL_DISJOINT;
+	f[5] = rel_range(a->dport_lo, a->dport_hi, b->dport_lo, b->dport_hi);
+	if (f[5] == REL_DISJOINT)
+		return REL_DISJOINT;
+	f[6] = rel_iface(a->in_iface, b->in_iface);
+	if (f[6] == REL_DISJOINT)
+		return REL_DISJOINT;
+	f[7] = rel_iface(a->out_iface, b->out_iface);
+	if (f[7] == REL_DISJOINT)
+		return REL_DISJOINT;
+	for (int i = 0; i < 8; i++)
+	{
+		if (f[i] == REL_OVERLAP)
+			return REL_OVERLAP;
+		if (f[i] == REL_SUPERSET)
+			sub = false;
+		if (f[i] == REL_SUBSET)
+			sup = false;
+	}
+	if (sub && sup)
+		return REL_EQUAL;
+	if (sub)
+		return REL_SUBSET;
+	if (sup)
+		return REL_SUPERSET;
+	return REL_OVERLAP;
+}
+
+PG_FUNCTION_INFO_V1(mk_fw_anomalies);
+Datum
+mk_fw_anomalies(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
+	fw_rule    *r;
+	int			n,
+				nskipped;
+
+	InitMaterializedSRF(fcinfo, 0);
+	n = mk_fw_load_policy(policy, false, &r, &nskipped);
+
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int j = i + 1; j < n; j++)
+		{
+			rel			x = mk_fw_rule_rel(&r[i], &r[j]);
+			const char *kind = NULL;
+			bool		same = r[i].decision == r[j].decision;
+
+			if (x == REL_DISJOINT)
+				continue;
+			if (!same)
+			{
+				if (x == REL_EQUAL || x == REL_SUPERSET)
+					kind = "shadowing";
+				else if (x == REL_SUBSET)
+					kind = "generalization";
+				else
+					kind = "correlation";
+			}
+			else if (x == REL_EQUAL || x == REL_SUPERSET)
+				kind = "redundancy";
+			else if (x == REL_SUBSET)
+			{
+				/* removing a changes nothing unless a rule between them
+				 * would then decide some of a's packets the other way */
+				bool		blocked = false;
+
+				for (int k = i + 1; k < j && !blocked; k++)
+					if (r[k].decision != r[i].decision &&
+						mk_fw_rule_rel(&r[i], &r[k]) != REL_DISJOINT)
+						blocked = true;
+				if (!blocked)
+					kind = "redundancy";
+			}
+			if (kind)
+			{
+				Datum		values[3];
+				bool		nulls[3] = {false, false, false};
+
+				values[0] = Int32GetDatum(r[i].position);
+				values[1] = Int32GetDatum(r[j].position);
+				values[2] = CStringGetTextDatum(kind);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+	}
+	if (nskipped > 0)
+		ereport(NOTICE,
+				(errmsg("fw_anomalies left out %d rule(s) of policy \"%s\"", nskipped, policy),
+				 errdetail("Rules with a non-terminating target, an empty port range or matches the table cannot represent (flagged) are not classified.")));
+	return (Datum) 0;
+}
+
+/*
+ * mekatek.fw_suggest_order: the most used rules (hits over the whole log)
+ * move up, but every pair of overlapping rules with different decisions
+ * keeps its order, and nothing crosses a barrier (a flagged rule or a
+ * non-terminating target, whose match set is unknown).  That keeps every
+ * packet's decision: the first rule a packet meets in the new order either
+ * is its old first rule or overlaps it, and then decides the same.  The
+ * order is Kahn's topological sort of those pairs, taking among the rules
+ * free to go next the one with the most hits (the earlier on ties).
+ */
+PG_FUNCTION_INFO_V1(mk_fw_suggest_order);
+Datum
+mk_fw_suggest_order(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
+	fw_rule    *r;
+	int			n,
+				nskipped;
+	int64	   *hits;
+	int		   *indeg;
+	bool	   *done;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	InitMaterializedSRF(fcinfo, 0);
+	n = mk_fw_load_policy(policy, true, &r, &nskipped);
+	hits = palloc0(sizeof(int64) * (n + 1));
+	indeg = palloc0(sizeof(int) * (n + 1));
+	done = palloc0(sizeof(bool) * (n + 1));
+
+	/* hits per rule; rules are in position order, so merge by position */
+	args[0] = CStringGetTextDatum(policy);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT position, hits FROM mekatek.fw_rule_usage($1, NULL, NULL) "
+							  " WHERE position IS NOT NULL ORDER BY position",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed");
+	for (uint64 k = 0, i = 0; k < SPI_processed; k++)
+	{
+		bool		isnull;
+		int32		pos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1, &isnull));
+
+		while (i < (uint64) n && r[i].position < pos)
+			i++;
+		if (i < (uint64) n && r[i].position == pos)
+			hits[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_finish();
+
+#define MUST_PRECEDE(i, j) \
+	(r[i].barrier || r[j].barrier || \
+	 (r[i].decision != r[j].decision && mk_fw_rule_rel(&r[i], &r[j]) != REL_DISJOINT))
+
+	for (int j = 0; j < n; j++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < j; i++)
+			if (MUST_PRECEDE(i, j))
+				indeg[j]++;
+	}
+	for (int step = 1; step <= n; step++)
+	{
+		int			best = -1;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		for (int k = 0; k < n; k++)
+			if (!done[k] && indeg[k] == 0 && (best < 0 || hits[k] > hits[best]))
+				best = k;
+		Assert(best >= 0);		/* the pairs only point forward: no cycle */
+		done[best] = true;
+		for (int j = best + 1; j < n; j++)
+			if (!done[j] && MUST_PRECEDE(best, j))
+				indeg[j]--;
+		values[0] = Int32GetDatum(r[best].position);
+		values[1] = Int32GetDatum(step);
+		values[2] = Int64GetDatum(hits[best]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+#undef MUST_PRECEDE
+	return (Datum) 0;
+}

@@ -1,0 +1,534 @@
+-- Mekatek install script, module firewall (iptables LOG lines, rules,
+-- anomalies, rule usage).  The logic is C (src/fw_*.c); this file holds the
+-- schema and the thin set-based glue.
+
+------------------------------------------------------------------------
+-- Parsing netfilter LOG lines
+------------------------------------------------------------------------
+
+CREATE TABLE mekatek.fw_prefix_action (
+    prefix text PRIMARY KEY,
+    action text NOT NULL CHECK (action IN ('accept', 'deny', 'drop', 'reject'))
+);
+COMMENT ON TABLE mekatek.fw_prefix_action IS
+    'Maps a LOG prefix (as printed, trailing blanks removed) to the action the logging rule stands for; fw_parse reads it once per statement';
+
+CREATE FUNCTION mekatek.fw_prefix_action_normalise() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    NEW.prefix := rtrim(NEW.prefix);
+    NEW.action := lower(NEW.action);
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_prefix_action_normalise() IS
+    'Trigger: trims the prefix as fw_parse does and lower-cases the action';
+CREATE TRIGGER fw_prefix_action_normalise BEFORE INSERT OR UPDATE ON mekatek.fw_prefix_action
+    FOR EACH ROW EXECUTE FUNCTION mekatek.fw_prefix_action_normalise();
+
+CREATE TYPE mekatek.fw_event AS (
+    logged_at  timestamptz,
+    host       text,
+    prefix     text,
+    in_iface   text,
+    out_iface  text,
+    direction  text,
+    src        inet,
+    dst        inet,
+    proto      text,
+    spt        int,
+    dpt        int,
+    len        int,
+    ttl        int,
+    packet_id  int,
+    icmp_type  int,
+    icmp_code  int,
+    tcp_flags  text[],
+    action     text,
+    extra      jsonb
+);
+COMMENT ON TYPE mekatek.fw_event IS
+    'One netfilter LOG line, parsed: header time and host, prefix, interfaces, direction, addresses, ports, IP LEN, TTL/HOPLIMIT, IP ID, ICMP type and code, TCP flags, mapped action, and every other field in extra';
+
+CREATE FUNCTION mekatek.fw_parse(line text) RETURNS mekatek.fw_event
+AS 'MODULE_PATHNAME', 'mk_fw_parse'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mekatek.fw_parse(text) IS
+    'Parses one iptables/ip6tables LOG line (with or without a classic or ISO-8601 syslog header); ERROR 22P02 for a line that is not one, or NULL when mekatek.fw_parse_strict is off';
+
+CREATE FUNCTION mekatek.fw_try_parse(line text) RETURNS mekatek.fw_event
+AS 'MODULE_PATHNAME', 'mk_fw_try_parse'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mekatek.fw_try_parse(text) IS
+    'fw_parse that returns NULL for a line that is not a LOG line, whatever mekatek.fw_parse_strict says (the bulk path uses it)';
+
+CREATE FUNCTION mekatek.fw_parse_error(line text) RETURNS text
+AS 'MODULE_PATHNAME', 'mk_fw_parse_error'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mekatek.fw_parse_error(text) IS
+    'Why fw_parse rejects a line (reason and byte offset), or NULL when it parses';
+
+------------------------------------------------------------------------
+-- The log and the bulk path
+------------------------------------------------------------------------
+
+CREATE TABLE mekatek.fw_log (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    logged_at  timestamptz,
+    host       text,
+    prefix     text,
+    in_iface   text,
+    out_iface  text,
+    direction  text,
+    src        inet NOT NULL,
+    dst        inet NOT NULL,
+    proto      text,
+    spt        int,
+    dpt        int,
+    len        int,
+    ttl        int,
+    packet_id  int,
+    icmp_type  int,
+    icmp_code  int,
+    tcp_flags  text[],
+    action     text,
+    extra      jsonb
+);
+COMMENT ON TABLE mekatek.fw_log IS
+    'Parsed LOG lines, one row per logged packet (columns as mekatek.fw_event)';
+-- Log rows arrive in time order: a BRIN index keeps loads fast and still
+-- narrows the time windows every analysis uses.
+CREATE INDEX fw_log_logged_at ON mekatek.fw_log USING brin (logged_at);
+
+CREATE TABLE mekatek.fw_log_raw (
+    id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    line text NOT NULL
+);
+COMMENT ON TABLE mekatek.fw_log_raw IS
+    'Staging for the bulk path: COPY mekatek.fw_log_raw(line) FROM ..., then SELECT * FROM mekatek.fw_load_raw()';
+
+CREATE TABLE mekatek.fw_reject (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    line        text NOT NULL,
+    reason      text NOT NULL,
+    rejected_at timestamptz NOT NULL DEFAULT now(),
+    source      text,
+    line_no     bigint
+);
+COMMENT ON TABLE mekatek.fw_reject IS
+    'Lines the bulk path could not parse, with the reason; none is ever lost.  source is the file fw_load_file read (NULL for fw_load and fw_load_raw), line_no the line''s number in it (or in fw_load''s text; NULL for fw_load_raw)';
+
+CREATE FUNCTION mekatek.fw_load_raw(OUT loaded bigint, OUT rejected bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    -- This transaction staged lines itself (holds ROW EXCLUSIVE without
+    -- EXCLUSIVE): asking for EXCLUSIVE now could deadlock with another
+    -- session doing the same, so such a caller takes the DELETE path.
+    staged_here boolean := EXISTS (
+        SELECT FROM pg_catalog.pg_locks l
+         WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+           AND l.relation = 'mekatek.fw_log_raw'::regclass AND l.mode = 'RowExclusiveLock')
+        AND NOT EXISTS (
+        SELECT FROM pg_catalog.pg_locks l
+         WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+           AND l.relation = 'mekatek.fw_log_raw'::regclass AND l.mode IN ('ExclusiveLock', 'AccessExclusiveLock'));
+BEGIN
+    IF current_setting('transaction_isolation') = 'read committed' AND NOT staged_here THEN
+        -- Fast path.  EXCLUSIVE waits for every transaction still writing
+        -- to the staging table and keeps new writers out (readers go on);
+        -- the statements below take their snapshots after the lock, so
+        -- they see exactly the rows that TRUNCATE then removes.
+        LOCK TABLE mekatek.fw_log_raw IN EXCLUSIVE MODE;
+        INSERT INTO mekatek.fw_log (logged_at, host, prefix, in_iface, out_iface, direction,
+                                    src, dst, proto, spt, dpt, len, ttl, packet_id,
+                                    icmp_type, icmp_code, tcp_flags, action, extra)
+        SELECT e.* FROM mekatek.fw_log_raw r, LATERAL mekatek.fw_try_parse(r.line) e
+         WHERE e.src IS NOT NULL ORDER BY r.id;
+        GET DIAGNOSTICS loaded = ROW_COUNT;
+        -- rejects are rare: parsing them a second time is cheaper than
+        -- materialising every parsed line
+        INSERT INTO mekatek.fw_reject (line, reason)
+        SELECT r.line, x.reason FROM mekatek.fw_log_raw r, LATERAL mekatek.fw_parse_error(r.line) x(reason)
+         WHERE x.reason IS NOT NULL ORDER BY r.id;
+        GET DIAGNOSTICS rejected = ROW_COUNT;
+        TRUNCATE mekatek.fw_log_raw;
+    ELSE
+        -- Under a snapshot older than the lock, TRUNCATE could remove rows
+        -- the snapshot does not see (and a caller that staged lines itself
+        -- must not upgrade its lock): take each row out with DELETE.
+        WITH taken AS MATERIALIZED (
+            DELETE FROM mekatek.fw_log_raw RETURNING id, line
+        ), parsed AS MATERIALIZED (
+            SELECT t.id, t.line, mekatek.fw_try_parse(t.line) AS e FROM taken t
+        ), good AS (
+            INSERT INTO mekatek.fw_log (logged_at, host, prefix, in_iface, out_iface, direction,
+                                        src, dst, proto, spt, dpt, len, ttl, packet_id,
+                                        icmp_type, icmp_code, tcp_flags, action, extra)
+            SELECT (p.e).* FROM parsed p WHERE (p.e).src IS NOT NULL ORDER BY p.id
+            RETURNING 1
+        ), bad AS (
+            INSERT INTO mekatek.fw_reject (line, reason)
+            SELECT p.line, mekatek.fw_parse_error(p.line) FROM parsed p WHERE (p.e).src IS NULL ORDER BY p.id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM good), (SELECT count(*) FROM bad) INTO loaded, rejected;
+    END IF;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_load_raw() IS
+    'Parses every staged line of mekatek.fw_log_raw into mekatek.fw_log, keeps the rejects in mekatek.fw_reject, empties the staging table; returns the counts';
+
+-- The streaming bulk path (src/fw_load.c): lines are parsed in C and fed
+-- to COPY FROM through a data-source callback, so rows go in through COPY's
+-- multi-insert; nothing is staged.  Privileges as for COPY FROM: INSERT on
+-- fw_log and fw_reject, and for a server file superuser or
+-- pg_read_server_files.
+CREATE FUNCTION mekatek.fw_load_file(path text, OUT loaded bigint, OUT rejected bigint)
+AS 'MODULE_PATHNAME', 'mk_fw_load_file'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mekatek.fw_load_file(text) IS
+    'Loads a server-side file of LOG lines into mekatek.fw_log through COPY''s multi-insert, streaming (never the whole file in memory); lines that do not parse go to mekatek.fw_reject with their reason and line number; empty lines skipped; needs superuser or pg_read_server_files, as COPY FROM a file';
+
+CREATE FUNCTION mekatek.fw_load(lines text, OUT loaded bigint, OUT rejected bigint)
+AS 'MODULE_PATHNAME', 'mk_fw_load_text'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mekatek.fw_load(text) IS
+    'Loads a blob of LOG lines (one per line, \n or \r\n; empty lines skipped) by the same streaming path as fw_load_file; rejects kept in mekatek.fw_reject with their line number; returns loaded and rejected counts';
+
+------------------------------------------------------------------------
+-- Rules
+------------------------------------------------------------------------
+
+CREATE TABLE mekatek.fw_rule (
+    policy         text NOT NULL,
+    position       int NOT NULL CHECK (position > 0),
+    direction      text,
+    proto          text CHECK (proto = lower(proto)),
+    src            cidr,
+    sport          int4range CHECK (sport <@ int4range(0, 65535, '[]')),
+    dst            cidr,
+    dport          int4range CHECK (dport <@ int4range(0, 65535, '[]')),
+    action         text CHECK (action IN ('accept', 'deny', 'drop', 'reject')),
+    in_iface       text,
+    out_iface      text,
+    target         text,
+    target_options jsonb,
+    matches        jsonb CHECK (jsonb_typeof(matches) = 'array'),
+    flagged        boolean GENERATED ALWAYS AS (matches IS NOT NULL) STORED,
+    PRIMARY KEY (policy, position)
+);
+COMMENT ON TABLE mekatek.fw_rule IS
+    'Ordered filter rules of named policies; NULL means any.  action is NULL for a non-terminating target (LOG, a user chain: see target); matches keeps, in order, the iptables options the columns cannot represent (state, limit, icmp-type, negations...), and such rules are flagged and left out of anomaly and usage analysis';
+
+CREATE FUNCTION mekatek.fw_rule_normalise() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    NEW.proto := nullif(lower(NEW.proto), 'all');
+    NEW.action := lower(NEW.action);
+    NEW.direction := upper(NEW.direction);
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_rule_normalise() IS
+    'Trigger: lower-cases proto and action (proto all means any) and upper-cases the chain';
+CREATE TRIGGER fw_rule_normalise BEFORE INSERT OR UPDATE ON mekatek.fw_rule
+    FOR EACH ROW EXECUTE FUNCTION mekatek.fw_rule_normalise();
+
+CREATE TABLE mekatek.fw_chain_policy (
+    policy text NOT NULL,
+    chain  text NOT NULL,
+    action text NOT NULL CHECK (action IN ('accept', 'drop')),
+    PRIMARY KEY (policy, chain)
+);
+COMMENT ON TABLE mekatek.fw_chain_policy IS
+    'Default policy (iptables -P) of each built-in chain of a policy';
+
+CREATE FUNCTION mekatek.fw_import_iptables(policy text, rules text) RETURNS int
+AS 'MODULE_PATHNAME', 'mk_fw_import_iptables'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mekatek.fw_import_iptables(text, text) IS
+    'Replaces the rules of a policy with those of an iptables-save dump or a script of iptables/ip6tables -A/-P command lines; unrepresentable matches are kept in matches and flagged; returns the number of rules';
+
+CREATE FUNCTION mekatek.fw_iptables_quote(word text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN word ~ '^[A-Za-z0-9_.:/,+=@%!-]+$' THEN word
+                  ELSE '"' || replace(replace(word, '\', '\\'), '"', '\"') || '"' END $$;
+COMMENT ON FUNCTION mekatek.fw_iptables_quote(text) IS
+    'Quotes one word for an iptables-restore script';
+
+CREATE FUNCTION mekatek.fw_port_text(r int4range) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN coalesce(lower(r), 0) = coalesce(upper(r) - 1, 65535) THEN coalesce(lower(r), 0)::text
+                  ELSE coalesce(lower(r), 0) || ':' || coalesce(upper(r) - 1, 65535) END $$;
+COMMENT ON FUNCTION mekatek.fw_port_text(int4range) IS
+    'A port range as iptables writes it: 22 or 1024:65535';
+
+CREATE FUNCTION mekatek.fw_export_iptables(policy text) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    WITH chains AS (
+        SELECT c.chain, upper(c.action) AS action FROM mekatek.fw_chain_policy c WHERE c.policy = $1
+        UNION
+        SELECT DISTINCT r.direction,
+               CASE WHEN r.direction IN ('INPUT', 'FORWARD', 'OUTPUT') THEN 'ACCEPT' ELSE '-' END
+          FROM mekatek.fw_rule r
+         WHERE r.policy = $1 AND r.direction IS NOT NULL
+           AND NOT EXISTS (SELECT FROM mekatek.fw_chain_policy c WHERE c.policy = $1 AND c.chain = r.direction)
+    ), lines AS (
+        SELECT 0 AS k, 0 AS o, '' AS chain, '*filter' AS line
+        UNION ALL
+        SELECT 1, coalesce(array_position(ARRAY['INPUT', 'FORWARD', 'OUTPUT'], chain), 4), chain,
+               format(':%s %s [0:0]', chain, action)
+          FROM chains
+        UNION ALL
+        SELECT 2, r.position, '',
+               CASE WHEN r.direction IS NULL
+                    THEN format('# position %s is not exported: it has no chain (direction is NULL)', r.position)
+                    ELSE concat_ws(' ',
+               '-A ' || r.direction,
+               '-s ' || r.src, '-d ' || r.dst,
+               '-i ' || mekatek.fw_iptables_quote(r.in_iface), '-o ' || mekatek.fw_iptables_quote(r.out_iface),
+               '-p ' || r.proto,
+               CASE WHEN r.proto IN ('tcp', 'udp', 'sctp', 'udplite') THEN '-m ' || r.proto END,
+               '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
+               (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
+                  FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
+               '-j ' || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
+               (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
+                  FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END
+          FROM mekatek.fw_rule r WHERE r.policy = $1
+        UNION ALL
+        SELECT 3, 0, '', 'COMMIT'
+    )
+    SELECT string_agg(line, E'\n' ORDER BY k, o, chain) || E'\n' FROM lines
+$$;
+COMMENT ON FUNCTION mekatek.fw_export_iptables(text) IS
+    'The policy as an iptables-restore script (filter table), rules in position order; importing it again gives the same rows';
+
+------------------------------------------------------------------------
+-- Anomalies, usage, trend, order
+------------------------------------------------------------------------
+
+CREATE FUNCTION mekatek.fw_anomalies(policy text)
+RETURNS TABLE (rule_a int, rule_b int, anomaly text)
+AS 'MODULE_PATHNAME', 'mk_fw_anomalies'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION mekatek.fw_anomalies(text) IS
+    'Every ordered pair of rules (rule_a before rule_b) classified as shadowing, correlation, generalization or redundancy by Al-Shaer and Hamed''s definitions (deny, drop and reject count as one decision); flagged rules and non-terminating targets are left out with a NOTICE';
+
+CREATE FUNCTION mekatek.fw_rule_usage(policy text, since timestamptz, until timestamptz)
+RETURNS TABLE ("position" int, hits bigint, probability float8, cumulative float8)
+AS 'MODULE_PATHNAME', 'mk_fw_rule_usage'
+LANGUAGE C STABLE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION mekatek.fw_rule_usage(text, timestamptz, timestamptz) IS
+    'Matches each logged packet of [since, until) first-match against the policy; per rule its hits, P = f/N and the running sum in policy order; a last row with position NULL counts the packets no rule matched.  A NULL bound is open (and only then are lines without a header time counted)';
+
+CREATE FUNCTION mekatek.fw_rule_trend(policy text, since timestamptz, until timestamptz,
+                                      "window" interval DEFAULT '1 week')
+RETURNS TABLE ("position" int, hits bigint, probability float8, dominant boolean, decaying boolean,
+               window_probabilities float8[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+BEGIN
+    IF policy IS NULL OR since IS NULL OR until IS NULL OR "window" IS NULL THEN
+        RAISE EXCEPTION 'fw_rule_trend: policy, since, until and window must not be null'
+            USING ERRCODE = '22004';
+    END IF;
+    IF "window" <= interval '0' OR since >= until THEN
+        RAISE EXCEPTION 'fw_rule_trend: window % must be positive and since (%) before until (%)', "window", since, until
+            USING ERRCODE = '22023';
+    END IF;
+    IF since + 1000 * "window" < until THEN
+        RAISE EXCEPTION 'fw_rule_trend: more than 1000 windows of % between % and %', "window", since, until
+            USING ERRCODE = '22023', HINT = 'Use a longer window.';
+    END IF;
+    RETURN QUERY
+    WITH total AS (
+        SELECT f.position, f.hits, f.probability
+          FROM mekatek.fw_rule_usage(policy, since, until) f WHERE f.position IS NOT NULL
+    ), ranked AS (
+        -- the dominant rules: the most used ones that together carry 70%
+        SELECT t.*, sum(t.probability) OVER (ORDER BY t.probability DESC, t.position
+                                             ROWS UNBOUNDED PRECEDING) - t.probability AS before
+          FROM total t
+    ), series AS (
+        SELECT f.position, array_agg(f.probability ORDER BY g.n) AS probs
+          FROM generate_series(since, until - interval '1 microsecond', "window") WITH ORDINALITY AS g(ws, n),
+               LATERAL mekatek.fw_rule_usage(policy, g.ws, least(g.ws + "window", until)) f
+         WHERE f.position IS NOT NULL
+         GROUP BY f.position
+    )
+    SELECT r.position, r.hits, r.probability,
+           r.before < 0.7 AND r.hits > 0,
+           -- decaying: never used, or its share fell in each of the last
+           -- two window steps, to at most half of its best window
+           r.hits = 0 OR coalesce((
+               SELECT bool_and(p.v < p.prev) AND count(*) = 2
+                      AND s.probs[cardinality(s.probs)] <= 0.5 * (SELECT max(m) FROM unnest(s.probs) m)
+                 FROM (SELECT v, lag(v) OVER (ORDER BY o) AS prev, o
+                         FROM unnest(s.probs) WITH ORDINALITY AS u(v, o)) p
+                WHERE p.o > cardinality(s.probs) - 2 AND p.prev IS NOT NULL), false),
+           s.probs
+      FROM ranked r LEFT JOIN series s ON s.position = r.position
+     ORDER BY r.position;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_rule_trend(text, timestamptz, timestamptz, interval) IS
+    'Per rule: usage over [since, until), dominant (among the most used rules that together carry at least 70% of the traffic), decaying (no hits, or a share that fell in each of the last two window steps to at most half of its best window), and the probability per window';
+
+------------------------------------------------------------------------
+-- Privileges
+------------------------------------------------------------------------
+
+GRANT SELECT ON mekatek.fw_log, mekatek.fw_reject, mekatek.fw_rule, mekatek.fw_chain_policy,
+                mekatek.fw_prefix_action TO mekatek_analyst;
+GRANT TRUNCATE ON mekatek.fw_log_raw TO mekatek_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_log, mekatek.fw_log_raw, mekatek.fw_reject,
+                mekatek.fw_rule, mekatek.fw_chain_policy, mekatek.fw_prefix_action TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.fw_parse(text), mekatek.fw_try_parse(text), mekatek.fw_parse_error(text),
+                mekatek.fw_export_iptables(text), mekatek.fw_iptables_quote(text), mekatek.fw_port_text(int4range),
+                mekatek.fw_anomalies(text), mekatek.fw_rule_usage(text, timestamptz, timestamptz),
+                mekatek.fw_rule_trend(text, timestamptz, timestamptz, interval)
+      TO mekatek_analyst;
+GRANT EXECUTE ON FUNCTION mekatek.fw_load(text), mekatek.fw_load_file(text), mekatek.fw_load_raw(), mekatek.fw_import_iptables(text, text),
+                mekatek.fw_prefix_action_normalise(), mekatek.fw_rule_normalise()
+      TO mekatek_admin;
+
+CREATE FUNCTION mekatek.fw_suggest_order(policy text)
+RETURNS TABLE ("position" int, new_position int, hits bigint)
+AS 'MODULE_PATHNAME', 'mk_fw_suggest_order'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION mekatek.fw_suggest_order(text) IS
+    'A rule order with the most used rules (hits over the whole log) moved up, never across an overlapping rule with another decision nor across a flagged or non-terminating rule, so no packet''s decision changes; returns old and new position';
+
+CREATE FUNCTION mekatek.fw_generalize(since timestamptz, until timestamptz, min_count int,
+                                      ip_prefix int DEFAULT 24, port_any_threshold int DEFAULT 8)
+RETURNS TABLE (direction text, proto text, src cidr, sport int4range, dst cidr, dport int4range,
+               action text, hits bigint, support float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+BEGIN
+    IF since IS NULL OR until IS NULL OR min_count IS NULL OR ip_prefix IS NULL OR port_any_threshold IS NULL THEN
+        RAISE EXCEPTION 'fw_generalize: no argument may be null' USING ERRCODE = '22004';
+    END IF;
+    IF min_count < 1 THEN
+        RAISE EXCEPTION 'fw_generalize: min_count must be at least 1, not %', min_count USING ERRCODE = '22023';
+    END IF;
+    IF ip_prefix NOT BETWEEN 0 AND 32 THEN
+        RAISE EXCEPTION 'fw_generalize: ip_prefix must be between 0 and 32, not %', ip_prefix USING ERRCODE = '22023',
+            HINT = 'ip_prefix applies to IPv4; IPv6 hosts merge into their /64.';
+    END IF;
+    IF port_any_threshold < 2 THEN
+        RAISE EXCEPTION 'fw_generalize: port_any_threshold must be at least 2, not %', port_any_threshold
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+    WITH pk AS MATERIALIZED (
+        SELECT l.direction, lower(l.proto) AS proto, l.src, l.spt, l.dst, l.dpt, l.action
+          FROM mekatek.fw_log l
+         WHERE l.logged_at >= since AND l.logged_at < until
+    ), base AS (
+        -- 1. log records to rules; an ephemeral source port is a client's
+        --    choice, not part of the rule: it becomes the range 1024-65535
+        SELECT p.direction, p.proto, p.src::cidr AS src,
+               CASE WHEN p.spt IS NULL THEN NULL
+                    WHEN p.spt >= 1024 THEN int4range(1024, 65535, '[]')
+                    ELSE int4range(p.spt, p.spt, '[]') END AS sport,
+               p.dst::cidr AS dst,
+               CASE WHEN p.dpt IS NULL THEN NULL ELSE int4range(p.dpt, p.dpt, '[]') END AS dport,
+               p.action, count(*) AS hits
+          FROM pk p GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ), dp AS (
+        -- 2. a port with many values among otherwise equal rules becomes any
+        SELECT b.direction, b.proto, b.src, b.sport, b.dst,
+               CASE WHEN count(*) OVER (PARTITION BY b.direction, b.proto, b.src, b.sport, b.dst, b.action)
+                         >= port_any_threshold THEN NULL ELSE b.dport END AS dport,
+               b.action, b.hits
+          FROM base b
+    ), dp2 AS (
+        SELECT d.direction, d.proto, d.src, d.sport, d.dst, d.dport, d.action, sum(d.hits)::bigint AS hits
+          FROM dp d GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ), sp AS (
+        SELECT d.direction, d.proto, d.src,
+               CASE WHEN count(*) OVER (PARTITION BY d.direction, d.proto, d.src, d.dst, d.dport, d.action)
+                         >= port_any_threshold THEN NULL ELSE d.sport END AS sport,
+               d.dst, d.dport, d.action, d.hits
+          FROM dp2 d
+    ), sp2 AS (
+        SELECT s.direction, s.proto, s.src, s.sport, s.dst, s.dport, s.action, sum(s.hits)::bigint AS hits
+          FROM sp s GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ), sn AS (
+        -- 3. hosts that share every other field merge into their network
+        SELECT s.*, network(set_masklen(s.src, CASE WHEN family(s.src) = 4 THEN ip_prefix ELSE 64 END)) AS net
+          FROM sp2 s
+    ), sn2 AS (
+        SELECT s.direction, s.proto,
+               CASE WHEN count(*) OVER (PARTITION BY s.direction, s.proto, s.sport, s.dst, s.dport, s.action, s.net) >= 2
+                    THEN s.net ELSE s.src END AS src,
+               s.sport, s.dst, s.dport, s.action, s.hits
+          FROM sn s
+    ), sn3 AS (
+        SELECT s.direction, s.proto, s.src, s.sport, s.dst, s.dport, s.action, sum(s.hits)::bigint AS hits,
+               network(set_masklen(s.dst, CASE WHEN family(s.dst) = 4 THEN ip_prefix ELSE 64 END)) AS net
+          FROM sn2 s GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ), dn AS (
+        SELECT s.direction, s.proto, s.src, s.sport,
+               CASE WHEN count(*) OVER (PARTITION BY s.direction, s.proto, s.src, s.sport, s.dport, s.action, s.net) >= 2
+                    THEN s.net ELSE s.dst END AS dst,
+               s.dport, s.action, s.hits
+          FROM sn3 s
+    )
+    SELECT g.direction, g.proto, g.src, g.sport, g.dst, g.dport, g.action, sum(g.hits)::bigint,
+           sum(g.hits)::float8 / (SELECT count(*) FROM pk)
+      FROM dn g
+     GROUP BY 1, 2, 3, 4, 5, 6, 7
+    HAVING sum(g.hits) >= min_count
+     ORDER BY 8 DESC, 1, 2, 3, 4, 5, 6, 7;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_generalize(timestamptz, timestamptz, int, int, int) IS
+    'Filtering-rule generalisation of the log in [since, until): records aggregated to rules, ephemeral source ports (>= 1024) as 1024-65535, ports with port_any_threshold or more values as any, hosts sharing every other field merged into their /ip_prefix network (IPv6: /64); rules with at least min_count packets, support = hits / packets in the window';
+
+GRANT EXECUTE ON FUNCTION mekatek.fw_suggest_order(text),
+                mekatek.fw_generalize(timestamptz, timestamptz, int, int, int) TO mekatek_analyst;
+
+------------------------------------------------------------------------
+-- Mining (Golnabi et al.): the basket module's Apriori over log attributes
+------------------------------------------------------------------------
+
+CREATE FUNCTION mekatek.fw_mine(since timestamptz, until timestamptz, min_support float8,
+                                min_confidence float8)
+RETURNS TABLE (antecedent text[], action text, support float8, confidence float8, lift float8,
+               count bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+BEGIN
+    IF since IS NULL OR until IS NULL THEN
+        RAISE EXCEPTION 'fw_mine: since and until must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- One basket per logged packet; items are nominal attributes, addresses
+    -- as their /24 (IPv6 /64) network and ephemeral source ports as one
+    -- range, as fw_generalize does.  NULL attributes give NULL items, which
+    -- the engine ignores.  Only rules that predict the action are kept.
+    RETURN QUERY
+    SELECT a.antecedent, substr(a.consequent[1], 8), a.support, a.confidence, a.lift, a.count
+      FROM mekatek.apriori(format(
+               $q$SELECT ARRAY['direction=' || l.direction,
+                              'proto=' || lower(l.proto),
+                              'src=' || network(set_masklen(l.src, CASE WHEN family(l.src) = 4 THEN 24 ELSE 64 END)),
+                              'sport=' || CASE WHEN l.spt >= 1024 THEN '1024-65535' ELSE l.spt::text END,
+                              'dst=' || network(set_masklen(l.dst, CASE WHEN family(l.dst) = 4 THEN 24 ELSE 64 END)),
+                              'dport=' || l.dpt,
+                              'action=' || l.action]
+                   FROM mekatek.fw_log l
+                  WHERE l.logged_at >= %L::timestamptz AND l.logged_at < %L::timestamptz$q$,
+               since, until), min_support, min_confidence) a
+     WHERE cardinality(a.consequent) = 1 AND a.consequent[1] LIKE 'action=%'
+     ORDER BY a.confidence DESC, a.support DESC, a.antecedent;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) IS
+    'Association rules over the log of [since, until) with the action on the right-hand side (Golnabi et al.), mined by the basket module''s Apriori (mekatek.apriori): items direction=, proto=, src=/24, sport=, dst=/24, dport=';
+GRANT EXECUTE ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) TO mekatek_analyst;

@@ -1,0 +1,616 @@
+/*
+ * fw_rule.c: policies as rows and as C structs.
+ *
+ *   mekatek.fw_import_iptables(policy, rules)  iptables-save / command lines
+ *   mk_fw_load_policy()                        rules -> fw_rule structs, for
+ *                                              fw_anomaly.c and fw_usage.c
+ *
+ * The importer never drops a match silently: options the columns cannot
+ * hold go, verbatim and in order, into the jsonb array "matches", which flags
+ * the rule.
+ */
+#include "core/mekatek.h"
+
+#include <sys/socket.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inet.h"
+#include "utils/json.h"
+#include "utils/rangetypes.h"
+#include "utils/typcache.h"
+
+#include "firewall/firewall.h"
+
+/* ---------------------------------------------------------------------- */
+/* Shared helpers                                                          */
+/* ---------------------------------------------------------------------- */
+
+int
+mk_fw_proto_num(const char *name, int len)
+{
+	static const struct
+	{
+		const char *name;
+		int			num;
+	}			names[] = {
+		{"icmp", 1}, {"igmp", 2}, {"tcp", 6}, {"udp", 17}, {"gre", 47},
+		{"esp", 50}, {"ah", 51}, {"icmpv6", 58}, {"ipv6-icmp", 58},
+		{"sctp", 132}, {"udplite", 136}
+	};
+	int			v = 0;
+
+	if (len > 0 && len <= 3)
+	{
+		int			i;
+
+		for (i = 0; i < len && name[i] >= '0' && name[i] <= '9'; i++)
+			v = v * 10 + (name[i] - '0');
+		if (i == len)
+			return v <= 255 ? v : -2;
+	}
+	for (int i = 0; i < (int) lengthof(names); i++)
+		if ((int) strlen(names[i].name) == len && pg_strncasecmp(names[i].name, name, len) == 0)
+			return names[i].num;
+	return -2;
+}
+
+bool
+mk_fw_iface_match(const char *pattern, const char *name, int len)
+{
+	int			plen;
+
+	if (pattern == NULL)
+		return true;
+	if (name == NULL)
+		return false;
+	plen = strlen(pattern);
+	if (plen > 0 && pattern[plen - 1] == '+')
+		return len >= plen - 1 && memcmp(pattern, name, plen - 1) == 0;
+	return plen == len && memcmp(pattern, name, len) == 0;
+}
+
+static void
+load_addr(Datum d, bool isnull, fw_addr *a)
+{
+	inet	   *in;
+
+	memset(a, 0, sizeof(*a));
+	if (isnull)
+		return;
+	in = DatumGetInetPP(d);
+	a->family = ip_family(in) == PGSQL_AF_INET ? 4 : 6;
+	a->bits = ip_bits(in);
+	memcpy(a->addr, ip_addr(in), ip_addrsize(in));
+}
+
+static char *
+text_or_null(HeapTuple tup, TupleDesc td, int col)
+{
+	char	   *v = SPI_getvalue(tup, td, col);
+
+	return v;
+}
+
+int
+mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskipped)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int			ret,
+				n;
+	fw_rule    *r;
+	MemoryContext caller = CurrentMemoryContext;
+
+	args[0] = CStringGetTextDatum(policy);
+	SPI_connect();
+	ret = SPI_execute_with_args(
+								"SELECT position, direction, proto, src, dst, "
+								"       coalesce(lower(sport), 0), coalesce(upper(sport) - 1, 65535), sport IS NULL, "
+								"       coalesce(lower(dport), 0), coalesce(upper(dport) - 1, 65535), dport IS NULL, "
+								"       in_iface, out_iface, action = 'accept', "
+								"       (action IS NULL OR flagged OR coalesce(isempty(sport), false) "
+								"        OR coalesce(isempty(dport), false)) AS skip "
+								"  FROM mekatek.fw_rule WHERE policy = $1 ORDER BY position",
+								1, argtypes, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+	r = MemoryContextAllocZero(caller, sizeof(fw_rule) * (SPI_processed + 1));
+	n = 0;
+	*nskipped = 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		fw_rule    *x = &r[n];
+		MemoryContext old;
+		Datum		d;
+
+		if (DatumGetBool(SPI_getbinval(tup, td, 15, &isnull)))
+		{
+			(*nskipped)++;
+			if (!keep_all)
+				continue;
+			x->barrier = true;
+		}
+		old = MemoryContextSwitchTo(caller);
+		x->position = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+		x->direction = text_or_null(tup, td, 2);
+		x->proto = text_or_null(tup, td, 3);
+		x->proto_num = x->proto ? mk_fw_proto_num(x->proto, strlen(x->proto)) : -1;
+		d = SPI_getbinval(tup, td, 4, &isnull);
+		load_addr(d, isnull, &x->src);
+		d = SPI_getbinval(tup, td, 5, &isnull);
+		load_addr(d, isnull, &x->dst);
+		x->sport_lo = DatumGetInt32(SPI_getbinval(tup, td, 6, &isnull));
+		x->sport_hi = DatumGetInt32(SPI_getbinval(tup, td, 7, &isnull));
+		x->sport_any = DatumGetBool(SPI_getbinval(tup, td, 8, &isnull));
+		x->dport_lo = DatumGetInt32(SPI_getbinval(tup, td, 9, &isnull));
+		x->dport_hi = DatumGetInt32(SPI_getbinval(tup, td, 10, &isnull));
+		x->dport_any = DatumGetBool(SPI_getbinval(tup, td, 11, &isnull));
+		x->in_iface = text_or_null(tup, td, 12);
+		x->out_iface = text_or_null(tup, td, 13);
+		x->decision = DatumGetBool(SPI_getbinval(tup, td, 14, &isnull)) ? FW_ACCEPT : FW_BLOCK;
+		MemoryContextSwitchTo(old);
+		n++;
+	}
+	SPI_finish();
+	*rules = r;
+	return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The importer                                                            */
+/* ---------------------------------------------------------------------- */
+
+typedef struct import_state
+{
+	const char *policy;
+	int			lineno;
+	const char *line;
+	int			position;
+	int			skipped_tables;
+	SPIPlanPtr	insert_rule;
+	SPIPlanPtr	insert_chain;
+} import_state;
+
+static void pg_attribute_noreturn()
+bad_line(import_state *st, const char *why)
+{
+	mk_error(ERRCODE_INVALID_TEXT_REPRESENTATION,
+			 "fw_import_iptables reads iptables-save output and iptables/ip6tables -A, -P, -F, -N command lines (filter table).",
+			 "cannot import line %d (%s): \"%s\"", st->lineno, why,
+			 pnstrdup(st->line, pg_mbcliplen(st->line, strlen(st->line), 80)));
+}
+
+/* Split a line into words as a shell would (quotes and backslashes). */
+static List *
+split_words(import_state *st, const char *s)
+{
+	List	   *words = NIL;
+	StringInfoData w;
+
+	initStringInfo(&w);
+	for (;;)
+	{
+		bool		have = false;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0' || *s == '#')
+			break;
+		resetStringInfo(&w);
+		while (*s && *s != ' ' && *s != '\t')
+		{
+			have = true;
+			if (*s == '"')
+			{
+				s++;
+				while (*s && *s != '"')
+				{
+					if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+						s++;
+					appendStringInfoChar(&w, *s++);
+				}
+				if (*s != '"')
+					bad_line(st, "unterminated double quote");
+				s++;
+			}
+			else if (*s == '\'')
+			{
+				s++;
+				while (*s && *s != '\'')
+					appendStringInfoChar(&w, *s++);
+				if (*s != '\'')
+					bad_line(st, "unterminated single quote");
+				s++;
+			}
+			else if (*s == '\\' && s[1])
+			{
+				appendStringInfoChar(&w, s[1]);
+				s += 2;
+			}
+			else
+				appendStringInfoChar(&w, *s++);
+		}
+		if (have)
+			words = lappend(words, pstrdup(w.data));
+	}
+	return words;
+}
+
+static bool
+is_opt(const char *w, const char *shortname, const char *longname)
+{
+	return (shortname && strcmp(w, shortname) == 0) || (longname && strcmp(w, longname) == 0);
+}
+
+/* "22", "1024:65535", "1024:", ":1023" -> "[lo,hi]" */
+static char *
+port_range(import_state *st, const char *v)
+{
+	const char *colon = strchr(v, ':');
+	long		lo,
+				hi;
+	char	   *end;
+
+	if (colon == NULL)
+	{
+		lo = strtol(v, &end, 10);
+		if (end == v || *end != '\0' || lo < 0 || lo > 65535)
+			bad_line(st, psprintf("port \"%s\" is not a number between 0 and 65535 (service names are not resolved)", v));
+		hi = lo;
+	}
+	else
+	{
+		if (colon == v)
+			lo = 0;
+		else
+		{
+			lo = strtol(v, &end, 10);
+			if (end != colon || lo < 0 || lo > 65535)
+				bad_line(st, psprintf("port range \"%s\" is not lo:hi within 0..65535", v));
+		}
+		if (colon[1] == '\0')
+			hi = 65535;
+		else
+		{
+			hi = strtol(colon + 1, &end, 10);
+			if (*end != '\0' || hi < 0 || hi > 65535)
+				bad_line(st, psprintf("port range \"%s\" is not lo:hi within 0..65535", v));
+		}
+		if (lo > hi)
+			bad_line(st, psprintf("port range \"%s\" is empty", v));
+	}
+	return psprintf("[%ld,%ld]", lo, hi);
+}
+
+static char *
+json_array(List *words)
+{
+	StringInfoData s;
+	ListCell   *lc;
+	bool		first = true;
+
+	if (words == NIL)
+		return NULL;
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '[');
+	foreach(lc, words)
+	{
+		if (!first)
+			appendStringInfoString(&s, ", ");
+		escape_json(&s, (const char *) lfirst(lc));
+		first = false;
+	}
+	appendStringInfoChar(&s, ']');
+	return s.data;
+}
+
+static void
+import_rule(import_state *st, List *words, int start, const char *chain)
+{
+	char	   *proto = NULL,
+			   *src = NULL,
+			   *dst = NULL,
+			   *sport = NULL,
+			   *dport = NULL,
+			   *in = NULL,
+			   *out = NULL,
+			   *target = NULL,
+			   *action = NULL;
+	List	   *matches = NIL,
+			   *topts = NIL;
+	int			n = list_length(words);
+	int			i = start;
+	Datum		vals[12];
+	char		nulls[12];
+	int			ret;
+
+	while (i < n)
+	{
+		char	   *w = list_nth(words, i);
+		char	   *arg = i + 1 < n ? list_nth(words, i + 1) : NULL;
+
+		if (is_opt(w, "-j", "--jump"))
+		{
+			if (arg == NULL)
+				bad_line(st, "-j without a target");
+			if (strcmp(arg, "ACCEPT") == 0)
+				action = "accept";
+			else if (strcmp(arg, "DROP") == 0)
+				action = "drop";
+			else if (strcmp(arg, "REJECT") == 0)
+				action = "reject";
+			else
+				target = arg;
+			for (int k = i + 2; k < n; k++)
+				topts = lappend(topts, list_nth(words, k));
+			break;
+		}
+		if (strcmp(w, "!") == 0 || w[0] != '-')
+		{
+			/* a negation (or an old "-s ! addr"): keep it and its option */
+			matches = lappend(matches, w);
+			i++;
+			continue;
+		}
+		if (arg != NULL && strcmp(arg, "!") != 0 &&
+			(i == start || strcmp(list_nth(words, i - 1), "!") != 0))
+		{
+			bool		taken = true;
+
+			if (is_opt(w, "-p", "--protocol") && proto == NULL)
+				proto = arg;
+			else if (is_opt(w, "-s", "--source") && src == NULL && strchr(arg, ',') == NULL)
+				src = arg;
+			else if (is_opt(w, "-d", "--destination") && dst == NULL && strchr(arg, ',') == NULL)
+				dst = arg;
+			else if (is_opt(w, "-i", "--in-interface") && in == NULL)
+				in = arg;
+			else if (is_opt(w, "-o", "--out-interface") && out == NULL)
+				out = arg;
+			else if (is_opt(w, NULL, "--sport") && sport == NULL)
+				sport = port_range(st, arg);
+			else if (is_opt(w, NULL, "--source-port") && sport == NULL)
+				sport = port_range(st, arg);
+			else if (is_opt(w, NULL, "--dport") && dport == NULL)
+				dport = port_range(st, arg);
+			else if (is_opt(w, NULL, "--destination-port") && dport == NULL)
+				dport = port_range(st, arg);
+			else if (is_opt(w, "-m", "--match") && proto != NULL && pg_strcasecmp(arg, proto) == 0)
+				 /* "-p tcp -m tcp": implied by the protocol */ ;
+			else
+				taken = false;
+			if (taken)
+			{
+				i += 2;
+				continue;
+			}
+		}
+		if (is_opt(w, "-4", "--ipv4") || is_opt(w, "-6", "--ipv6"))
+		{
+			i++;
+			continue;
+		}
+		/* anything else: the option and its arguments, verbatim */
+		matches = lappend(matches, w);
+		i++;
+		while (i < n)
+		{
+			char	   *a = list_nth(words, i);
+
+			if (a[0] == '-' || strcmp(a, "!") == 0)
+				break;
+			matches = lappend(matches, a);
+			i++;
+		}
+	}
+	/* no -j at all: a counting rule, kept with action NULL, never analysed */
+
+	st->position++;
+	memset(nulls, ' ', sizeof(nulls));
+	vals[0] = CStringGetTextDatum(st->policy);
+	vals[1] = Int32GetDatum(st->position);
+	vals[2] = CStringGetTextDatum(chain);
+#define SETTEXT(k, v) do { if (v) vals[k] = CStringGetTextDatum(v); else nulls[k] = 'n'; } while (0)
+	SETTEXT(3, proto);
+	SETTEXT(4, src);
+	SETTEXT(5, sport);
+	SETTEXT(6, dst);
+	SETTEXT(7, dport);
+	SETTEXT(8, action);
+	SETTEXT(9, in);
+	SETTEXT(10, out);
+	SETTEXT(11, target);
+#undef SETTEXT
+	{
+		Datum		all[14];
+		char		alln[14];
+		char	   *m = json_array(matches);
+		char	   *t = json_array(topts);
+
+		memcpy(all, vals, sizeof(vals));
+		memcpy(alln, nulls, sizeof(nulls));
+		all[12] = m ? CStringGetTextDatum(m) : (Datum) 0;
+		alln[12] = m ? ' ' : 'n';
+		all[13] = t ? CStringGetTextDatum(t) : (Datum) 0;
+		alln[13] = t ? ' ' : 'n';
+		ret = SPI_execute_plan(st->insert_rule, all, alln, false, 0);
+	}
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+}
+
+static void
+import_chain_policy(import_state *st, const char *chain, const char *target)
+{
+	Datum		vals[3];
+	int			ret;
+
+	if (strcmp(target, "ACCEPT") != 0 && strcmp(target, "DROP") != 0)
+		bad_line(st, psprintf("chain policy \"%s\" is neither ACCEPT nor DROP", target));
+	vals[0] = CStringGetTextDatum(st->policy);
+	vals[1] = CStringGetTextDatum(chain);
+	vals[2] = CStringGetTextDatum(strcmp(target, "ACCEPT") == 0 ? "accept" : "drop");
+	ret = SPI_execute_plan(st->insert_chain, vals, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+}
+
+static const char *
+basename_of(const char *w)
+{
+	const char *s = strrchr(w, '/');
+
+	return s ? s + 1 : w;
+}
+
+PG_FUNCTION_INFO_V1(mk_fw_import_iptables);
+Datum
+mk_fw_import_iptables(PG_FUNCTION_ARGS)
+{
+	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
+	char	   *rules = mk_arg_cstring(fcinfo, 1, "rules", true);
+	import_state st;
+	bool		in_filter = true;
+	Oid			rule_types[14] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			chain_types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Oid			del_types[1] = {TEXTOID};
+	Datum		del_args[1];
+	char	   *save,
+			   *line;
+
+	memset(&st, 0, sizeof(st));
+	st.policy = policy;
+	SPI_connect();
+	st.insert_rule = SPI_prepare(
+								 "INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, "
+								 "  action, in_iface, out_iface, target, matches, target_options) "
+								 "VALUES ($1, $2, $3, $4, network($5::inet), $6::int4range, network($7::inet), $8::int4range, "
+								 "  $9, $10, $11, $12, $13::jsonb, $14::jsonb)",
+								 14, rule_types);
+	st.insert_chain = SPI_prepare(
+								  "INSERT INTO mekatek.fw_chain_policy (policy, chain, action) VALUES ($1, $2, $3) "
+								  "ON CONFLICT (policy, chain) DO UPDATE SET action = excluded.action",
+								  3, chain_types);
+	if (st.insert_rule == NULL || st.insert_chain == NULL)
+		elog(ERROR, "SPI_prepare failed");
+	del_args[0] = CStringGetTextDatum(policy);
+	SPI_execute_with_args("DELETE FROM mekatek.fw_rule WHERE policy = $1", 1, del_types, del_args, NULL, false, 0);
+	SPI_execute_with_args("DELETE FROM mekatek.fw_chain_policy WHERE policy = $1", 1, del_types, del_args, NULL, false, 0);
+
+	for (line = strtok_r(rules, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		List	   *words;
+		char	   *w0;
+		int			start = 0;
+		int			len = strlen(line);
+
+		CHECK_FOR_INTERRUPTS();
+		st.lineno++;
+		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			line[--len] = '\0';
+		st.line = line;
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		if (*line == '*')
+		{
+			in_filter = strcmp(line, "*filter") == 0;
+			continue;
+		}
+		if (strcmp(line, "COMMIT") == 0)
+		{
+			in_filter = true;
+			continue;
+		}
+		if (!in_filter)
+		{
+			st.skipped_tables++;
+			continue;
+		}
+		words = split_words(&st, line);
+		if (words == NIL)
+			continue;
+		w0 = linitial(words);
+		if (w0[0] == ':')
+		{
+			/* ":INPUT DROP [0:0]" */
+			if (list_length(words) < 2)
+				bad_line(&st, "a chain line without a policy");
+			if (strcmp(lsecond(words), "-") != 0)
+				import_chain_policy(&st, w0 + 1, lsecond(words));
+			continue;
+		}
+		if (w0[0] == '[')
+			start = 1;			/* iptables-save -c counters */
+		else if (strcmp(w0, "sudo") == 0 && list_length(words) > 1)
+		{
+			w0 = lsecond(words);
+			start = 1;
+		}
+		if (strcmp(basename_of(w0), "iptables") == 0 || strcmp(basename_of(w0), "ip6tables") == 0)
+			start++;
+		else if (strncmp(basename_of(w0), "iptables-", 9) == 0 || strncmp(basename_of(w0), "ip6tables-", 10) == 0)
+			continue;			/* iptables-save / -restore invocations define no rule */
+		else if (w0[0] != '-' && start == 0)
+			bad_line(&st, "not an iptables command or iptables-save line");
+
+		/* the table, if named, must be filter */
+		{
+			bool		other_table = false;
+
+			for (int k = start; k + 1 < list_length(words); k++)
+				if (is_opt(list_nth(words, k), "-t", "--table"))
+				{
+					if (strcmp(list_nth(words, k + 1), "filter") != 0)
+						other_table = true;
+					words = list_delete_nth_cell(words, k);
+					words = list_delete_nth_cell(words, k);
+					break;
+				}
+			if (other_table)
+			{
+				st.skipped_tables++;
+				continue;
+			}
+		}
+		if (start >= list_length(words))
+			bad_line(&st, "no command");
+		{
+			char	   *cmd = list_nth(words, start);
+			char	   *arg = start + 1 < list_length(words) ? list_nth(words, start + 1) : NULL;
+
+			if (is_opt(cmd, "-A", "--append"))
+			{
+				if (arg == NULL)
+					bad_line(&st, "-A without a chain");
+				import_rule(&st, words, start + 2, arg);
+			}
+			else if (is_opt(cmd, "-P", "--policy"))
+			{
+				if (arg == NULL || start + 2 >= list_length(words))
+					bad_line(&st, "-P needs a chain and a target");
+				import_chain_policy(&st, arg, list_nth(words, start + 2));
+			}
+			else if (is_opt(cmd, "-F", "--flush") || is_opt(cmd, "-X", "--delete-chain") ||
+					 is_opt(cmd, "-Z", "--zero") || is_opt(cmd, "-N", "--new-chain"))
+				 /* no rule to import */ ;
+			else
+				bad_line(&st, psprintf("command \"%s\" is not supported: only -A, -P, -F, -X, -Z and -N", cmd));
+		}
+	}
+	SPI_finish();
+	if (st.skipped_tables > 0)
+		ereport(NOTICE,
+				(errmsg("fw_import_iptables skipped %d line(s) of tables other than filter", st.skipped_tables)));
+	PG_RETURN_INT32(st.position);
+}

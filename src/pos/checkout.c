@@ -1,0 +1,186 @@
+/*
+ * pos_checkout.c: checkout(branch_id, lines jsonb), one call that records a
+ * paid sale for web apps.
+ *
+ * It validates the whole JSON first (so an error names the bad element
+ * instead of a cast failure deep in a query), then inserts the sale and all
+ * its lines in ONE statement, so the stock trigger takes every line's
+ * batches in the global lock order; that trigger also marks the sale paid
+ * when it adds the lines' total (pos_checkout_sale_id tells it).  It runs as
+ * the caller: row-level security decides which branch it may sell for.
+ */
+#include "pos/pos.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+PG_FUNCTION_INFO_V1(pos_checkout);
+
+#define CHECKOUT_MAX_LINES 10000
+#define CHECKOUT_HINT "lines is a JSON array such as [{\"sku\": \"PCT500\", \"qty\": 2}]."
+
+static SPIPlanPtr resolve_plan;
+static SPIPlanPtr sale_plan;
+static SPIPlanPtr lines_plan;
+
+int64		pos_checkout_sale_id = 0;
+
+/* Name a key other than sku and qty in a line object, if there is one. */
+static void
+reject_unknown_keys(JsonbContainer *obj, int index)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		if (!(v.val.string.len == 3 &&
+			  (memcmp(v.val.string.val, "sku", 3) == 0 || memcmp(v.val.string.val, "qty", 3) == 0)))
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, CHECKOUT_HINT,
+					 "line %d of checkout has an unknown key \"%.*s\"",
+					 index + 1, Min(v.val.string.len, 64), v.val.string.val);
+	}
+}
+
+static int32
+line_qty(JsonbValue *qty, int index)
+{
+	Datum		n, whole;
+	bool		error = false;
+	int32		q;
+
+	if (qty == NULL || qty->type != jbvNumeric)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, CHECKOUT_HINT,
+				 "line %d of checkout needs a numeric \"qty\"", index + 1);
+	n = NumericGetDatum(qty->val.numeric);
+	whole = DirectFunctionCall2(numeric_trunc, n, Int32GetDatum(0));
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, n, whole)) != 0)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+				 "line %d of checkout: qty must be a whole number, not %s",
+				 index + 1, DatumGetCString(DirectFunctionCall1(numeric_out, n)));
+	q = numeric_int4_opt_error(qty->val.numeric, &error);
+	if (error || q <= 0)
+		mk_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, NULL,
+				 "line %d of checkout: qty must be between 1 and %d, not %s",
+				 index + 1, PG_INT32_MAX, DatumGetCString(DirectFunctionCall1(numeric_out, n)));
+	return q;
+}
+
+static char *
+line_sku(JsonbValue *sku, int index)
+{
+	if (sku == NULL || sku->type != jbvString)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, CHECKOUT_HINT,
+				 "line %d of checkout needs a string \"sku\"", index + 1);
+	if (sku->val.string.len == 0 || sku->val.string.len > 64)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+				 "line %d of checkout: sku must have 1 to 64 characters, not %d",
+				 index + 1, sku->val.string.len);
+	return pnstrdup(sku->val.string.val, sku->val.string.len);
+}
+
+Datum
+pos_checkout(PG_FUNCTION_ARGS)
+{
+	int32		branch_id;
+	Jsonb	   *jb;
+	int			n;
+	Datum	   *skus, *qtys, *pids, *prices;
+	static const Oid resolve_types[] = {TEXTARRAYOID};
+	static const Oid sale_types[] = {INT4OID};
+	static const Oid lines_types[] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID};
+	Datum		args[4];
+	bool		isnull;
+	int64		sale_id;
+
+	mk_arg_not_null(fcinfo, 0, "branch_id");
+	mk_arg_not_null(fcinfo, 1, "lines");
+	branch_id = PG_GETARG_INT32(0);
+	jb = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, CHECKOUT_HINT,
+				 "lines must be a JSON array, not %s",
+				 JB_ROOT_IS_OBJECT(jb) ? "an object" : "a scalar");
+	n = JB_ROOT_COUNT(jb);
+	if (n == 0 || n > CHECKOUT_MAX_LINES)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, CHECKOUT_HINT,
+				 "lines must hold 1 to %d lines, not %d", CHECKOUT_MAX_LINES, n);
+
+	skus = palloc(sizeof(Datum) * n);
+	qtys = palloc(sizeof(Datum) * n);
+	pids = palloc(sizeof(Datum) * n);
+	prices = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *el = getIthJsonbValueFromContainer(&jb->root, i);
+		JsonbContainer *obj;
+		JsonbValue	skuv, qtyv;
+
+		if (el == NULL || el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, CHECKOUT_HINT,
+					 "line %d of checkout must be a JSON object", i + 1);
+		obj = el->val.binary.data;
+		reject_unknown_keys(obj, i);
+		skus[i] = CStringGetTextDatum(line_sku(getKeyJsonValueFromContainer(obj, "sku", 3, &skuv), i));
+		qtys[i] = Int32GetDatum(line_qty(getKeyJsonValueFromContainer(obj, "qty", 3, &qtyv), i));
+	}
+
+	SPI_connect();
+
+	mk_spi_plan(&resolve_plan,
+				"SELECT p.product_id, p.price, p.active FROM unnest($1) WITH ORDINALITY AS t(sku, ord)"
+				"  LEFT JOIN mekatek.product p ON p.sku = t.sku ORDER BY t.ord",
+				1, resolve_types);
+	args[0] = PointerGetDatum(construct_array(skus, n, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_plan(resolve_plan, args, NULL, true, 0) != SPI_OK_SELECT || SPI_processed != n)
+		elog(ERROR, "SKU lookup failed");
+	for (int i = 0; i < n; i++)
+	{
+		pids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, "Register the product in mekatek.product first.",
+					 "unknown SKU \"%s\" on line %d of checkout", TextDatumGetCString(skus[i]), i + 1);
+		prices[i] = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull),
+									  false, -1);
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull)))
+			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
+					 "product \"%s\" is not active", TextDatumGetCString(skus[i]));
+	}
+
+	mk_spi_plan(&sale_plan,
+				"INSERT INTO mekatek.sale (branch_id) VALUES ($1) RETURNING sale_id", 1, sale_types);
+	args[0] = Int32GetDatum(branch_id);
+	if (SPI_execute_plan(sale_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "sale insert failed");
+	sale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	mk_spi_plan(&lines_plan,
+				"INSERT INTO mekatek.sale_line (sale_id, line_no, product_id, qty, unit_price)"
+				" SELECT $1, t.ord, t.product_id, t.qty, t.price"
+				"   FROM unnest($2, $3, $4) WITH ORDINALITY AS t(product_id, qty, price, ord)",
+				4, lines_types);
+	args[0] = Int64GetDatum(sale_id);
+	args[1] = PointerGetDatum(construct_array(pids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(qtys, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(prices, n, NUMERICOID, -1, false, TYPALIGN_INT));
+	pos_checkout_sale_id = sale_id;
+	PG_TRY();
+	{
+		if (SPI_execute_plan(lines_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "sale line insert failed");
+	}
+	PG_FINALLY();
+	{
+		pos_checkout_sale_id = 0;
+	}
+	PG_END_TRY();
+
+	SPI_finish();
+	PG_RETURN_INT64(sale_id);
+}

@@ -1,0 +1,346 @@
+-- Mekatek install script, module pos, the pharmacy cashier.
+--
+-- Stock lives in batches; every change of a batch's qty_on_hand goes
+-- through the C ledger (src/pos_ledger.c), which writes one
+-- stock_movement row per change, so that for every batch
+--     qty_on_hand = sum(stock_movement.qty_delta).
+-- Sales decrement stock in a C trigger (src/pos_sale.c) that allocates
+-- the earliest-expiring unexpired batches first (FEFO).
+
+CREATE TABLE mekatek.branch (
+    branch_id   integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text NOT NULL UNIQUE CHECK (btrim(name) <> '')
+);
+COMMENT ON TABLE mekatek.branch IS 'pos: a shop or pharmacy branch; sales and cashiers belong to one';
+
+CREATE TABLE mekatek.product (
+    product_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sku         text NOT NULL UNIQUE CHECK (sku ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'),
+    name        text NOT NULL CHECK (btrim(name) <> ''),
+    unit        text NOT NULL DEFAULT 'pcs',
+    price       numeric(12,2) NOT NULL CHECK (price >= 0),
+    min_stock   integer NOT NULL DEFAULT 0 CHECK (min_stock >= 0),
+    active      boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE mekatek.product IS 'pos: a product (medicine) with its selling price and minimum stock; changes are audited';
+
+CREATE TABLE mekatek.batch (
+    batch_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    product_id  bigint NOT NULL REFERENCES mekatek.product,
+    lot         text NOT NULL CHECK (btrim(lot) <> ''),
+    expires_on  date NOT NULL,
+    qty_on_hand integer NOT NULL DEFAULT 0 CHECK (qty_on_hand >= 0),
+    unit_cost   numeric(12,2) CHECK (unit_cost >= 0),
+    received_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (product_id, lot)
+);
+COMMENT ON TABLE mekatek.batch IS 'pos: a received lot of a product with its expiry date; qty_on_hand changes only through the stock_movement ledger';
+-- The FEFO allocation walks this index: the product's batches with stock,
+-- earliest expiry first.
+CREATE INDEX batch_fefo_idx ON mekatek.batch (product_id, expires_on, batch_id) WHERE qty_on_hand > 0;
+
+CREATE TABLE mekatek.sale (
+    sale_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    branch_id   integer NOT NULL REFERENCES mekatek.branch,
+    cashier     name NOT NULL DEFAULT current_user,
+    sold_at     timestamptz NOT NULL DEFAULT now(),
+    total       numeric(14,2) NOT NULL DEFAULT 0,
+    lines       integer NOT NULL DEFAULT 0,
+    status      text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'paid', 'void')),
+    voided_at   timestamptz,
+    voided_by   name
+);
+COMMENT ON TABLE mekatek.sale IS 'pos: a sale (open, paid or void); total and lines (the number of lines) are kept by triggers';
+CREATE INDEX sale_sold_at_idx ON mekatek.sale (sold_at);
+CREATE INDEX sale_branch_idx ON mekatek.sale (branch_id, sold_at);
+
+CREATE TABLE mekatek.sale_line (
+    sale_id     bigint NOT NULL REFERENCES mekatek.sale,
+    line_no     integer NOT NULL CHECK (line_no > 0),
+    product_id  bigint NOT NULL REFERENCES mekatek.product,
+    qty         integer NOT NULL CHECK (qty > 0),
+    unit_price  numeric(12,2) CHECK (unit_price >= 0),
+    amount      numeric(14,2),
+    PRIMARY KEY (sale_id, line_no)
+);
+COMMENT ON TABLE mekatek.sale_line IS 'pos: a line of a sale; inserting it takes the stock (FEFO) and fills unit_price and amount';
+CREATE INDEX sale_line_product_idx ON mekatek.sale_line (product_id);
+
+CREATE TABLE mekatek.stock_movement (
+    movement_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    batch_id    bigint NOT NULL REFERENCES mekatek.batch,
+    qty_delta   integer NOT NULL CHECK (qty_delta <> 0),
+    reason      text NOT NULL CHECK (reason IN ('receipt', 'sale', 'void', 'adjustment', 'expiry')),
+    sale_id     bigint REFERENCES mekatek.sale,
+    line_no     integer,
+    actor       name NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    note        text,
+    CHECK ((reason IN ('sale', 'void')) = (sale_id IS NOT NULL)),
+    CHECK (reason NOT IN ('adjustment', 'expiry') OR btrim(note) <> '')
+);
+COMMENT ON TABLE mekatek.stock_movement IS 'pos: append-only ledger of every change of a batch''s qty_on_hand';
+CREATE INDEX stock_movement_batch_idx ON mekatek.stock_movement (batch_id);
+CREATE INDEX stock_movement_sale_idx ON mekatek.stock_movement (sale_id) WHERE sale_id IS NOT NULL;
+
+CREATE TABLE mekatek.staff (
+    role_name   name PRIMARY KEY,
+    full_name   text NOT NULL,
+    email       text CHECK (email ~ '^[^@\s]+@[^@\s]+$'),
+    branch_id   integer REFERENCES mekatek.branch
+);
+COMMENT ON TABLE mekatek.staff IS 'pos: profile of a login role (passwords stay PostgreSQL''s own SCRAM); each login may edit only its own row';
+
+CREATE TABLE mekatek.audit_log (
+    audit_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT now(),
+    actor       name NOT NULL,
+    table_name  text NOT NULL,
+    op          text NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE')),
+    row_key     text,
+    old         jsonb,
+    new         jsonb
+);
+COMMENT ON TABLE mekatek.audit_log IS 'pos: append-only audit trail of product, price and stock-adjustment changes (who, when, old, new)';
+
+-- ---------------------------------------------------------------------
+-- C functions
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION mekatek.pos_line_fill_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_line_fill_trg' LANGUAGE C;
+COMMENT ON FUNCTION mekatek.pos_line_fill_trg() IS 'pos: BEFORE INSERT on sale_line: checks the sale is open and the product active, fills line_no, unit_price and amount';
+
+CREATE FUNCTION mekatek.pos_line_stock_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_line_stock_trg' LANGUAGE C
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_line_stock_trg() IS 'pos: AFTER INSERT statement trigger on sale_line: takes the stock FEFO, writes the ledger, keeps sale.total';
+
+CREATE FUNCTION mekatek.pos_sale_guard_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_sale_guard_trg' LANGUAGE C;
+COMMENT ON FUNCTION mekatek.pos_sale_guard_trg() IS 'pos: BEFORE UPDATE on sale: allowed status changes (open to paid or void, paid to void by an admin)';
+
+CREATE FUNCTION mekatek.pos_sale_void_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_sale_void_trg' LANGUAGE C
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_sale_void_trg() IS 'pos: AFTER UPDATE on sale: a voided sale returns its quantities to the batches they came from, through the ledger';
+
+CREATE FUNCTION mekatek.pos_append_only_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_append_only_trg' LANGUAGE C;
+COMMENT ON FUNCTION mekatek.pos_append_only_trg() IS 'pos: refuses UPDATE, DELETE and TRUNCATE on append-only tables (ledger, audit log)';
+
+CREATE FUNCTION mekatek.pos_audit_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_audit_trg' LANGUAGE C
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_audit_trg() IS 'pos: writes who, when, old and new row to audit_log; with arguments (column, value, ...) only rows whose column holds one of the values';
+
+CREATE FUNCTION mekatek.receive_stock(sku text, lot text, expires_on date, qty integer, unit_cost numeric DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pos_receive_stock' LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.receive_stock(text, text, date, integer, numeric) IS 'pos: receives qty units of a lot (a new batch, or more of a known lot with the same expiry); returns batch_id';
+
+CREATE FUNCTION mekatek.adjust_stock(batch_id bigint, qty_delta integer, note text, reason text DEFAULT 'adjustment')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pos_adjust_stock' LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.adjust_stock(bigint, integer, text, text) IS 'pos: a counted correction (reason adjustment) or write-off (reason expiry) of a batch, with a required note; admin only; returns movement_id';
+
+-- Runs as the caller (row-level security decides its branch), with the same
+-- pinned search_path as the SECURITY DEFINER triggers it sets off: the
+-- foreign-key checks on sale then always run under one search_path, and
+-- PostgreSQL keeps their cached plans instead of replanning them each time
+-- the path flips (a third of the cost of a sale otherwise).
+CREATE FUNCTION mekatek.checkout(branch_id integer, lines jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pos_checkout' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.checkout(integer, jsonb) IS 'pos: records a paid sale from [{"sku": "PCT500", "qty": 2}, ...] in one call; returns sale_id';
+
+-- Runs as the caller (a SECURITY DEFINER function would see its owner as
+-- current_user); staff's row-level security lets each login read its row.
+CREATE FUNCTION mekatek.pos_my_branch() RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT branch_id FROM mekatek.staff WHERE role_name = current_user $$;
+COMMENT ON FUNCTION mekatek.pos_my_branch() IS 'pos: the branch of the current login, from mekatek.staff (NULL when none)';
+
+-- ---------------------------------------------------------------------
+-- Triggers
+-- ---------------------------------------------------------------------
+
+CREATE TRIGGER pos_line_fill BEFORE INSERT ON mekatek.sale_line
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_line_fill_trg();
+-- Statement level, so that all lines of one INSERT take their batches in
+-- one global order (product, expiry, batch): concurrent sales listing the
+-- same products in different orders cannot deadlock.
+CREATE TRIGGER pos_line_stock AFTER INSERT ON mekatek.sale_line
+    REFERENCING NEW TABLE AS new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_line_stock_trg();
+CREATE TRIGGER pos_line_immutable BEFORE UPDATE OR DELETE ON mekatek.sale_line
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_append_only_trg();
+CREATE TRIGGER pos_line_no_truncate BEFORE TRUNCATE ON mekatek.sale_line
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_append_only_trg();
+
+CREATE TRIGGER pos_sale_guard BEFORE UPDATE ON mekatek.sale
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_guard_trg();
+-- No WHEN clause: the C function returns at once unless the sale has just
+-- become void (a WHEN clause is parsed again by every UPDATE statement).
+CREATE TRIGGER pos_sale_void AFTER UPDATE ON mekatek.sale
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_void_trg();
+
+CREATE TRIGGER pos_movement_append_only BEFORE UPDATE OR DELETE ON mekatek.stock_movement
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_append_only_trg();
+CREATE TRIGGER pos_movement_no_truncate BEFORE TRUNCATE ON mekatek.stock_movement
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_append_only_trg();
+CREATE TRIGGER pos_audit_append_only BEFORE UPDATE OR DELETE ON mekatek.audit_log
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_append_only_trg();
+CREATE TRIGGER pos_audit_no_truncate BEFORE TRUNCATE ON mekatek.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_append_only_trg();
+
+CREATE TRIGGER pos_product_audit AFTER INSERT OR UPDATE OR DELETE ON mekatek.product
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_audit_trg();
+-- Only adjustments and write-offs are audited; the C function skips the
+-- other reasons itself (cheaper than a WHEN clause, which is re-parsed for
+-- every statement that inserts into the ledger).
+CREATE TRIGGER pos_adjustment_audit AFTER INSERT ON mekatek.stock_movement
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_audit_trg('reason', 'adjustment', 'expiry');
+
+-- ---------------------------------------------------------------------
+-- Alerts and reports (SQL: they are queries)
+-- ---------------------------------------------------------------------
+
+-- A batch is sellable while current_date < expires_on: on its expiry day
+-- it is no longer sold.
+CREATE VIEW mekatek.stock_alert AS
+WITH stock AS (
+    SELECT p.product_id, p.sku, p.name, p.min_stock,
+           coalesce(sum(b.qty_on_hand) FILTER (WHERE b.expires_on > current_date), 0)::integer AS sellable
+      FROM mekatek.product p
+      LEFT JOIN mekatek.batch b USING (product_id)
+     WHERE p.active
+     GROUP BY p.product_id
+)
+SELECT 'out_of_stock'::text AS alert, s.product_id, s.sku, s.name, NULL::bigint AS batch_id,
+       s.sellable AS qty, s.min_stock, NULL::date AS expires_on
+  FROM stock s WHERE s.sellable = 0
+UNION ALL
+SELECT 'below_min', s.product_id, s.sku, s.name, NULL, s.sellable, s.min_stock, NULL
+  FROM stock s WHERE s.sellable > 0 AND s.sellable < s.min_stock
+UNION ALL
+SELECT CASE WHEN b.expires_on <= current_date THEN 'expired' ELSE 'expiring' END,
+       p.product_id, p.sku, p.name, b.batch_id, b.qty_on_hand, p.min_stock, b.expires_on
+  FROM mekatek.batch b JOIN mekatek.product p USING (product_id)
+ WHERE b.qty_on_hand > 0
+   AND b.expires_on <= current_date
+       + coalesce(nullif(current_setting('mekatek.expiry_warning_days', true), '')::integer, 90);
+COMMENT ON VIEW mekatek.stock_alert IS 'pos: products out of stock or below min_stock, batches expiring within mekatek.expiry_warning_days (default 90) and expired batches with stock left';
+
+CREATE FUNCTION mekatek.sales_report(from_date date, to_date date, bucket text DEFAULT 'day')
+RETURNS TABLE (period_start date, sales bigint, items bigint, revenue numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF from_date IS NULL OR to_date IS NULL OR bucket IS NULL THEN
+        RAISE EXCEPTION 'sales_report: from_date, to_date and bucket must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF bucket NOT IN ('day', 'week', 'month') THEN
+        RAISE EXCEPTION 'sales_report: bucket must be day, week or month, not "%"', bucket
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF to_date < from_date THEN
+        RAISE EXCEPTION 'sales_report: to_date % is before from_date %', to_date, from_date
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    WITH periods AS (
+        SELECT g::date AS p
+          FROM generate_series(date_trunc(bucket, from_date::timestamp),
+                               date_trunc(bucket, to_date::timestamp),
+                               ('1 ' || bucket)::interval) g
+    ), paid AS (
+        SELECT date_trunc(bucket, s.sold_at::date::timestamp)::date AS p, s.sale_id, s.total
+          FROM mekatek.sale s
+         WHERE s.status = 'paid'
+           AND s.sold_at >= from_date AND s.sold_at < to_date + 1
+    ), per_period AS (
+        SELECT paid.p, count(*) AS sales, sum(paid.total) AS revenue,
+               sum((SELECT sum(l.qty) FROM mekatek.sale_line l WHERE l.sale_id = paid.sale_id))::bigint AS items
+          FROM paid GROUP BY paid.p
+    )
+    SELECT periods.p, coalesce(pp.sales, 0), coalesce(pp.items, 0), coalesce(pp.revenue, 0)::numeric(14,2)
+      FROM periods LEFT JOIN per_period pp USING (p)
+     ORDER BY periods.p;
+END
+$$;
+COMMENT ON FUNCTION mekatek.sales_report(date, date, text) IS 'pos: paid sales per day, week (ISO, from Monday) or month between two dates inclusive: number of sales, items sold and revenue; empty periods included';
+
+CREATE FUNCTION mekatek.top_products(from_date date, to_date date, n integer DEFAULT 10)
+RETURNS TABLE (sku text, name text, qty bigint, revenue numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.sku, p.name, sum(l.qty)::bigint, sum(l.amount)
+      FROM mekatek.sale s
+      JOIN mekatek.sale_line l USING (sale_id)
+      JOIN mekatek.product p USING (product_id)
+     WHERE s.status = 'paid'
+       AND s.sold_at >= from_date AND s.sold_at < to_date + 1
+     GROUP BY p.product_id
+     ORDER BY sum(l.amount) DESC, p.sku
+     LIMIT greatest(n, 0)
+$$;
+COMMENT ON FUNCTION mekatek.top_products(date, date, integer) IS 'pos: the n best-selling products by revenue between two dates inclusive';
+
+-- ---------------------------------------------------------------------
+-- Privileges and row-level security
+-- ---------------------------------------------------------------------
+
+GRANT SELECT ON mekatek.branch, mekatek.product, mekatek.batch TO mekatek_cashier, mekatek_analyst;
+GRANT INSERT, UPDATE (name) ON mekatek.branch TO mekatek_admin;
+GRANT INSERT (sku, name, unit, price, min_stock, active),
+      UPDATE (name, unit, price, min_stock, active) ON mekatek.product TO mekatek_admin;
+GRANT SELECT ON mekatek.stock_alert TO mekatek_cashier, mekatek_analyst;
+
+GRANT SELECT, INSERT (branch_id), UPDATE (status) ON mekatek.sale TO mekatek_cashier;
+GRANT SELECT, INSERT (sale_id, line_no, product_id, qty, unit_price) ON mekatek.sale_line TO mekatek_cashier;
+GRANT SELECT ON mekatek.sale, mekatek.sale_line, mekatek.stock_movement TO mekatek_analyst;
+GRANT SELECT ON mekatek.stock_movement, mekatek.audit_log TO mekatek_admin;
+
+GRANT SELECT, UPDATE (full_name, email) ON mekatek.staff TO mekatek_cashier, mekatek_analyst;
+GRANT INSERT, UPDATE, DELETE ON mekatek.staff TO mekatek_admin;
+
+GRANT EXECUTE ON FUNCTION mekatek.is_admin(), mekatek.pos_my_branch() TO mekatek_cashier, mekatek_analyst;
+GRANT EXECUTE ON FUNCTION mekatek.checkout(integer, jsonb) TO mekatek_cashier;
+GRANT EXECUTE ON FUNCTION mekatek.sales_report(date, date, text),
+    mekatek.top_products(date, date, integer)
+    TO mekatek_cashier, mekatek_analyst;
+GRANT EXECUTE ON FUNCTION mekatek.receive_stock(text, text, date, integer, numeric),
+    mekatek.adjust_stock(bigint, integer, text, text)
+    TO mekatek_admin;
+
+ALTER TABLE mekatek.sale ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sale_cashier_read ON mekatek.sale FOR SELECT TO mekatek_cashier
+    USING (branch_id = (SELECT mekatek.pos_my_branch()));
+CREATE POLICY sale_cashier_insert ON mekatek.sale FOR INSERT TO mekatek_cashier
+    WITH CHECK (branch_id = (SELECT mekatek.pos_my_branch()) AND cashier = current_user);
+CREATE POLICY sale_cashier_update ON mekatek.sale FOR UPDATE TO mekatek_cashier
+    USING (branch_id = (SELECT mekatek.pos_my_branch()));
+CREATE POLICY sale_admin ON mekatek.sale TO mekatek_admin USING (true) WITH CHECK (true);
+CREATE POLICY sale_analyst ON mekatek.sale FOR SELECT TO mekatek_analyst USING (true);
+
+ALTER TABLE mekatek.sale_line ENABLE ROW LEVEL SECURITY;
+-- sale's own policies apply inside the subquery: a cashier reaches only
+-- the lines of its branch's sales.
+CREATE POLICY sale_line_cashier ON mekatek.sale_line TO mekatek_cashier
+    USING (EXISTS (SELECT FROM mekatek.sale s WHERE s.sale_id = sale_line.sale_id))
+    WITH CHECK (EXISTS (SELECT FROM mekatek.sale s WHERE s.sale_id = sale_line.sale_id));
+CREATE POLICY sale_line_admin ON mekatek.sale_line TO mekatek_admin USING (true) WITH CHECK (true);
+CREATE POLICY sale_line_analyst ON mekatek.sale_line FOR SELECT TO mekatek_analyst USING (true);
+
+ALTER TABLE mekatek.staff ENABLE ROW LEVEL SECURITY;
+CREATE POLICY staff_self ON mekatek.staff FOR ALL TO PUBLIC
+    USING (role_name = current_user) WITH CHECK (role_name = current_user);
+CREATE POLICY staff_admin ON mekatek.staff TO mekatek_admin USING (true) WITH CHECK (true);

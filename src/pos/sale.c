@@ -1,0 +1,592 @@
+/*
+ * pos_sale.c: the triggers that turn sale lines into stock movements.
+ *
+ *   pos_line_fill_trg   BEFORE INSERT ROW on sale_line: the sale must be
+ *                       open and the product active; fills line_no,
+ *                       unit_price (from the product) and amount.
+ *   pos_line_stock_trg  AFTER INSERT STATEMENT on sale_line: takes the
+ *                       stock of every new line from the earliest-expiring
+ *                       unexpired batches (FEFO), splitting a line across
+ *                       batches, and adds the amounts to sale.total.
+ *   pos_sale_guard_trg  BEFORE UPDATE ROW on sale: the allowed status
+ *                       changes.
+ *   pos_sale_void_trg   AFTER UPDATE ROW on sale when it becomes void:
+ *                       returns the quantities to their batches.
+ *
+ * Concurrency: batches are locked (FOR UPDATE) in one global order,
+ * (product_id, expires_on, batch_id), by sales and voids alike, so sales
+ * cannot deadlock on each other whatever order their lines are listed in,
+ * and a batch's quantity is read after its lock is held, so stock is never
+ * sold twice.  In READ COMMITTED a batch emptied by a concurrent sale drops
+ * out of the locked scan (its qty_on_hand > 0 condition is re-checked).
+ */
+#include "pos/pos.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(pos_line_fill_trg);
+PG_FUNCTION_INFO_V1(pos_line_stock_trg);
+PG_FUNCTION_INFO_V1(pos_sale_guard_trg);
+PG_FUNCTION_INFO_V1(pos_sale_void_trg);
+
+static SPIPlanPtr line_ctx_plan;
+static SPIPlanPtr next_line_plan;
+static SPIPlanPtr fefo_plan;
+static SPIPlanPtr product_after_plan;
+static SPIPlanPtr total_plan;
+static SPIPlanPtr void_plan;
+
+/*
+ * These triggers read columns by name and trust their types, so they refuse
+ * to run on any table but the one they were written for.
+ */
+static void
+check_trigger(FunctionCallInfo fcinfo, const char *name, bool row, TriggerEvent event,
+			  const char *table)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "%s must be called as a trigger", name);
+	if (strcmp(RelationGetRelationName(td->tg_relation), table) != 0 ||
+		strcmp(get_namespace_name(RelationGetNamespace(td->tg_relation)), "mekatek") != 0)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "%s fires only on mekatek.%s, not on %s", name, table,
+				 RelationGetRelationName(td->tg_relation));
+	if (((TRIGGER_FIRED_FOR_ROW(td->tg_event) != 0) != row) ||
+		(td->tg_event & TRIGGER_EVENT_OPMASK) != event)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "%s fired for the wrong event", name);
+}
+
+static int
+attnum(Relation rel, const char *name)
+{
+	int			n = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (n <= 0)
+		elog(ERROR, "column \"%s\" missing from %s", name, RelationGetRelationName(rel));
+	return n;
+}
+
+/*
+ * The checks of a line inserted by anything but checkout(): the sale is
+ * visible and open, the product exists and is active, the price is the
+ * product's (unless an admin overrides it).  Fills unit_price and line_no
+ * when NULL.  Returns the unit price.
+ */
+static Datum
+check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool line_null,
+		   int a_price, int a_line, int *cols, Datum *vals, int *ncols)
+{
+	static const Oid ctx_types[] = {INT8OID, INT8OID};
+	Datum		args[2];
+	char	   *status, *sku;
+	bool		active, isnull;
+
+	SPI_connect();
+	mk_spi_plan(&line_ctx_plan,
+				"SELECT p.price, p.active, p.sku, s.status"
+				"  FROM mekatek.sale s LEFT JOIN mekatek.product p ON p.product_id = $2"
+				" WHERE s.sale_id = $1",
+				2, ctx_types);
+	args[0] = Int64GetDatum(sale_id);
+	args[1] = Int64GetDatum(product_id);
+	if (SPI_execute_plan(line_ctx_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "sale line lookup failed");
+	if (SPI_processed == 0)
+		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION,
+				 "A cashier sees only the sales of its own branch.",
+				 "sale " INT64_FORMAT " does not exist", sale_id);
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	sku = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (sku == NULL)
+		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, NULL,
+				 "product " INT64_FORMAT " does not exist", product_id);
+	if (strcmp(status, "open") != 0)
+		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				 "Start a new sale; paid and void sales are closed.",
+				 "sale " INT64_FORMAT " is %s: lines can only be added to an open sale",
+				 sale_id, status);
+	active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!active)
+		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
+				 "product \"%s\" is not active", sku);
+
+	if (price_null)
+	{
+		price = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		price = SPI_datumTransfer(price, false, -1);
+		cols[*ncols] = a_price;
+		vals[(*ncols)++] = price;
+	}
+	else
+	{
+		Datum		list = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, price, list)) != 0 &&
+			!mk_acting_is_admin())
+			mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+				 "Leave unit_price NULL to sell at the product's price; only mekatek_admin may override it.",
+					 "unit_price %s differs from the price %s of SKU \"%s\"",
+					 DatumGetCString(DirectFunctionCall1(numeric_out, price)),
+					 DatumGetCString(DirectFunctionCall1(numeric_out, list)), sku);
+	}
+
+	if (line_null)
+	{
+		static const Oid next_types[] = {INT8OID};
+
+		mk_spi_plan(&next_line_plan,
+					"SELECT coalesce(max(line_no), 0) + 1 FROM mekatek.sale_line WHERE sale_id = $1",
+					1, next_types);
+		if (SPI_execute_plan(next_line_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "line number lookup failed");
+		cols[*ncols] = a_line;
+		vals[(*ncols)++] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	SPI_finish();
+
+	return price;
+}
+
+/*
+ * BEFORE INSERT ON sale_line FOR EACH ROW.  Runs as the inserting role, so
+ * the sale must be visible to it (row-level security): a cashier cannot add
+ * lines to another branch's sale.
+ */
+Datum
+pos_line_fill_trg(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	int			a_sale, a_line, a_product, a_qty, a_price, a_amount;
+	bool		isnull, price_null, line_null;
+	int64		sale_id, product_id;
+	int32		qty;
+	Datum		price, amount;
+	int			cols[3];
+	Datum		vals[3];
+	bool		nulls[3] = {false, false, false};
+	int			ncols = 0;
+
+	check_trigger(fcinfo, "pos_line_fill_trg", true, TRIGGER_EVENT_INSERT, "sale_line");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = td->tg_trigtuple;
+	a_sale = attnum(rel, "sale_id");
+	a_line = attnum(rel, "line_no");
+	a_product = attnum(rel, "product_id");
+	a_qty = attnum(rel, "qty");
+	a_price = attnum(rel, "unit_price");
+	a_amount = attnum(rel, "amount");
+
+	sale_id = DatumGetInt64(heap_getattr(tuple, a_sale, desc, &isnull));
+	if (isnull)
+		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.sale_id must not be null");
+	product_id = DatumGetInt64(heap_getattr(tuple, a_product, desc, &isnull));
+	if (isnull)
+		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.product_id must not be null");
+	qty = DatumGetInt32(heap_getattr(tuple, a_qty, desc, &isnull));
+	if (isnull)
+		mk_error(ERRCODE_NOT_NULL_VIOLATION, NULL, "sale_line.qty must not be null");
+	if (qty <= 0)
+		mk_error(ERRCODE_CHECK_VIOLATION, NULL,
+				 "sale_line.qty must be positive, not %d", qty);
+	price = heap_getattr(tuple, a_price, desc, &price_null);
+	(void) heap_getattr(tuple, a_line, desc, &line_null);
+
+	/* checkout() has checked these rows already; see pos.h */
+	if (sale_id != pos_checkout_sale_id || price_null || line_null)
+		price = check_line(sale_id, product_id, price, price_null, line_null, a_price, a_line,
+						   cols, vals, &ncols);
+
+	/*
+	 * amount = unit_price * qty, coerced to the column's numeric(14,2): a
+	 * trigger's values bypass the insert's own coercion, so an overflow
+	 * would otherwise go unnoticed.
+	 */
+	amount = DirectFunctionCall2(numeric_mul, price,
+								 DirectFunctionCall1(int4_numeric, Int32GetDatum(qty)));
+	amount = DirectFunctionCall2(numeric, amount,
+								 Int32GetDatum(TupleDescAttr(desc, a_amount - 1)->atttypmod));
+	cols[ncols] = a_amount;
+	vals[ncols++] = amount;
+
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, vals, nulls));
+}
+
+typedef struct NewLine
+{
+	int64		product_id;
+	int64		sale_id;
+	int32		line_no;
+	int32		qty;
+	Datum		amount;
+} NewLine;
+
+static int
+newline_cmp(const void *a, const void *b)
+{
+	const NewLine *x = a, *y = b;
+
+	if (x->product_id != y->product_id)
+		return x->product_id < y->product_id ? -1 : 1;
+	if (x->sale_id != y->sale_id)
+		return x->sale_id < y->sale_id ? -1 : 1;
+	return x->line_no < y->line_no ? -1 : (x->line_no > y->line_no);
+}
+
+/* Read the statement's new lines from the transition table. */
+static NewLine *
+read_new_lines(FunctionCallInfo fcinfo, int *count)
+{
+	Relation	rel = ((TriggerData *) fcinfo->context)->tg_relation;
+	MkTransition t;
+	int			a_sale = attnum(rel, "sale_id"), a_line = attnum(rel, "line_no");
+	int			a_product = attnum(rel, "product_id"), a_qty = attnum(rel, "qty");
+	int			a_amount = attnum(rel, "amount");
+	int			n = 0, cap = 8;
+	NewLine    *lines = palloc(sizeof(NewLine) * cap);
+	bool		isnull;
+
+	*count = 0;
+	if (!mk_transition_open(&t, fcinfo, "pos_line_stock_trg"))
+		return lines;
+	mk_transition_rewind(&t);
+	while (mk_transition_next(&t))
+	{
+		if (n == cap)
+		{
+			cap *= 2;
+			lines = repalloc_huge(lines, sizeof(NewLine) * cap);
+		}
+		lines[n].sale_id = DatumGetInt64(slot_getattr(t.slot, a_sale, &isnull));
+		lines[n].line_no = DatumGetInt32(slot_getattr(t.slot, a_line, &isnull));
+		lines[n].product_id = DatumGetInt64(slot_getattr(t.slot, a_product, &isnull));
+		lines[n].qty = DatumGetInt32(slot_getattr(t.slot, a_qty, &isnull));
+		lines[n].amount = datumCopy(slot_getattr(t.slot, a_amount, &isnull), false, -1);
+		n++;
+	}
+	mk_transition_close(&t);
+	*count = n;
+	return lines;
+}
+
+/* Take from the batches of one fetched set; returns the units still needed. */
+static int32
+take_rows(const NewLine *line, SPITupleTable *rows, uint64 nrows, int32 need)
+{
+	bool		isnull;
+
+	/* the ledger's own SPI calls replace SPI_tuptable: walk our copy */
+	for (uint64 i = 0; i < nrows && need > 0; i++)
+	{
+		HeapTuple	row = rows->vals[i];
+		int64		batch_id = DatumGetInt64(SPI_getbinval(row, rows->tupdesc, 1, &isnull));
+		int32		on_hand = DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 2, &isnull));
+		int32		take = Min(need, on_hand);
+
+		pos_ledger_apply(batch_id, -take, "sale", line->sale_id, line->line_no, NULL);
+		need -= take;
+	}
+	return need;
+}
+
+/*
+ * Take qty units of a product for one line, FEFO.  Returns how many units
+ * could not be found (0 when the line is covered).
+ *
+ * The first batch usually covers the line, so it is locked and read alone
+ * (the executor stops after one row); only when it does not is the rest
+ * walked with a cursor.  The first batch is then empty and drops out of
+ * the cursor's scan by itself.
+ */
+static int32
+take_fefo(const NewLine *line)
+{
+	static const Oid types[] = {INT8OID};
+	Datum		args[1];
+	Portal		portal;
+	int32		need = line->qty;
+
+	mk_spi_plan(&fefo_plan,
+				"SELECT batch_id, qty_on_hand FROM mekatek.batch"
+				" WHERE product_id = $1 AND qty_on_hand > 0 AND expires_on > current_date"
+				" ORDER BY expires_on, batch_id FOR UPDATE",
+				1, types);
+	args[0] = Int64GetDatum(line->product_id);
+	if (SPI_execute_plan(fefo_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "batch lookup failed");
+	if (SPI_processed == 0)
+		return need;
+	need = take_rows(line, SPI_tuptable, SPI_processed, need);
+	if (need == 0)
+		return 0;
+
+	portal = SPI_cursor_open(NULL, fefo_plan, args, NULL, false);
+	while (need > 0)
+	{
+		SPI_cursor_fetch(portal, true, 4);
+		if (SPI_processed == 0)
+			break;
+		need = take_rows(line, SPI_tuptable, SPI_processed, need);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	return need;
+}
+
+/*
+ * After a product's lines are served: refuse a shortfall, and tell
+ * listeners on mekatek_stock when the product has just fallen below its
+ * minimum.
+ */
+static void
+after_product(int64 product_id, int64 asked, int64 missing)
+{
+	static const Oid types[] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+	char	   *sku;
+	int32		min_stock;
+	int64		sellable;
+
+	mk_spi_plan(&product_after_plan,
+				"SELECT p.sku, p.min_stock,"
+				"       (SELECT coalesce(sum(b.qty_on_hand), 0) FROM mekatek.batch b"
+				"         WHERE b.product_id = p.product_id AND b.qty_on_hand > 0"
+				"           AND b.expires_on > current_date)::int8"
+				"  FROM mekatek.product p WHERE p.product_id = $1",
+				1, types);
+	args[0] = Int64GetDatum(product_id);
+	if (SPI_execute_plan(product_after_plan, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "product " INT64_FORMAT " vanished", product_id);
+	sku = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	min_stock = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	sellable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+
+	if (missing > 0)
+		mk_error(ERRCODE_CHECK_VIOLATION,
+				 "Only unexpired batches are sold; see mekatek.stock_alert.",
+				 "insufficient stock for SKU \"%s\": asked " INT64_FORMAT ", available " INT64_FORMAT,
+				 sku, asked, asked - missing);
+
+	if (sellable < min_stock && sellable + asked >= min_stock)
+	{
+		StringInfoData payload;
+
+		initStringInfo(&payload);
+		appendStringInfoString(&payload, "{\"sku\": ");
+		escape_json(&payload, sku);
+		appendStringInfo(&payload, ", \"on_hand\": " INT64_FORMAT ", \"min_stock\": %d}",
+						 sellable, min_stock);
+		Async_Notify("mekatek_stock", payload.data);
+	}
+}
+
+/*
+ * Add a statement's lines to their sale.  The lines of a checkout() also
+ * mark its sale paid in the same UPDATE: one row version instead of two.
+ */
+static void
+add_to_total(int64 sale_id, Datum amount, int32 lines)
+{
+	static const Oid types[] = {INT8OID, NUMERICOID, INT4OID, BOOLOID};
+	Datum		args[4];
+
+	mk_spi_plan(&total_plan,
+				"UPDATE mekatek.sale SET total = total + $2, lines = lines + $3,"
+				"       status = CASE WHEN $4 THEN 'paid' ELSE status END"
+				" WHERE sale_id = $1",
+				4, types);
+	args[0] = Int64GetDatum(sale_id);
+	args[1] = amount;
+	args[2] = Int32GetDatum(lines);
+	args[3] = BoolGetDatum(sale_id == pos_checkout_sale_id);
+	if (SPI_execute_plan(total_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "sale total update failed");
+}
+
+/* AFTER INSERT ON sale_line FOR EACH STATEMENT (SECURITY DEFINER). */
+Datum
+pos_line_stock_trg(PG_FUNCTION_ARGS)
+{
+	NewLine    *lines;
+	int			n;
+
+	check_trigger(fcinfo, "pos_line_stock_trg", false, TRIGGER_EVENT_INSERT, "sale_line");
+	lines = read_new_lines(fcinfo, &n);
+	if (n == 0)
+		return PointerGetDatum(NULL);
+	qsort(lines, n, sizeof(NewLine), newline_cmp);
+
+	SPI_connect();
+	for (int i = 0; i < n;)
+	{
+		int64		product_id = lines[i].product_id;
+		int64		asked = 0, missing = 0;
+
+		for (; i < n && lines[i].product_id == product_id; i++)
+		{
+			asked += lines[i].qty;
+			missing += take_fefo(&lines[i]);
+		}
+		after_product(product_id, asked, missing);
+	}
+
+	/* Totals per sale, in sale order (usually one sale per statement). */
+	for (int i = 0; i < n; i++)
+	{
+		int64		sale_id = lines[i].sale_id;
+		Datum		sum = lines[i].amount;
+		int32		count = 1;
+		bool		seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = lines[j].sale_id == sale_id;
+		if (seen)
+			continue;
+		for (int j = i + 1; j < n; j++)
+			if (lines[j].sale_id == sale_id)
+			{
+				sum = DirectFunctionCall2(numeric_add, sum, lines[j].amount);
+				count++;
+			}
+		add_to_total(sale_id, sum, count);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
+
+/* BEFORE UPDATE ON sale FOR EACH ROW: the life cycle open -> paid -> void. */
+Datum
+pos_sale_guard_trg(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	int			a_status, a_id;
+	bool		isnull;
+	char	   *from, *to;
+	int64		sale_id;
+
+	check_trigger(fcinfo, "pos_sale_guard_trg", true, TRIGGER_EVENT_UPDATE, "sale");
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	a_status = attnum(rel, "status");
+	a_id = attnum(rel, "sale_id");
+	from = TextDatumGetCString(heap_getattr(td->tg_trigtuple, a_status, desc, &isnull));
+	to = TextDatumGetCString(heap_getattr(td->tg_newtuple, a_status, desc, &isnull));
+	sale_id = DatumGetInt64(heap_getattr(td->tg_trigtuple, a_id, desc, &isnull));
+
+	if (strcmp(from, to) == 0)
+	{
+		if (strcmp(from, "void") == 0 && !mk_acting_is_admin())
+			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
+					 "sale " INT64_FORMAT " is void and cannot change", sale_id);
+		return PointerGetDatum(td->tg_newtuple);
+	}
+	if (strcmp(from, "void") == 0 || strcmp(to, "open") == 0)
+		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				 "A sale goes from open to paid or void, and from paid to void.",
+				 "sale " INT64_FORMAT " cannot go from %s to %s", sale_id, from, to);
+	if (strcmp(from, "paid") == 0 && !mk_acting_is_admin())
+		mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+				 "Ask a member of mekatek_admin to void a paid sale.",
+				 "only mekatek_admin may void paid sale " INT64_FORMAT, sale_id);
+	if (strcmp(to, "paid") == 0)
+	{
+		if (DatumGetInt32(heap_getattr(td->tg_newtuple, attnum(rel, "lines"), desc, &isnull)) == 0)
+			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
+					 "sale " INT64_FORMAT " has no lines and cannot be paid", sale_id);
+		return PointerGetDatum(td->tg_newtuple);
+	}
+	/* to void: stamp who and when */
+	{
+		int			cols[2] = {attnum(rel, "voided_at"), attnum(rel, "voided_by")};
+		Datum		vals[2];
+		bool		nulls[2] = {false, false};
+		NameData   *who = palloc(sizeof(NameData));
+
+		namestrcpy(who, mk_acting_role());
+		vals[0] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+		vals[1] = NameGetDatum(who);
+		return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_newtuple, desc, 2, cols, vals, nulls));
+	}
+}
+
+/*
+ * AFTER UPDATE ON sale FOR EACH ROW WHEN it becomes void (SECURITY
+ * DEFINER): put back, through the ledger, what the sale's movements took,
+ * batch by batch in the global lock order.
+ */
+Datum
+pos_sale_void_trg(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	static const Oid types[] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+	int64		sale_id;
+	SPITupleTable *rows;
+	uint64		nrows;
+
+	check_trigger(fcinfo, "pos_sale_void_trg", true, TRIGGER_EVENT_UPDATE, "sale");
+	{
+		int			a_status = attnum(td->tg_relation, "status");
+		TupleDesc	desc = RelationGetDescr(td->tg_relation);
+		char	   *from = TextDatumGetCString(heap_getattr(td->tg_trigtuple, a_status, desc, &isnull));
+		char	   *to = TextDatumGetCString(heap_getattr(td->tg_newtuple, a_status, desc, &isnull));
+
+		if (strcmp(to, "void") != 0 || strcmp(from, "void") == 0)
+			return PointerGetDatum(NULL);
+	}
+	sale_id = DatumGetInt64(heap_getattr(td->tg_newtuple, attnum(td->tg_relation, "sale_id"),
+										 RelationGetDescr(td->tg_relation), &isnull));
+	SPI_connect();
+	mk_spi_plan(&void_plan,
+				"SELECT m.batch_id, m.line_no, (-sum(m.qty_delta))::int4"
+				"  FROM mekatek.stock_movement m JOIN mekatek.batch b USING (batch_id)"
+				" WHERE m.sale_id = $1"
+				" GROUP BY b.product_id, b.expires_on, m.batch_id, m.line_no"
+				" HAVING sum(m.qty_delta) <> 0"
+				" ORDER BY b.product_id, b.expires_on, m.batch_id, m.line_no",
+				1, types);
+	args[0] = Int64GetDatum(sale_id);
+	if (SPI_execute_plan(void_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "void lookup failed");
+	rows = SPI_tuptable;
+	nrows = SPI_processed;
+	for (uint64 i = 0; i < nrows; i++)
+	{
+		HeapTuple	row = rows->vals[i];
+
+		pos_ledger_apply(DatumGetInt64(SPI_getbinval(row, rows->tupdesc, 1, &isnull)),
+						 DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 3, &isnull)),
+						 "void", sale_id,
+						 DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 2, &isnull)), NULL);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
