@@ -96,7 +96,10 @@ CREATE TABLE mekatek.backup_object (
     status       text NOT NULL DEFAULT 'running'
                  CHECK (status IN ('running', 'uploaded', 'duplicate', 'failed', 'pruned')),
     error        text,
-    duplicate_of bigint REFERENCES mekatek.backup_object,
+    -- No foreign key: a table referencing itself is a dependency loop for
+    -- pg_dump's ordering of extension tables' data (it warns on every
+    -- dump); backup_run is the only writer and points at a row it read.
+    duplicate_of bigint,
     verified_at  timestamptz,
     pruned_at    timestamptz
 );
@@ -104,8 +107,31 @@ CREATE INDEX ON mekatek.backup_object (target_id, category, started_at);
 COMMENT ON TABLE mekatek.backup_object IS
 'Backup catalogue: one row per export; status uploaded, duplicate (same SHA-256 as the target''s previous object, not stored again: key points at it), failed (error says why), pruned (deleted by retention)';
 
+-- pg_dump writes the policy, the targets and the catalogue (and the
+-- sequences' positions); see README, DBA.
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_config', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_target', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_object', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_target_target_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_object_object_id_seq', '');
+
+-- A restore loads the dumped policy row into a table to which CREATE
+-- EXTENSION has just given its default row: the loaded row replaces the
+-- default instead of failing on the primary key (and the values a DBA set
+-- survive).  ENABLE ALWAYS, because the restore procedure and logical
+-- replication apply rows with session_replication_role = replica, where
+-- ordinary triggers are silent.
+CREATE FUNCTION mekatek.backup_config_replace() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM mekatek.backup_config c WHERE c.singleton = NEW.singleton;
+    RETURN NEW;
+END $$;
+COMMENT ON FUNCTION mekatek.backup_config_replace() IS
+'Trigger: an inserted backup_config row (a restore) replaces the one row instead of colliding with it';
+CREATE TRIGGER backup_config_replace BEFORE INSERT ON mekatek.backup_config
+    FOR EACH ROW EXECUTE FUNCTION mekatek.backup_config_replace();
+ALTER TABLE mekatek.backup_config ENABLE ALWAYS TRIGGER backup_config_replace;
 
 -- The 001 paper's rule: week_of_month = (day - 1) / 7 + 1; a Monday in the
 -- fourth week is monthly, another Monday weekly; other days are daily.
