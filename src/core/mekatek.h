@@ -45,6 +45,9 @@ extern char *mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argn
 #include "mk_modules.h"
 #undef MK_MODULE
 
+/* mekatek.drop_with_data, for the DROP EXTENSION guard (core/drop_guard.c). */
+extern void mk_drop_guard_init(void);
+
 
 
 /*
