@@ -78,13 +78,13 @@ mk_drop_guard(PG_FUNCTION_ARGS)
 	 * install on, and it holds a policy, not business data.
 	 */
 	SPI_connect();
-	if (SPI_execute("SELECT format('SELECT EXISTS (SELECT FROM %s)', c.oid::regclass), c.oid::regclass::text"
-					"  FROM pg_catalog.pg_extension e, pg_catalog.unnest(e.extconfig) x(oid)"
-					"  JOIN pg_catalog.pg_class c ON c.oid = x.oid"
-					" WHERE e.extname OPERATOR(pg_catalog.=) 'mekatek' AND c.relkind IN ('r', 'p')"
-					"   AND c.relname OPERATOR(pg_catalog.<>) 'backup_config'"
-					" ORDER BY 2", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "drop_guard: reading the extension's tables failed");
+	mk_spi_execute("SELECT format('SELECT EXISTS (SELECT FROM %s)', c.oid::regclass), c.oid::regclass::text"
+				   "  FROM pg_catalog.pg_extension e, pg_catalog.unnest(e.extconfig) x(oid)"
+				   "  JOIN pg_catalog.pg_class c ON c.oid = x.oid"
+				   " WHERE e.extname OPERATOR(pg_catalog.=) 'mekatek' AND c.relkind IN ('r', 'p')"
+				   "   AND c.relname OPERATOR(pg_catalog.<>) 'backup_config'"
+				   " ORDER BY 2",
+				   0, NULL, NULL, NULL, true, 0, SPI_OK_SELECT, "drop_guard: listing the extension's tables");
 	initStringInfo(&tables);
 	{
 		SPITupleTable *list = SPI_tuptable;
@@ -97,8 +97,7 @@ mk_drop_guard(PG_FUNCTION_ARGS)
 			bool		isnull;
 
 			CHECK_FOR_INTERRUPTS();
-			if (SPI_execute(probe, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "drop_guard: probing %s failed", name);
+			mk_spi_execute(probe, 0, NULL, NULL, NULL, true, 1, SPI_OK_SELECT, "drop_guard: probing a table");
 			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 			{
 				appendStringInfo(&tables, "%s%s", n > 0 ? ", " : "", name);
