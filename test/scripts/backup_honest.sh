@@ -20,13 +20,14 @@ rm -rf "$STORE"; mkdir -p "$STORE"
 # s3rver on a store that survives its restarts.
 s3_pid=
 s3_start() {
+    : >"$STORE.log"   # bk_wait_started looks for this start's line only
     MK_S3_KEY=$KEY MK_S3_SECRET=$SECRET node --openssl-legacy-provider "$BK_DIR/server.mjs" s3rver "$S3RVER" "$STORE" mekatek-test \
-        >>"$STORE.log" 2>&1 &
+        >"$STORE.log" 2>&1 &
     s3_pid=$!
     BK_PIDS+=($s3_pid)
     bk_wait_started $s3_pid "$STORE.log" "$S3RVER"
 }
-s3_stop() { kill "$s3_pid"; wait "$s3_pid" 2>/dev/null || true; : >"$STORE.log"; }
+s3_stop() { kill "$s3_pid"; wait "$s3_pid" 2>/dev/null || true; }
 obj() { echo "$STORE/mekatek-test/$1._S3rver_object"; }
 
 created_ext=0
