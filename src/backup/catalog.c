@@ -1,5 +1,5 @@
 /*
- * backup_catalog.c: the C side of the backup catalogue: digest of a stored
+ * catalog.c: the C side of the backup catalogue: digest of a stored
  * object (backup_verify), verified restore (backup_restore), delete
  * (backup_prune).  The catalogue, categories and retention are SQL
  * (src/backup/backup.sql).

@@ -1,9 +1,9 @@
 /*
- * fw_rule.c: policies as rows and as C structs.
+ * rule.c: policies as rows and as C structs.
  *
  *   mekatek.fw_import_iptables(policy, rules)  iptables-save / command lines
  *   mk_fw_load_policy()                        rules -> fw_rule structs, for
- *                                              fw_anomaly.c and fw_usage.c
+ *                                              anomaly.c and usage.c
  *
  * The importer never drops a match silently: options the columns cannot
  * hold go, verbatim and in order, into the jsonb array "matches", which flags

@@ -1,5 +1,5 @@
 /*
- * pos_checkout.c: checkout(branch_id, lines jsonb), one call that records a
+ * checkout.c: checkout(branch_id, lines jsonb), one call that records a
  * paid sale for web apps.
  *
  * It validates the whole JSON first (so an error names the bad element

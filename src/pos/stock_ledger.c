@@ -1,5 +1,5 @@
 /*
- * pos_ledger.c: the stock ledger and the two ways stock arrives or is
+ * stock_ledger.c: the stock ledger and the two ways stock arrives or is
  * corrected by hand: receive_stock() and adjust_stock().
  *
  * Every change of batch.qty_on_hand goes through pos_ledger_apply(), which
@@ -196,13 +196,3 @@ pos_adjust_stock(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(movement_id);
 }
 
-static int	expiry_warning_days = 90;
-
-void
-mk_pos_init(void)
-{
-	DefineCustomIntVariable("mekatek.expiry_warning_days",
-							"Days before expiry at which mekatek.stock_alert lists a batch as expiring.",
-							NULL, &expiry_warning_days, 90, 0, 3650,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-}
