@@ -54,12 +54,9 @@ typedef struct parse_cache
 void
 mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt)
 {
-	int			ret;
-
 	SPI_connect();
-	ret = SPI_execute("SELECT prefix, action FROM mekatek.fw_prefix_action", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	mk_spi_execute("SELECT prefix, action FROM mekatek.fw_prefix_action", 0, NULL, NULL, NULL,
+				   true, 0, SPI_OK_SELECT, "reading mekatek.fw_prefix_action");
 	map->n = (int) SPI_processed;
 	map->prefix = MemoryContextAlloc(mcxt, sizeof(char *) * (map->n + 1));
 	map->len = MemoryContextAlloc(mcxt, sizeof(int) * (map->n + 1));

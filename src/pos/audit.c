@@ -104,8 +104,7 @@ pos_audit_trg(PG_FUNCTION_ARGS)
 				"INSERT INTO mekatek.audit_log (actor, table_name, op, row_key, old, new)"
 				" VALUES ($1, $2, $3, $4, $5, $6)",
 				6, types);
-	if (SPI_execute_plan(audit_plan, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "audit insert failed");
+	mk_spi_execute_plan(audit_plan, args, nulls, false, 0, SPI_OK_INSERT, "audit insert");
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

@@ -108,8 +108,7 @@ check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool l
 				2, ctx_types);
 	args[0] = Int64GetDatum(sale_id);
 	args[1] = Int64GetDatum(product_id);
-	if (SPI_execute_plan(line_ctx_plan, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "sale line lookup failed");
+	mk_spi_execute_plan(line_ctx_plan, args, NULL, true, 1, SPI_OK_SELECT, "sale line lookup");
 	if (SPI_processed == 0)
 		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION,
 				 "A cashier sees only the sales of its own branch.",
@@ -156,8 +155,7 @@ check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool l
 		mk_spi_plan(&next_line_plan,
 					"SELECT coalesce(max(line_no), 0) + 1 FROM mekatek.sale_line WHERE sale_id = $1",
 					1, next_types);
-		if (SPI_execute_plan(next_line_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "line number lookup failed");
+		mk_spi_execute_plan(next_line_plan, args, NULL, false, 1, SPI_OK_SELECT, "line number lookup");
 		cols[*ncols] = a_line;
 		vals[(*ncols)++] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	}
@@ -334,8 +332,7 @@ take_fefo(const NewLine *line)
 				" ORDER BY expires_on, batch_id FOR UPDATE",
 				1, types);
 	args[0] = Int64GetDatum(line->product_id);
-	if (SPI_execute_plan(fefo_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "batch lookup failed");
+	mk_spi_execute_plan(fefo_plan, args, NULL, false, 1, SPI_OK_SELECT, "batch lookup");
 	if (SPI_processed == 0)
 		return need;
 	need = take_rows(line, SPI_tuptable, SPI_processed, need);
@@ -378,8 +375,9 @@ after_product(int64 product_id, int64 asked, int64 missing)
 				"  FROM mekatek.product p WHERE p.product_id = $1",
 				1, types);
 	args[0] = Int64GetDatum(product_id);
-	if (SPI_execute_plan(product_after_plan, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "product " INT64_FORMAT " vanished", product_id);
+	if (mk_spi_execute_plan(product_after_plan, args, NULL, false, 1, SPI_OK_SELECT,
+							"stock check after a sale") != 1)
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "product " INT64_FORMAT " vanished", product_id);
 	sku = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	min_stock = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	sellable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
@@ -422,8 +420,7 @@ add_to_total(int64 sale_id, Datum amount, int32 lines)
 	args[1] = amount;
 	args[2] = Int32GetDatum(lines);
 	args[3] = BoolGetDatum(sale_id == pos_checkout_sale_id);
-	if (SPI_execute_plan(total_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "sale total update failed");
+	mk_spi_execute_plan(total_plan, args, NULL, false, 0, SPI_OK_UPDATE, "sale total update");
 }
 
 /* AFTER INSERT ON sale_line FOR EACH STATEMENT (SECURITY DEFINER). */
@@ -573,8 +570,7 @@ pos_sale_void_trg(PG_FUNCTION_ARGS)
 				" ORDER BY b.product_id, b.expires_on, m.batch_id, m.line_no",
 				1, types);
 	args[0] = Int64GetDatum(sale_id);
-	if (SPI_execute_plan(void_plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "void lookup failed");
+	mk_spi_execute_plan(void_plan, args, NULL, false, 0, SPI_OK_SELECT, "void lookup");
 	rows = SPI_tuptable;
 	nrows = SPI_processed;
 	for (uint64 i = 0; i < nrows; i++)
