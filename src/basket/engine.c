@@ -1,5 +1,5 @@
 /*
- * basket_engine.c: exact frequent-itemset mining and single-consequent
+ * engine.c: exact frequent-itemset mining and single-consequent
  * association rules (see basket_engine.h for the interface).
  *
  * Pipeline:

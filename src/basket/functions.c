@@ -1,7 +1,6 @@
 /*
- * basket.c: the SQL face of the basket engine (basket_engine.c):
- * mekatek.frequent_itemsets, mekatek.apriori and mekatek.basket_mine, and
- * the setting mekatek.basket_work_mem.
+ * functions.c: the SQL face of the basket engine (engine.c):
+ * mekatek.frequent_itemsets, mekatek.apriori and mekatek.basket_mine.
  */
 #include "core/mekatek.h"
 #include "basket/engine.h"
@@ -21,17 +20,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-void
-mk_basket_init(void)
-{
-	DefineCustomIntVariable("mekatek.basket_work_mem",
-							"Memory one basket mining run may use.",
-							"Past it, mining stops with an error naming the bytes it needed.",
-							&mk_basket_work_mem,
-							256 * 1024, 1024, MAX_KILOBYTES,
-							PGC_USERSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-}
 
 typedef struct BkArgs
 {

@@ -18,6 +18,8 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
 
 #define mk_error(sqlstate, hint, ...) \
 	ereport(ERROR, \
@@ -35,6 +37,8 @@ extern float8 mk_arg_float8_range(FunctionCallInfo fcinfo, int argno, const char
 								  float8 min, float8 max);
 extern char *mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
 							bool allow_empty);
+/* A non-NULL argument of any type, as a Datum. */
+extern Datum mk_arg_datum(FunctionCallInfo fcinfo, int argno, const char *argname);
 
 /*
  * Module initialisers: mk_<module>_init() for every module of the
@@ -111,6 +115,19 @@ extern void mk_transition_rewind(MkTransition *t);
 extern bool mk_transition_next(MkTransition *t);
 extern void mk_transition_close(MkTransition *t);
 
+/*
+ * A trigger function that reads a table's columns by name refuses to run
+ * on any other table or event (39P01): fired FOR EACH ROW when row (else
+ * FOR EACH STATEMENT), by one of events (MK_ON_INSERT | ...), on
+ * mekatek.<table> unless table is NULL.
+ */
+#define MK_ON_INSERT	(1u << TRIGGER_EVENT_INSERT)
+#define MK_ON_DELETE	(1u << TRIGGER_EVENT_DELETE)
+#define MK_ON_UPDATE	(1u << TRIGGER_EVENT_UPDATE)
+#define MK_ON_TRUNCATE	(1u << TRIGGER_EVENT_TRUNCATE)
+extern void mk_trigger_on(FunctionCallInfo fcinfo, const char *funcname, bool row,
+						  uint32 events, const char *table);
+
 /* Raise 39P01-style misuse errors when a trigger function is called wrongly. */
 extern void mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,
 							 bool after, bool insert_only);
@@ -167,6 +184,26 @@ extern void mk_columns_arrays(MkColumns *c, const Oid *types, Datum *args);
  */
 #define MK_QUOTE_MAX 64
 extern char *mk_quote_short(const char *value);
+
+/*
+ * NOTIFY payloads (core/notify.c): small JSON objects built member by
+ * member.  String members are clipped (at a character boundary) so that a
+ * payload never exceeds NOTIFY's 8000 byte limit, whatever a device sends;
+ * the row in the table keeps the full value, and a clipped member is marked
+ * by "truncated": true.
+ */
+typedef struct MkPayload
+{
+	StringInfoData buf;
+	bool		truncated;
+} MkPayload;
+
+extern void mk_payload_begin(MkPayload *p);
+extern void mk_payload_str(MkPayload *p, const char *key, const char *value);
+extern void mk_payload_int(MkPayload *p, const char *key, int64 value);
+extern void mk_payload_time(MkPayload *p, const char *key, TimestampTz value);
+/* Close the object and queue NOTIFY channel (sent at commit, if any). */
+extern void mk_payload_notify(MkPayload *p, const char *channel);
 
 /*
  * COPY FROM a C data source (core/copy_from.c): rows in COPY's text format

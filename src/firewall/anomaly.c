@@ -1,5 +1,5 @@
 /*
- * fw_anomaly.c: mekatek.fw_anomalies, Al-Shaer and Hamed's classification
+ * anomaly.c: mekatek.fw_anomalies, Al-Shaer and Hamed's classification
  * ("Discovery of policy anomalies in distributed firewalls", INFOCOM 2004).
  *
  * Each field of two rules is compared as equal, subset, superset, partially

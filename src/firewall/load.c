@@ -1,9 +1,9 @@
 /*
- * fw_load.c: the streaming bulk path, mekatek.fw_load_file(path) and
+ * load.c: the streaming bulk path, mekatek.fw_load_file(path) and
  * mekatek.fw_load(lines).
  *
  * Lines are read in 64 KiB chunks (a server file) or walked in place (a text
- * argument), parsed by fw_logline.c, and handed to PostgreSQL's own COPY FROM
+ * argument), parsed by logline.c, and handed to PostgreSQL's own COPY FROM
  * (BeginCopyFrom with a data-source callback, then CopyFrom) as text-format
  * rows.  So the rows go in through COPY's multi-insert, with fw_log's
  * defaults, indexes and constraints handled exactly as for COPY; nothing is

@@ -1,9 +1,9 @@
 /*
- * fw_rule.c: policies as rows and as C structs.
+ * rule.c: policies as rows and as C structs.
  *
  *   mekatek.fw_import_iptables(policy, rules)  iptables-save / command lines
  *   mk_fw_load_policy()                        rules -> fw_rule structs, for
- *                                              fw_anomaly.c and fw_usage.c
+ *                                              anomaly.c and usage.c
  *
  * The importer never drops a match silently: options the columns cannot
  * hold go, verbatim and in order, into the jsonb array "matches", which flags
@@ -467,10 +467,10 @@ PG_FUNCTION_INFO_V1(mk_fw_import_iptables);
 Datum
 mk_fw_import_iptables(PG_FUNCTION_ARGS)
 {
-	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
-	char	   *rules = mk_arg_cstring(fcinfo, 1, "rules", true);
 	import_state st;
 	bool		in_filter = true;
+	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
+	char	   *rules = mk_arg_cstring(fcinfo, 1, "rules", true);
 	Oid			rule_types[14] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			chain_types[3] = {TEXTOID, TEXTOID, TEXTOID};

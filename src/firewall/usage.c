@@ -1,5 +1,5 @@
 /*
- * fw_usage.c: mekatek.fw_rule_usage, first-match rule usage over the log.
+ * usage.c: mekatek.fw_rule_usage, first-match rule usage over the log.
  *
  * The policy is loaded once into fw_rule structs and compiled into a flat
  * form; each logged packet is then matched in C against the rules that can

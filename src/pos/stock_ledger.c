@@ -1,5 +1,5 @@
 /*
- * pos_ledger.c: the stock ledger and the two ways stock arrives or is
+ * stock_ledger.c: the stock ledger and the two ways stock arrives or is
  * corrected by hand: receive_stock() and adjust_stock().
  *
  * Every change of batch.qty_on_hand goes through pos_ledger_apply(), which
@@ -152,8 +152,8 @@ pos_receive_stock(PG_FUNCTION_ARGS)
 Datum
 pos_adjust_stock(PG_FUNCTION_ARGS)
 {
-	int64		batch_id;
-	int32		delta;
+	int64		batch_id = DatumGetInt64(mk_arg_datum(fcinfo, 0, "batch_id"));
+	int32		delta = DatumGetInt32(mk_arg_datum(fcinfo, 1, "qty_delta"));
 	char	   *note = mk_arg_cstring(fcinfo, 2, "note", false);
 	char	   *reason = mk_arg_cstring(fcinfo, 3, "reason", false);
 	static const Oid argtypes[] = {INT8OID};
@@ -162,10 +162,6 @@ pos_adjust_stock(PG_FUNCTION_ARGS)
 	int32		on_hand;
 	int64		movement_id;
 
-	mk_arg_not_null(fcinfo, 0, "batch_id");
-	mk_arg_not_null(fcinfo, 1, "qty_delta");
-	batch_id = PG_GETARG_INT64(0);
-	delta = PG_GETARG_INT32(1);
 	if (delta == 0)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, "qty_delta must not be 0");
 	if (strcmp(reason, "adjustment") != 0 && strcmp(reason, "expiry") != 0)
@@ -196,13 +192,3 @@ pos_adjust_stock(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(movement_id);
 }
 
-static int	expiry_warning_days = 90;
-
-void
-mk_pos_init(void)
-{
-	DefineCustomIntVariable("mekatek.expiry_warning_days",
-							"Days before expiry at which mekatek.stock_alert lists a batch as expiring.",
-							NULL, &expiry_warning_days, 90, 0, 3650,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-}
