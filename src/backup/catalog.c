@@ -224,9 +224,9 @@ mk_s3_object_size(PG_FUNCTION_ARGS)
 	MkS3Config	cfg;
 	MkS3Request req = {0};
 	MkS3Result	res;
-	CURL	   *curl;
+	CURL	   *volatile curl = NULL;
 	curl_off_t	size = -1;
-	bool		ok;
+	volatile bool ok = false;
 
 	mk_require_admin("mekatek.s3_object_size", MK_BACKUP_ADMIN_HINT);
 	mk_s3_check_names(bucket, key);
@@ -236,8 +236,19 @@ mk_s3_object_size(PG_FUNCTION_ARGS)
 	req.bucket = bucket;
 	req.key = key;
 	req.query = "";
-	curl = mk_s3_curl_new();
-	ok = mk_s3_request(curl, &cfg, &req, &res, 1 + cfg.max_retries);
+	/* A cancel during the request must not leak the handle (as mk_s3_call). */
+	PG_TRY();
+	{
+		curl = mk_s3_curl_new();
+		ok = mk_s3_request(curl, &cfg, &req, &res, 1 + cfg.max_retries);
+	}
+	PG_CATCH();
+	{
+		if (curl)
+			curl_easy_cleanup(curl);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	if (ok && curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size) != CURLE_OK)
 		size = -1;
 	curl_easy_cleanup(curl);
