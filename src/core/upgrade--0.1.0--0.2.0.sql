@@ -58,16 +58,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     -- SKIP LOCKED: several deliverers share a channel without waiting on
     -- each other or taking the same row.
-    UPDATE mekatek.outbox o
-       SET claimed_at = now(), attempts = o.attempts + 1
-     WHERE o.outbox_id IN (
-             SELECT p.outbox_id FROM mekatek.outbox p
-              WHERE p.channel = outbox_claim.channel AND p.delivered_at IS NULL
-                AND (p.claimed_at IS NULL OR p.claimed_at < now() - lease)
-              ORDER BY p.outbox_id
-              LIMIT max_rows
-                FOR UPDATE SKIP LOCKED)
-    RETURNING o.*
+    WITH c AS (
+        UPDATE mekatek.outbox o
+           SET claimed_at = now(), attempts = o.attempts + 1
+         WHERE o.outbox_id IN (
+                 SELECT p.outbox_id FROM mekatek.outbox p
+                  WHERE p.channel = outbox_claim.channel AND p.delivered_at IS NULL
+                    AND (p.claimed_at IS NULL OR p.claimed_at < now() - lease)
+                  ORDER BY p.outbox_id
+                  LIMIT max_rows
+                    FOR UPDATE SKIP LOCKED)
+        RETURNING o.*
+    )
+    -- in the order they were queued, so a chat reads its replies in order
+    SELECT c.* FROM c ORDER BY c.outbox_id
 $$;
 COMMENT ON FUNCTION mekatek.outbox_claim(text, integer, interval) IS
 'Claim up to max_rows undelivered messages of a channel, oldest first (FOR UPDATE SKIP LOCKED); claimed again after lease unless marked delivered';
