@@ -37,33 +37,22 @@ lk_enqueue(text *group_id, const char *reply, lk_msg *m, const char *action)
 		   5, types, v, n, 0);
 }
 
-/* Change a group's balance (locking its row); the new balance. */
-static int64
-add_unpaid(lk_msg *m, text *group_id, int64 delta)
-{
-	static SPIPlanPtr plan;
-	static const Oid types[] = {TEXTOID, INT8OID};
-	Datum		v[2];
-
-	v[0] = PointerGetDatum(group_id);
-	v[1] = Int64GetDatum(delta);
-	if (lk_run(&plan,
-			   "UPDATE mekatek.ledger_group SET unpaid = unpaid + $2 WHERE group_id = $1 RETURNING unpaid",
-			   2, types, v, NULL, 0) != 1)
-		mk_error(ERRCODE_NO_DATA_FOUND, NULL, "ledger group \"%s\" does not exist",
-				 text_to_cstring(group_id));
-	return lk_col_int64(0, 1, NULL);
-}
-
+/*
+ * Post one entry and change the group's balance by it, in one statement:
+ * the UPDATE of the group row (its lock) feeds the INSERT, so the entry's
+ * id is drawn while the lock is held (see the top of this file).  A
+ * carry_over leaves the balance as it is: it moves the balance between
+ * periods.  Sets *unpaid to the group's new balance; returns the entry id.
+ */
 static int64
 post(lk_msg *m, text *group_id, const char *kind, int64 amount, bool paid_side,
-	 int32 qty, int64 price, lk_span note, int64 reverses)
+	 int32 qty, int64 price, lk_span note, int64 reverses, int64 *unpaid)
 {
 	static SPIPlanPtr plan;
 	static const Oid types[] = {TEXTOID, TEXTOID, INT8OID, BOOLOID, INT4OID, INT8OID, TEXTOID,
-	INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		v[13];
-	bool		n[13] = {false};
+	INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+	Datum		v[14];
+	bool		n[14] = {false};
 
 	v[0] = PointerGetDatum(group_id);
 	v[1] = CStringGetTextDatum(kind);
@@ -82,11 +71,17 @@ post(lk_msg *m, text *group_id, const char *kind, int64 amount, bool paid_side,
 	v[10] = PointerGetDatum(m->message_id);
 	v[11] = PointerGetDatum(m->root);
 	v[12] = TimestampTzGetDatum(m->sent_at);
-	lk_run(&plan,
-		   "INSERT INTO mekatek.ledger_entry (group_id, kind, amount, paid_side, qty, price, note,"
-		   " reverses, sender, source, message_id, root_message_id, booked_at)"
-		   " VALUES ($1, $2::mekatek.ledger_entry_kind, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-		   " RETURNING entry_id", 13, types, v, n, 0);
+	v[13] = Int64GetDatum(strcmp(kind, "carry_over") == 0 ? 0 : amount);
+	if (lk_run(&plan,
+			   "WITH g AS (UPDATE mekatek.ledger_group SET unpaid = unpaid + $14 WHERE group_id = $1"
+			   "           RETURNING unpaid)"
+			   " INSERT INTO mekatek.ledger_entry (group_id, kind, amount, paid_side, qty, price, note,"
+			   " reverses, sender, source, message_id, root_message_id, booked_at)"
+			   " SELECT $1, $2::mekatek.ledger_entry_kind, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 FROM g"
+			   " RETURNING entry_id, (SELECT unpaid FROM g)", 14, types, v, n, 0) != 1)
+		mk_error(ERRCODE_NO_DATA_FOUND, NULL, "ledger group \"%s\" does not exist",
+				 text_to_cstring(group_id));
+	*unpaid = lk_col_int64(0, 2, NULL);
 	return lk_col_int64(0, 1, NULL);
 }
 
@@ -112,9 +107,8 @@ lk_do_done(lk_msg *m, bool adjustment)
 {
 	int64		amount = (int64) m->cmd.qty * m->cmd.amount;
 
-	m->unpaid = add_unpaid(m, m->group_id, amount);
 	post(m, m->group_id, adjustment ? "adjustment" : "sale", amount, false,
-		 m->cmd.qty, m->cmd.amount, m->cmd.rest, 0);
+		 m->cmd.qty, m->cmd.amount, m->cmd.rest, 0, &m->unpaid);
 	m->outcome = "recorded";
 	appendStringInfoString(m->reply, "Recorded: ");
 	append_sale(m->reply, m->cmd.qty, m->cmd.amount, amount);
@@ -125,9 +119,8 @@ lk_do_done(lk_msg *m, bool adjustment)
 void
 lk_do_payment(lk_msg *m, bool adjustment)
 {
-	m->unpaid = add_unpaid(m, m->group_id, -m->cmd.amount);
 	post(m, m->group_id, adjustment ? "adjustment" : "payment", -m->cmd.amount, true,
-		 0, 0, m->cmd.rest, 0);
+		 0, 0, m->cmd.rest, 0, &m->unpaid);
 	m->outcome = "recorded";
 	appendStringInfoString(m->reply, "Payment recorded: ");
 	lk_amount_append(m->reply, m->cmd.amount);
@@ -197,8 +190,7 @@ lk_reverse_root(lk_msg *m, text *root, bool same_sender_only, int *count)
 	{
 		text	   *g = cstring_to_text(groups[i]);
 
-		m->unpaid = add_unpaid(m, g, -amounts[i]);
-		post(m, g, "reversal", -amounts[i], paid[i], 0, 0, none, ids[i]);
+		post(m, g, "reversal", -amounts[i], paid[i], 0, 0, none, ids[i], &m->unpaid);
 		total += amounts[i];
 	}
 	*count = (int) n;
@@ -257,8 +249,7 @@ lk_do_cancel(lk_msg *m)
 	amount = lk_col_int64(0, 2, NULL);
 	price = lk_col_int64(0, 4, NULL);
 	qty = (int32) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	m->unpaid = add_unpaid(m, m->group_id, -amount);
-	post(m, m->group_id, "reversal", -amount, false, 0, 0, none, id);
+	post(m, m->group_id, "reversal", -amount, false, 0, 0, none, id, &m->unpaid);
 	m->outcome = "recorded";
 	appendStringInfoString(m->reply, "Cancelled: ");
 	append_sale(m->reply, qty, price, amount);
@@ -329,7 +320,8 @@ settle_group(lk_msg *m, text *group_id, StringInfo out, int64 *unpaid_out)
 				carried = 0,
 				transactions = 0,
 				paid = 0,
-				sid;
+				sid,
+				ignored;
 	uint64		n;
 	int			line = 0;
 	lk_span		none = {NULL, 0};
@@ -396,7 +388,7 @@ settle_group(lk_msg *m, text *group_id, StringInfo out, int64 *unpaid_out)
 				 name, (long long) (carried + transactions - paid), (long long) unpaid);
 
 	if (unpaid != 0)
-		last = post(m, group_id, "carry_over", -unpaid, false, 0, 0, none, 0);
+		last = post(m, group_id, "carry_over", -unpaid, false, 0, 0, none, 0, &ignored);
 	{
 		static const Oid itypes[] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, INT8OID,
 		INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID};
@@ -421,7 +413,7 @@ settle_group(lk_msg *m, text *group_id, StringInfo out, int64 *unpaid_out)
 		sid = lk_col_int64(0, 1, NULL);
 	}
 	if (unpaid != 0)
-		post(m, group_id, "carry_over", unpaid, false, 0, 0, none, 0);
+		post(m, group_id, "carry_over", unpaid, false, 0, 0, none, 0, &ignored);
 	v[1] = Int64GetDatum(last);
 	lk_run(&mark, "UPDATE mekatek.ledger_group SET settled_through = $2 WHERE group_id = $1",
 		   2, types, v, NULL, 0);

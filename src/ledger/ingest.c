@@ -3,21 +3,32 @@
  * parser's SQL face (chat_parse, ledger_amount, ledger_format,
  * ledger_phone).
  *
- * Replay safety: the message row is inserted first, ON CONFLICT DO
- * NOTHING on (source, message_id, revoked).  A second delivery of the same
- * message, even one arriving while the first is still in progress, waits
- * for the first transaction on that key and then finds the row: it returns
- * the stored answer and posts nothing.  Everything the message causes
- * (entries, the reply in the outbox, the stored answer) commits or rolls
- * back together.
+ * Replay safety: chat_ingest first takes a transaction-level advisory
+ * lock on the message's key (source, message_id, revoked), then looks the
+ * key up in ledger_message in the same query that finds the sender and
+ * the group.  A second delivery of the same message, even one arriving
+ * while the first is still in progress, waits for the first transaction's
+ * lock, then finds its row: it returns the stored answer and posts
+ * nothing.  The message row, the reply in the outbox and the entries
+ * commit or roll back together; the primary key of ledger_message stays
+ * as the last guard.
+ *
+ * A sale is three statements: the lookup, the group update feeding the
+ * entry insert (books.c), and the outbox row feeding the message row.
  */
 #include "ledger/ledger.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+/* The advisory lock class of message keys: "LEDG". */
+#define LK_LOCK_CLASS 0x4C454447
 
 /* ---------------------------------------------------------------- SPI helpers */
 
@@ -102,30 +113,43 @@ group_scoped(lk_cmdid c)
 	}
 }
 
+/*
+ * One lookup for everything a message needs: whether it was seen before
+ * (and its answer), the sender's user and permission for the command, and
+ * the group.
+ */
 static void
 lookup_context(lk_msg *m, const char *command)
 {
 	static SPIPlanPtr plan;
-	static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID};
-	Datum		v[3];
+	static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
+	Datum		v[6];
 
 	v[0] = CStringGetTextDatum(m->sender);
 	v[1] = CStringGetTextDatum(command);
 	v[2] = PointerGetDatum(m->group_id);
+	v[3] = PointerGetDatum(m->source);
+	v[4] = PointerGetDatum(m->message_id);
+	v[5] = BoolGetDatum(m->revoked);
 	lk_run(&plan,
-		   "SELECT u.user_id, u.name, p.own_only, g.name, g.buyer_phone, g.unpaid"
+		   "SELECT u.user_id, u.name, p.own_only, g.name, g.buyer_phone, g.unpaid, d.seen, d.reply, d.unpaid"
 		   "  FROM (SELECT) one"
+		   "  LEFT JOIN LATERAL (SELECT true AS seen, lm.reply, lm.unpaid FROM mekatek.ledger_message lm"
+		   "                      WHERE lm.source = $4 AND lm.message_id = $5 AND lm.revoked = $6) d ON true"
 		   "  LEFT JOIN mekatek.ledger_user u ON u.phone = $1"
 		   "  LEFT JOIN LATERAL (SELECT bool_and(rp.own_group_only) AS own_only"
 		   "                       FROM mekatek.ledger_user_role ur"
 		   "                       JOIN mekatek.ledger_role_permission rp ON rp.role_name = ur.role_name"
 		   "                      WHERE ur.user_id = u.user_id AND rp.command = $2) p ON true"
 		   "  LEFT JOIN mekatek.ledger_group g ON g.group_id = $3 AND g.deleted_at IS NULL",
-		   3, types, v, NULL, 1);
+		   6, types, v, NULL, 1);
 	{
 		bool		nouser,
 					nogroup,
-					noperm;
+					noperm,
+					unseen,
+					nounpaid;
+		char	   *r;
 
 		(void) lk_col_int64(0, 1, &nouser);
 		m->known = !nouser;
@@ -137,7 +161,62 @@ lookup_context(lk_msg *m, const char *command)
 		m->buyer_phone = lk_col_text(0, 5);
 		m->unpaid = lk_col_int64(0, 6, &nogroup);
 		m->group_found = !nogroup;
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &unseen);
+		if (!unseen)
+		{
+			/* a redelivery: the first answer, nothing else */
+			m->outcome = "duplicate";
+			r = lk_col_text(0, 8);
+			if (r)
+				appendStringInfoString(m->reply, r);
+			m->unpaid = lk_col_int64(0, 9, &nounpaid);
+			m->has_unpaid = !nounpaid;
+		}
+		else
+			m->unpaid = m->group_found ? m->unpaid : 0;
 	}
+}
+
+/* The answer: the message row and, when there is a reply, its outbox row. */
+static void
+store_answer(lk_msg *m)
+{
+	static SPIPlanPtr plan;
+	static const Oid types[] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID};
+	Datum		v[13];
+	bool		n[13] = {false};
+	bool		reply = m->reply->len > 0;
+
+	v[0] = PointerGetDatum(m->source);
+	v[1] = PointerGetDatum(m->message_id);
+	v[2] = BoolGetDatum(m->revoked);
+	v[3] = PointerGetDatum(m->group_id);
+	v[4] = CStringGetTextDatum(m->sender);
+	v[5] = TimestampTzGetDatum(m->sent_at);
+	v[6] = PointerGetDatum(m->body);
+	v[7] = PointerGetDatum(m->edited_of);
+	n[7] = m->edited_of == NULL;
+	v[8] = PointerGetDatum(m->quoted_id);
+	n[8] = m->quoted_id == NULL;
+	v[9] = CStringGetTextDatum(m->outcome);
+	v[10] = reply ? CStringGetTextDatum(m->reply->data) : (Datum) 0;
+	n[10] = !reply;
+	v[11] = Int64GetDatum(m->unpaid);
+	n[11] = !m->has_unpaid;
+	v[12] = m->action ? CStringGetTextDatum(m->action) : (Datum) 0;
+	n[12] = m->action == NULL;
+	/* the same outbox row as mekatek.outbox_enqueue writes */
+	lk_run(&plan,
+		   "WITH o AS (INSERT INTO mekatek.outbox (channel, payload)"
+		   "           SELECT 'ledger', jsonb_strip_nulls(jsonb_build_object('group_id', $4, 'reply', $11,"
+		   "                  'source', $1, 'message_id', $2, 'action', $13))"
+		   "            WHERE $11 IS NOT NULL)"
+		   " INSERT INTO mekatek.ledger_message (source, message_id, revoked, group_id, sender,"
+		   " sent_at, body, edited_of, quoted_id, outcome, reply, unpaid)"
+		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", 13, types, v, n, 0);
+	if (reply)
+		Async_Notify("mekatek_outbox", "ledger");
 }
 
 static void
@@ -164,7 +243,6 @@ allowed(lk_msg *m)
 {
 	const char *name = lk_cmd_name[m->cmd.cmd];
 
-	lookup_context(m, name);
 	m->outcome = "refused";
 	if (!m->known)
 	{
@@ -228,10 +306,8 @@ dispatch(lk_msg *m, bool edit)
 }
 
 static void
-ingest(lk_msg *m)
+ingest(lk_msg *m, lk_status st)
 {
-	char	   *body = text_to_cstring(m->body);
-	lk_status	st;
 	int			reversed_n = 0;
 	int64		reversed = 0;
 
@@ -253,7 +329,6 @@ ingest(lk_msg *m)
 		return;
 	}
 
-	st = lk_parse(body, strlen(body), &m->cmd);
 	if (m->edited_of != NULL &&
 		(st == LK_CHATTER || m->cmd.cmd == LK_DONE || m->cmd.cmd == LK_PAYMENT))
 	{
@@ -356,68 +431,26 @@ mk_chat_ingest(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	{
-		static SPIPlanPtr ins,
-					old;
-		static const Oid types[] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-		TEXTOID, TEXTOID, TEXTOID};
-		Datum		v[9];
-		bool		n[9] = {false};
+		StringInfoData key;
+		lk_status	st = LK_CHATTER;
 
-		v[0] = PointerGetDatum(m.source);
-		v[1] = PointerGetDatum(m.message_id);
-		v[2] = BoolGetDatum(m.revoked);
-		v[3] = PointerGetDatum(m.group_id);
-		v[4] = CStringGetTextDatum(m.sender);
-		v[5] = TimestampTzGetDatum(m.sent_at);
-		v[6] = PointerGetDatum(m.body);
-		v[7] = PointerGetDatum(m.edited_of);
-		n[7] = m.edited_of == NULL;
-		v[8] = PointerGetDatum(m.quoted_id);
-		n[8] = m.quoted_id == NULL;
-		if (lk_run(&ins,
-				   "INSERT INTO mekatek.ledger_message (source, message_id, revoked, group_id, sender,"
-				   " sent_at, body, edited_of, quoted_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-				   " ON CONFLICT DO NOTHING", 9, types, v, n, 0) == 0)
+		/* concurrent deliveries of one message queue here (see the top) */
+		initStringInfo(&key);
+		appendBinaryStringInfo(&key, VARDATA_ANY(m.source), VARSIZE_ANY_EXHDR(m.source));
+		appendStringInfoChar(&key, '\0');
+		appendBinaryStringInfo(&key, VARDATA_ANY(m.message_id), VARSIZE_ANY_EXHDR(m.message_id));
+		appendStringInfoChar(&key, m.revoked ? 'r' : 'm');
+		DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(LK_LOCK_CLASS),
+							Int32GetDatum((int32) hash_any((unsigned char *) key.data, key.len)));
+
+		if (!m.revoked)
+			st = lk_parse(VARDATA_ANY(m.body), VARSIZE_ANY_EXHDR(m.body), &m.cmd);
+		lookup_context(&m, st == LK_OK ? lk_cmd_name[m.cmd.cmd] : "");
+		if (m.outcome == NULL)
 		{
-			/* a redelivery: the first answer, nothing else */
-			lk_run(&old,
-				   "SELECT reply, unpaid FROM mekatek.ledger_message"
-				   " WHERE source = $1 AND message_id = $2 AND revoked = $3", 3, types, v, NULL, 1);
-			if (SPI_processed == 1)
-			{
-				char	   *r = lk_col_text(0, 1);
-				bool		un;
-				int64		u = lk_col_int64(0, 2, &un);
-
-				if (r)
-					appendStringInfoString(m.reply, r);
-				m.unpaid = u;
-				m.has_unpaid = !un;
-			}
-			m.outcome = "duplicate";
-		}
-		else
-		{
-			static SPIPlanPtr upd;
-			static const Oid utypes[] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT8OID};
-			Datum		uv[6];
-			bool		un[6] = {false};
-
-			ingest(&m);
+			ingest(&m, st);
 			Assert(m.outcome != NULL);
-			if (m.reply->len > 0)
-				lk_enqueue(m.group_id, m.reply->data, &m, m.action);
-			uv[0] = v[0];
-			uv[1] = v[1];
-			uv[2] = v[2];
-			uv[3] = CStringGetTextDatum(m.outcome);
-			uv[4] = m.reply->len > 0 ? CStringGetTextDatum(m.reply->data) : (Datum) 0;
-			un[4] = m.reply->len == 0;
-			uv[5] = Int64GetDatum(m.unpaid);
-			un[5] = !m.has_unpaid;
-			lk_run(&upd,
-				   "UPDATE mekatek.ledger_message SET outcome = $4, reply = $5, unpaid = $6"
-				   " WHERE source = $1 AND message_id = $2 AND revoked = $3", 6, utypes, uv, un, 0);
+			store_answer(&m);
 		}
 	}
 	SPI_finish();
