@@ -60,7 +60,7 @@ SQL
 done
 
 run() { # side db -> "msgs/s p99ms"
-    local args=(-n -f "$work/$1.pgbench" -D n=0 -c 8 -j 2 -l --log-prefix="$work/log-$1")
+    local args=(-n -M prepared -f "$work/$1.pgbench" -D n=0 -c 8 -j 2 -l --log-prefix="$work/log-$1")
     rm -f "$work/log-$1".*
     if [ -n "$messages" ]; then args+=(-t $((messages / 8))); else args+=(-T "$secs"); fi
     local tps
