@@ -15,7 +15,7 @@
 # figures are noisy.
 source "$(dirname "$0")/../../harness/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-port=${MK_BENCH_PORT:-54383}
+port=${MK_BENCH_PORT:-$(mk_port bench_ledger)}
 secs=${MK_BENCH_SECONDS:-30}
 rounds=${MK_BENCH_ROUNDS:-1}
 messages=${MK_BENCH_MESSAGES:-}
