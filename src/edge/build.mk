@@ -18,7 +18,7 @@ CHAT_BIN := src/edge/mekatek-chat
 all: $(CHAT_BIN)
 
 $(CHAT_BIN): src/edge/mekatek-chat.c
-	$(CC) -std=gnu99 -O2 -Wall -Wextra -o $@ $< \
+	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ $< \
 		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq -ljson-c
 
 EXTRA_CLEAN += $(CHAT_BIN)
