@@ -342,44 +342,41 @@ typedef struct lk_calc
 	size_t		errlen;
 } lk_calc;
 
-static int	calc_sum(lk_calc *c, int64_t *v);
+/* Intermediate results stay within +-10^15, so + and - cannot overflow. */
+#define LK_MATH_MAX		(LK_AMOUNT_MAX * 1000)
+
+static int
+calc_fail(lk_calc *c, const char *msg)
+{
+	snprintf(c->err, c->errlen, "%s", msg);
+	return 0;
+}
+
+static int	calc_expr(lk_calc *c, int64_t *v, int level);
 
 static int
 calc_atom(lk_calc *c, int64_t *v)
 {
 	c->i = skip_space(c->s, c->len, c->i);
-	if (c->i < c->len && c->s[c->i] == '(')
+	if (c->i < c->len && (c->s[c->i] == '(' || c->s[c->i] == '-'))
 	{
+		int			paren = c->s[c->i] == '(';
+
 		if (++c->depth > 32)
-		{
-			snprintf(c->err, c->errlen, "expression nests too deeply");
-			return 0;
-		}
+			return calc_fail(c, "expression nests too deeply");
 		c->i++;
-		if (!calc_sum(c, v))
+		if (!(paren ? calc_expr(c, v, 0) : calc_atom(c, v)))
 			return 0;
-		c->i = skip_space(c->s, c->len, c->i);
-		if (c->i >= c->len || c->s[c->i] != ')')
+		if (paren)
 		{
-			snprintf(c->err, c->errlen, "missing \")\"");
-			return 0;
+			c->i = skip_space(c->s, c->len, c->i);
+			if (c->i >= c->len || c->s[c->i] != ')')
+				return calc_fail(c, "missing \")\"");
+			c->i++;
 		}
-		c->i++;
+		else
+			*v = -*v;
 		c->depth--;
-		return 1;
-	}
-	if (c->i < c->len && c->s[c->i] == '-')
-	{
-		if (++c->depth > 32)
-		{
-			snprintf(c->err, c->errlen, "expression nests too deeply");
-			return 0;
-		}
-		c->i++;
-		if (!calc_atom(c, v))
-			return 0;
-		c->depth--;
-		*v = -*v;
 		return 1;
 	}
 	if (c->i >= c->len || !is_digit(c->s[c->i]))
@@ -393,19 +390,17 @@ calc_atom(lk_calc *c, int64_t *v)
 	{
 		*v = *v * 10 + (c->s[c->i] - '0');
 		if (*v > LK_AMOUNT_MAX)
-		{
-			snprintf(c->err, c->errlen, "number too large");
-			return 0;
-		}
+			return calc_fail(c, "number too large");
 		c->i++;
 	}
 	return 1;
 }
 
+/* level 0: a sum of products; level 1: a product of atoms (x and : too) */
 static int
-calc_product(lk_calc *c, int64_t *v)
+calc_expr(lk_calc *c, int64_t *v, int level)
 {
-	if (!calc_atom(c, v))
+	if (!(level == 0 ? calc_expr(c, v, 1) : calc_atom(c, v)))
 		return 0;
 	for (;;)
 	{
@@ -418,61 +413,34 @@ calc_product(lk_calc *c, int64_t *v)
 		op = c->s[c->i];
 		if (op == 'x' || op == 'X')
 			op = '*';
-		if (op != '*' && op != '/' && op != ':')
+		else if (op == ':')
+			op = '/';
+		if (level == 0 ? (op != '+' && op != '-') : (op != '*' && op != '/'))
 			return 1;
 		c->i++;
-		if (!calc_atom(c, &r))
+		if (!(level == 0 ? calc_expr(c, &r, 1) : calc_atom(c, &r)))
 			return 0;
-		if (op == '*')
+		if (op == '+')
+			*v += r;
+		else if (op == '-')
+			*v -= r;
+		else if (op == '*')
 		{
-			if (__builtin_mul_overflow(*v, r, v) || *v > LK_AMOUNT_MAX * 1000 || *v < -LK_AMOUNT_MAX * 1000)
-			{
-				snprintf(c->err, c->errlen, "result too large");
-				return 0;
-			}
+			if (__builtin_mul_overflow(*v, r, v))
+				return calc_fail(c, "result too large");
+		}
+		else if (r == 0)
+			return calc_fail(c, "division by zero");
+		else if (*v % r != 0)
+		{
+			snprintf(c->err, c->errlen, "%lld / %lld is not a whole number",
+					 (long long) *v, (long long) r);
+			return 0;
 		}
 		else
-		{
-			if (r == 0)
-			{
-				snprintf(c->err, c->errlen, "division by zero");
-				return 0;
-			}
-			if (*v % r != 0)
-			{
-				snprintf(c->err, c->errlen, "%lld / %lld is not a whole number",
-						 (long long) *v, (long long) r);
-				return 0;
-			}
 			*v /= r;
-		}
-	}
-}
-
-static int
-calc_sum(lk_calc *c, int64_t *v)
-{
-	if (!calc_product(c, v))
-		return 0;
-	for (;;)
-	{
-		int64_t		r;
-		char		op;
-
-		c->i = skip_space(c->s, c->len, c->i);
-		if (c->i >= c->len)
-			return 1;
-		op = c->s[c->i];
-		if (op != '+' && op != '-')
-			return 1;
-		c->i++;
-		if (!calc_product(c, &r))
-			return 0;
-		if (op == '+' ? __builtin_add_overflow(*v, r, v) : __builtin_sub_overflow(*v, r, v))
-		{
-			snprintf(c->err, c->errlen, "result too large");
-			return 0;
-		}
+		if (*v > LK_MATH_MAX || *v < -LK_MATH_MAX)
+			return calc_fail(c, "result too large");
 	}
 }
 
@@ -482,7 +450,7 @@ lk_math(const char *s, size_t len, int64_t *v, char *err, size_t errlen)
 	lk_calc		c = {s, len, 0, 0, err, errlen};
 
 	err[0] = '\0';
-	if (!calc_sum(&c, v))
+	if (!calc_expr(&c, v, 0))
 		return 0;
 	c.i = skip_space(s, len, c.i);
 	if (c.i < len)
