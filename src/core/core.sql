@@ -35,12 +35,6 @@ LANGUAGE c STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mk_is_admin';
 COMMENT ON FUNCTION mekatek.is_admin() IS 'True when the acting role (the session''s, not a SECURITY DEFINER owner''s) has mekatek_admin''s privileges or is a superuser';
 
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_has_role(current_user, 'mekatek_admin', 'USAGE')
-          OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) $$;
-COMMENT ON FUNCTION mekatek.is_admin() IS 'True when the current role has mekatek_admin''s rights or is a superuser';
-
 -- ---------------------------------------------------------------- outbox
 -- Messages the database wants sent (chat replies, device notifications),
 -- durable: written in the transaction that decided them, so a reply exists
