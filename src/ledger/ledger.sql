@@ -256,7 +256,8 @@ COMMENT ON FUNCTION mekatek.ledger_phone(text) IS 'A phone number as the ledger 
 
 CREATE FUNCTION mekatek.ledger_setup(owner_phone text, owner_name text DEFAULT 'owner')
 RETURNS void
-LANGUAGE c VOLATILE
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mk_ledger_setup';
 COMMENT ON FUNCTION mekatek.ledger_setup(text, text) IS
 'Create the default roles (owner: every command; seller: the daily commands; buyer: total in its own group) when absent, and the owner user; audited';
@@ -315,7 +316,7 @@ COMMENT ON FUNCTION mekatek.ledger_report(date, date) IS
 'Every settlement of the period from_day..to_day (days in the ledger''s time zone), as rows; the report command sends the same as text';
 
 CREATE FUNCTION mekatek.ledger_autocharge_run() RETURNS integer
-LANGUAGE sql VOLATILE
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT count(mekatek.outbox_enqueue('ledger', jsonb_build_object(
