@@ -305,6 +305,14 @@ dispatch(lk_msg *m, bool edit)
 	}
 }
 
+/* "reversed Rp50.000", or for a payment's entries "reversed payment Rp50.000" */
+static void
+append_reversed(lk_msg *m, const char *what, int64 reversed)
+{
+	appendStringInfo(m->reply, "%s: reversed %s", what, reversed < 0 ? "payment " : "");
+	lk_amount_append(m->reply, reversed < 0 ? -reversed : reversed);
+}
+
 static void
 ingest(lk_msg *m, lk_status st)
 {
@@ -321,8 +329,7 @@ ingest(lk_msg *m, lk_status st)
 			return;
 		}
 		m->outcome = "recorded";
-		appendStringInfoString(m->reply, "Message deleted: reversed ");
-		lk_amount_append(m->reply, reversed);
+		append_reversed(m, "Message deleted", reversed);
 		appendStringInfoString(m->reply, ". Unpaid: ");
 		lk_amount_append(m->reply, m->unpaid);
 		m->has_unpaid = true;
@@ -348,8 +355,7 @@ ingest(lk_msg *m, lk_status st)
 		{
 			if (reversed_n > 0)
 			{
-				appendStringInfoString(m->reply, "Edited: reversed ");
-				lk_amount_append(m->reply, reversed);
+				append_reversed(m, "Edited", reversed);
 				appendStringInfoString(m->reply, ". ");
 			}
 			dispatch(m, true);
@@ -358,8 +364,7 @@ ingest(lk_msg *m, lk_status st)
 		if (reversed_n > 0)
 		{
 			m->outcome = "recorded";
-			appendStringInfoString(m->reply, "Edited: reversed ");
-			lk_amount_append(m->reply, reversed);
+			append_reversed(m, "Edited", reversed);
 			appendStringInfoString(m->reply, ". Unpaid: ");
 			lk_amount_append(m->reply, m->unpaid);
 			m->has_unpaid = true;

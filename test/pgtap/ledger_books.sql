@@ -36,7 +36,7 @@ SELECT is(pg_temp.say('s2', '6281100000000', '', revoked => true), 'ignored: -',
 
 SELECT is(pg_temp.say('p1', '6281100000002', 'payment 50000'), 'recorded: Payment recorded: Rp50.000. Unpaid: Rp10.000', 'a payment');
 SELECT is(pg_temp.say('p1e', '6281100000002', 'payment 5000', 'p1'),
-          'recorded: Edited: reversed -Rp50.000. Payment recorded: Rp5.000. Unpaid: Rp55.000', 'an edited payment');
+          'recorded: Edited: reversed payment Rp50.000. Payment recorded: Rp5.000. Unpaid: Rp55.000', 'an edited payment');
 
 SELECT is(pg_temp.say('d1', '6281100000000', 'groupdelete'), 'recorded: Group Andi unregistered; its books are kept (unpaid Rp55.000).',
           'deleting a group keeps its books');
