@@ -83,7 +83,9 @@ BEGIN
                 q, cfg.bucket, k,
                 format('format csv, header true, compression gzip, part_size %L, server_side_encryption %s',
                        cfg.part_size, CASE WHEN cfg.server_side_encryption THEN 'AES256' ELSE 'none' END),
-                prev.sha256, t.owner);
+                prev.sha256,
+                -- a table target's SQL is ours: the caller's rights suffice
+                CASE WHEN t.query IS NULL THEN current_user ELSE t.owner END);
             IF r.uploaded THEN
                 UPDATE mekatek.backup_object o
                    SET status = 'uploaded', rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
