@@ -62,9 +62,17 @@ psql -d postgres -c "CREATE DATABASE mekatek_upgrade_data"
 psql -d mekatek_upgrade_data -c "CREATE EXTENSION mekatek VERSION '0.1.0'"
 psql -d mekatek_upgrade_data -f "$here/safety/busy_day.sql" >/dev/null 2>"$out/busy_day.log" \
     || { cat "$out/busy_day.log"; exit 1; }
-psql -d mekatek_upgrade_data -At -f "$here/safety/table_digest.sql" >"$out/before.digest"
+# The columns 0.1.0 had: an upgrade may add columns, never change the old ones.
+cols=$(psql -d mekatek_upgrade_data -At -c "
+    SELECT json_object_agg(t, c) FROM (
+        SELECT a.attrelid::regclass::text AS t, json_agg(a.attname ORDER BY a.attnum) AS c
+          FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+         WHERE r.relnamespace IN ('mekatek'::regnamespace, 'public'::regnamespace)
+           AND r.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+         GROUP BY a.attrelid) s")
+psql -d mekatek_upgrade_data -At -v cols="$cols" -f "$here/safety/table_digest.sql" >"$out/before.digest"
 psql -d mekatek_upgrade_data -c "ALTER EXTENSION mekatek UPDATE"
-psql -d mekatek_upgrade_data -At -f "$here/safety/table_digest.sql" >"$out/after.digest"
+psql -d mekatek_upgrade_data -At -v cols="$cols" -f "$here/safety/table_digest.sql" >"$out/after.digest"
 version=$(psql -d mekatek_upgrade_data -At -c "SELECT extversion FROM pg_extension WHERE extname = 'mekatek'")
 [ "$version" = "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$root/mekatek.control")" ] \
     || { echo "FAIL: updated to $version, not the default version"; exit 1; }
