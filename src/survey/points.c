@@ -1,0 +1,407 @@
+/*
+ * points.c: reading points from a user's query into one compact array,
+ * and the matrix helpers the k-means functions share.
+ */
+#include "core/mekatek.h"
+#include "survey/survey.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/portal.h"
+
+/* Rows per cursor fetch: large enough to amortise the fetch, small in memory. */
+#define SV_BATCH 10000
+
+void
+sv_reserve(SvPoints *p, Size more, const char *what)
+{
+	if (p->bytes + more > p->limit)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				 "Raise mekatek.survey_work_mem, or cluster fewer points or dimensions.",
+				 "%s needs %zu bytes, more than mekatek.survey_work_mem (%zu kB)",
+				 what, p->bytes + more, p->limit / 1024);
+	p->bytes += more;
+}
+
+/* A numeric value as double: the types a coordinate column may have. */
+static bool
+sv_numeric_type(Oid t)
+{
+	return t == FLOAT8OID || t == FLOAT4OID || t == INT2OID || t == INT4OID ||
+		t == INT8OID || t == NUMERICOID;
+}
+
+static double
+sv_to_double(Datum v, Oid t)
+{
+	switch (t)
+	{
+		case FLOAT8OID:
+			return DatumGetFloat8(v);
+		case FLOAT4OID:
+			return DatumGetFloat4(v);
+		case INT2OID:
+			return DatumGetInt16(v);
+		case INT4OID:
+			return DatumGetInt32(v);
+		case INT8OID:
+			return (double) DatumGetInt64(v);
+		default:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, v));
+	}
+}
+
+static bool
+sv_int_type(Oid t)
+{
+	return t == INT2OID || t == INT4OID || t == INT8OID;
+}
+
+static int64
+sv_to_int64(Datum v, Oid t)
+{
+	return t == INT2OID ? DatumGetInt16(v) : t == INT4OID ? DatumGetInt32(v) : DatumGetInt64(v);
+}
+
+/*
+ * Refuse queries that are not a plain read: a data-modifying CTE would run
+ * with the caller's rights inside what looks like a read.
+ */
+static void
+sv_check_read_only(SPIPlanPtr plan, const char *query, const char *argname)
+{
+	ListCell   *lc;
+
+	if (!SPI_is_cursor_plan(plan))
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "Give a SELECT that returns an id and the coordinates of each point.",
+				 "argument \"%s\" must be a query that returns rows: %.60s", argname, query);
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *ps = lfirst(lc);
+		ListCell   *lq;
+
+		foreach(lq, ps->query_list)
+		{
+			Query	   *q = castNode(Query, lfirst(lq));
+
+			if (q->hasModifyingCTE || q->commandType != CMD_SELECT || q->rowMarks != NIL)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 "Clustering reads its input; run the data change separately.",
+						 "argument \"%s\" must not modify or lock data: %.60s", argname, query);
+		}
+	}
+}
+
+static void
+sv_grow(SvPoints *p, int64 *cap, int64 need)
+{
+	int64		newcap;
+	Size		per;
+
+	if (need <= *cap)
+		return;
+	newcap = Max(*cap * 2, Max(need, 1024));
+	per = sizeof(double) * p->d + (p->id ? sizeof(int64) : 0) + (p->label ? sizeof(int32) : 0);
+	sv_reserve(p, (Size) (newcap - *cap) * per, "reading the points");
+	p->x = repalloc_huge(p->x, (Size) newcap * p->d * sizeof(double));
+	if (p->id)
+		p->id = repalloc_huge(p->id, (Size) newcap * sizeof(int64));
+	if (p->label)
+		p->label = repalloc_huge(p->label, (Size) newcap * sizeof(int32));
+	*cap = newcap;
+}
+
+static void
+sv_bad_value(const SvPoints *p, int64 row, const char *what)
+{
+	mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+			 "Filter such rows out in the points query (WHERE ... IS NOT NULL) or fill them in.",
+			 "point %lld (row %lld of the points query) has a %s coordinate",
+			 (long long) (p->id ? p->id[row] : row + 1), (long long) (row + 1), what);
+}
+
+void
+sv_points_load(SvPoints *p, const char *query, const char *argname, int want)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	TupleDesc	desc;
+	int			lead = ((want & SV_WANT_ID) ? 1 : 0) + ((want & SV_WANT_LABEL) ? 1 : 0);
+	int			ncoord;
+	bool		arrays;
+	Oid			elemtype = InvalidOid;
+	Oid		   *coltype;
+	int64		cap = 0;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	MemoryContext batchcxt;
+
+	memset(p, 0, sizeof(*p));
+	p->limit = survey_work_mem_bytes();
+
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	sv_check_read_only(plan, query, argname);
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	desc = portal->tupDesc;
+
+	ncoord = desc->natts - lead;
+	if (ncoord < 1)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 (want & SV_WANT_LABEL) ? "Return the cluster, then a float8[] or numeric columns."
+				 : "Return an id, then a float8[] or numeric columns.",
+				 "the %s query returns %d columns, too few for its points", argname, desc->natts);
+	for (int c = 0; c < lead; c++)
+		if (!sv_int_type(TupleDescAttr(desc, c)->atttypid))
+			mk_error(ERRCODE_DATATYPE_MISMATCH,
+					 "The first columns are an integer id (and, where asked, an integer cluster).",
+					 "column %d (\"%s\") of the %s query is of type %s, not an integer",
+					 c + 1, NameStr(TupleDescAttr(desc, c)->attname), argname,
+					 format_type_be(TupleDescAttr(desc, c)->atttypid));
+
+	coltype = palloc(sizeof(Oid) * desc->natts);
+	for (int c = 0; c < desc->natts; c++)
+		coltype[c] = getBaseType(TupleDescAttr(desc, c)->atttypid);
+	elemtype = (ncoord == 1) ? get_element_type(coltype[lead]) : InvalidOid;
+	arrays = OidIsValid(elemtype);
+	if (arrays && !sv_numeric_type(elemtype))
+		mk_error(ERRCODE_DATATYPE_MISMATCH, "Coordinates are float8[] or numeric columns.",
+				 "the coordinates of the %s query are of type %s, not a numeric array",
+				 argname, format_type_be(coltype[lead]));
+	if (arrays)
+		get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+	else
+		for (int c = lead; c < desc->natts; c++)
+			if (!sv_numeric_type(coltype[c]))
+				mk_error(ERRCODE_DATATYPE_MISMATCH, "Coordinates are float8[] or numeric columns.",
+						 "column %d (\"%s\") of the %s query is of type %s, not a number",
+						 c + 1, NameStr(TupleDescAttr(desc, c)->attname), argname,
+						 format_type_be(coltype[c]));
+	p->d = arrays ? 0 : ncoord;
+	p->x = palloc(sizeof(double));
+	if (want & SV_WANT_ID)
+		p->id = palloc(sizeof(int64));
+	if (want & SV_WANT_LABEL)
+		p->label = palloc(sizeof(int32));
+
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "survey points batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		ntup;
+		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, SV_BATCH);
+		ntup = SPI_processed;
+		tt = SPI_tuptable;
+		if (ntup == 0)
+			break;
+		for (uint64 r = 0; r < ntup; r++)
+		{
+			int64		row = p->n;
+			double	   *dst;
+			MemoryContext old;
+			int			c = 0;
+
+			int64		idv = 0;
+			int64		labelv = 0;
+
+			heap_deform_tuple(tt->vals[r], tt->tupdesc, values, nulls);
+			if (p->id)
+			{
+				if (nulls[c])
+					mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL,
+							 "row %lld of the %s query has a NULL id", (long long) (row + 1), argname);
+				idv = sv_to_int64(values[c], coltype[c]);
+				c++;
+			}
+			if (p->label)
+			{
+				if (nulls[c])
+					mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL,
+							 "row %lld of the %s query has a NULL cluster", (long long) (row + 1), argname);
+				labelv = sv_to_int64(values[c], coltype[c]);
+				if (labelv < 0 || labelv > PG_INT32_MAX)
+					mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Clusters are numbered from 0.",
+							 "row %lld of the %s query has cluster %lld", (long long) (row + 1),
+							 argname, (long long) labelv);
+				c++;
+			}
+			if (p->d == 0)
+			{
+				/* The first array fixes the dimension. */
+				ArrayType  *a;
+
+				if (nulls[lead])
+					mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+							 "Filter such rows out in the points query (WHERE ... IS NOT NULL) or fill them in.",
+							 "point %lld (row 1 of the points query) has a NULL coordinate",
+							 (long long) (p->id ? idv : 1));
+				a = DatumGetArrayTypeP(values[lead]);
+				p->d = ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0;
+				if (p->d < 1)
+					mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+							 "Each point is a one-dimensional array of its coordinates.",
+							 "the first point of the %s query has an empty or multi-dimensional array",
+							 argname);
+				pfree(p->x);
+				p->x = palloc(sizeof(double) * p->d);
+			}
+			sv_grow(p, &cap, row + 1);
+			if (p->id)
+				p->id[row] = idv;
+			if (p->label)
+				p->label[row] = (int32) labelv;
+			dst = p->x + row * p->d;
+			if (arrays)
+			{
+				ArrayType  *a;
+
+				if (nulls[lead])
+					sv_bad_value(p, row, "NULL");
+				old = MemoryContextSwitchTo(batchcxt);
+				a = DatumGetArrayTypeP(values[lead]);
+				if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != p->d)
+					mk_error(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+							 "Every point of one run has the same number of coordinates.",
+							 "point %lld (row %lld of the %s query) has %d coordinates, the first had %d",
+							 (long long) (p->id ? p->id[row] : row + 1), (long long) (row + 1),
+							 argname, ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0, p->d);
+				if (ARR_HASNULL(a))
+					sv_bad_value(p, row, "NULL");
+				if (elemtype == FLOAT8OID)
+					memcpy(dst, ARR_DATA_PTR(a), sizeof(double) * p->d);
+				else
+				{
+					Datum	   *ev;
+					int			ne;
+
+					deconstruct_array(a, elemtype, elmlen, elmbyval, elmalign, &ev, NULL, &ne);
+					for (int j = 0; j < ne; j++)
+						dst[j] = sv_to_double(ev[j], elemtype);
+				}
+				MemoryContextSwitchTo(old);
+			}
+			else
+				for (int j = 0; j < p->d; j++)
+				{
+					if (nulls[lead + j])
+						sv_bad_value(p, row, "NULL");
+					dst[j] = sv_to_double(values[lead + j], coltype[lead + j]);
+				}
+			for (int j = 0; j < p->d; j++)
+				if (!isfinite(dst[j]))
+					sv_bad_value(p, row, isnan(dst[j]) ? "NaN" : "infinite");
+			p->n++;
+		}
+		MemoryContextReset(batchcxt);
+		SPI_freetuptable(tt);
+		pfree(values);
+		pfree(nulls);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	MemoryContextDelete(batchcxt);
+}
+
+void
+sv_standardize(SvPoints *p, double *mean, double *scale)
+{
+	for (int j = 0; j < p->d; j++)
+	{
+		double		m = 0,
+					ss = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int64 i = 0; i < p->n; i++)
+			m += p->x[i * p->d + j];
+		m /= Max(p->n, 1);
+		for (int64 i = 0; i < p->n; i++)
+		{
+			double		t = p->x[i * p->d + j] - m;
+
+			ss += t * t;
+		}
+		mean[j] = m;
+		scale[j] = (ss > 0) ? sqrt(ss / p->n) : 1.0;
+		for (int64 i = 0; i < p->n; i++)
+			p->x[i * p->d + j] = (p->x[i * p->d + j] - m) / scale[j];
+	}
+}
+
+double *
+sv_matrix_arg(ArrayType *a, const char *argname, int *k, int *d)
+{
+	Datum	   *ev;
+	bool	   *en;
+	int			ne;
+	double	   *m;
+
+	if (ARR_ELEMTYPE(a) != FLOAT8OID)
+		elog(ERROR, "%s: expected float8[]", argname);
+	if (ARR_NDIM(a) != 2)
+		mk_error(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+				 "Give one row per centroid: ARRAY[[x1, y1], [x2, y2]].",
+				 "argument \"%s\" must be a two-dimensional array, not %d-dimensional",
+				 argname, ARR_NDIM(a));
+	*k = ARR_DIMS(a)[0];
+	*d = ARR_DIMS(a)[1];
+	deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ev, &en, &ne);
+	m = palloc(sizeof(double) * Max(ne, 1));
+	for (int i = 0; i < ne; i++)
+	{
+		if (en[i] || !isfinite(DatumGetFloat8(ev[i])))
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+					 "argument \"%s\" has a NULL, NaN or infinite value in row %d",
+					 argname, i / *d + 1);
+		m[i] = DatumGetFloat8(ev[i]);
+	}
+	return m;
+}
+
+ArrayType *
+sv_matrix_datum(const double *m, int k, int d)
+{
+	Datum	   *ev = palloc(sizeof(Datum) * Max(k * d, 1));
+	int			dims[2] = {k, d};
+	int			lbs[2] = {1, 1};
+
+	for (int i = 0; i < k * d; i++)
+		ev[i] = Float8GetDatum(m[i]);
+	return construct_md_array(ev, NULL, 2, dims, lbs, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+int
+sv_nearest(const double *x, const double *c, int k, int d, double *dist2)
+{
+	int			best = 0;
+	double		bd = sv_dist2(x, c, d);
+
+	for (int j = 1; j < k; j++)
+	{
+		double		t = sv_dist2(x, c + (Size) j * d, d);
+
+		if (t < bd)
+		{
+			bd = t;
+			best = j;
+		}
+	}
+	if (dist2)
+		*dist2 = bd;
+	return best;
+}
