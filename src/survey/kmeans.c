@@ -86,15 +86,64 @@ sv_half_gaps(const double *c, int k, int d, double *s)
 		s[0] = DBL_MAX;
 }
 
-/* Full assignment of point x: nearest and second nearest distances. */
+/*
+ * Full assignment of point x: nearest and second nearest distances.
+ * Four centroids at a time, so that four independent sums are in flight
+ * instead of one chain of dependent additions; each sum still adds its
+ * terms in coordinate order, so every distance is bit-identical to
+ * sv_dist2's.
+ */
 static inline int
 sv_scan(const double *x, const double *c, int k, int d, double *d1, double *d2)
 {
 	int			best = 0;
 	double		b1 = DBL_MAX,
 				b2 = DBL_MAX;
+	int			j = 0;
+	double		dist[4];
 
-	for (int j = 0; j < k; j++)
+	for (; j + 4 <= k; j += 4)
+	{
+		const double *c0 = c + (Size) j * d;
+		const double *c1 = c0 + d;
+		const double *c2 = c1 + d;
+		const double *c3 = c2 + d;
+		double		s0 = 0,
+					s1 = 0,
+					s2 = 0,
+					s3 = 0;
+
+		for (int t = 0; t < d; t++)
+		{
+			double		e0 = x[t] - c0[t],
+						e1 = x[t] - c1[t],
+						e2 = x[t] - c2[t],
+						e3 = x[t] - c3[t];
+
+			s0 += e0 * e0;
+			s1 += e1 * e1;
+			s2 += e2 * e2;
+			s3 += e3 * e3;
+		}
+		dist[0] = s0;
+		dist[1] = s1;
+		dist[2] = s2;
+		dist[3] = s3;
+		for (int q = 0; q < 4; q++)
+		{
+			double		t = dist[q];
+
+			if (t < b1)
+			{
+				b2 = b1;
+				b1 = t;
+				best = j + q;
+			}
+			else if (t < b2)
+				b2 = t;
+		}
+	}
+	for (; j < k; j++)
 	{
 		double		t = sv_dist2(x, c + (Size) j * d, d);
 

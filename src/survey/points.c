@@ -17,9 +17,6 @@
 #include "utils/plancache.h"
 #include "utils/portal.h"
 
-/* Rows per cursor fetch: large enough to amortise the fetch, small in memory. */
-#define SV_BATCH 10000
-
 void
 sv_reserve(SvPoints *p, Size more, const char *what)
 {
@@ -129,193 +126,243 @@ sv_bad_value(const SvPoints *p, int64 row, const char *what)
 			 (long long) (p->id ? p->id[row] : row + 1), (long long) (row + 1), what);
 }
 
-void
-sv_points_load(SvPoints *p, const char *query, const char *argname, int want)
+/*
+ * The rows stream from the executor straight into the arrays through a
+ * DestReceiver of our own (SPI_execute_plan_extended's dest): no tuple is
+ * copied into an SPI tuple table, and no batch is held.
+ */
+typedef struct SvReader
 {
-	SPIPlanPtr	plan;
-	Portal		portal;
-	TupleDesc	desc;
-	int			lead = ((want & SV_WANT_ID) ? 1 : 0) + ((want & SV_WANT_LABEL) ? 1 : 0);
-	int			ncoord;
+	DestReceiver pub;
+	SvPoints   *p;
+	const char *argname;
+	int			want;
+	int			lead;
 	bool		arrays;
-	Oid			elemtype = InvalidOid;
-	Oid		   *coltype;
-	int64		cap = 0;
+	Oid			elemtype;
 	int16		elmlen;
 	bool		elmbyval;
 	char		elmalign;
-	MemoryContext batchcxt;
+	Oid		   *coltype;
+	int64		cap;
+	MemoryContext rowcxt;		/* detoasted arrays, reset now and then */
+	int64		since_reset;
+} SvReader;
 
-	memset(p, 0, sizeof(*p));
-	p->limit = survey_work_mem_bytes();
+static void
+sv_reader_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	SvReader   *r = (SvReader *) self;
+	SvPoints   *p = r->p;
+	const char *argname = r->argname;
+	int			lead = r->lead;
+	int			ncoord = desc->natts - lead;
 
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	sv_check_read_only(plan, query, argname);
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	desc = portal->tupDesc;
-
-	ncoord = desc->natts - lead;
 	if (ncoord < 1)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-				 (want & SV_WANT_LABEL) ? "Return the cluster, then a float8[] or numeric columns."
+				 (r->want & SV_WANT_LABEL) ? "Return the cluster, then a float8[] or numeric columns."
 				 : "Return an id, then a float8[] or numeric columns.",
 				 "the %s query returns %d columns, too few for its points", argname, desc->natts);
+	r->coltype = palloc(sizeof(Oid) * desc->natts);
+	for (int c = 0; c < desc->natts; c++)
+		r->coltype[c] = getBaseType(TupleDescAttr(desc, c)->atttypid);
 	for (int c = 0; c < lead; c++)
-		if (!sv_int_type(TupleDescAttr(desc, c)->atttypid))
+		if (!sv_int_type(r->coltype[c]))
 			mk_error(ERRCODE_DATATYPE_MISMATCH,
 					 "The first columns are an integer id (and, where asked, an integer cluster).",
 					 "column %d (\"%s\") of the %s query is of type %s, not an integer",
 					 c + 1, NameStr(TupleDescAttr(desc, c)->attname), argname,
-					 format_type_be(TupleDescAttr(desc, c)->atttypid));
-
-	coltype = palloc(sizeof(Oid) * desc->natts);
-	for (int c = 0; c < desc->natts; c++)
-		coltype[c] = getBaseType(TupleDescAttr(desc, c)->atttypid);
-	elemtype = (ncoord == 1) ? get_element_type(coltype[lead]) : InvalidOid;
-	arrays = OidIsValid(elemtype);
-	if (arrays && !sv_numeric_type(elemtype))
+					 format_type_be(r->coltype[c]));
+	r->elemtype = (ncoord == 1) ? get_element_type(r->coltype[lead]) : InvalidOid;
+	r->arrays = OidIsValid(r->elemtype);
+	if (r->arrays && !sv_numeric_type(r->elemtype))
 		mk_error(ERRCODE_DATATYPE_MISMATCH, "Coordinates are float8[] or numeric columns.",
 				 "the coordinates of the %s query are of type %s, not a numeric array",
-				 argname, format_type_be(coltype[lead]));
-	if (arrays)
-		get_typlenbyvalalign(elemtype, &elmlen, &elmbyval, &elmalign);
+				 argname, format_type_be(r->coltype[lead]));
+	if (r->arrays)
+		get_typlenbyvalalign(r->elemtype, &r->elmlen, &r->elmbyval, &r->elmalign);
 	else
 		for (int c = lead; c < desc->natts; c++)
-			if (!sv_numeric_type(coltype[c]))
+			if (!sv_numeric_type(r->coltype[c]))
 				mk_error(ERRCODE_DATATYPE_MISMATCH, "Coordinates are float8[] or numeric columns.",
 						 "column %d (\"%s\") of the %s query is of type %s, not a number",
 						 c + 1, NameStr(TupleDescAttr(desc, c)->attname), argname,
-						 format_type_be(coltype[c]));
-	p->d = arrays ? 0 : ncoord;
+						 format_type_be(r->coltype[c]));
+	p->d = r->arrays ? 0 : ncoord;
+}
+
+static bool
+sv_reader_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	SvReader   *r = (SvReader *) self;
+	SvPoints   *p = r->p;
+	const char *argname = r->argname;
+	int			lead = r->lead;
+	Datum	   *values;
+	bool	   *nulls;
+	int64		row = p->n;
+	int64		idv = 0;
+	int64		labelv = 0;
+	double	   *dst;
+	int			c = 0;
+	MemoryContext old;
+
+	slot_getallattrs(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	if ((row & 8191) == 0)
+		CHECK_FOR_INTERRUPTS();
+	if (r->want & SV_WANT_ID)
+	{
+		if (nulls[c])
+			mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL,
+					 "row %lld of the %s query has a NULL id", (long long) (row + 1), argname);
+		idv = sv_to_int64(values[c], r->coltype[c]);
+		c++;
+	}
+	if (r->want & SV_WANT_LABEL)
+	{
+		if (nulls[c])
+			mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL,
+					 "row %lld of the %s query has a NULL cluster", (long long) (row + 1), argname);
+		labelv = sv_to_int64(values[c], r->coltype[c]);
+		if (labelv < 0 || labelv > PG_INT32_MAX)
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Clusters are numbered from 0.",
+					 "row %lld of the %s query has cluster %lld", (long long) (row + 1),
+					 argname, (long long) labelv);
+		c++;
+	}
+	old = MemoryContextSwitchTo(r->rowcxt);
+	if (p->d == 0)
+	{
+		/* The first array fixes the dimension. */
+		ArrayType  *a;
+
+		if (nulls[lead])
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+					 "Filter such rows out in the points query (WHERE ... IS NOT NULL) or fill them in.",
+					 "point %lld (row 1 of the points query) has a NULL coordinate",
+					 (long long) ((r->want & SV_WANT_ID) ? idv : 1));
+		a = DatumGetArrayTypeP(values[lead]);
+		p->d = ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0;
+		if (p->d < 1)
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+					 "Each point is a one-dimensional array of its coordinates.",
+					 "the first point of the %s query has an empty or multi-dimensional array",
+					 argname);
+	}
+	MemoryContextSwitchTo(old);
+	sv_grow(p, &r->cap, row + 1);
+	if (p->id)
+		p->id[row] = idv;
+	if (p->label)
+		p->label[row] = (int32) labelv;
+	dst = p->x + row * p->d;
+	if (r->arrays)
+	{
+		ArrayType  *a;
+
+		if (nulls[lead])
+			sv_bad_value(p, row, "NULL");
+		old = MemoryContextSwitchTo(r->rowcxt);
+		a = DatumGetArrayTypeP(values[lead]);
+		if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != p->d)
+			mk_error(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+					 "Every point of one run has the same number of coordinates.",
+					 "point %lld (row %lld of the %s query) has %d coordinates, the first had %d",
+					 (long long) (p->id ? p->id[row] : row + 1), (long long) (row + 1),
+					 argname, ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0, p->d);
+		if (ARR_HASNULL(a))
+			sv_bad_value(p, row, "NULL");
+		if (r->elemtype == FLOAT8OID)
+			memcpy(dst, ARR_DATA_PTR(a), sizeof(double) * p->d);
+		else
+		{
+			Datum	   *ev;
+			int			ne;
+
+			deconstruct_array(a, r->elemtype, r->elmlen, r->elmbyval, r->elmalign, &ev, NULL, &ne);
+			for (int j = 0; j < ne; j++)
+				dst[j] = sv_to_double(ev[j], r->elemtype);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		old = MemoryContextSwitchTo(r->rowcxt);
+		for (int j = 0; j < p->d; j++)
+		{
+			if (nulls[lead + j])
+				sv_bad_value(p, row, "NULL");
+			dst[j] = sv_to_double(values[lead + j], r->coltype[lead + j]);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	for (int j = 0; j < p->d; j++)
+		if (!isfinite(dst[j]))
+			sv_bad_value(p, row, isnan(dst[j]) ? "NaN" : "infinite");
+	p->n++;
+	if (++r->since_reset == 4096)
+	{
+		MemoryContextReset(r->rowcxt);
+		r->since_reset = 0;
+	}
+	return true;
+}
+
+static void
+sv_reader_shutdown(DestReceiver *self)
+{
+}
+
+static void
+sv_reader_destroy(DestReceiver *self)
+{
+}
+
+void
+sv_points_load(SvPoints *p, const char *query, const char *argname, int want)
+{
+	SPIPlanPtr	plan;
+	SvReader	r;
+	SPIExecuteOptions opts;
+
+	memset(p, 0, sizeof(*p));
+	p->limit = survey_work_mem_bytes();
 	p->x = palloc(sizeof(double));
 	if (want & SV_WANT_ID)
 		p->id = palloc(sizeof(int64));
 	if (want & SV_WANT_LABEL)
 		p->label = palloc(sizeof(int32));
 
-	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "survey points batch",
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
+				 "argument \"%s\" is not a query PostgreSQL can prepare: %s",
+				 argname, SPI_result_code_string(SPI_result));
+	sv_check_read_only(plan, query, argname);
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = sv_reader_receive;
+	r.pub.rStartup = sv_reader_startup;
+	r.pub.rShutdown = sv_reader_shutdown;
+	r.pub.rDestroy = sv_reader_destroy;
+	r.pub.mydest = DestNone;
+	r.p = p;
+	r.argname = argname;
+	r.want = want;
+	r.lead = ((want & SV_WANT_ID) ? 1 : 0) + ((want & SV_WANT_LABEL) ? 1 : 0);
+	r.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "survey points rows",
 									 ALLOCSET_DEFAULT_SIZES);
-	for (;;)
-	{
-		SPITupleTable *tt;
-		uint64		ntup;
-		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
-		bool	   *nulls = palloc(sizeof(bool) * desc->natts);
 
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, SV_BATCH);
-		ntup = SPI_processed;
-		tt = SPI_tuptable;
-		if (ntup == 0)
-			break;
-		for (uint64 r = 0; r < ntup; r++)
-		{
-			int64		row = p->n;
-			double	   *dst;
-			MemoryContext old;
-			int			c = 0;
-
-			int64		idv = 0;
-			int64		labelv = 0;
-
-			heap_deform_tuple(tt->vals[r], tt->tupdesc, values, nulls);
-			if (p->id)
-			{
-				if (nulls[c])
-					mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL,
-							 "row %lld of the %s query has a NULL id", (long long) (row + 1), argname);
-				idv = sv_to_int64(values[c], coltype[c]);
-				c++;
-			}
-			if (p->label)
-			{
-				if (nulls[c])
-					mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL,
-							 "row %lld of the %s query has a NULL cluster", (long long) (row + 1), argname);
-				labelv = sv_to_int64(values[c], coltype[c]);
-				if (labelv < 0 || labelv > PG_INT32_MAX)
-					mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Clusters are numbered from 0.",
-							 "row %lld of the %s query has cluster %lld", (long long) (row + 1),
-							 argname, (long long) labelv);
-				c++;
-			}
-			if (p->d == 0)
-			{
-				/* The first array fixes the dimension. */
-				ArrayType  *a;
-
-				if (nulls[lead])
-					mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-							 "Filter such rows out in the points query (WHERE ... IS NOT NULL) or fill them in.",
-							 "point %lld (row 1 of the points query) has a NULL coordinate",
-							 (long long) (p->id ? idv : 1));
-				a = DatumGetArrayTypeP(values[lead]);
-				p->d = ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0;
-				if (p->d < 1)
-					mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-							 "Each point is a one-dimensional array of its coordinates.",
-							 "the first point of the %s query has an empty or multi-dimensional array",
-							 argname);
-				pfree(p->x);
-				p->x = palloc(sizeof(double) * p->d);
-			}
-			sv_grow(p, &cap, row + 1);
-			if (p->id)
-				p->id[row] = idv;
-			if (p->label)
-				p->label[row] = (int32) labelv;
-			dst = p->x + row * p->d;
-			if (arrays)
-			{
-				ArrayType  *a;
-
-				if (nulls[lead])
-					sv_bad_value(p, row, "NULL");
-				old = MemoryContextSwitchTo(batchcxt);
-				a = DatumGetArrayTypeP(values[lead]);
-				if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != p->d)
-					mk_error(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-							 "Every point of one run has the same number of coordinates.",
-							 "point %lld (row %lld of the %s query) has %d coordinates, the first had %d",
-							 (long long) (p->id ? p->id[row] : row + 1), (long long) (row + 1),
-							 argname, ARR_NDIM(a) == 1 ? ARR_DIMS(a)[0] : 0, p->d);
-				if (ARR_HASNULL(a))
-					sv_bad_value(p, row, "NULL");
-				if (elemtype == FLOAT8OID)
-					memcpy(dst, ARR_DATA_PTR(a), sizeof(double) * p->d);
-				else
-				{
-					Datum	   *ev;
-					int			ne;
-
-					deconstruct_array(a, elemtype, elmlen, elmbyval, elmalign, &ev, NULL, &ne);
-					for (int j = 0; j < ne; j++)
-						dst[j] = sv_to_double(ev[j], elemtype);
-				}
-				MemoryContextSwitchTo(old);
-			}
-			else
-				for (int j = 0; j < p->d; j++)
-				{
-					if (nulls[lead + j])
-						sv_bad_value(p, row, "NULL");
-					dst[j] = sv_to_double(values[lead + j], coltype[lead + j]);
-				}
-			for (int j = 0; j < p->d; j++)
-				if (!isfinite(dst[j]))
-					sv_bad_value(p, row, isnan(dst[j]) ? "NaN" : "infinite");
-			p->n++;
-		}
-		MemoryContextReset(batchcxt);
-		SPI_freetuptable(tt);
-		pfree(values);
-		pfree(nulls);
-	}
-	SPI_cursor_close(portal);
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) &r;
+	/* Read-only: SPI refuses any statement that is not, and takes no new snapshot. */
+	if (SPI_execute_plan_extended(plan, &opts) < 0)
+		elog(ERROR, "reading the %s query failed", argname);
 	SPI_freeplan(plan);
-	MemoryContextDelete(batchcxt);
+	MemoryContextDelete(r.rowcxt);
 }
 
 void

@@ -121,6 +121,14 @@ CREATE TYPE mekatek.sus_summary_result AS (
 COMMENT ON TYPE mekatek.sus_summary_result IS
 'SUS summary: n, mean, sample standard deviation, 95% t confidence interval of the mean, median; the mean''s adjective (nearest of Bangor, Kortum and Miller 2009''s adjective means), acceptability (Bangor et al. 2008), grade and percentile (Sauro and Lewis''s curved grading scale, 2016)';
 
+CREATE FUNCTION mekatek.sus_interpret(score float8,
+                                      OUT adjective text, OUT acceptability text,
+                                      OUT grade text, OUT percentile float8)
+LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mk_sus_interpret';
+COMMENT ON FUNCTION mekatek.sus_interpret(float8) IS
+'Interpretations of a SUS score (0..100): Bangor, Kortum and Miller''s adjective (nearest adjective mean, 2009) and acceptability range (2008), Sauro and Lewis''s curved grade and percentile (2016)';
+
 CREATE FUNCTION mekatek.sus_summary_trans(internal, smallint[])
 RETURNS internal LANGUAGE c PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mk_sus_summary_trans';
@@ -448,8 +456,8 @@ DECLARE
     res mekatek.kmeans_result;
     run bigint;
     t0 timestamptz := clock_timestamp();
-    nresp bigint;
-    sil float8;
+    ids bigint[];
+    clusters int[];
 BEGIN
     SELECT s.survey_id INTO sid FROM mekatek.survey s WHERE s.name = survey;
     IF sid IS NULL THEN
@@ -465,26 +473,19 @@ BEGIN
             bad.respondent_id, bad.value, bad.item_no, bad.scale_min, bad.scale_max
             USING ERRCODE = '22003';
     END IF;
-    SELECT array_agg(DISTINCT i.dimension ORDER BY i.dimension COLLATE "C") INTO dims
-      FROM mekatek.survey_item i WHERE i.survey_id = sid;
+    SELECT array_agg(d.dimension ORDER BY d.dimension COLLATE "C") INTO dims
+      FROM (SELECT DISTINCT i.dimension FROM mekatek.survey_item i WHERE i.survey_id = sid) d;
     q := mekatek.survey_points_query(sid);
     res := mekatek.kmeans(q, k, n_init => n_init, seed => seed, standardize => standardize);
 
-    CREATE TEMP TABLE IF NOT EXISTS mk_survey_assign (id bigint, cluster_id int) ON COMMIT DROP;
-    TRUNCATE mk_survey_assign;
-    INSERT INTO mk_survey_assign
-    SELECT a.id, a.cluster_id FROM mekatek.kmeans_assign(q, res.centroids, standardize) a;
-    SELECT count(*) INTO nresp FROM mk_survey_assign;
-    IF k > 1 THEN
-        sil := mekatek.silhouette(format(
-            'SELECT a.cluster_id, p.point FROM (%s) p JOIN pg_temp.mk_survey_assign a ON a.id = p.respondent_id', q));
-    END IF;
+    SELECT array_agg(a.id ORDER BY a.id), array_agg(a.cluster_id ORDER BY a.id) INTO ids, clusters
+      FROM mekatek.kmeans_assign(q, res.centroids, standardize) a;
 
     INSERT INTO mekatek.survey_cluster_run (survey_id, k, seed, n_init, standardize, dimensions,
-                                            centroids, objective, iterations, silhouette,
-                                            respondents, started_at, finished_at)
+                                            centroids, objective, iterations, respondents,
+                                            started_at, finished_at)
     VALUES (sid, k, seed, n_init, standardize, dims, res.centroids, res.objective_fn,
-            res.num_iterations, sil, nresp, t0, clock_timestamp())
+            res.num_iterations, cardinality(ids), t0, clock_timestamp())
     RETURNING run_id INTO run;
 
     -- Labels by mean satisfaction: the highest cluster is "high", the
@@ -496,7 +497,7 @@ BEGIN
                 WHEN g.pos = k THEN 'low'
                 WHEN k = 3 THEN 'medium'
                 ELSE 'level ' || g.pos END,
-           (SELECT count(*) FROM mk_survey_assign a WHERE a.cluster_id = g.cluster_id),
+           (SELECT count(*) FROM unnest(clusters) c WHERE c = g.cluster_id),
            g.satisfaction, g.centroid
       FROM (SELECT c.cluster_id, c.satisfaction, c.centroid,
                    row_number() OVER (ORDER BY c.satisfaction DESC, c.cluster_id) AS pos
@@ -506,7 +507,16 @@ BEGIN
                       FROM generate_series(1, k) j) c) g;
 
     INSERT INTO mekatek.survey_cluster_member (run_id, respondent_id, cluster_id)
-    SELECT run, a.id, a.cluster_id FROM mk_survey_assign a;
+    SELECT run, u.id, u.c FROM unnest(ids, clusters) u(id, c);
+
+    IF k > 1 THEN
+        UPDATE mekatek.survey_cluster_run r
+           SET silhouette = mekatek.silhouette(format(
+                   'SELECT m.cluster_id, p.point FROM (%s) p
+                      JOIN mekatek.survey_cluster_member m ON m.respondent_id = p.respondent_id
+                     WHERE m.run_id = %s', q, run))
+         WHERE r.run_id = run;
+    END IF;
     RETURN run;
 END
 $$;
@@ -551,6 +561,7 @@ GRANT EXECUTE ON FUNCTION
     mekatek.kmeans_step(float8[], float8[]),
     mekatek.kmeans_step_objective(float8[], float8[]),
     mekatek.sus_score(smallint[], bool),
+    mekatek.sus_interpret(float8),
     mekatek.sus_summary_trans(internal, smallint[]),
     mekatek.sus_summary_trans(internal, smallint[], bool),
     mekatek.sus_summary_combine(internal, internal),

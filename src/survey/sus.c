@@ -157,6 +157,25 @@ sv_cgs_percentile(double m)
 	return sv_cgs[r].plo + t * (sv_cgs[r].phi - sv_cgs[r].plo);
 }
 
+PG_FUNCTION_INFO_V1(mk_sus_interpret);
+Datum
+mk_sus_interpret(PG_FUNCTION_ARGS)
+{
+	double		m = mk_arg_float8_range(fcinfo, 0, "score", 0, 100);
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "sus_interpret must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = CStringGetTextDatum(sv_bangor_adjective(m));
+	values[1] = CStringGetTextDatum(sv_bangor_acceptability(m));
+	values[2] = CStringGetTextDatum(sv_cgs[sv_cgs_row(m)].grade);
+	values[3] = Float8GetDatum(sv_cgs_percentile(m));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
 /* The aggregate's state: the scores so far (the median needs them all). */
 typedef struct SvSus
 {
