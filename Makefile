@@ -27,7 +27,9 @@ UPGRADE_0_2_0 := $(wildcard src/core/upgrade--0.1.0--0.2.0.sql) \
 DATA_built  = build/mekatek--$(EXTVERSION).sql build/mekatek--0.1.0--0.2.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/build/include
-PG_CFLAGS   = -Wvla -Wshadow=compatible-local $(MK_CFLAGS)
+# -MMD: every object depends on the headers it includes (PGXS tracks none
+# unless PostgreSQL was configured with --enable-depend).
+PG_CFLAGS   = -Wvla -Wshadow=compatible-local -MMD -MP $(MK_CFLAGS)
 SHLIB_LINK  = -lcurl -lz -lcrypto
 
 # pg_regress: sql/*.sql against expected/*.out.  Isolation: the specs in
@@ -39,7 +41,7 @@ REGRESS_OPTS   = --inputdir=$(srcdir) --load-extension=mekatek
 ISOLATION      = $(sort $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --load-extension=mekatek
 
-EXTRA_CLEAN = build/mekatek--*.sql build/include results regression.diffs regression.out output_iso
+EXTRA_CLEAN = $(OBJS:.o=.d) build/mekatek--*.sql build/include results regression.diffs regression.out output_iso
 
 # pg_config on PATH, else PostgreSQL 15's from Debian.  On a machine that
 # has neither yet, PGXS is empty and only `make deps|demo|test` work: they
@@ -89,6 +91,8 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bash test/bench/run.sh
+
+-include $(OBJS:.o=.d)
 
 # `make print-REGRESS` and the like: the harness reads the lists from here.
 print-%:

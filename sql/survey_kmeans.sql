@@ -121,6 +121,10 @@ SELECT mekatek.kmeans(NULL, 2);
 SELECT mekatek.kmeans('DELETE FROM line_pt RETURNING id, x', 2);
 SELECT mekatek.kmeans('WITH d AS (DELETE FROM line_pt RETURNING id, x) SELECT * FROM d', 2);
 SELECT mekatek.kmeans('SELECT id, x FROM line_pt FOR UPDATE', 2);
+-- A volatile function inside the query cannot write either.
+CREATE SEQUENCE survey_seq;
+SELECT mekatek.kmeans('SELECT id, nextval(''survey_seq'')::float8 FROM line_pt', 2);
+DROP SEQUENCE survey_seq;
 SELECT count(*) AS still_six FROM line_pt;
 SET mekatek.survey_work_mem = '1MB';
 SELECT mekatek.kmeans('SELECT i, ARRAY[i, i, i, i, i, i, i, i]::float8[] FROM generate_series(1, 100000) i', 2);

@@ -1,6 +1,6 @@
 -- Mekatek install script, module backup (S3 export, import, catalogue,
 -- retention, verified restore).  The transfer code is C (src/s3_*.c,
--- src/backup_catalog.c); this file is the interface, the catalogue and the
+-- src/catalog.c); this file is the interface, the catalogue and the
 -- policy.  Credentials live in the superuser-only settings
 -- mekatek.s3_access_key_id / mekatek.s3_secret_access_key, never in a table.
 

@@ -1,5 +1,5 @@
 /*
- * backup_catalog.c: the C side of the backup catalogue: digest of a stored
+ * catalog.c: the C side of the backup catalogue: digest of a stored
  * object (backup_verify), verified restore (backup_restore), delete
  * (backup_prune).  The catalogue, categories and retention are SQL
  * (src/backup/backup.sql).
@@ -109,7 +109,7 @@ mk_s3_object_digest(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	mk_require_backup_admin("mekatek.s3_object_digest");
+	mk_require_admin("mekatek.s3_object_digest", MK_BACKUP_ADMIN_HINT);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL, "function returning record called in context that cannot accept type record");
 	download(bucket, key, &d, sha);
@@ -152,7 +152,7 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	want_bytes = PG_GETARG_INT64(3);
 	relid = PG_GETARG_OID(4);
 	replace = PG_GETARG_BOOL(5);
-	mk_require_backup_admin("mekatek.s3_restore");
+	mk_require_admin("mekatek.s3_restore", MK_BACKUP_ADMIN_HINT);
 	if (get_rel_name(relid) == NULL)
 		mk_error(ERRCODE_UNDEFINED_TABLE, NULL, "relation with OID %u does not exist", relid);
 	mk_s3_parse_options(options, NULL, true, &opts);
@@ -173,8 +173,8 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "SPI_connect failed");
-		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "could not empty %s", get_rel_name(relid));
+		mk_spi_execute(sql, 0, NULL, NULL, NULL, false, 0, SPI_OK_UTILITY,
+					   "s3_restore: emptying the table");
 		SPI_finish();
 	}
 	if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
@@ -199,7 +199,7 @@ mk_s3_delete_object(PG_FUNCTION_ARGS)
 	MkS3Result	res;
 	bool		ok;
 
-	mk_require_backup_admin("mekatek.s3_delete_object");
+	mk_require_admin("mekatek.s3_delete_object", MK_BACKUP_ADMIN_HINT);
 	mk_s3_check_names(bucket, key);
 	mk_s3_config_load(&cfg);
 	mk_s3_result_init(&res);

@@ -29,106 +29,6 @@
 #define MK_BODY_CAP (64 * 1024)
 #define MK_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static char *s3_endpoint = NULL;
-static char *s3_region = NULL;
-static int	s3_uri_style = 0;
-static char *s3_access_key_id = NULL;
-static char *s3_secret_access_key = NULL;
-static char *s3_session_token = NULL;
-static bool s3_verify_tls = true;
-static int	s3_timeout = 60;
-static int	s3_max_retries = 3;
-static int	s3_retry_base = 200;
-
-static const struct config_enum_entry uri_styles[] = {
-	{"virtual-host", 0, false},
-	{"path", 1, false},
-	{NULL, 0, false}
-};
-
-static emit_log_hook_type prev_emit_log_hook = NULL;
-
-static const char *const credential_settings[] = {
-	"mekatek.s3_secret_access_key", "mekatek.s3_session_token", "mekatek.s3_access_key_id"
-};
-
-static const char *
-credential_in(const char *text)
-{
-	if (text == NULL)
-		return NULL;
-	for (int i = 0; i < (int) lengthof(credential_settings); i++)
-		if (strstr(text, credential_settings[i]) != NULL)
-			return credential_settings[i];
-	return NULL;
-}
-
-/*
- * Keep credentials out of the server log.  A configuration reload makes the
- * postmaster log "parameter ... changed to <value>" for every setting,
- * superuser-only or not; statement logging would print a SET or ALTER SYSTEM
- * with its value.  Installed in the postmaster when mekatek is in
- * shared_preload_libraries, as it should be.
- */
-static void
-redact_credentials(ErrorData *edata)
-{
-	const char *name = credential_in(edata->message);
-
-	if (name && edata->message_id &&
-		strcmp(edata->message_id, "parameter \"%s\" changed to \"%s\"") == 0)
-		edata->message = psprintf("parameter \"%s\" changed", name);
-	else if (credential_in(debug_query_string))
-	{
-		const char *at = edata->message ? strstr(edata->message, debug_query_string) : NULL;
-
-		edata->hide_stmt = true;
-		if (at)
-			edata->message = psprintf("%.*s<a statement naming a Mekatek S3 credential>",
-									  (int) (at - edata->message), edata->message);
-	}
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
-}
-
-void
-mk_backup_init(void)
-{
-	/* Credentials: superuser-only to set and to read, out of SHOW ALL. */
-	const int	secret = GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE;
-
-	DefineCustomStringVariable("mekatek.s3_endpoint",
-							   "S3 endpoint URL; empty means AWS (https://s3.<region>.amazonaws.com).",
-							   NULL, &s3_endpoint, "", PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("mekatek.s3_region", "S3 region used in signatures.",
-							   NULL, &s3_region, "us-east-1", PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomEnumVariable("mekatek.s3_uri_style",
-							 "S3 addressing: virtual-host (bucket.host/key) or path (host/bucket/key).",
-							 NULL, &s3_uri_style, 0, uri_styles, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("mekatek.s3_access_key_id", "S3 access key id.",
-							   NULL, &s3_access_key_id, "", PGC_SUSET, secret, NULL, NULL, NULL);
-	DefineCustomStringVariable("mekatek.s3_secret_access_key",
-							   "S3 secret access key: superuser-only, never shown.",
-							   NULL, &s3_secret_access_key, "", PGC_SUSET, secret, NULL, NULL, NULL);
-	DefineCustomStringVariable("mekatek.s3_session_token",
-							   "S3 session token for temporary credentials.",
-							   NULL, &s3_session_token, "", PGC_SUSET, secret, NULL, NULL, NULL);
-	DefineCustomBoolVariable("mekatek.s3_verify_tls", "Verify the S3 server's TLS certificate.",
-							 NULL, &s3_verify_tls, true, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("mekatek.s3_timeout",
-							"S3 request fails after this long without progress.",
-							NULL, &s3_timeout, 60, 1, 3600, PGC_USERSET, GUC_UNIT_S,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("mekatek.s3_max_retries",
-							"Retries of a failed S3 request (5xx, timeout, reset).",
-							NULL, &s3_max_retries, 3, 0, 10, PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("mekatek.s3_retry_base",
-							"First retry delay; it doubles at each retry.",
-							NULL, &s3_retry_base, 200, 0, 60000, PGC_USERSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = redact_credentials;
-}
 
 static void
 require_setting(const char *value, const char *name)
@@ -164,17 +64,17 @@ warn_unless_preloaded(void)
 void
 mk_s3_config_load(MkS3Config *cfg)
 {
-	const char *ep = s3_endpoint;
+	const char *ep = mk_s3_endpoint;
 	const char *rest;
 	const char *slash;
 
-	require_setting(s3_access_key_id, "mekatek.s3_access_key_id");
-	require_setting(s3_secret_access_key, "mekatek.s3_secret_access_key");
-	require_setting(s3_region, "mekatek.s3_region");
+	require_setting(mk_s3_access_key_id, "mekatek.s3_access_key_id");
+	require_setting(mk_s3_secret_access_key, "mekatek.s3_secret_access_key");
+	require_setting(mk_s3_region, "mekatek.s3_region");
 	warn_unless_preloaded();
 
 	if (ep == NULL || ep[0] == '\0')
-		ep = psprintf("https://s3.%s.amazonaws.com", s3_region);
+		ep = psprintf("https://s3.%s.amazonaws.com", mk_s3_region);
 	if (strncmp(ep, "https://", 8) == 0)
 	{
 		cfg->scheme = "https";
@@ -198,15 +98,15 @@ mk_s3_config_load(MkS3Config *cfg)
 	if (cfg->hostport[0] == '\0' || strpbrk(cfg->hostport, " @?#") != NULL)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
 				 "setting \"mekatek.s3_endpoint\" has no usable host: \"%s\"", ep);
-	cfg->path_style = (s3_uri_style == 1);
-	cfg->region = pstrdup(s3_region);
-	cfg->access_key = pstrdup(s3_access_key_id);
-	cfg->secret_key = pstrdup(s3_secret_access_key);
-	cfg->session_token = (s3_session_token && s3_session_token[0]) ? pstrdup(s3_session_token) : NULL;
-	cfg->verify_tls = s3_verify_tls;
-	cfg->timeout_s = s3_timeout;
-	cfg->max_retries = s3_max_retries;
-	cfg->retry_base_ms = s3_retry_base;
+	cfg->path_style = (mk_s3_uri_style == 1);
+	cfg->region = pstrdup(mk_s3_region);
+	cfg->access_key = pstrdup(mk_s3_access_key_id);
+	cfg->secret_key = pstrdup(mk_s3_secret_access_key);
+	cfg->session_token = (mk_s3_session_token && mk_s3_session_token[0]) ? pstrdup(mk_s3_session_token) : NULL;
+	cfg->verify_tls = mk_s3_verify_tls;
+	cfg->timeout_s = mk_s3_timeout;
+	cfg->max_retries = mk_s3_max_retries;
+	cfg->retry_base_ms = mk_s3_retry_base;
 }
 
 void

@@ -92,4 +92,16 @@ extern int	mk_s3_stream_read(MkS3Stream *st, char *buf, int maxlen);
 extern int64 mk_s3_stream_bytes(MkS3Stream *st);
 extern void mk_s3_stream_close(MkS3Stream *st);
 
+/* The settings (backup/settings.c), read when a request is configured. */
+extern char *mk_s3_endpoint;
+extern char *mk_s3_region;
+extern int	mk_s3_uri_style;
+extern char *mk_s3_access_key_id;
+extern char *mk_s3_secret_access_key;
+extern char *mk_s3_session_token;
+extern bool mk_s3_verify_tls;
+extern int	mk_s3_timeout;
+extern int	mk_s3_max_retries;
+extern int	mk_s3_retry_base;
+
 #endif							/* MK_S3_CLIENT_H */

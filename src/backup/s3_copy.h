@@ -38,8 +38,7 @@ extern List *mk_raw_parse(const char *sql, const char *label);
 extern void mk_s3_parse_options(const char *options, const char *columns, bool is_from,
 								MkS3Options *out);
 
-/* Raise 42501 unless the current user has mekatek_admin's rights. */
-extern void mk_require_backup_admin(const char *what);
+#define MK_BACKUP_ADMIN_HINT "Backups and restores need the mekatek_admin role."
 
 /* zlib allocators on a memory context (opaque): freed with it on error. */
 extern voidpf mk_zalloc(voidpf opaque, uInt items, uInt size);

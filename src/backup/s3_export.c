@@ -519,7 +519,7 @@ mk_s3_export(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	mk_require_backup_admin("mekatek.s3_export");
+	mk_require_admin("mekatek.s3_export", MK_BACKUP_ADMIN_HINT);
 	InitMaterializedSRF(fcinfo, 0);
 	mk_s3_export_run(query, bucket, key, options, NULL, &r);
 	values[0] = Int64GetDatum((int64) r.rows);
@@ -549,7 +549,7 @@ mk_backup_export_object(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
-	mk_require_backup_admin("mekatek.backup_export_object");
+	mk_require_admin("mekatek.backup_export_object", MK_BACKUP_ADMIN_HINT);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL, "function returning record called in context that cannot accept type record");
 	mk_s3_export_run(query, bucket, key, options, skip, &r);

@@ -29,66 +29,22 @@
 #include "backup/s3_client.h"
 #include "backup/s3_copy.h"
 
-/* COPY's data source callback takes no argument in PostgreSQL 15. */
-static MkInflater *copy_source = NULL;
-
 static int
-copy_source_cb(void *outbuf, int minread, int maxread)
+inflater_source(void *arg, void *buf, int minread, int maxread)
 {
-	return mk_inflater_read(copy_source, outbuf, minread, maxread);
+	return mk_inflater_read((MkInflater *) arg, buf, minread, maxread);
 }
 
-/*
- * The checks DoCopy makes before a COPY FROM (we bypass DoCopy): INSERT
- * privilege on the columns loaded, no row-level security, not in a read-only transaction.
- */
+/* COPY FROM an (inflated) byte source into a relation; returns the rows. */
 uint64
 mk_copy_from_source(Oid relid, MkInflater *src, List *attlist, List *copy_options)
 {
-	Relation	rel;
-	ParseState *pstate;
-	CopyFromState cstate;
-	ParseNamespaceItem *nsitem;
-	RangeTblEntry *rte;
-	ListCell   *cur;
-	uint64		rows;
+	MkCopyFromOpts o = {
+		.what = "mekatek.s3_import",
+		.rls_hint = "Load into a table without row-level security.",
+	};
 
-	rel = table_open(relid, RowExclusiveLock);
-	pstate = make_parsestate(NULL);
-	/* As DoCopy: a range table entry that COPY uses and privileges check. */
-	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
-	rte = nsitem->p_rte;
-	rte->requiredPerms = ACL_INSERT;
-	foreach(cur, CopyGetAttnums(RelationGetDescr(rel), rel, attlist))
-		rte->insertedCols = bms_add_member(rte->insertedCols,
-										   lfirst_int(cur) - FirstLowInvalidHeapAttributeNumber);
-	ExecCheckRTPerms(pstate->p_rtable, true);
-	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
-		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, "Load into a table without row-level security.",
-				 "S3 import into \"%s\" is not supported: it has row-level security",
-				 RelationGetRelationName(rel));
-	if (!rel->rd_islocaltemp)
-		PreventCommandIfReadOnly("mekatek.s3_import");
-	PreventCommandIfParallelMode("mekatek.s3_import");
-
-	if (copy_source != NULL)
-		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
-				 "an S3 import is already running in this session");
-	copy_source = src;
-	PG_TRY();
-	{
-		cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_source_cb, attlist, copy_options);
-		rows = CopyFrom(cstate);
-		EndCopyFrom(cstate);
-	}
-	PG_FINALLY();
-	{
-		copy_source = NULL;
-	}
-	PG_END_TRY();
-	free_parsestate(pstate);
-	table_close(rel, NoLock);
-	return rows;
+	return mk_copy_from(relid, attlist, copy_options, inflater_source, src, &o);
 }
 
 static int
@@ -120,7 +76,7 @@ mk_s3_import(PG_FUNCTION_ARGS)
 	uint64		rows = 0;
 	int64		bytes = 0;
 
-	mk_require_backup_admin("mekatek.s3_import");
+	mk_require_admin("mekatek.s3_import", MK_BACKUP_ADMIN_HINT);
 	mk_s3_check_names(bucket, key);
 	mk_s3_parse_options(options, columns, true, &opts);
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(table_name));

@@ -164,18 +164,6 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 	}
 }
 
-void
-mk_require_backup_admin(const char *what)
-{
-	Oid			admin = get_role_oid("mekatek_admin", true);
-
-	if (superuser() || (OidIsValid(admin) && has_privs_of_role(GetUserId(), admin)))
-		return;
-	mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-			 "Backups and restores need the mekatek_admin role.",
-			 "permission denied for %s", what);
-}
-
 /* zlib allocates in the current memory context: freed with it on error. */
 voidpf
 mk_zalloc(voidpf opaque, uInt items, uInt size)

@@ -1,5 +1,5 @@
 -- Mekatek install script, module basket (frequent itemsets and
--- association rules).  The engine is C (src/basket_engine.c); these are
+-- association rules).  The engine is C (src/basket/engine.c); these are
 -- its SQL entry points, the run log and the counting aggregate.
 
 CREATE FUNCTION mekatek.frequent_itemsets(transactions text, min_support float8,

@@ -1,5 +1,5 @@
 /*
- * basket_agg.c: the counting pass as a parallel aggregate.
+ * counts_agg.c: the counting pass as a parallel aggregate.
  *
  *   mekatek.basket_counts(basket anyarray, candidates jsonb) -> jsonb
  *

@@ -1,5 +1,5 @@
 /*
- * basket_engine.c: exact frequent-itemset mining and single-consequent
+ * engine.c: exact frequent-itemset mining and single-consequent
  * association rules (see basket_engine.h for the interface).
  *
  * Pipeline:
@@ -594,40 +594,22 @@ bk_load_batch(BasketEngine *e, SPITupleTable *tt, uint64 ntup, bool arrays,
 void
 basket_engine_load_query(BasketEngine *e, const char *query)
 {
-	SPIPlanPtr	plan;
-	Portal		portal;
+	MkQueryReader reader;
+	SPITupleTable *batch;
 	TupleDesc	desc;
 	bool		arrays;
 	Oid			elemtype = InvalidOid;
 	BkCol		tidcol;
 	BkCol		itemcol;
 	MemoryContext old;
-	ListCell   *lc;
 
 	if (e->loaded || e->mined)
 		elog(ERROR, "basket engine: baskets already loaded");
 	e->loaded = true;
 
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (!SPI_is_cursor_plan(plan))
-		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-				 "Give a SELECT that returns (transaction id, item) rows or one array of items per basket.",
-				 "argument \"transactions\" must be a query that returns rows: %s", query);
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		CachedPlanSource *ps = lfirst(lc);
-		ListCell   *lq;
-
-		foreach(lq, ps->query_list)
-			if (castNode(Query, lfirst(lq))->hasModifyingCTE)
-				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-						 "Mining reads its input; run the data change separately.",
-						 "argument \"transactions\" must not modify data: %s", query);
-	}
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	desc = portal->tupDesc;
+	mk_query_open(&reader, query, "transactions",
+				  "Give a SELECT that returns (transaction id, item) rows or one array of items per basket.");
+	desc = reader.desc;
 
 	if (desc->natts == 1)
 	{
@@ -653,48 +635,14 @@ basket_engine_load_query(BasketEngine *e, const char *query)
 				 "Return two columns (transaction id, item) or one array of items per basket.",
 				 "the transactions query returns %d columns, not 1 or 2", desc->natts);
 
-	for (;;)
+	while ((batch = mk_query_fetch(&reader, BK_BATCH)) != NULL)
 	{
-		uint64		ntup;
-
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, BK_BATCH);
-		ntup = SPI_processed;
-		if (ntup == 0)
-			break;
 		old = MemoryContextSwitchTo(e->scratch);
-		bk_load_batch(e, SPI_tuptable, ntup, arrays, &tidcol, &itemcol, elemtype);
+		bk_load_batch(e, batch, reader.nrows, arrays, &tidcol, &itemcol, elemtype);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(e->scratch);
-		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-}
-
-void
-basket_engine_add(BasketEngine *e, const char *const *items, int nitems)
-{
-	int32		tid;
-
-	if (e->mined)
-		elog(ERROR, "basket engine: already mined");
-	tid = bk_new_transaction(e);
-	for (int i = 0; i < nitems; i++)
-	{
-		bool		isnew;
-		int32		len;
-		int32		id;
-
-		if (items[i] == NULL)
-			continue;
-		len = strlen(items[i]);
-		id = bk_dict_get(e, &e->items, items[i], len,
-						 hash_bytes((const unsigned char *) items[i], len), &isnew);
-		if (isnew)
-			e->item_name[id] = e->items.key[id];
-		bk_add_pair(e, tid, id);
-	}
+	mk_query_close(&reader);
 }
 
 /* ---------------------------------------------------------------------

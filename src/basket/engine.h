@@ -13,7 +13,7 @@
  *     ... res->itemsets, res->rules, res->item_name ...
  *     basket_engine_destroy(eng);
  *
- * or basket_engine_add() per basket instead of a query.  Everything the
+ * Everything the
  * engine allocates lives in one memory context below the given parent and is
  * counted against the byte limit: past it the engine raises ERROR 53200
  * naming the bytes it needed, before allocating.
@@ -77,9 +77,6 @@ extern BasketEngine *basket_engine_create(MemoryContext parent, Size limit_bytes
  * are ignored.  The caller must be connected to SPI.
  */
 extern void basket_engine_load_query(BasketEngine *eng, const char *query);
-
-/* Add one basket given as item names (duplicates count once). */
-extern void basket_engine_add(BasketEngine *eng, const char *const *items, int nitems);
 
 /*
  * Mine itemsets of at most max_len items (0: no limit) with

@@ -1,7 +1,6 @@
 /*
- * basket.c: the SQL face of the basket engine (basket_engine.c):
- * mekatek.frequent_itemsets, mekatek.apriori and mekatek.basket_mine, and
- * the setting mekatek.basket_work_mem.
+ * functions.c: the SQL face of the basket engine (engine.c):
+ * mekatek.frequent_itemsets, mekatek.apriori and mekatek.basket_mine.
  */
 #include "core/mekatek.h"
 #include "basket/engine.h"
@@ -21,17 +20,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-void
-mk_basket_init(void)
-{
-	DefineCustomIntVariable("mekatek.basket_work_mem",
-							"Memory one basket mining run may use.",
-							"Past it, mining stops with an error naming the bytes it needed.",
-							&mk_basket_work_mem,
-							256 * 1024, 1024, MAX_KILOBYTES,
-							PGC_USERSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-}
 
 typedef struct BkArgs
 {
@@ -222,15 +210,6 @@ mk_apriori(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-static void
-bk_exec(SPIPlanPtr plan, Datum *values, int expect)
-{
-	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
-
-	if (rc != expect)
-		elog(ERROR, "basket_mine: SPI_execute_plan returned %s", SPI_result_code_string(rc));
-}
-
 /*
  * mekatek.basket_mine(name, transactions, min_support, min_confidence,
  * max_len): mine once, keep the run, its itemsets and its rules.
@@ -275,23 +254,20 @@ mk_basket_mine(PG_FUNCTION_ARGS)
 	if (a.max_len == 0)
 		runnulls[8] = 'n';
 	runvals[9] = CStringGetTextDatum(a.query);
-	if (SPI_execute_with_args("INSERT INTO mekatek.basket_run (name, started_at, finished_at, "
-							  "transactions, itemsets, rules, min_support, min_confidence, "
-							  "max_len, query) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-							  "RETURNING run_id",
-							  10, runtypes, runvals, runnulls, false, 1) != SPI_OK_INSERT_RETURNING
-		|| SPI_processed != 1)
-		elog(ERROR, "basket_mine: could not record the run");
+	mk_spi_execute("INSERT INTO mekatek.basket_run (name, started_at, finished_at, "
+				   "transactions, itemsets, rules, min_support, min_confidence, "
+				   "max_len, query) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+				   "RETURNING run_id",
+				   10, runtypes, runvals, runnulls, false, 1, SPI_OK_INSERT_RETURNING,
+				   "basket_mine: recording the run");
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	texts = bk_item_texts(res);
 	buf = palloc(sizeof(Datum) * Max(res->nitems, 1));
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "basket row", ALLOCSET_SMALL_SIZES);
 
-	plan = SPI_prepare("INSERT INTO mekatek.basket_itemset (run_id, items, count, support) "
-					   "VALUES ($1, $2, $3, $4)", 4, settypes);
-	if (plan == NULL)
-		elog(ERROR, "basket_mine: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	plan = mk_spi_prepare("INSERT INTO mekatek.basket_itemset (run_id, items, count, support) "
+						  "VALUES ($1, $2, $3, $4)", 4, settypes, "basket_mine");
 	for (int64 s = 0; s < res->nitemsets; s++)
 	{
 		BasketItemset *set = &res->itemsets[s];
@@ -303,16 +279,15 @@ mk_basket_mine(PG_FUNCTION_ARGS)
 		v[1] = bk_array(texts, set->items, set->len, -1, buf);
 		v[2] = Int64GetDatum(set->count);
 		v[3] = Float8GetDatum((double) set->count / (double) res->ntransactions);
-		bk_exec(plan, v, SPI_OK_INSERT);
+		mk_spi_execute_plan(plan, v, NULL, false, 0, SPI_OK_INSERT, "basket_mine: storing the result");
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}
 
-	plan = SPI_prepare("INSERT INTO mekatek.basket_rule (run_id, rule_no, antecedent, consequent, "
-					   "support, confidence, lift, leverage, conviction, count) "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10, ruletypes);
-	if (plan == NULL)
-		elog(ERROR, "basket_mine: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	plan = mk_spi_prepare("INSERT INTO mekatek.basket_rule (run_id, rule_no, antecedent, consequent, "
+						  "support, confidence, lift, leverage, conviction, count) "
+						  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", 10, ruletypes,
+						  "basket_mine");
 	for (int64 k = 0; k < res->nrules; k++)
 	{
 		BasketRule *r = &res->rules[k];
@@ -333,7 +308,7 @@ mk_basket_mine(PG_FUNCTION_ARGS)
 		v[7] = Float8GetDatum(m.leverage);
 		v[8] = Float8GetDatum(m.conviction);
 		v[9] = Int64GetDatum(set->count);
-		bk_exec(plan, v, SPI_OK_INSERT);
+		mk_spi_execute_plan(plan, v, NULL, false, 0, SPI_OK_INSERT, "basket_mine: storing the result");
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}

@@ -27,10 +27,10 @@ GRANT mekatek_cashier, mekatek_analyst TO mekatek_admin;
 REVOKE ALL ON SCHEMA mekatek FROM PUBLIC;
 GRANT USAGE ON SCHEMA mekatek TO mekatek_admin, mekatek_cashier, mekatek_device, mekatek_analyst;
 
--- True when the current role acts with mekatek_admin's rights (or is superuser).
+-- The one admin rule (src/core/roles.c): the acting role (the session's,
+-- as SET ROLE left it, never a SECURITY DEFINER function's owner) is a
+-- superuser or has mekatek_admin's privileges.  C code asks the same.
 CREATE FUNCTION mekatek.is_admin() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_has_role(current_user, 'mekatek_admin', 'USAGE')
-          OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) $$;
-COMMENT ON FUNCTION mekatek.is_admin() IS 'True when the current role has mekatek_admin''s rights or is a superuser';
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mk_is_admin';
+COMMENT ON FUNCTION mekatek.is_admin() IS 'True when the acting role (the session''s, not a SECURITY DEFINER owner''s) has mekatek_admin''s privileges or is a superuser';

@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -83,41 +84,14 @@ mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
 	return s;
 }
 
-SPIPlanPtr
-mk_spi_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
-{
-	if (*slot == NULL)
-	{
-		/*
-		 * Generic plans: these are short OLTP statements on keys, and a
-		 * custom plan per call would replan every time for statements
-		 * whose parameters are arrays (unnest($1) looks cheaper with the
-		 * real array than the generic 100-row guess).
-		 */
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
-											  CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*slot = plan;
-	}
-	return *slot;
-}
-
 char *
-mk_acting_role(void)
+mk_quote_short(const char *value)
 {
-	return GetUserNameFromId(GetOuterUserId(), false);
-}
+	int			len = strlen(value);
+	int			cut;
 
-bool
-mk_acting_is_admin(void)
-{
-	Oid			admin = get_role_oid("mekatek_admin", true);
-	Oid			who = GetOuterUserId();
-
-	return superuser_arg(who) || (OidIsValid(admin) && has_privs_of_role(who, admin));
+	if (len <= MK_QUOTE_MAX)
+		return pstrdup(value);
+	cut = pg_mbcliplen(value, len, MK_QUOTE_MAX);
+	return psprintf("%.*s...", cut, value);
 }

@@ -18,6 +18,8 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
 
 #define mk_error(sqlstate, hint, ...) \
 	ereport(ERROR, \
@@ -48,17 +50,32 @@ extern char *mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argn
 
 
 /*
- * SPI plans prepared once per backend and kept (SPI_keepplan); the plan
- * cache replans them when a table they use changes.
+ * SPI (core/spi.c).  mk_spi_plan: a plan prepared once per backend and kept
+ * (SPI_keepplan) in *slot; the plan cache replans it when a table it uses
+ * changes.  The others run a statement and raise XX000 naming `what` unless
+ * SPI returns `expect`; they return SPI_processed.
  */
 #include "executor/spi.h"
 extern SPIPlanPtr mk_spi_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
+extern SPIPlanPtr mk_spi_prepare(const char *sql, int nargs, const Oid *argtypes, const char *what);
+extern uint64 mk_spi_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
+								  bool read_only, long count, int expect, const char *what);
+extern uint64 mk_spi_execute(const char *sql, int nargs, const Oid *argtypes, Datum *values,
+							 const char *nulls, bool read_only, long count, int expect,
+							 const char *what);
 
-/* The role acting outside any SECURITY DEFINER function (for audit). */
+/*
+ * Roles (core/roles.c).  The acting role is the one the session acts as
+ * (its login, or the role SET ROLE chose: GetOuterUserId), never the owner
+ * of a SECURITY DEFINER function running on its behalf, so that a function
+ * of ours that runs with its owner's rights cannot lend them to a check.
+ * It is the role the audit trail records and the one every admin check
+ * tests: admin means superuser or the privileges of mekatek_admin.
+ */
 extern char *mk_acting_role(void);
-
-/* True when the acting role has mekatek_admin's rights or is superuser. */
 extern bool mk_acting_is_admin(void);
+/* Raise 42501 "permission denied for <what>" unless the acting role is admin. */
+extern void mk_require_admin(const char *what, const char *hint);
 
 /* Trigger helpers (core/trigger_rows.c). */
 #include "commands/trigger.h"
@@ -93,8 +110,114 @@ extern void mk_transition_rewind(MkTransition *t);
 extern bool mk_transition_next(MkTransition *t);
 extern void mk_transition_close(MkTransition *t);
 
+/*
+ * A trigger function that reads a table's columns by name refuses to run
+ * on any other table or event (39P01): fired FOR EACH ROW when row (else
+ * FOR EACH STATEMENT), by one of events (MK_ON_INSERT | ...), on
+ * mekatek.<table> unless table is NULL.
+ */
+#define MK_ON_INSERT	(1u << TRIGGER_EVENT_INSERT)
+#define MK_ON_DELETE	(1u << TRIGGER_EVENT_DELETE)
+#define MK_ON_UPDATE	(1u << TRIGGER_EVENT_UPDATE)
+#define MK_ON_TRUNCATE	(1u << TRIGGER_EVENT_TRUNCATE)
+extern void mk_trigger_on(FunctionCallInfo fcinfo, const char *funcname, bool row,
+						  uint32 events, const char *table);
+
 /* Raise 39P01-style misuse errors when a trigger function is called wrongly. */
 extern void mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,
 							 bool after, bool insert_only);
+
+/*
+ * A query given as text by the caller (core/query_reader.c), read through
+ * a cursor a batch at a time, with the caller's rights and read-only:
+ * data-modifying or locking statements are refused, and the transaction is
+ * read-only while the query runs.  mk_query_fetch returns the next batch
+ * (at most `batch` rows, r->nrows of them) or NULL at the end; the batch is
+ * freed by the next fetch or by close.  argname names the argument in
+ * errors; hint says what the query must return.
+ */
+typedef struct MkQueryReader
+{
+	const char *query;
+	const char *argname;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	TupleDesc	desc;			/* the query's result columns */
+	SPITupleTable *batch;
+	uint64		nrows;
+} MkQueryReader;
+
+extern void mk_query_open(MkQueryReader *r, const char *query, const char *argname,
+						  const char *hint);
+extern SPITupleTable *mk_query_fetch(MkQueryReader *r, long batch);
+extern void mk_query_close(MkQueryReader *r);
+
+/*
+ * Growing parallel arrays of datums (core/columns.c): the parameters of one
+ * set-wise statement, passed as arrays (unnest($1), unnest($2), ...), so
+ * that a trigger writes a whole statement's rows with one SPI call.
+ */
+#define MK_COLUMNS_MAX 8
+typedef struct MkColumns
+{
+	int			ncols;
+	int			n;				/* rows added */
+	int			cap;
+	Datum	   *cols[MK_COLUMNS_MAX];
+} MkColumns;
+
+extern void mk_columns_init(MkColumns *c, int ncols, int cap);
+/* Room for one more row; returns its index, to fill c->cols[k][index]. */
+extern int	mk_columns_add(MkColumns *c);
+/* Each column as an array of types[k], into args[k]. */
+extern void mk_columns_arrays(MkColumns *c, const Oid *types, Datum *args);
+
+/*
+ * A user's value quoted in an error message, at most MK_QUOTE_MAX bytes of
+ * it (cut on a character boundary, "..." marking the cut), so that a
+ * megabyte argument never floods the client or the server log.
+ */
+#define MK_QUOTE_MAX 64
+extern char *mk_quote_short(const char *value);
+
+/*
+ * NOTIFY payloads (core/notify.c): small JSON objects built member by
+ * member.  String members are clipped (at a character boundary) so that a
+ * payload never exceeds NOTIFY's 8000 byte limit, whatever a device sends;
+ * the row in the table keeps the full value, and a clipped member is marked
+ * by "truncated": true.
+ */
+typedef struct MkPayload
+{
+	StringInfoData buf;
+	bool		truncated;
+} MkPayload;
+
+extern void mk_payload_begin(MkPayload *p);
+extern void mk_payload_str(MkPayload *p, const char *key, const char *value);
+extern void mk_payload_int(MkPayload *p, const char *key, int64 value);
+extern void mk_payload_time(MkPayload *p, const char *key, TimestampTz value);
+/* Close the object and queue NOTIFY channel (sent at commit, if any). */
+extern void mk_payload_notify(MkPayload *p, const char *channel);
+
+/*
+ * COPY FROM a C data source (core/copy_from.c): rows in COPY's text format
+ * come from fn (at least minread and at most maxread bytes into buf, 0 at
+ * the end) into relid's columns attnames, with COPY's options, after the
+ * checks DoCopy makes.  Returns the rows loaded.  One load at a time per
+ * backend.
+ */
+typedef int (*MkCopySourceFn) (void *arg, void *buf, int minread, int maxread);
+typedef struct CopyFromStateData *MkCopyFromState;
+typedef struct MkCopyFromOpts
+{
+	const char *what;			/* the SQL function, for errors: "mekatek.fw_load" */
+	const char *rls_hint;		/* what to do when the table has row security */
+	MkCopyFromState *cstate;	/* when set: the COPY's state while it runs */
+	void		(*ready) (void *arg);	/* when set: called once the checks passed */
+} MkCopyFromOpts;
+
+extern uint64 mk_copy_from(Oid relid, List *attnames, List *options,
+						   MkCopySourceFn fn, void *arg, const MkCopyFromOpts *o);
 
 #endif							/* MEKATEK_H */

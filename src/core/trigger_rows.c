@@ -7,6 +7,7 @@
 #include "core/mekatek.h"
 
 #include "access/tupdesc.h"
+#include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -30,6 +31,28 @@ mk_trigger_check(FunctionCallInfo fcinfo, const char *funcname,
 				 "See the CREATE TRIGGER statements in the module's src/<module>/<module>.sql.",
 				 "function \"%s\" must be fired %s %s FOR EACH ROW", funcname,
 				 after ? "AFTER" : "BEFORE", insert_only ? "INSERT" : "INSERT OR UPDATE");
+}
+
+void
+mk_trigger_on(FunctionCallInfo fcinfo, const char *funcname, bool row, uint32 events,
+			  const char *table)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "function \"%s\" was not called by the trigger manager", funcname);
+	if (table != NULL &&
+		(strcmp(RelationGetRelationName(td->tg_relation), table) != 0 ||
+		 RelationGetNamespace(td->tg_relation) != get_namespace_oid("mekatek", false)))
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
+				 "%s fires only on mekatek.%s, not on %s", funcname, table,
+				 RelationGetRelationName(td->tg_relation));
+	if ((TRIGGER_FIRED_FOR_ROW(td->tg_event) != 0) != row ||
+		(events & (1u << (td->tg_event & TRIGGER_EVENT_OPMASK))) == 0)
+		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+				 "See the CREATE TRIGGER statements in the module's src/<module>/<module>.sql.",
+				 "%s fired for the wrong event", funcname);
 }
 
 AttrNumber

@@ -6,3 +6,10 @@
 -- into the piece of the folder it belongs to; the upgrade test compares
 -- the result with a fresh 0.2.0 install.
 \echo Use "ALTER EXTENSION mekatek UPDATE TO '0.2.0'" to load this file. \quit
+
+-- is_admin() becomes the C admin check every module uses (src/core/roles.c).
+CREATE OR REPLACE FUNCTION mekatek.is_admin() RETURNS boolean
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'mk_is_admin';
+ALTER FUNCTION mekatek.is_admin() RESET ALL;
+COMMENT ON FUNCTION mekatek.is_admin() IS 'True when the acting role (the session''s, not a SECURITY DEFINER owner''s) has mekatek_admin''s privileges or is a superuser';

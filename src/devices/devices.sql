@@ -1,7 +1,7 @@
 -- Mekatek install script, module devices (RFID lab samples, visitor
 -- counting, door access).  Devices only INSERT events (or, for a lock, call
--- door_access); every rule lives in the C triggers of src/lab_rfid.c,
--- src/room_occupancy.c and src/door_access.c.
+-- door_access); every rule lives in the C triggers of src/devices/lab_rfid.c,
+-- src/devices/room_occupancy.c and src/devices/door_access.c.
 --
 -- Event tables carry an optional event_id given by the edge client: a
 -- replayed event is dropped by INSERT ... ON CONFLICT DO NOTHING (without

@@ -70,8 +70,7 @@ mk_door_access(PG_FUNCTION_ARGS)
 	{
 		a[0] = CStringGetTextDatum(uid);
 		a[1] = CStringGetTextDatum(door);
-		if (SPI_execute_plan(plan_card, a, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "door_access: card lookup failed");
+		mk_spi_execute_plan(plan_card, a, NULL, true, 1, SPI_OK_SELECT, "door_access: card lookup");
 		if (SPI_processed == 1)
 		{
 			card = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &nocard);
@@ -79,8 +78,7 @@ mk_door_access(PG_FUNCTION_ARGS)
 		}
 		else
 		{
-			if (SPI_execute_plan(plan_other, a, NULL, true, 1) != SPI_OK_SELECT)
-				elog(ERROR, "door_access: card lookup failed");
+			mk_spi_execute_plan(plan_other, a, NULL, true, 1, SPI_OK_SELECT, "door_access: card lookup");
 			reason = SPI_processed == 1 ? "wrong_door" : "unknown_card";
 		}
 	}
@@ -94,8 +92,7 @@ mk_door_access(PG_FUNCTION_ARGS)
 	nulls[2] = nocard ? 'n' : ' ';
 	a[3] = BoolGetDatum(granted);
 	a[4] = CStringGetTextDatum(reason);
-	if (SPI_execute_plan(plan_log, a, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "door_access: logging the attempt failed");
+	mk_spi_execute_plan(plan_log, a, nulls, false, 1, SPI_OK_INSERT_RETURNING, "door_access: logging the attempt");
 	attempt = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 

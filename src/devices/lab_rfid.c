@@ -121,24 +121,23 @@ mk_lab_register(PG_FUNCTION_ARGS)
 					"           SELECT item_id, uid, item_code, state, registered_at FROM i) "
 					"SELECT * FROM i", 5, types);
 	}
-	if (SPI_execute_plan(plan_insert, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "lab_register: insert failed");
+	mk_spi_execute_plan(plan_insert, args, NULL, false, 1, SPI_OK_SELECT, "lab_register: insert");
 
 	if (SPI_processed == 0)
 	{
 		/* Which unique rule did it meet?  Say it with the other item's data. */
-		if (SPI_execute_with_args("SELECT item_code, state::text FROM mekatek.lab_item "
-								  "WHERE active_uid = $1",
-								  1, (Oid[]) {TEXTOID}, args, NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
+		if (mk_spi_execute("SELECT item_code, state::text FROM mekatek.lab_item "
+						   "WHERE active_uid = $1",
+						   1, (Oid[]) {TEXTOID}, args, NULL, true, 1, SPI_OK_SELECT,
+						   "lab_register: explaining a conflict") == 1)
 			mk_error(ERRCODE_UNIQUE_VIOLATION,
 					 "A tag can be registered again once its item is done.",
 					 "RFID tag %s is still in the lab as item %s (state %s)", uid,
 					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-		if (SPI_execute_with_args("SELECT uid FROM mekatek.lab_item WHERE item_code = $1",
-								  1, (Oid[]) {TEXTOID}, &args[1], NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
+		if (mk_spi_execute("SELECT uid FROM mekatek.lab_item WHERE item_code = $1",
+						   1, (Oid[]) {TEXTOID}, &args[1], NULL, true, 1, SPI_OK_SELECT,
+						   "lab_register: explaining a conflict") == 1)
 			mk_error(ERRCODE_UNIQUE_VIOLATION,
 					 "Item codes are test numbers and are never reused.",
 					 "item code \"%s\" is already registered (tag %s)", code,
@@ -206,53 +205,6 @@ typedef struct DoneScan
 	char	   *uid;
 	TimestampTz at;
 } DoneScan;
-
-/* Growing parallel arrays of datums, the parameters of one set-wise statement. */
-typedef struct DatumColumns
-{
-	int			ncols;
-	int			n;
-	int			cap;
-	Datum	   *cols[8];
-} DatumColumns;
-
-static void
-columns_init(DatumColumns *c, int ncols, int cap)
-{
-	c->ncols = ncols;
-	c->n = 0;
-	c->cap = Max(cap, 8);
-	for (int i = 0; i < ncols; i++)
-		c->cols[i] = palloc(sizeof(Datum) * c->cap);
-}
-
-static int
-columns_add(DatumColumns *c)
-{
-	if (c->n == c->cap)
-	{
-		c->cap *= 2;
-		for (int i = 0; i < c->ncols; i++)
-			c->cols[i] = repalloc(c->cols[i], sizeof(Datum) * c->cap);
-	}
-	return c->n++;
-}
-
-/* The columns as array parameters of the given element types. */
-static void
-columns_arrays(DatumColumns *c, const Oid *types, Datum *args)
-{
-	for (int i = 0; i < c->ncols; i++)
-	{
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		get_typlenbyvalalign(types[i], &typlen, &typbyval, &typalign);
-		args[i] = PointerGetDatum(construct_array(c->cols[i], c->n, types[i],
-												  typlen, typbyval, typalign));
-	}
-}
 
 static int
 cmp_item_uid(const void *key, const void *item)
@@ -416,8 +368,7 @@ items_lock(char **uids, int nuids, int *nitems)
 				"  FROM mekatek.lab_item WHERE active_uid = ANY ($1) "
 				" ORDER BY active_uid FOR UPDATE",
 				1, (Oid[]) {TEXTARRAYOID});
-	if (SPI_execute_plan(plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "rfid_scan_apply: locking the items failed");
+	mk_spi_execute_plan(plan, &arg, NULL, false, 0, SPI_OK_SELECT, "rfid_scan_apply: locking the items");
 
 	items = palloc(sizeof(LabItem) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -493,8 +444,7 @@ done_scans(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
 	args[2] = TimestampTzGetDatum(hi);
 	/* Not read-only: see the items as the lock step saw them, not as they
 	 * were when the INSERT began. */
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "rfid_scan_apply: reading done items failed");
+	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_SELECT, "rfid_scan_apply: reading done items");
 
 	done = palloc(sizeof(DoneScan) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -528,17 +478,17 @@ items_update(LabItem *items, int nitems)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[4] = {TIDOID, INT2OID, TEXTOID, TIMESTAMPTZOID};
-	DatumColumns c;
+	MkColumns c;
 	Datum		args[4];
 
-	columns_init(&c, 4, nitems);
+	mk_columns_init(&c, 4, nitems);
 	for (int i = 0; i < nitems; i++)
 	{
 		int			r;
 
 		if (!items[i].changed)
 			continue;
-		r = columns_add(&c);
+		r = mk_columns_add(&c);
 		c.cols[0][r] = PointerGetDatum(&items[i].ctid);
 		c.cols[1][r] = Int16GetDatum(items[i].state + 1);
 		c.cols[2][r] = CStringGetTextDatum(items[i].lab);
@@ -546,7 +496,7 @@ items_update(LabItem *items, int nitems)
 	}
 	if (c.n == 0)
 		return;
-	columns_arrays(&c, types, args);
+	mk_columns_arrays(&c, types, args);
 	/*
 	 * By TID: the rows are locked, so the TIDs the lock step read are still
 	 * the rows' current versions, and a TID scan skips an index descent.
@@ -560,14 +510,15 @@ items_update(LabItem *items, int nitems)
 				"       AS u(t, state, lab, at) "
 				" WHERE i.ctid = u.t",
 				4, (Oid[]) {TIDARRAYOID, INT2ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID});
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE ||
-		SPI_processed != (uint64) c.n)
-		elog(ERROR, "rfid_scan_apply: updated " UINT64_FORMAT " of %d lab items",
-			 SPI_processed, c.n);
+	if (mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_UPDATE,
+							"rfid_scan_apply: writing the items") != (uint64) c.n)
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL,
+				 "rfid_scan_apply: updated " UINT64_FORMAT " of %d lab items",
+				 SPI_processed, c.n);
 }
 
 static void
-history_insert(DatumColumns *h)
+history_insert(MkColumns *h)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[8] = {INT8OID, TEXTOID, TEXTOID, INT2OID, INT2OID, TEXTOID,
@@ -576,7 +527,7 @@ history_insert(DatumColumns *h)
 
 	if (h->n == 0)
 		return;
-	columns_arrays(h, types, args);
+	mk_columns_arrays(h, types, args);
 	mk_spi_plan(&plan,
 				"INSERT INTO mekatek.lab_item_history"
 				"       (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
@@ -587,8 +538,7 @@ history_insert(DatumColumns *h)
 				"       AS u(item_id, uid, item_code, f, t, lab, scan_id, at)",
 				8, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT2ARRAYOID,
 				INT2ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID});
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "rfid_scan_apply: writing history failed");
+	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_INSERT, "rfid_scan_apply: writing history");
 }
 
 /* Mark the scans that name no item, and announce each on mekatek_rfid. */
@@ -597,10 +547,10 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[2] = {INT8OID, TEXTOID};
-	DatumColumns c;
+	MkColumns c;
 	Datum		args[2];
 
-	columns_init(&c, 2, 8);
+	mk_columns_init(&c, 2, 8);
 	for (int i = 0; i < nscans; i++)
 	{
 		MkPayload	p;
@@ -608,7 +558,7 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 
 		if (flags[i] == NULL)
 			continue;
-		r = columns_add(&c);
+		r = mk_columns_add(&c);
 		c.cols[0][r] = Int64GetDatum(scans[i].scan_id);
 		c.cols[1][r] = CStringGetTextDatum(flags[i]);
 
@@ -623,14 +573,13 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 	}
 	if (c.n == 0)
 		return;
-	columns_arrays(&c, types, args);
+	mk_columns_arrays(&c, types, args);
 	mk_spi_plan(&plan,
 				"UPDATE mekatek.rfid_scan s SET flag = u.flag "
 				"  FROM unnest($1::int8[], $2::text[]) AS u(scan_id, flag) "
 				" WHERE s.scan_id = u.scan_id",
 				2, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID});
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "rfid_scan_apply: flagging failed");
+	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_UPDATE, "rfid_scan_apply: flagging");
 }
 
 /*
@@ -647,12 +596,12 @@ scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int 
 	int			nitems = 0;
 	DoneScan   *done;
 	int			ndone;
-	DatumColumns hist;
+	MkColumns hist;
 
 	items = items_lock(uids, nuids, &nitems);
 	done = done_scans(scans, nscans, uids, counts, nuids, items, nitems, &ndone);
 
-	columns_init(&hist, 8, nscans);
+	mk_columns_init(&hist, 8, nscans);
 	for (int i = 0; i < nscans; i++)
 	{
 		RfidScan   *s = &scans[i];
@@ -672,7 +621,7 @@ scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int 
 		if (it->has_last && rfid_bounced(it->last_scan_at, s->at))
 			continue;
 
-		r = columns_add(&hist);
+		r = mk_columns_add(&hist);
 		hist.cols[0][r] = Int64GetDatum(it->item_id);
 		hist.cols[1][r] = CStringGetTextDatum(it->uid);
 		hist.cols[2][r] = CStringGetTextDatum(it->item_code);
@@ -705,19 +654,18 @@ scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int 
  * rule those scans out are set around every execution, as ri_triggers.c
  * sets its own around its checks.
  */
-static int
+static void
 execute_in_uid_order(SPIPlanPtr plan, Datum *args)
 {
 	static const char *const scans_off[] = {"enable_seqscan", "enable_bitmapscan", "enable_tidscan"};
 	int			nest = NewGUCNestLevel();
-	int			rc;
 
 	for (int i = 0; i < lengthof(scans_off); i++)
 		(void) set_config_option(scans_off[i], "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_SELECT,
+						"rfid_scan_apply: advancing the items");
 	AtEOXact_GUC(true, nest);
-	return rc;
 }
 
 /*
@@ -727,15 +675,15 @@ execute_in_uid_order(SPIPlanPtr plan, Datum *args)
  * path's parameter columns (uid, lab, at, lo, hi, scan_id, ord).
  */
 static void
-flag_uncounted(DatumColumns *sc, const bool *counted, const char **flags)
+flag_uncounted(MkColumns *sc, const bool *counted, const char **flags)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
 	static const int from[4] = {0, 3, 4, 6};
-	DatumColumns c;
+	MkColumns c;
 	Datum		args[4];
 
-	columns_init(&c, 4, 8);
+	mk_columns_init(&c, 4, 8);
 	for (int i = 0; i < sc->n; i++)
 	{
 		int			ord = DatumGetInt32(sc->cols[6][i]);
@@ -743,12 +691,12 @@ flag_uncounted(DatumColumns *sc, const bool *counted, const char **flags)
 
 		if (counted[ord])
 			continue;
-		r = columns_add(&c);
+		r = mk_columns_add(&c);
 		for (int k = 0; k < 4; k++)
 			c.cols[k][r] = sc->cols[from[k]][i];
 		flags[ord] = "unregistered";	/* unless a bounce, below */
 	}
-	columns_arrays(&c, types, args);
+	mk_columns_arrays(&c, types, args);
 	mk_spi_plan(&plan,
 				"SELECT s.ord FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int4[]) "
 				"                  AS s(uid, lo, hi, ord) "
@@ -756,8 +704,7 @@ flag_uncounted(DatumColumns *sc, const bool *counted, const char **flags)
 				"                  AND i.last_scan_at > s.lo AND i.last_scan_at < s.hi)",
 				4, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID});
 	/* A fresh snapshot: the rows the UPDATE saw, concurrent scanners' included. */
-	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "rfid_scan_apply: looking for bounces failed");
+	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_SELECT, "rfid_scan_apply: looking for bounces");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -782,17 +729,17 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	TIMESTAMPTZOID, INT8OID, INT4OID};
-	DatumColumns c;
+	MkColumns c;
 	Datum		args[7];
 	bool	   *counted = palloc0(sizeof(bool) * nscans);
 
-	columns_init(&c, 7, nvalid);
+	mk_columns_init(&c, 7, nvalid);
 	for (int i = 0; i < nvalid; i++)
 	{
 		RfidScan   *s = &scans[order[i]];
 		TimestampTz lo,
 					hi;
-		int			r = columns_add(&c);
+		int			r = mk_columns_add(&c);
 
 		bounce_window(s->at, &lo, &hi);
 		c.cols[0][r] = CStringGetTextDatum(s->uid);
@@ -803,7 +750,7 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 		c.cols[5][r] = Int64GetDatum(s->scan_id);
 		c.cols[6][r] = Int32GetDatum(order[i]);
 	}
-	columns_arrays(&c, types, args);
+	mk_columns_arrays(&c, types, args);
 	mk_spi_plan(&plan,
 				"WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], "
 				"                                $4::timestamptz[], $5::timestamptz[], $6::int8[], $7::int4[]) "
@@ -830,8 +777,7 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 				"SELECT ord FROM u",
 				7, (Oid[]) {TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
 				TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT4ARRAYOID});
-	if (execute_in_uid_order(plan, args) != SPI_OK_SELECT)
-		elog(ERROR, "rfid_scan_apply: advancing the items failed");
+	execute_in_uid_order(plan, args);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;

@@ -197,8 +197,7 @@ room_apply(Room *room, Events *ev)
 
 		room->miscounted += n - room->inside;
 		room->inside = 0;
-		if (SPI_execute_plan(plan_miscount, a, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "visitor_event_apply: miscount update failed");
+		mk_spi_execute_plan(plan_miscount, a, NULL, false, 0, SPI_OK_UPDATE, "visitor_event_apply: miscount update");
 	}
 	else
 		room->inside -= n;
@@ -216,8 +215,7 @@ room_apply(Room *room, Events *ev)
 		a[3] = Int32GetDatum(room->capacity);
 		a[4] = TimestampTzGetDatum(at);
 		a[5] = Int64GetDatum(event_no);
-		if (SPI_execute_plan(plan_alert, a, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "visitor_event_apply: alert insert failed");
+		mk_spi_execute_plan(plan_alert, a, NULL, false, 0, SPI_OK_INSERT, "visitor_event_apply: alert insert");
 
 		mk_payload_begin(&p);
 		mk_payload_str(&p, "room", room->room_id);
@@ -266,8 +264,7 @@ room_settle(Room *room, Events *ev)
 	a[3] = Int64GetDatum(room->low);
 
 	/* 2. The common case: one UPDATE, no 'out' finds the room too empty. */
-	if (SPI_execute_plan(plan_add, a, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "visitor_event_apply: occupancy update failed");
+	mk_spi_execute_plan(plan_add, a, NULL, false, 0, SPI_OK_UPDATE_RETURNING, "visitor_event_apply: occupancy update");
 	if (SPI_processed == 1)
 	{
 		read_level(room);
@@ -283,8 +280,7 @@ room_settle(Room *room, Events *ev)
 	/* 4. Lock (creating the row for a room's first events), replay, write. */
 	for (int attempt = 0;; attempt++)
 	{
-		if (SPI_execute_plan(plan_lock, a, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "visitor_event_apply: occupancy lock failed");
+		mk_spi_execute_plan(plan_lock, a, NULL, false, 1, SPI_OK_SELECT, "visitor_event_apply: occupancy lock");
 		if (SPI_processed == 1)
 			break;
 		SPI_freetuptable(SPI_tuptable);
@@ -296,8 +292,7 @@ room_settle(Room *room, Events *ev)
 		 * count is kept, without capacity).  ON CONFLICT makes two first
 		 * events racing each other harmless.
 		 */
-		if (SPI_execute_plan(plan_create, a, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "visitor_event_apply: occupancy insert failed");
+		mk_spi_execute_plan(plan_create, a, NULL, false, 0, SPI_OK_INSERT, "visitor_event_apply: occupancy insert");
 	}
 	read_level(room);
 	room_replay(room, ev);
@@ -306,8 +301,7 @@ room_settle(Room *room, Events *ev)
 				 "room \"%s\" would have more than %d visitors inside", room->room_id, PG_INT32_MAX);
 	a[3] = Int64GetDatum(room->miscounted);
 	a[4] = Int32GetDatum((int32) room->inside);
-	if (SPI_execute_plan(plan_write, a, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "visitor_event_apply: occupancy write failed");
+	mk_spi_execute_plan(plan_write, a, NULL, false, 0, SPI_OK_UPDATE, "visitor_event_apply: occupancy write");
 }
 
 Datum

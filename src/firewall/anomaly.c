@@ -1,5 +1,5 @@
 /*
- * fw_anomaly.c: mekatek.fw_anomalies, Al-Shaer and Hamed's classification
+ * anomaly.c: mekatek.fw_anomalies, Al-Shaer and Hamed's classification
  * ("Discovery of policy anomalies in distributed firewalls", INFOCOM 2004).
  *
  * Each field of two rules is compared as equal, subset, superset, partially
@@ -285,10 +285,9 @@ mk_fw_suggest_order(PG_FUNCTION_ARGS)
 	/* hits per rule; rules are in position order, so merge by position */
 	args[0] = CStringGetTextDatum(policy);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT position, hits FROM mekatek.fw_rule_usage($1, NULL, NULL) "
-							  " WHERE position IS NOT NULL ORDER BY position",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed");
+	mk_spi_execute("SELECT position, hits FROM mekatek.fw_rule_usage($1, NULL, NULL) "
+				   " WHERE position IS NOT NULL ORDER BY position",
+				   1, argtypes, args, NULL, true, 0, SPI_OK_SELECT, "fw_suggest_order: reading the hits");
 	for (uint64 k = 0, i = 0; k < SPI_processed; k++)
 	{
 		bool		isnull;

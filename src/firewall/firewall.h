@@ -1,5 +1,5 @@
 /*
- * fw_common.h: what the firewall module's C files share: a policy rule
+ * firewall.h: what the firewall module's C files share: a policy rule
  * loaded into plain structs (for the anomaly pass and first-match usage).
  */
 #ifndef FW_COMMON_H
@@ -47,7 +47,7 @@ typedef struct fw_rule
  */
 extern int	mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskipped);
 
-/* Match-set relation of two rules, as fw_anomaly.c classifies them. */
+/* Match-set relation of two rules, as anomaly.c classifies them. */
 typedef enum fw_rel
 {
 	FW_REL_EQUAL = 0,
@@ -68,8 +68,8 @@ extern bool mk_fw_iface_match(const char *pattern, const char *name, int len);
 extern Datum mk_fw_inet_datum(int family, const uint8_t *addr);
 
 /*
- * What the parser's two consumers share (fw_parse.c builds a fw_event
- * tuple, fw_load.c COPY rows): the prefix -> action map, read once per
+ * What the parser's two consumers share (parse.c builds a fw_event
+ * tuple, load.c COPY rows): the prefix -> action map, read once per
  * statement, the year for classic headers, the header time, the chain and
  * the keys of extra.
  */
@@ -90,5 +90,9 @@ extern int	mk_fw_log_year(void);
 extern bool mk_fw_event_time(const fwl_event *ev, int year, TimestampTz *result);
 extern const char *mk_fw_direction(const fwl_event *ev);
 extern const char *mk_fw_extra_key(const fwl_event *ev, int idx, int *klen);
+
+/* Settings (firewall/settings.c). */
+extern int	fw_log_year;
+extern bool fw_parse_strict;
 
 #endif							/* FW_COMMON_H */

@@ -178,7 +178,7 @@ END $$;
 COMMENT ON FUNCTION mekatek.fw_load_raw() IS
     'Parses every staged line of mekatek.fw_log_raw into mekatek.fw_log, keeps the rejects in mekatek.fw_reject, empties the staging table; returns the counts';
 
--- The streaming bulk path (src/fw_load.c): lines are parsed in C and fed
+-- The streaming bulk path (src/firewall/load.c): lines are parsed in C and fed
 -- to COPY FROM through a data-source callback, so rows go in through COPY's
 -- multi-insert; nothing is staged.  Privileges as for COPY FROM: INSERT on
 -- fw_log and fw_reject, and for a server file superuser or

@@ -1,9 +1,9 @@
 /*
- * fw_load.c: the streaming bulk path, mekatek.fw_load_file(path) and
+ * load.c: the streaming bulk path, mekatek.fw_load_file(path) and
  * mekatek.fw_load(lines).
  *
  * Lines are read in 64 KiB chunks (a server file) or walked in place (a text
- * argument), parsed by fw_logline.c, and handed to PostgreSQL's own COPY FROM
+ * argument), parsed by logline.c, and handed to PostgreSQL's own COPY FROM
  * (BeginCopyFrom with a data-source callback, then CopyFrom) as text-format
  * rows.  So the rows go in through COPY's multi-insert, with fw_log's
  * defaults, indexes and constraints handled exactly as for COPY; nothing is
@@ -102,7 +102,7 @@ typedef struct fw_loader
 	int64		nrejected;
 } fw_loader;
 
-/* The callback has no argument: the one load running in this backend. */
+/* The one load running in this backend: loads do not nest. */
 static fw_loader *active_loader = NULL;
 
 static void
@@ -554,9 +554,9 @@ process_line(fw_loader *ld, const char *line, size_t len)
  * ends); 0 means the end.
  */
 static int
-fw_copy_source(void *outbuf, int minread, int maxread)
+fw_copy_source(void *arg, void *outbuf, int minread, int maxread)
 {
-	fw_loader  *ld = active_loader;
+	fw_loader  *ld = (fw_loader *) arg;
 	MemoryContext old;
 	int			n;
 
@@ -628,7 +628,6 @@ flush_rejects(fw_loader *ld)
 		int			k = 0;
 		Datum		args[4];
 		char		argnulls[4] = {' ', ' ', ' ', ld->path ? ' ' : 'n'};
-		int			ret;
 
 		old = MemoryContextSwitchTo(batchcxt);
 		while (k < FW_LOAD_REJECT_BATCH &&
@@ -648,9 +647,7 @@ flush_rejects(fw_loader *ld)
 			args[1] = makeArrayResult(reasons, batchcxt);
 			args[2] = makeArrayResult(nums, batchcxt);
 			args[3] = ld->path ? CStringGetTextDatum(ld->path) : (Datum) 0;
-			ret = SPI_execute_plan(plan, args, argnulls, false, 0);
-			if (ret != SPI_OK_INSERT)
-				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+			mk_spi_execute_plan(plan, args, argnulls, false, 0, SPI_OK_INSERT, "fw_load: writing the rejects");
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batchcxt);
@@ -668,6 +665,16 @@ check_insert(Oid relid, const char *name)
 		aclcheck_error(acl, OBJECT_TABLE, name);
 }
 
+/* Once COPY's checks have passed: what parsing needs from the tables. */
+static void
+load_ready(void *arg)
+{
+	fw_loader  *ld = (fw_loader *) arg;
+
+	mk_fw_load_prefix_map(&ld->map, CurrentMemoryContext);
+	ld->year = mk_fw_log_year();
+}
+
 /*
  * The whole load; returns the loaded count.  The privilege checks are those
  * of COPY FROM (DoCopy): INSERT on the columns through the range table,
@@ -679,15 +686,16 @@ run_load(fw_loader *ld)
 	Oid			nsp = get_namespace_oid("mekatek", false);
 	Oid			logid = get_relname_relid("fw_log", nsp);
 	Oid			rejid = get_relname_relid("fw_reject", nsp);
-	Relation	rel;
-	ParseState *pstate;
-	ParseNamespaceItem *nsitem;
-	RangeTblEntry *rte;
 	List	   *attnames = NIL;
 	List	   *options;
-	ListCell   *lc;
 	ErrorContextCallback errcb;
 	int64		loaded;
+	MkCopyFromOpts copy_opts = {
+		.what = "mekatek.fw_load",
+		.rls_hint = "Load with INSERT ... SELECT mekatek.fw_parse(...) instead.",
+		.cstate = &ld->cstate,
+		.ready = load_ready,
+	};
 
 	if (!OidIsValid(logid) || !OidIsValid(rejid))
 		elog(ERROR, "mekatek.fw_log or mekatek.fw_reject is missing");
@@ -698,27 +706,13 @@ run_load(fw_loader *ld)
 				 "mekatek.fw_load and mekatek.fw_load_file cannot be nested");
 	check_insert(rejid, "fw_reject");
 
-	rel = table_open(logid, RowExclusiveLock);
-	pstate = make_parsestate(NULL);
-	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
-	rte = nsitem->p_rte;
-	rte->requiredPerms = ACL_INSERT;
 	for (int i = 0; i < (int) lengthof(fw_log_columns); i++)
 		attnames = lappend(attnames, makeString(pstrdup(fw_log_columns[i])));
-	foreach(lc, CopyGetAttnums(RelationGetDescr(rel), rel, attnames))
-		rte->insertedCols = bms_add_member(rte->insertedCols,
-										   lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
-	ExecCheckRTPerms(pstate->p_rtable, true);
-	if (check_enable_rls(logid, InvalidOid, false) == RLS_ENABLED)
-		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, "Load with INSERT ... SELECT mekatek.fw_parse(...) instead.",
-				 "mekatek.fw_load does not support row-level security on mekatek.fw_log");
 
 	/* the rows are in the server encoding, whatever the client's is */
 	options = list_make1(makeDefElem("encoding",
 									 (Node *) makeString((char *) GetDatabaseEncodingName()), -1));
 
-	mk_fw_load_prefix_map(&ld->map, CurrentMemoryContext);
-	ld->year = mk_fw_log_year();
 	initStringInfo(&ld->out);
 	initStringInfo(&ld->json);
 	initStringInfo(&ld->partial);
@@ -736,10 +730,7 @@ run_load(fw_loader *ld)
 	active_loader = ld;
 	PG_TRY();
 	{
-		ld->cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, fw_copy_source, attnames, options);
-		loaded = (int64) CopyFrom(ld->cstate);
-		EndCopyFrom(ld->cstate);
-		ld->cstate = NULL;
+		loaded = (int64) mk_copy_from(logid, attnames, options, fw_copy_source, ld, &copy_opts);
 	}
 	PG_FINALLY();
 	{
@@ -750,7 +741,6 @@ run_load(fw_loader *ld)
 
 	flush_rejects(ld);
 	tuplestore_end(ld->rejects);
-	table_close(rel, NoLock);
 	return loaded;
 }
 

@@ -1,5 +1,5 @@
 /*
- * fw_logline.c: the netfilter LOG-line parser (see fw_logline.h).
+ * logline.c: the netfilter LOG-line parser (see logline.h).
  *
  * The layout follows the kernel's net/netfilter/nf_log_syslog.c: the log
  * prefix is printed immediately before "IN=", so a prefix "DROP_LOG" yields

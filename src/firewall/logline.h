@@ -1,11 +1,11 @@
 /*
- * fw_logline.h: the netfilter LOG-line parser, in plain C.
+ * logline.h: the netfilter LOG-line parser, in plain C.
  *
  * It has no server dependency so that the fuzz harness (test/firewall_fuzz)
  * can build it outside PostgreSQL with clang -fsanitize=fuzzer,address.  It
  * never allocates: the result points into the caller's buffer, which need
  * not be NUL-terminated and may contain any byte.  The server wrapper
- * (fw_parse.c) turns the result into mekatek.fw_event.
+ * (parse.c) turns the result into mekatek.fw_event.
  */
 #ifndef FW_LOGLINE_H
 #define FW_LOGLINE_H

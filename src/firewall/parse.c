@@ -1,6 +1,6 @@
 /*
- * fw_parse.c: mekatek.fw_parse and friends, the server side of the LOG-line
- * parser.  The parsing itself is fw_logline.c (plain C, fuzzed outside the
+ * parse.c: mekatek.fw_parse and friends, the server side of the LOG-line
+ * parser.  The parsing itself is logline.c (plain C, fuzzed outside the
  * server); this file turns its spans into a mekatek.fw_event tuple.
  *
  * Spans are cut at ASCII bytes (blank, '=', ':', brackets) and every server
@@ -27,21 +27,7 @@
 #include "firewall/logline.h"
 #include "firewall/firewall.h"
 
-static int	fw_log_year = 0;
-static bool fw_parse_strict = true;
 
-void
-mk_firewall_init(void)
-{
-	DefineCustomIntVariable("mekatek.fw_log_year",
-							"Year for classic syslog headers, which print none (0: the current year).",
-							NULL, &fw_log_year, 0, 0, 9999,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("mekatek.fw_parse_strict",
-							 "When off, mekatek.fw_parse returns NULL for a line that is not a LOG line instead of raising an error.",
-							 NULL, &fw_parse_strict, true,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-}
 
 /* Per-statement state: the result descriptor and the prefix -> action map. */
 typedef struct parse_cache
@@ -54,12 +40,9 @@ typedef struct parse_cache
 void
 mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt)
 {
-	int			ret;
-
 	SPI_connect();
-	ret = SPI_execute("SELECT prefix, action FROM mekatek.fw_prefix_action", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
+	mk_spi_execute("SELECT prefix, action FROM mekatek.fw_prefix_action", 0, NULL, NULL, NULL,
+				   true, 0, SPI_OK_SELECT, "reading mekatek.fw_prefix_action");
 	map->n = (int) SPI_processed;
 	map->prefix = MemoryContextAlloc(mcxt, sizeof(char *) * (map->n + 1));
 	map->len = MemoryContextAlloc(mcxt, sizeof(int) * (map->n + 1));

@@ -1,9 +1,9 @@
 /*
- * fw_rule.c: policies as rows and as C structs.
+ * rule.c: policies as rows and as C structs.
  *
  *   mekatek.fw_import_iptables(policy, rules)  iptables-save / command lines
  *   mk_fw_load_policy()                        rules -> fw_rule structs, for
- *                                              fw_anomaly.c and fw_usage.c
+ *                                              anomaly.c and usage.c
  *
  * The importer never drops a match silently: options the columns cannot
  * hold go, verbatim and in order, into the jsonb array "matches", which flags
@@ -101,14 +101,13 @@ mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskip
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	int			ret,
-				n;
+	int			n;
 	fw_rule    *r;
 	MemoryContext caller = CurrentMemoryContext;
 
 	args[0] = CStringGetTextDatum(policy);
 	SPI_connect();
-	ret = SPI_execute_with_args(
+	mk_spi_execute(
 								"SELECT position, direction, proto, src, dst, "
 								"       coalesce(lower(sport), 0), coalesce(upper(sport) - 1, 65535), sport IS NULL, "
 								"       coalesce(lower(dport), 0), coalesce(upper(dport) - 1, 65535), dport IS NULL, "
@@ -116,9 +115,7 @@ mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskip
 								"       (action IS NULL OR flagged OR coalesce(isempty(sport), false) "
 								"        OR coalesce(isempty(dport), false)) AS skip "
 								"  FROM mekatek.fw_rule WHERE policy = $1 ORDER BY position",
-								1, argtypes, args, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(ret));
+								1, argtypes, args, NULL, true, 0, SPI_OK_SELECT, "loading the policy");
 	r = MemoryContextAllocZero(caller, sizeof(fw_rule) * (SPI_processed + 1));
 	n = 0;
 	*nskipped = 0;
@@ -330,7 +327,6 @@ import_rule(import_state *st, List *words, int start, const char *chain)
 	int			i = start;
 	Datum		vals[12];
 	char		nulls[12];
-	int			ret;
 
 	while (i < n)
 	{
@@ -441,26 +437,22 @@ import_rule(import_state *st, List *words, int start, const char *chain)
 		alln[12] = m ? ' ' : 'n';
 		all[13] = t ? CStringGetTextDatum(t) : (Datum) 0;
 		alln[13] = t ? ' ' : 'n';
-		ret = SPI_execute_plan(st->insert_rule, all, alln, false, 0);
+		mk_spi_execute_plan(st->insert_rule, all, alln, false, 0, SPI_OK_INSERT,
+							"fw_import_iptables: rule insert");
 	}
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
 }
 
 static void
 import_chain_policy(import_state *st, const char *chain, const char *target)
 {
 	Datum		vals[3];
-	int			ret;
 
 	if (strcmp(target, "ACCEPT") != 0 && strcmp(target, "DROP") != 0)
 		bad_line(st, psprintf("chain policy \"%s\" is neither ACCEPT nor DROP", target));
 	vals[0] = CStringGetTextDatum(st->policy);
 	vals[1] = CStringGetTextDatum(chain);
 	vals[2] = CStringGetTextDatum(strcmp(target, "ACCEPT") == 0 ? "accept" : "drop");
-	ret = SPI_execute_plan(st->insert_chain, vals, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(ret));
+	mk_spi_execute_plan(st->insert_chain, vals, NULL, false, 0, SPI_OK_INSERT, "fw_import_iptables: chain policy insert");
 }
 
 static const char *
@@ -490,21 +482,21 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 	memset(&st, 0, sizeof(st));
 	st.policy = policy;
 	SPI_connect();
-	st.insert_rule = SPI_prepare(
+	st.insert_rule = mk_spi_prepare(
 								 "INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, "
 								 "  action, in_iface, out_iface, target, matches, target_options) "
 								 "VALUES ($1, $2, $3, $4, network($5::inet), $6::int4range, network($7::inet), $8::int4range, "
 								 "  $9, $10, $11, $12, $13::jsonb, $14::jsonb)",
-								 14, rule_types);
-	st.insert_chain = SPI_prepare(
+								 14, rule_types, "fw_import_iptables");
+	st.insert_chain = mk_spi_prepare(
 								  "INSERT INTO mekatek.fw_chain_policy (policy, chain, action) VALUES ($1, $2, $3) "
 								  "ON CONFLICT (policy, chain) DO UPDATE SET action = excluded.action",
-								  3, chain_types);
-	if (st.insert_rule == NULL || st.insert_chain == NULL)
-		elog(ERROR, "SPI_prepare failed");
+								  3, chain_types, "fw_import_iptables");
 	del_args[0] = CStringGetTextDatum(policy);
-	SPI_execute_with_args("DELETE FROM mekatek.fw_rule WHERE policy = $1", 1, del_types, del_args, NULL, false, 0);
-	SPI_execute_with_args("DELETE FROM mekatek.fw_chain_policy WHERE policy = $1", 1, del_types, del_args, NULL, false, 0);
+	mk_spi_execute("DELETE FROM mekatek.fw_rule WHERE policy = $1", 1, del_types, del_args,
+				   NULL, false, 0, SPI_OK_DELETE, "fw_import_iptables: replacing the policy");
+	mk_spi_execute("DELETE FROM mekatek.fw_chain_policy WHERE policy = $1", 1, del_types, del_args,
+				   NULL, false, 0, SPI_OK_DELETE, "fw_import_iptables: replacing the policy");
 
 	for (line = strtok_r(rules, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 	{

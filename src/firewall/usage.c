@@ -1,5 +1,5 @@
 /*
- * fw_usage.c: mekatek.fw_rule_usage, first-match rule usage over the log.
+ * usage.c: mekatek.fw_rule_usage, first-match rule usage over the log.
  *
  * The policy is loaded once into fw_rule structs and compiled into a flat
  * form; each logged packet is then matched in C against the rules that can
@@ -339,12 +339,10 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 		params->params[k].value = PG_ARGISNULL(k + 1) ? (Datum) 0 : PG_GETARG_DATUM(k + 1);
 	}
 	SPI_connect();
-	plan = SPI_prepare("SELECT direction, proto, src, dst, spt, dpt, in_iface, out_iface "
+	plan = mk_spi_prepare("SELECT direction, proto, src, dst, spt, dpt, in_iface, out_iface "
 					   "  FROM mekatek.fw_log "
 					   " WHERE ($1 IS NULL OR logged_at >= $1) AND ($2 IS NULL OR logged_at < $2)",
-					   2, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed");
+					   2, argtypes, "fw_rule_usage");
 	memset(&opts, 0, sizeof(opts));
 	opts.params = params;
 	opts.read_only = true;
@@ -352,7 +350,8 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	ret = SPI_execute_plan_extended(plan, &opts);
 	/* a SELECT into a DestReceiver of our own reports SPI_OK_UTILITY */
 	if (ret < 0)
-		elog(ERROR, "SPI_execute_plan_extended failed: %s", SPI_result_code_string(ret));
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "fw_rule_usage: reading the log failed: %s",
+				 SPI_result_code_string(ret));
 	SPI_finish();
 
 	for (int i = 0; i <= n; i++)

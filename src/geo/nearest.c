@@ -1,5 +1,5 @@
 /*
- * geo_nearest.c: mekatek.nearest_agents, exact k-nearest agents with stock.
+ * nearest.c: mekatek.nearest_agents, exact k-nearest agents with stock.
  *
  * The search walks the partial GiST index mekatek.agent_geo_idx (on
  * mekatek.geo_cell(lat, lon) WHERE active AND stock >= 1) in distance order,

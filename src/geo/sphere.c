@@ -1,5 +1,5 @@
 /*
- * geo_sphere.c: great-circle distance and the geo_cell index key.
+ * sphere.c: great-circle distance and the geo_cell index key.
  *
  * haversine_km is the haversine formula written so that no step cancels:
  * with a = sin^2(dlat/2) + cos(lat1) cos(lat2) sin^2(dlon/2) the usual

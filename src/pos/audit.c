@@ -1,5 +1,5 @@
 /*
- * pos_audit.c: the audit trail and the append-only guard.
+ * audit.c: the audit trail and the append-only guard.
  *
  * pos_audit_trg writes who (the acting role, not the SECURITY DEFINER
  * owner), when, and the old and new rows as jsonb.  audit_log and the stock
@@ -43,8 +43,8 @@ pos_audit_trg(PG_FUNCTION_ARGS)
 	NameData	actor;
 	const char *op;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!TRIGGER_FIRED_AFTER(td->tg_event))
+	mk_trigger_on(fcinfo, "pos_audit_trg", true, MK_ON_INSERT | MK_ON_UPDATE | MK_ON_DELETE, NULL);
+	if (!TRIGGER_FIRED_AFTER(td->tg_event))
 		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
 				 "pos_audit_trg must fire AFTER ... FOR EACH ROW");
 	desc = RelationGetDescr(td->tg_relation);
@@ -104,8 +104,7 @@ pos_audit_trg(PG_FUNCTION_ARGS)
 				"INSERT INTO mekatek.audit_log (actor, table_name, op, row_key, old, new)"
 				" VALUES ($1, $2, $3, $4, $5, $6)",
 				6, types);
-	if (SPI_execute_plan(audit_plan, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "audit insert failed");
+	mk_spi_execute_plan(audit_plan, args, nulls, false, 0, SPI_OK_INSERT, "audit insert");
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
@@ -117,8 +116,7 @@ pos_append_only_trg(PG_FUNCTION_ARGS)
 	const char *op;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
-				 "pos_append_only_trg must be called as a trigger");
+		mk_trigger_on(fcinfo, "pos_append_only_trg", true, 0, NULL);
 	op = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "UPDATE" :
 		TRIGGER_FIRED_BY_DELETE(td->tg_event) ? "DELETE" : "TRUNCATE";
 	mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,

@@ -1,5 +1,5 @@
 /*
- * pos_checkout.c: checkout(branch_id, lines jsonb), one call that records a
+ * checkout.c: checkout(branch_id, lines jsonb), one call that records a
  * paid sale for web apps.
  *
  * It validates the whole JSON first (so an error names the bad element
@@ -138,8 +138,9 @@ pos_checkout(PG_FUNCTION_ARGS)
 				"  LEFT JOIN mekatek.product p ON p.sku = t.sku ORDER BY t.ord",
 				1, resolve_types);
 	args[0] = PointerGetDatum(construct_array(skus, n, TEXTOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_plan(resolve_plan, args, NULL, true, 0) != SPI_OK_SELECT || SPI_processed != n)
-		elog(ERROR, "SKU lookup failed");
+	if (mk_spi_execute_plan(resolve_plan, args, NULL, true, 0, SPI_OK_SELECT, "SKU lookup") != n)
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "SKU lookup returned " UINT64_FORMAT " rows for %d lines",
+				 SPI_processed, n);
 	for (int i = 0; i < n; i++)
 	{
 		pids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
@@ -156,8 +157,7 @@ pos_checkout(PG_FUNCTION_ARGS)
 	mk_spi_plan(&sale_plan,
 				"INSERT INTO mekatek.sale (branch_id) VALUES ($1) RETURNING sale_id", 1, sale_types);
 	args[0] = Int32GetDatum(branch_id);
-	if (SPI_execute_plan(sale_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "sale insert failed");
+	mk_spi_execute_plan(sale_plan, args, NULL, false, 0, SPI_OK_INSERT_RETURNING, "sale insert");
 	sale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	mk_spi_plan(&lines_plan,
@@ -172,8 +172,7 @@ pos_checkout(PG_FUNCTION_ARGS)
 	pos_checkout_sale_id = sale_id;
 	PG_TRY();
 	{
-		if (SPI_execute_plan(lines_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "sale line insert failed");
+		mk_spi_execute_plan(lines_plan, args, NULL, false, 0, SPI_OK_INSERT, "sale line insert");
 	}
 	PG_FINALLY();
 	{

@@ -1,10 +1,10 @@
 -- Mekatek install script, module pos, the pharmacy cashier.
 --
 -- Stock lives in batches; every change of a batch's qty_on_hand goes
--- through the C ledger (src/pos_ledger.c), which writes one
+-- through the C ledger (src/stock_ledger.c), which writes one
 -- stock_movement row per change, so that for every batch
 --     qty_on_hand = sum(stock_movement.qty_delta).
--- Sales decrement stock in a C trigger (src/pos_sale.c) that allocates
+-- Sales decrement stock in a C trigger (src/sale.c) that allocates
 -- the earliest-expiring unexpired batches first (FEFO).
 
 CREATE TABLE mekatek.branch (

@@ -1,5 +1,5 @@
 /*
- * pos_sale.c: the triggers that turn sale lines into stock movements.
+ * sale.c: the triggers that turn sale lines into stock movements.
  *
  *   pos_line_fill_trg   BEFORE INSERT ROW on sale_line: the sale must be
  *                       open and the product active; fills line_no,
@@ -52,40 +52,6 @@ static SPIPlanPtr total_plan;
 static SPIPlanPtr void_plan;
 
 /*
- * These triggers read columns by name and trust their types, so they refuse
- * to run on any table but the one they were written for.
- */
-static void
-check_trigger(FunctionCallInfo fcinfo, const char *name, bool row, TriggerEvent event,
-			  const char *table)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
-				 "%s must be called as a trigger", name);
-	if (strcmp(RelationGetRelationName(td->tg_relation), table) != 0 ||
-		strcmp(get_namespace_name(RelationGetNamespace(td->tg_relation)), "mekatek") != 0)
-		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
-				 "%s fires only on mekatek.%s, not on %s", name, table,
-				 RelationGetRelationName(td->tg_relation));
-	if (((TRIGGER_FIRED_FOR_ROW(td->tg_event) != 0) != row) ||
-		(td->tg_event & TRIGGER_EVENT_OPMASK) != event)
-		mk_error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED, NULL,
-				 "%s fired for the wrong event", name);
-}
-
-static int
-attnum(Relation rel, const char *name)
-{
-	int			n = SPI_fnumber(RelationGetDescr(rel), name);
-
-	if (n <= 0)
-		elog(ERROR, "column \"%s\" missing from %s", name, RelationGetRelationName(rel));
-	return n;
-}
-
-/*
  * The checks of a line inserted by anything but checkout(): the sale is
  * visible and open, the product exists and is active, the price is the
  * product's (unless an admin overrides it).  Fills unit_price and line_no
@@ -108,8 +74,7 @@ check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool l
 				2, ctx_types);
 	args[0] = Int64GetDatum(sale_id);
 	args[1] = Int64GetDatum(product_id);
-	if (SPI_execute_plan(line_ctx_plan, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "sale line lookup failed");
+	mk_spi_execute_plan(line_ctx_plan, args, NULL, true, 1, SPI_OK_SELECT, "sale line lookup");
 	if (SPI_processed == 0)
 		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION,
 				 "A cashier sees only the sales of its own branch.",
@@ -156,8 +121,7 @@ check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool l
 		mk_spi_plan(&next_line_plan,
 					"SELECT coalesce(max(line_no), 0) + 1 FROM mekatek.sale_line WHERE sale_id = $1",
 					1, next_types);
-		if (SPI_execute_plan(next_line_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "line number lookup failed");
+		mk_spi_execute_plan(next_line_plan, args, NULL, false, 1, SPI_OK_SELECT, "line number lookup");
 		cols[*ncols] = a_line;
 		vals[(*ncols)++] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	}
@@ -188,16 +152,16 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 	bool		nulls[3] = {false, false, false};
 	int			ncols = 0;
 
-	check_trigger(fcinfo, "pos_line_fill_trg", true, TRIGGER_EVENT_INSERT, "sale_line");
+	mk_trigger_on(fcinfo, "pos_line_fill_trg", true, MK_ON_INSERT, "sale_line");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
 	tuple = td->tg_trigtuple;
-	a_sale = attnum(rel, "sale_id");
-	a_line = attnum(rel, "line_no");
-	a_product = attnum(rel, "product_id");
-	a_qty = attnum(rel, "qty");
-	a_price = attnum(rel, "unit_price");
-	a_amount = attnum(rel, "amount");
+	a_sale = mk_trigger_column(td, "sale_id", INT8OID, true);
+	a_line = mk_trigger_column(td, "line_no", INT4OID, true);
+	a_product = mk_trigger_column(td, "product_id", INT8OID, true);
+	a_qty = mk_trigger_column(td, "qty", INT4OID, true);
+	a_price = mk_trigger_column(td, "unit_price", NUMERICOID, false);
+	a_amount = mk_trigger_column(td, "amount", NUMERICOID, false);
 
 	sale_id = DatumGetInt64(heap_getattr(tuple, a_sale, desc, &isnull));
 	if (isnull)
@@ -259,11 +223,11 @@ newline_cmp(const void *a, const void *b)
 static NewLine *
 read_new_lines(FunctionCallInfo fcinfo, int *count)
 {
-	Relation	rel = ((TriggerData *) fcinfo->context)->tg_relation;
+	TriggerData *td = (TriggerData *) fcinfo->context;
 	MkTransition t;
-	int			a_sale = attnum(rel, "sale_id"), a_line = attnum(rel, "line_no");
-	int			a_product = attnum(rel, "product_id"), a_qty = attnum(rel, "qty");
-	int			a_amount = attnum(rel, "amount");
+	int			a_sale = mk_trigger_column(td, "sale_id", INT8OID, true), a_line = mk_trigger_column(td, "line_no", INT4OID, true);
+	int			a_product = mk_trigger_column(td, "product_id", INT8OID, true), a_qty = mk_trigger_column(td, "qty", INT4OID, true);
+	int			a_amount = mk_trigger_column(td, "amount", NUMERICOID, false);
 	int			n = 0, cap = 8;
 	NewLine    *lines = palloc(sizeof(NewLine) * cap);
 	bool		isnull;
@@ -334,8 +298,7 @@ take_fefo(const NewLine *line)
 				" ORDER BY expires_on, batch_id FOR UPDATE",
 				1, types);
 	args[0] = Int64GetDatum(line->product_id);
-	if (SPI_execute_plan(fefo_plan, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "batch lookup failed");
+	mk_spi_execute_plan(fefo_plan, args, NULL, false, 1, SPI_OK_SELECT, "batch lookup");
 	if (SPI_processed == 0)
 		return need;
 	need = take_rows(line, SPI_tuptable, SPI_processed, need);
@@ -378,8 +341,9 @@ after_product(int64 product_id, int64 asked, int64 missing)
 				"  FROM mekatek.product p WHERE p.product_id = $1",
 				1, types);
 	args[0] = Int64GetDatum(product_id);
-	if (SPI_execute_plan(product_after_plan, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "product " INT64_FORMAT " vanished", product_id);
+	if (mk_spi_execute_plan(product_after_plan, args, NULL, false, 1, SPI_OK_SELECT,
+							"stock check after a sale") != 1)
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "product " INT64_FORMAT " vanished", product_id);
 	sku = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	min_stock = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	sellable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
@@ -392,14 +356,13 @@ after_product(int64 product_id, int64 asked, int64 missing)
 
 	if (sellable < min_stock && sellable + asked >= min_stock)
 	{
-		StringInfoData payload;
+		MkPayload	payload;
 
-		initStringInfo(&payload);
-		appendStringInfoString(&payload, "{\"sku\": ");
-		escape_json(&payload, sku);
-		appendStringInfo(&payload, ", \"on_hand\": " INT64_FORMAT ", \"min_stock\": %d}",
-						 sellable, min_stock);
-		Async_Notify("mekatek_stock", payload.data);
+		mk_payload_begin(&payload);
+		mk_payload_str(&payload, "sku", sku);
+		mk_payload_int(&payload, "on_hand", sellable);
+		mk_payload_int(&payload, "min_stock", min_stock);
+		mk_payload_notify(&payload, "mekatek_stock");
 	}
 }
 
@@ -422,8 +385,7 @@ add_to_total(int64 sale_id, Datum amount, int32 lines)
 	args[1] = amount;
 	args[2] = Int32GetDatum(lines);
 	args[3] = BoolGetDatum(sale_id == pos_checkout_sale_id);
-	if (SPI_execute_plan(total_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "sale total update failed");
+	mk_spi_execute_plan(total_plan, args, NULL, false, 0, SPI_OK_UPDATE, "sale total update");
 }
 
 /* AFTER INSERT ON sale_line FOR EACH STATEMENT (SECURITY DEFINER). */
@@ -433,7 +395,7 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 	NewLine    *lines;
 	int			n;
 
-	check_trigger(fcinfo, "pos_line_stock_trg", false, TRIGGER_EVENT_INSERT, "sale_line");
+	mk_trigger_on(fcinfo, "pos_line_stock_trg", false, MK_ON_INSERT, "sale_line");
 	lines = read_new_lines(fcinfo, &n);
 	if (n == 0)
 		return PointerGetDatum(NULL);
@@ -490,11 +452,11 @@ pos_sale_guard_trg(PG_FUNCTION_ARGS)
 	char	   *from, *to;
 	int64		sale_id;
 
-	check_trigger(fcinfo, "pos_sale_guard_trg", true, TRIGGER_EVENT_UPDATE, "sale");
+	mk_trigger_on(fcinfo, "pos_sale_guard_trg", true, MK_ON_UPDATE, "sale");
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
-	a_status = attnum(rel, "status");
-	a_id = attnum(rel, "sale_id");
+	a_status = mk_trigger_column(td, "status", TEXTOID, true);
+	a_id = mk_trigger_column(td, "sale_id", INT8OID, true);
 	from = TextDatumGetCString(heap_getattr(td->tg_trigtuple, a_status, desc, &isnull));
 	to = TextDatumGetCString(heap_getattr(td->tg_newtuple, a_status, desc, &isnull));
 	sale_id = DatumGetInt64(heap_getattr(td->tg_trigtuple, a_id, desc, &isnull));
@@ -516,14 +478,14 @@ pos_sale_guard_trg(PG_FUNCTION_ARGS)
 				 "only mekatek_admin may void paid sale " INT64_FORMAT, sale_id);
 	if (strcmp(to, "paid") == 0)
 	{
-		if (DatumGetInt32(heap_getattr(td->tg_newtuple, attnum(rel, "lines"), desc, &isnull)) == 0)
+		if (DatumGetInt32(heap_getattr(td->tg_newtuple, mk_trigger_column(td, "lines", INT4OID, true), desc, &isnull)) == 0)
 			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
 					 "sale " INT64_FORMAT " has no lines and cannot be paid", sale_id);
 		return PointerGetDatum(td->tg_newtuple);
 	}
 	/* to void: stamp who and when */
 	{
-		int			cols[2] = {attnum(rel, "voided_at"), attnum(rel, "voided_by")};
+		int			cols[2] = {mk_trigger_column(td, "voided_at", TIMESTAMPTZOID, false), mk_trigger_column(td, "voided_by", NAMEOID, false)};
 		Datum		vals[2];
 		bool		nulls[2] = {false, false};
 		NameData   *who = palloc(sizeof(NameData));
@@ -551,9 +513,9 @@ pos_sale_void_trg(PG_FUNCTION_ARGS)
 	SPITupleTable *rows;
 	uint64		nrows;
 
-	check_trigger(fcinfo, "pos_sale_void_trg", true, TRIGGER_EVENT_UPDATE, "sale");
+	mk_trigger_on(fcinfo, "pos_sale_void_trg", true, MK_ON_UPDATE, "sale");
 	{
-		int			a_status = attnum(td->tg_relation, "status");
+		int			a_status = mk_trigger_column(td, "status", TEXTOID, true);
 		TupleDesc	desc = RelationGetDescr(td->tg_relation);
 		char	   *from = TextDatumGetCString(heap_getattr(td->tg_trigtuple, a_status, desc, &isnull));
 		char	   *to = TextDatumGetCString(heap_getattr(td->tg_newtuple, a_status, desc, &isnull));
@@ -561,7 +523,7 @@ pos_sale_void_trg(PG_FUNCTION_ARGS)
 		if (strcmp(to, "void") != 0 || strcmp(from, "void") == 0)
 			return PointerGetDatum(NULL);
 	}
-	sale_id = DatumGetInt64(heap_getattr(td->tg_newtuple, attnum(td->tg_relation, "sale_id"),
+	sale_id = DatumGetInt64(heap_getattr(td->tg_newtuple, mk_trigger_column(td, "sale_id", INT8OID, true),
 										 RelationGetDescr(td->tg_relation), &isnull));
 	SPI_connect();
 	mk_spi_plan(&void_plan,
@@ -573,8 +535,7 @@ pos_sale_void_trg(PG_FUNCTION_ARGS)
 				" ORDER BY b.product_id, b.expires_on, m.batch_id, m.line_no",
 				1, types);
 	args[0] = Int64GetDatum(sale_id);
-	if (SPI_execute_plan(void_plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "void lookup failed");
+	mk_spi_execute_plan(void_plan, args, NULL, false, 0, SPI_OK_SELECT, "void lookup");
 	rows = SPI_tuptable;
 	nrows = SPI_processed;
 	for (uint64 i = 0; i < nrows; i++)

@@ -1,5 +1,5 @@
 /*
- * pos_ledger.c: the stock ledger and the two ways stock arrives or is
+ * stock_ledger.c: the stock ledger and the two ways stock arrives or is
  * corrected by hand: receive_stock() and adjust_stock().
  *
  * Every change of batch.qty_on_hand goes through pos_ledger_apply(), which
@@ -32,7 +32,6 @@ pos_ledger_apply(int64 batch_id, int32 delta, const char *reason,
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 	NameData	actor;
-	int			rc;
 
 	mk_spi_plan(&apply_plan,
 				"WITH b AS (UPDATE mekatek.batch SET qty_on_hand = qty_on_hand + $2"
@@ -58,9 +57,7 @@ pos_ledger_apply(int64 batch_id, int32 delta, const char *reason,
 	if (note == NULL)
 		nulls[6] = 'n';
 
-	rc = SPI_execute_plan(apply_plan, values, nulls, false, 0);
-	if (rc != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "ledger insert failed: %s", SPI_result_code_string(rc));
+	mk_spi_execute_plan(apply_plan, values, nulls, false, 0, SPI_OK_INSERT_RETURNING, "ledger insert");
 	if (SPI_processed != 1)
 		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, NULL,
 				 "batch " INT64_FORMAT " does not exist", batch_id);
@@ -78,8 +75,7 @@ product_by_sku(const char *sku)
 	mk_spi_plan(&product_plan,
 				"SELECT product_id FROM mekatek.product WHERE sku = $1", 1, argtypes);
 	values[0] = CStringGetTextDatum(sku);
-	if (SPI_execute_plan(product_plan, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "product lookup failed");
+	mk_spi_execute_plan(product_plan, values, NULL, true, 1, SPI_OK_SELECT, "product lookup");
 	if (SPI_processed == 0)
 		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, "Register the product in mekatek.product first.",
 				 "unknown SKU \"%s\"", sku);
@@ -133,8 +129,7 @@ pos_receive_stock(PG_FUNCTION_ARGS)
 				"   SET unit_cost = coalesce(EXCLUDED.unit_cost, batch.unit_cost)"
 				" RETURNING batch_id, expires_on",
 				4, argtypes);
-	if (SPI_execute_plan(batch_upsert_plan, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "batch upsert failed");
+	mk_spi_execute_plan(batch_upsert_plan, values, nulls, false, 0, SPI_OK_INSERT_RETURNING, "batch upsert");
 	batch_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	stored_expiry = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	if (stored_expiry != expires_on)
@@ -187,8 +182,7 @@ pos_adjust_stock(PG_FUNCTION_ARGS)
 				"SELECT qty_on_hand FROM mekatek.batch WHERE batch_id = $1 FOR UPDATE",
 				1, argtypes);
 	values[0] = Int64GetDatum(batch_id);
-	if (SPI_execute_plan(batch_lock_plan, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "batch lock failed");
+	mk_spi_execute_plan(batch_lock_plan, values, NULL, false, 1, SPI_OK_SELECT, "batch lock");
 	if (SPI_processed == 0)
 		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, NULL,
 				 "batch " INT64_FORMAT " does not exist", batch_id);
@@ -202,13 +196,3 @@ pos_adjust_stock(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(movement_id);
 }
 
-static int	expiry_warning_days = 90;
-
-void
-mk_pos_init(void)
-{
-	DefineCustomIntVariable("mekatek.expiry_warning_days",
-							"Days before expiry at which mekatek.stock_alert lists a batch as expiring.",
-							NULL, &expiry_warning_days, 90, 0, 3650,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-}

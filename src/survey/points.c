@@ -1,5 +1,6 @@
 /*
- * points.c: reading points from a user's query into one compact array,
+ * points.c: reading points from a user's query (through the core's query
+ * reader: caller's rights, read-only, in batches) into one compact array,
  * and the matrix helpers the k-means functions share.
  */
 #include "core/mekatek.h"
@@ -10,12 +11,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/plancache.h"
-#include "utils/portal.h"
 
 void
 sv_reserve(SvPoints *p, Size more, const char *what)
@@ -68,36 +66,6 @@ sv_to_int64(Datum v, Oid t)
 	return t == INT2OID ? DatumGetInt16(v) : t == INT4OID ? DatumGetInt32(v) : DatumGetInt64(v);
 }
 
-/*
- * Refuse queries that are not a plain read: a data-modifying CTE would run
- * with the caller's rights inside what looks like a read.
- */
-static void
-sv_check_read_only(SPIPlanPtr plan, const char *query, const char *argname)
-{
-	ListCell   *lc;
-
-	if (!SPI_is_cursor_plan(plan))
-		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-				 "Give a SELECT that returns an id and the coordinates of each point.",
-				 "argument \"%s\" must be a query that returns rows: %.60s", argname, query);
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		CachedPlanSource *ps = lfirst(lc);
-		ListCell   *lq;
-
-		foreach(lq, ps->query_list)
-		{
-			Query	   *q = castNode(Query, lfirst(lq));
-
-			if (q->hasModifyingCTE || q->commandType != CMD_SELECT || q->rowMarks != NIL)
-				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-						 "Clustering reads its input; run the data change separately.",
-						 "argument \"%s\" must not modify or lock data: %.60s", argname, query);
-		}
-	}
-}
-
 static void
 sv_grow(SvPoints *p, int64 *cap, int64 need)
 {
@@ -126,14 +94,9 @@ sv_bad_value(const SvPoints *p, int64 row, const char *what)
 			 (long long) (p->id ? p->id[row] : row + 1), (long long) (row + 1), what);
 }
 
-/*
- * The rows stream from the executor straight into the arrays through a
- * DestReceiver of our own (SPI_execute_plan_extended's dest): no tuple is
- * copied into an SPI tuple table, and no batch is held.
- */
+/* The state of one read: the columns' types, checked once. */
 typedef struct SvReader
 {
-	DestReceiver pub;
 	SvPoints   *p;
 	const char *argname;
 	int			want;
@@ -146,13 +109,11 @@ typedef struct SvReader
 	Oid		   *coltype;
 	int64		cap;
 	MemoryContext rowcxt;		/* detoasted arrays, reset now and then */
-	int64		since_reset;
 } SvReader;
 
 static void
-sv_reader_startup(DestReceiver *self, int operation, TupleDesc desc)
+sv_reader_startup(SvReader *r, TupleDesc desc)
 {
-	SvReader   *r = (SvReader *) self;
 	SvPoints   *p = r->p;
 	const char *argname = r->argname;
 	int			lead = r->lead;
@@ -191,15 +152,12 @@ sv_reader_startup(DestReceiver *self, int operation, TupleDesc desc)
 	p->d = r->arrays ? 0 : ncoord;
 }
 
-static bool
-sv_reader_receive(TupleTableSlot *slot, DestReceiver *self)
+static void
+sv_reader_row(SvReader *r, Datum *values, bool *nulls)
 {
-	SvReader   *r = (SvReader *) self;
 	SvPoints   *p = r->p;
 	const char *argname = r->argname;
 	int			lead = r->lead;
-	Datum	   *values;
-	bool	   *nulls;
 	int64		row = p->n;
 	int64		idv = 0;
 	int64		labelv = 0;
@@ -207,11 +165,6 @@ sv_reader_receive(TupleTableSlot *slot, DestReceiver *self)
 	int			c = 0;
 	MemoryContext old;
 
-	slot_getallattrs(slot);
-	values = slot->tts_values;
-	nulls = slot->tts_isnull;
-	if ((row & 8191) == 0)
-		CHECK_FOR_INTERRUPTS();
 	if (r->want & SV_WANT_ID)
 	{
 		if (nulls[c])
@@ -302,30 +255,19 @@ sv_reader_receive(TupleTableSlot *slot, DestReceiver *self)
 		if (!isfinite(dst[j]))
 			sv_bad_value(p, row, isnan(dst[j]) ? "NaN" : "infinite");
 	p->n++;
-	if (++r->since_reset == 4096)
-	{
-		MemoryContextReset(r->rowcxt);
-		r->since_reset = 0;
-	}
-	return true;
 }
 
-static void
-sv_reader_shutdown(DestReceiver *self)
-{
-}
-
-static void
-sv_reader_destroy(DestReceiver *self)
-{
-}
+/* Rows per fetch: amortises the cursor's overhead, a few MB at most. */
+#define SV_BATCH 10000
 
 void
 sv_points_load(SvPoints *p, const char *query, const char *argname, int want)
 {
-	SPIPlanPtr	plan;
+	MkQueryReader q;
 	SvReader	r;
-	SPIExecuteOptions opts;
+	SPITupleTable *tt;
+	Datum	   *values;
+	bool	   *nulls;
 
 	memset(p, 0, sizeof(*p));
 	p->limit = survey_work_mem_bytes();
@@ -335,19 +277,7 @@ sv_points_load(SvPoints *p, const char *query, const char *argname, int want)
 	if (want & SV_WANT_LABEL)
 		p->label = palloc(sizeof(int32));
 
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
-				 "argument \"%s\" is not a query PostgreSQL can prepare: %s",
-				 argname, SPI_result_code_string(SPI_result));
-	sv_check_read_only(plan, query, argname);
-
 	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = sv_reader_receive;
-	r.pub.rStartup = sv_reader_startup;
-	r.pub.rShutdown = sv_reader_shutdown;
-	r.pub.rDestroy = sv_reader_destroy;
-	r.pub.mydest = DestNone;
 	r.p = p;
 	r.argname = argname;
 	r.want = want;
@@ -355,13 +285,22 @@ sv_points_load(SvPoints *p, const char *query, const char *argname, int want)
 	r.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "survey points rows",
 									 ALLOCSET_DEFAULT_SIZES);
 
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) &r;
-	/* Read-only: SPI refuses any statement that is not, and takes no new snapshot. */
-	if (SPI_execute_plan_extended(plan, &opts) < 0)
-		elog(ERROR, "reading the %s query failed", argname);
-	SPI_freeplan(plan);
+	mk_query_open(&q, query, argname,
+				  (want & SV_WANT_LABEL) ? "Give a SELECT that returns the cluster and the coordinates of each point."
+				  : "Give a SELECT that returns an id and the coordinates of each point.");
+	sv_reader_startup(&r, q.desc);
+	values = palloc(sizeof(Datum) * q.desc->natts);
+	nulls = palloc(sizeof(bool) * q.desc->natts);
+	while ((tt = mk_query_fetch(&q, SV_BATCH)) != NULL)
+	{
+		for (uint64 i = 0; i < q.nrows; i++)
+		{
+			heap_deform_tuple(tt->vals[i], tt->tupdesc, values, nulls);
+			sv_reader_row(&r, values, nulls);
+		}
+		MemoryContextReset(r.rowcxt);
+	}
+	mk_query_close(&q);
 	MemoryContextDelete(r.rowcxt);
 }
 

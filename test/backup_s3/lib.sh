@@ -4,8 +4,8 @@
 set -euo pipefail
 
 BK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-MK_ROOT=${MK_ROOT:-$(cd "$BK_DIR/../.." && pwd)}
-MK_BUILD=${MK_BUILD:-$MK_ROOT/build}
+# MK_ROOT, MK_BUILD and mk_port (the port table).
+source "$BK_DIR/../harness/common.sh"
 BK_PIDS=()
 
 bk_skip() { echo "$*"; exit 77; }
@@ -30,13 +30,15 @@ bk_npm() {
     fi
 }
 
-# bk_port VAR...: set each VAR to a port of 54371-54379 (this module's
-# range) that nothing listens on and that this script has not taken yet.
+# bk_port VAR...: set each VAR to a port of the S3 range (MK_TEST_PORT+10
+# ..+19, see test/harness/common.sh) that nothing listens on and that this
+# script has not taken yet.
 BK_TAKEN=" "
 bk_port() {
-    local p var
+    local p var first last
+    first=$(mk_port s3_first) last=$(mk_port s3_last)
     for var in "$@"; do
-        for p in $(seq 54371 54379) none; do
+        for p in $(seq "$first" "$last") none; do
             [[ $BK_TAKEN == *" $p "* ]] && continue
             [ "$p" = none ] && break
             (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
@@ -44,7 +46,7 @@ bk_port() {
             printf -v "$var" %s "$p"
             continue 2
         done
-        echo "no free port in 54371-54379" >&2
+        echo "no free port in $first-$last" >&2
         return 1
     done
     return 0

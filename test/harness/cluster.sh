@@ -44,7 +44,7 @@ CONF
     # opened build/ up): keep it private before every start.
     chmod 700 "$dir/data"
     if ! mk_as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-        mk_as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+        mk_as_pg "$bindir/pg_ctl" -c -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
             || { tail -n 30 "$dir/server.log" >&2; mk_die "server did not start"; }
     fi
     "$bindir/psql" -h "$dir/run" -p "$port" -U postgres -d postgres -Xq \

@@ -7,6 +7,34 @@ MK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 MK_BUILD=$MK_ROOT/build
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
+# Ports.  Every port a test or benchmark listens on is MK_TEST_PORT plus a
+# fixed offset below 100, so that two checkouts (or two engineers) with
+# base ports 100 apart never collide, and test/harness/port-audit.sh can
+# check that nothing strays outside MK_TEST_PORT..MK_TEST_PORT+99.
+#   offset  listener                                     used by
+#   +0      the test cluster                             run-tests.sh
+#   +1      the "edge" cluster (stopped mid-test)        test/scripts/devices_edge_fault.sh
+#   +2      the "readme" cluster (README examples)       test/scripts/readme_examples.sh
+#   +10..19 S3 peers, fault proxy, a port left closed    test/backup_s3/lib.sh (bk_port)
+#   +40     bench cluster: checkout                      test/bench/checkout/run.sh
+#   +41     bench cluster: basket                        test/bench/basket/run.sh
+#   +42     bench cluster: geo                           test/bench/geo/run.sh
+#   +43     bench cluster: firewall                      test/bench/firewall/run.sh
+#   +44     bench cluster: backup (S3 peer from +10..19) test/bench/backup/run.sh
+#   +45     bench cluster: devices                       test/bench/devices/run.sh
+# The demo cluster is not a test: it listens on MK_PORT (Makefile, 54329).
+MK_TEST_PORT=${MK_TEST_PORT:-54330}
+declare -A MK_PORT_OFFSET=(
+    [test]=0 [edge]=1 [readme]=2 [s3_first]=10 [s3_last]=19
+    [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
+    [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
+)
+# mk_port NAME: MK_TEST_PORT + NAME's offset.
+mk_port() {
+    [ -n "${MK_PORT_OFFSET[$1]:-}" ] || { echo "mk_port: no port named $1" >&2; return 1; }
+    echo $((MK_TEST_PORT + MK_PORT_OFFSET[$1]))
+}
+
 mk_log() { printf '== %s\n' "$*" >&2; }
 mk_die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 

@@ -10,7 +10,7 @@
 # MK_FILTER=regex narrows the tests by name (for development).
 source "$(dirname "$0")/common.sh"
 
-port=${MK_TEST_PORT:-54330}
+port=$(mk_port test)
 only=${MK_ONLY:-}
 filter=${MK_FILTER:-.}
 pgxs=$(cd "$(dirname "$($PG_CONFIG --pgxs)")/../.." && pwd)
@@ -33,7 +33,7 @@ MK_FAST=1 bash "$MK_ROOT/test/harness/cluster.sh" fresh test "$port" "$bindir"
 sock=$MK_BUILD/test/run
 trap 'bash "$MK_ROOT/test/harness/cluster.sh" stop test "$bindir"' EXIT
 
-export PGHOST=$sock PGPORT=$port PGUSER=postgres MK_BINDIR=$bindir MK_ROOT MK_BUILD
+export PGHOST=$sock PGPORT=$port PGUSER=postgres MK_BINDIR=$bindir MK_ROOT MK_BUILD MK_TEST_PORT
 export PATH=$bindir:$PATH
 if [ -d "$MK_ROOT/../shared" ]; then export MK_SHARED=$(cd "$MK_ROOT/../shared" && pwd); fi
 

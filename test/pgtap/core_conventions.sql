@@ -1,8 +1,9 @@
--- Conventions every module must keep: comments on every public object,
+-- Conventions every module must keep: comments on every public object
+-- (tables, views, functions and aggregates, types, sequences),
 -- pinned search_path on SECURITY DEFINER functions, nothing executable or
 -- readable by PUBLIC.
 BEGIN;
-SELECT plan(5);
+SELECT plan(6);
 
 SELECT is_empty($$
     SELECT c.oid::regclass::text FROM pg_class c
@@ -26,6 +27,18 @@ SELECT is_empty($$
        AND (t.typrelid = 0 OR c.relkind = 'c')
        AND obj_description(t.oid, 'pg_type') IS NULL $$,
     'every type in schema mekatek has a COMMENT');
+
+-- Sequences of identity and serial columns belong to their table (whose
+-- COMMENT covers them); a sequence of its own needs one.
+SELECT is_empty($$
+    SELECT c.oid::regclass::text FROM pg_class c
+     WHERE c.relnamespace = 'mekatek'::regnamespace
+       AND c.relkind = 'S'
+       AND NOT EXISTS (SELECT FROM pg_depend d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                          AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i'))
+       AND obj_description(c.oid, 'pg_class') IS NULL $$,
+    'every sequence in schema mekatek that no column owns has a COMMENT');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p

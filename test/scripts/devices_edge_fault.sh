@@ -3,12 +3,12 @@
 # database goes away.  mekatek-edge streams 10,000 camera events; after ~4 s
 # the server stops for 10 s and starts again.  At the end every event is in
 # mekatek.visitor_event exactly once and room_occupancy counted each once.
-# Runs its own private cluster ("edge", port MK_EDGE_PORT or 54381) so that
-# stopping it disturbs no other test.
-set -euo pipefail
-root=${MK_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+# Runs its own private cluster ("edge", port MK_EDGE_PORT or MK_TEST_PORT+1,
+# see test/harness/common.sh) so that stopping it disturbs no other test.
+source "$(dirname "$0")/../harness/common.sh"
+root=$MK_ROOT
 bindir=${MK_BINDIR:?MK_BINDIR must point at the PostgreSQL binaries}
-port=${MK_EDGE_PORT:-54381}
+port=${MK_EDGE_PORT:-$(mk_port edge)}
 edge=$root/src/edge/mekatek-edge
 cluster=$root/test/harness/cluster.sh
 work=$root/build/edge-fault

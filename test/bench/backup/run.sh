@@ -11,8 +11,7 @@
 # memory (peak RssAnon and VmHWM from /proc) during each export.
 # MK_BENCH_BACKUP_BIG_GB=5 adds the memory measurement of a 5 GB export.
 # Figures are noisy: the machine's 2 cores are shared.  Not part of make test.
-source "$(dirname "$0")/../../backup_s3/lib.sh"
-source "$MK_ROOT/test/harness/common.sh"
+source "$(dirname "$0")/../../backup_s3/lib.sh"   # also test/harness/common.sh
 trap bk_stop EXIT
 
 mb=${MK_BENCH_BACKUP_MB:-1024}
@@ -22,7 +21,7 @@ store=$MK_BUILD/bench_backup_s3rver
 
 bk_npm
 if [ -z "${PGPORT:-}" ]; then
-    port=${MK_BENCH_PORT:-54379}
+    port=${MK_BENCH_PORT:-$(mk_port bench_backup)}
     bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)
     bash "$MK_ROOT/test/harness/cluster.sh" fresh bench-backup "$port" "$bindir" >/dev/null
     trap 'bk_stop; bash "$MK_ROOT/test/harness/cluster.sh" stop bench-backup "$bindir"' EXIT

@@ -10,7 +10,7 @@
 # Prints times (best and median of several runs; the peer runs once or
 # MK_BENCH_PEER_RUNS times), the ratio, rule counts and peak memory.
 # Uses $PGHOST/$PGPORT when set, else starts a private cluster on
-# ${MK_BENCH_PORT:-54348}.  Not part of `make test`.
+# MK_BENCH_PORT or MK_TEST_PORT+41 (test/harness/common.sh).  Not part of `make test`.
 source "$(dirname "$0")/../../harness/common.sh"
 shared=${MK_SHARED:-$MK_ROOT/../shared}
 data=$shared/data/retail.dat
@@ -22,7 +22,7 @@ runs=${MK_BENCH_RUNS:-7}
 peer_runs=${MK_BENCH_PEER_RUNS:-1}
 
 if [ -z "${PGPORT:-}" ]; then
-    port=${MK_BENCH_PORT:-54348}
+    port=${MK_BENCH_PORT:-$(mk_port bench_basket)}
     bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)
     bash "$MK_ROOT/test/harness/cluster.sh" fresh bench-basket "$port" "$bindir" >/dev/null
     trap 'bash "$MK_ROOT/test/harness/cluster.sh" stop bench-basket "$bindir"' EXIT

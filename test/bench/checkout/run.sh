@@ -10,7 +10,7 @@
 #   measures the disk, not the sale.
 source "$(dirname "$0")/../../harness/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-port=${MK_BENCH_PORT:-54331}
+port=${MK_BENCH_PORT:-$(mk_port bench_checkout)}
 secs=${MK_BENCH_SECONDS:-10}
 rounds=${MK_BENCH_ROUNDS:-3}
 

@@ -38,7 +38,7 @@
 # notification p99 <= 50 ms.  The machine is shared: figures are noisy.
 source "$(dirname "$0")/../../harness/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-port=${MK_BENCH_PORT:-54382}
+port=${MK_BENCH_PORT:-$(mk_port bench_devices)}
 secs=${MK_BENCH_SECONDS:-60}
 rounds=${MK_BENCH_ROUNDS:-1}
 items=${MK_BENCH_RFID_ITEMS:-2000000}

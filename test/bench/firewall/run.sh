@@ -9,10 +9,10 @@
 #      (packets/s), checked against a SQL first-match peer (LATERAL ...
 #      ORDER BY position LIMIT 1) on a time window of 50,000 packets;
 #   3. mekatek.fw_anomalies on 1,000 random rules.
-#   MK_BENCH_LINES (default 2000000), MK_BENCH_PORT (default 54362).
+#   MK_BENCH_LINES (default 2000000), MK_BENCH_PORT (default MK_TEST_PORT+43).
 source "$(dirname "$0")/../../harness/common.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-port=${MK_BENCH_PORT:-54362}
+port=${MK_BENCH_PORT:-$(mk_port bench_firewall)}
 lines=${MK_BENCH_LINES:-2000000}
 
 make -s -C "$MK_ROOT" all >/dev/null

@@ -29,7 +29,7 @@ source "$(dirname "$0")/../../harness/common.sh"
 agents=${MK_BENCH_AGENTS:-1000000}
 tx=${MK_BENCH_TX:-3000}
 tx_full=${MK_BENCH_TX_FULL:-20}
-port=${MK_BENCH_PORT:-54359}
+port=${MK_BENCH_PORT:-$(mk_port bench_geo)}
 db=mekatek_bench_geo
 
 bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)

@@ -1,0 +1,19 @@
+/*
+ * settings.c: the basket module's settings (mk_basket_init, called from _PG_init).
+ */
+#include "core/mekatek.h"
+
+#include "utils/guc.h"
+#include "basket/engine.h"
+
+void
+mk_basket_init(void)
+{
+	DefineCustomIntVariable("mekatek.basket_work_mem",
+							"Memory one basket mining run may use.",
+							"Past it, mining stops with an error naming the bytes it needed.",
+							&mk_basket_work_mem,
+							256 * 1024, 1024, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+}
