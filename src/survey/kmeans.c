@@ -580,6 +580,8 @@ mk_kmeans(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {0};
 	ArrayType  *var;
+	MemoryContext caller;
+	Datum		result;
 
 	k = mk_arg_int32_range(fcinfo, 1, "k", 1, 1000000);
 	mk_arg_not_null(fcinfo, 6, "seed");
@@ -605,6 +607,7 @@ mk_kmeans(PG_FUNCTION_ARGS)
 		elog(ERROR, "mekatek.kmeans must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
+	caller = CurrentMemoryContext;
 	SPI_connect();
 	sv_points_load(&p, query, "points", SV_WANT_ID);
 	if (p.n == 0)
@@ -653,7 +656,8 @@ mk_kmeans(PG_FUNCTION_ARGS)
 	if (standardize)
 		sv_scale_rows(best.centroids, k, p.d, mean, scale, false);
 
-	SPI_finish();
+	/* The result outlives SPI's memory: build it in the caller's context. */
+	MemoryContextSwitchTo(caller);
 	values[0] = PointerGetDatum(sv_matrix_datum(best.centroids, k, p.d));
 	{
 		Datum	   *ev = palloc(sizeof(Datum) * k);
@@ -666,7 +670,9 @@ mk_kmeans(PG_FUNCTION_ARGS)
 	values[2] = Float8GetDatum(best.objective);
 	values[3] = Float8GetDatum(best.frac_reassigned);
 	values[4] = Int32GetDatum(best.iterations);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	result = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
 }
 
 /* ---------------------------------------------------------------------
