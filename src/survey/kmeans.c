@@ -196,6 +196,13 @@ typedef struct SvWork
 	double	   *s;
 	double	   *shift;
 	int32	   *assign;
+	/* The last update's centroid shifts, applied to the bounds lazily. */
+	bool		pending;
+	double		max1;			/* largest shift, of centroid arg1 */
+	double		max2;			/* second largest */
+	int			arg1;
+	/* Skip the tightening of u when it rarely saves the full scan. */
+	bool		direct;
 } SvWork;
 
 static inline void
@@ -221,6 +228,8 @@ sv_assign_pass(SvWork *w, bool first)
 	int			k = w->k,
 				d = w->d;
 	int64		moved = 0;
+	int64		full = 0,
+				tight_enough = 0;
 
 	if (first)
 	{
@@ -255,13 +264,24 @@ sv_assign_pass(SvWork *w, bool first)
 			continue;
 		}
 		a = w->assign[i];
+		if (w->pending)
+		{
+			w->upper[i] += w->shift[a];
+			w->lower[i] -= (a == w->arg1) ? w->max2 : w->max1;
+		}
 		m = Max(w->s[a], w->lower[i]);
 		if (w->upper[i] <= m)
 			continue;
-		w->upper[i] = sqrt(sv_dist2(x, w->c + (Size) a * d, d));
-		if (w->upper[i] <= m)
-			continue;
+		if (!w->direct)
+		{
+			w->upper[i] = sqrt(sv_dist2(x, w->c + (Size) a * d, d));
+			if (w->upper[i] <= m)
+				continue;
+		}
 		b = sv_scan(x, &w->blocks, k, d, &d1, &d2);
+		full++;
+		/* Would the exact distance to a alone have kept a? */
+		tight_enough += (b == a && d1 <= m);
 		w->upper[i] = d1;
 		w->lower[i] = d2;
 		if (b != a)
@@ -271,6 +291,16 @@ sv_assign_pass(SvWork *w, bool first)
 			moved++;
 		}
 	}
+	w->pending = false;
+
+	/*
+	 * Early on, when centroids move far, nearly every point whose bounds
+	 * fail needs the full scan anyway: then go straight to it, and go back
+	 * to tightening first once that would save most scans.  Either way the
+	 * assignment is exact.
+	 */
+	if (!first && full > 0)
+		w->direct = tight_enough * 2 < full;
 	return moved;
 }
 
@@ -342,13 +372,11 @@ sv_update(SvWork *w)
 			max2 = sh;
 	}
 	memcpy(w->c, w->cnew, sizeof(double) * k * d);
-	for (int64 i = 0; i < p->n; i++)
-	{
-		int			a = w->assign[i];
-
-		w->upper[i] += w->shift[a];
-		w->lower[i] -= (a == arg1) ? max2 : max1;
-	}
+	/* The bounds move by these shifts at the start of the next pass. */
+	w->pending = true;
+	w->max1 = max1;
+	w->max2 = max2;
+	w->arg1 = arg1;
 	return total;
 }
 
@@ -376,6 +404,8 @@ sv_kmeans_lloyd(SvPoints *p, int k, const double *init, int max_iter, double tol
 	w.upper = palloc_extended(sizeof(double) * Max(p->n, 1), MCXT_ALLOC_HUGE);
 	w.lower = palloc_extended(sizeof(double) * Max(p->n, 1), MCXT_ALLOC_HUGE);
 	w.assign = out->assign;
+	w.pending = false;
+	w.direct = true;
 
 	for (it = 0; it < max_iter;)
 	{

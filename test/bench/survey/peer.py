@@ -5,7 +5,8 @@ Reads the points (one comma-separated line per point, in id order) and the
 initial centroids from files written by run.sh, then fits KMeans with the
 same initial centroids, n_init=1, tol and max_iter, for each algorithm asked
 for.  The NumPy array is in memory before the clock starts.  Prints one line
-per run: algorithm threads seconds iterations objective peak_rss_mib.
+per run: algorithm threads seconds iterations objective peak_rss_mib
+cpu_seconds (all threads).
 """
 import resource
 import sys
@@ -35,10 +36,12 @@ def main():
                 km = KMeans(n_clusters=c0.shape[0], init=c0, n_init=1, max_iter=max_iter,
                             tol=tol, algorithm=algo)
                 t0 = time.perf_counter()
+                cpu0 = time.process_time()
                 km.fit(x)
                 secs = time.perf_counter() - t0
+                cpu = time.process_time() - cpu0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{algo} {t} {secs:.3f} {km.n_iter_} {km.inertia_!r} {rss:.0f}", flush=True)
+            print(f"{algo} {t} {secs:.3f} {km.n_iter_} {km.inertia_!r} {rss:.0f} {cpu:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@
 # backend's VmHWM (it includes shared buffers the scan touched).
 # scikit-learn 1.2 (Debian): algorithm 'lloyd' and 'elkan', with 1 thread
 # and with all cores (2 here); the fit only is timed; peak memory is the
-# Python process's maximum RSS (the array included).  Three rounds,
-# medians; the objective of both must agree within 1e-6 relative.
+# Python process's maximum RSS (the array included).  Five rounds,
+# alternating, medians of wall and CPU time (CPU: the backend's, and the
+# Python process's over all its threads); the objective of both must agree within 1e-6 relative.
 #
 # The machine is shared: figures are noisy, compare ratios within one run.
 source "$(dirname "$0")/../../harness/common.sh"
@@ -26,7 +27,7 @@ set -euo pipefail
 d=16
 k=8
 max_iter=${MK_BENCH_MAX_ITER:-300}
-rounds=${MK_BENCH_ROUNDS:-3}
+rounds=${MK_BENCH_ROUNDS:-5}
 sizes=${MK_BENCH_SCALING:-1000000}
 py=/usr/bin/python3
 if ! $py -c 'import sklearn, numpy, threadpoolctl' 2>/dev/null; then
@@ -50,7 +51,7 @@ psql -d $db -qc "CREATE EXTENSION IF NOT EXISTS mekatek CASCADE" -c "ALTER EXTEN
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-printf '%-10s %-22s %9s %6s %10s %22s\n' points method seconds iters peak_MiB objective
+printf '%-10s %-22s %9s %9s %6s %10s %22s\n' points method seconds cpu_s iters peak_MiB objective
 for n in $sizes; do
     t=pt_$n
     if [ "$(psql -d $db -tAc "SELECT count(*) FROM pg_class WHERE relname = '$t'")" = 0 ]; then
@@ -77,29 +78,36 @@ SQL
         # Mekatek: server-side time of the call; VmHWM of this backend.
         psql -d $db -qAt -F ' ' <<SQL >> "$out/mk_$n"
 SET mekatek.survey_work_mem = '8GB';
+CREATE FUNCTION pg_temp.cpu_s() RETURNS float8 LANGUAGE sql AS
+\$\$ SELECT (f[12]::float8 + f[13]::float8) / 100
+     FROM regexp_split_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') AS f \$\$;
 SELECT pg_backend_pid() AS pid \gset
+SELECT pg_temp.cpu_s() AS c0 \gset
 SELECT clock_timestamp() AS t0 \gset
 SELECT num_iterations, objective_fn FROM mekatek.kmeans('SELECT id, p FROM $t', $k, 'given', $max_iter, 0, 1, 0, $init) \gset
 SELECT extract(epoch FROM clock_timestamp() - :'t0'), :num_iterations, :objective_fn,
-       (SELECT (regexp_match(pg_read_file('/proc/' || :pid || '/status'), 'VmHWM:\s+(\d+)'))[1]::bigint / 1024);
+       (SELECT (regexp_match(pg_read_file('/proc/' || :pid || '/status'), 'VmHWM:\s+(\d+)'))[1]::bigint / 1024),
+       pg_temp.cpu_s() - :c0;
 SQL
         $py "$MK_ROOT/test/bench/survey/peer.py" "$out/points.csv" "$out/init.csv" $d $max_iter 0 \
             lloyd,elkan 1,2 2>/dev/null >> "$out/sk_$n"
     done
     mk_time=$(awk '{print $1}' "$out/mk_$n" | median)
+    mk_cpu=$(awk '{print $5}' "$out/mk_$n" | median)
     mk_line=$(head -n 1 "$out/mk_$n")
     mk_obj=$(echo "$mk_line" | awk '{print $3}')
-    printf '%-10s %-22s %9.3f %6s %10s %22s\n' $n "mekatek.kmeans (table)" "$mk_time" \
+    printf '%-10s %-22s %9.3f %9.3f %6s %10s %22s\n' $n "mekatek.kmeans (table)" "$mk_time" "$mk_cpu" \
         "$(echo "$mk_line" | awk '{print $2}')" "$(awk '{print $4}' "$out/mk_$n" | sort -n | tail -n 1)" "$mk_obj"
     for algo in lloyd elkan; do
         for th in 1 2; do
             sk_time=$(awk -v a=$algo -v t=$th '$1 == a && $2 == t {print $3}' "$out/sk_$n" | median)
+            sk_cpu=$(awk -v a=$algo -v t=$th '$1 == a && $2 == t {print $7}' "$out/sk_$n" | median)
             line=$(awk -v a=$algo -v t=$th '$1 == a && $2 == t' "$out/sk_$n" | head -n 1)
             sk_obj=$(echo "$line" | awk '{print $5}')
-            printf '%-10s %-22s %9.3f %6s %10s %22s   ratio %.2fx  objective rel. diff %.1e\n' $n \
-                "sklearn $algo ${th}thr" "$sk_time" "$(echo "$line" | awk '{print $4}')" \
+            printf '%-10s %-22s %9.3f %9.3f %6s %10s %22s   ratio %.2fx (cpu %.2fx)  objective rel. diff %.1e\n' $n \
+                "sklearn $algo ${th}thr" "$sk_time" "$sk_cpu" "$(echo "$line" | awk '{print $4}')" \
                 "$(echo "$line" | awk '{print $6}')" "$sk_obj" \
-                "$(echo "$mk_time / $sk_time" | bc -l)" \
+                "$(echo "$mk_time / $sk_time" | bc -l)" "$(echo "$mk_cpu / $sk_cpu" | bc -l)" \
                 "$($py -c "print(abs($mk_obj - $sk_obj) / abs($sk_obj))")"
         done
     done
