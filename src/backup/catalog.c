@@ -136,9 +136,9 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	char	   *bucket = mk_arg_cstring(fcinfo, 0, "bucket", false);
 	char	   *key = mk_arg_cstring(fcinfo, 1, "key", false);
 	char	   *want_sha = mk_arg_cstring(fcinfo, 2, "sha256", false);
-	int64		want_bytes;
-	Oid			relid;
-	bool		replace;
+	int64		want_bytes = DatumGetInt64(mk_arg_datum(fcinfo, 3, "bytes"));
+	Oid			relid = DatumGetObjectId(mk_arg_datum(fcinfo, 4, "into_table"));
+	bool		replace = DatumGetBool(mk_arg_datum(fcinfo, 5, "replace"));
 	char	   *options = PG_ARGISNULL(6) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(6));
 	Download	d = {0};
 	char		sha[65];
@@ -146,12 +146,6 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	MkInflater	inf;
 	uint64		rows;
 
-	mk_arg_not_null(fcinfo, 3, "bytes");
-	mk_arg_not_null(fcinfo, 4, "into_table");
-	mk_arg_not_null(fcinfo, 5, "replace");
-	want_bytes = PG_GETARG_INT64(3);
-	relid = PG_GETARG_OID(4);
-	replace = PG_GETARG_BOOL(5);
 	mk_require_admin("mekatek.s3_restore", MK_BACKUP_ADMIN_HINT);
 	if (get_rel_name(relid) == NULL)
 		mk_error(ERRCODE_UNDEFINED_TABLE, NULL, "relation with OID %u does not exist", relid);

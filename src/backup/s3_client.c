@@ -470,17 +470,20 @@ mk_s3_call(const MkS3Config *cfg, const MkS3Request *req, MkS3Result *res)
 	CURL	   *volatile curl = NULL;
 	volatile bool ok = false;
 
+	/* PG_CATCH, not PG_FINALLY: gcc takes the latter's flag for clobbered. */
 	PG_TRY();
 	{
 		curl = mk_s3_curl_new();
 		ok = mk_s3_request(curl, cfg, req, res, 1 + cfg->max_retries);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		if (curl)
 			curl_easy_cleanup(curl);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	curl_easy_cleanup(curl);
 	return ok;
 }
 

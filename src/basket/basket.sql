@@ -126,8 +126,7 @@ BEGIN
     IF from_date IS NULL OR to_date IS NULL THEN
         RAISE EXCEPTION 'sales_rules: from_date and to_date must not be null'
             USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF to_date < from_date THEN
+    ELSIF to_date < from_date THEN
         RAISE EXCEPTION 'sales_rules: to_date % is before from_date %', to_date, from_date
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

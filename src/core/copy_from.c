@@ -69,7 +69,7 @@ mk_copy_from(Oid relid, List *attnames, List *options,
 	Relation	rel;
 	ParseState *pstate;
 	CopyFromState cstate;
-	uint64		rows = 0;
+	volatile uint64 rows = 0;
 
 	rel = table_open(relid, RowExclusiveLock);
 	pstate = make_parsestate(NULL);

@@ -70,6 +70,13 @@ mk_arg_float8_range(FunctionCallInfo fcinfo, int argno, const char *argname,
 	return v;
 }
 
+Datum
+mk_arg_datum(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	mk_arg_not_null(fcinfo, argno, argname);
+	return PG_GETARG_DATUM(argno);
+}
+
 char *
 mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
 			   bool allow_empty)

@@ -37,6 +37,8 @@ extern float8 mk_arg_float8_range(FunctionCallInfo fcinfo, int argno, const char
 								  float8 min, float8 max);
 extern char *mk_arg_cstring(FunctionCallInfo fcinfo, int argno, const char *argname,
 							bool allow_empty);
+/* A non-NULL argument of any type, as a Datum. */
+extern Datum mk_arg_datum(FunctionCallInfo fcinfo, int argno, const char *argname);
 
 /*
  * Module initialisers: mk_<module>_init() for every module of the

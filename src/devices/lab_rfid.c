@@ -660,7 +660,7 @@ execute_in_uid_order(SPIPlanPtr plan, Datum *args)
 	static const char *const scans_off[] = {"enable_seqscan", "enable_bitmapscan", "enable_tidscan"};
 	int			nest = NewGUCNestLevel();
 
-	for (int i = 0; i < lengthof(scans_off); i++)
+	for (int i = 0; i < (int) lengthof(scans_off); i++)
 		(void) set_config_option(scans_off[i], "off", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_SELECT,

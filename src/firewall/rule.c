@@ -467,10 +467,10 @@ PG_FUNCTION_INFO_V1(mk_fw_import_iptables);
 Datum
 mk_fw_import_iptables(PG_FUNCTION_ARGS)
 {
-	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
-	char	   *rules = mk_arg_cstring(fcinfo, 1, "rules", true);
 	import_state st;
 	bool		in_filter = true;
+	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
+	char	   *rules = mk_arg_cstring(fcinfo, 1, "rules", true);
 	Oid			rule_types[14] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Oid			chain_types[3] = {TEXTOID, TEXTOID, TEXTOID};

@@ -138,7 +138,7 @@ pos_checkout(PG_FUNCTION_ARGS)
 				"  LEFT JOIN mekatek.product p ON p.sku = t.sku ORDER BY t.ord",
 				1, resolve_types);
 	args[0] = PointerGetDatum(construct_array(skus, n, TEXTOID, -1, false, TYPALIGN_INT));
-	if (mk_spi_execute_plan(resolve_plan, args, NULL, true, 0, SPI_OK_SELECT, "SKU lookup") != n)
+	if (mk_spi_execute_plan(resolve_plan, args, NULL, true, 0, SPI_OK_SELECT, "SKU lookup") != (uint64) n)
 		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "SKU lookup returned " UINT64_FORMAT " rows for %d lines",
 				 SPI_processed, n);
 	for (int i = 0; i < n; i++)

@@ -13,6 +13,5 @@ mk_pos_init(void)
 {
 	DefineCustomIntVariable("mekatek.expiry_warning_days",
 							"Days before expiry at which mekatek.stock_alert lists a batch as expiring.",
-							NULL, &expiry_warning_days, 90, 0, 3650,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							NULL, &expiry_warning_days, 90, 0, 3650, PGC_USERSET, 0, NULL, NULL, NULL);
 }

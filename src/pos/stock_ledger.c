@@ -152,8 +152,8 @@ pos_receive_stock(PG_FUNCTION_ARGS)
 Datum
 pos_adjust_stock(PG_FUNCTION_ARGS)
 {
-	int64		batch_id;
-	int32		delta;
+	int64		batch_id = DatumGetInt64(mk_arg_datum(fcinfo, 0, "batch_id"));
+	int32		delta = DatumGetInt32(mk_arg_datum(fcinfo, 1, "qty_delta"));
 	char	   *note = mk_arg_cstring(fcinfo, 2, "note", false);
 	char	   *reason = mk_arg_cstring(fcinfo, 3, "reason", false);
 	static const Oid argtypes[] = {INT8OID};
@@ -162,10 +162,6 @@ pos_adjust_stock(PG_FUNCTION_ARGS)
 	int32		on_hand;
 	int64		movement_id;
 
-	mk_arg_not_null(fcinfo, 0, "batch_id");
-	mk_arg_not_null(fcinfo, 1, "qty_delta");
-	batch_id = PG_GETARG_INT64(0);
-	delta = PG_GETARG_INT32(1);
 	if (delta == 0)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, "qty_delta must not be 0");
 	if (strcmp(reason, "adjustment") != 0 && strcmp(reason, "expiry") != 0)
