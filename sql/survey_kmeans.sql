@@ -97,6 +97,21 @@ SELECT k, respondents, round(silhouette::numeric, 4) AS silhouette, run_by = cur
 SELECT mekatek.survey_cluster('e-learning', 3) AS run \gset
 SELECT label, respondents FROM mekatek.survey_cluster_group WHERE run_id = :run ORDER BY satisfaction DESC;
 
+-- Roles: an analyst clusters and reads the runs but cannot change the
+-- survey; a cashier may do neither.
+CREATE ROLE regress_survey_ana IN ROLE mekatek_analyst;
+CREATE ROLE regress_survey_kasir IN ROLE mekatek_cashier;
+SET ROLE regress_survey_ana;
+SELECT mekatek.survey_cluster('e-learning', 2) > 0 AS analyst_clustered;
+SELECT count(*) AS runs, bool_and(silhouette IS NOT NULL) AS with_silhouette FROM mekatek.survey_cluster_run WHERE k = 2;
+UPDATE mekatek.survey_answer SET value = 1;
+SELECT round(mekatek.sus_score('{3,3,3,3,3,3,3,3,3,3}')) AS analyst_scores;
+SET ROLE regress_survey_kasir;
+SELECT mekatek.sus_score('{3,3,3,3,3,3,3,3,3,3}');
+SELECT count(*) FROM mekatek.survey;
+RESET ROLE;
+DROP ROLE regress_survey_ana, regress_survey_kasir;
+
 -- Bad input: each names the problem.
 SELECT mekatek.kmeans('SELECT id, x FROM line_pt', 0);
 SELECT mekatek.kmeans('SELECT id, x FROM line_pt', 7);

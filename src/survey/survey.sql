@@ -458,6 +458,7 @@ DECLARE
     t0 timestamptz := clock_timestamp();
     ids bigint[];
     clusters int[];
+    sil float8;
 BEGIN
     SELECT s.survey_id INTO sid FROM mekatek.survey s WHERE s.name = survey;
     IF sid IS NULL THEN
@@ -480,12 +481,20 @@ BEGIN
 
     SELECT array_agg(a.id ORDER BY a.id), array_agg(a.cluster_id ORDER BY a.id) INTO ids, clusters
       FROM mekatek.kmeans_assign(q, res.centroids, standardize) a;
+    -- The assignment travels into the silhouette's query as literals: the
+    -- run log is insert-only for analysts.
+    IF k > 1 THEN
+        sil := mekatek.silhouette(format(
+            'SELECT a.c, p.point FROM (%s) p
+               JOIN unnest(%L::bigint[], %L::int[]) a(id, c) ON a.id = p.respondent_id',
+            q, ids, clusters));
+    END IF;
 
     INSERT INTO mekatek.survey_cluster_run (survey_id, k, seed, n_init, standardize, dimensions,
-                                            centroids, objective, iterations, respondents,
-                                            started_at, finished_at)
+                                            centroids, objective, iterations, silhouette,
+                                            respondents, started_at, finished_at)
     VALUES (sid, k, seed, n_init, standardize, dims, res.centroids, res.objective_fn,
-            res.num_iterations, cardinality(ids), t0, clock_timestamp())
+            res.num_iterations, sil, cardinality(ids), t0, clock_timestamp())
     RETURNING run_id INTO run;
 
     -- Labels by mean satisfaction: the highest cluster is "high", the
@@ -509,14 +518,6 @@ BEGIN
     INSERT INTO mekatek.survey_cluster_member (run_id, respondent_id, cluster_id)
     SELECT run, u.id, u.c FROM unnest(ids, clusters) u(id, c);
 
-    IF k > 1 THEN
-        UPDATE mekatek.survey_cluster_run r
-           SET silhouette = mekatek.silhouette(format(
-                   'SELECT m.cluster_id, p.point FROM (%s) p
-                      JOIN mekatek.survey_cluster_member m ON m.respondent_id = p.respondent_id
-                     WHERE m.run_id = %s', q, run))
-         WHERE r.run_id = run;
-    END IF;
     RETURN run;
 END
 $$;
