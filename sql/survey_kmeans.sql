@@ -20,6 +20,11 @@ SELECT * FROM mekatek.kmeans_assign('SELECT id, x FROM line_pt', '{{2},{11}}') O
 SELECT round(mekatek.silhouette('SELECT a.cluster_id, p.x FROM line_pt p
                                    JOIN mekatek.kmeans_assign(''SELECT id, x FROM line_pt'', ''{{2},{11}}'') a
                                      ON a.id = p.id')::numeric, 6) AS silhouette;
+-- Comparing k with the centroids kmeans returns: 2 fits best.
+SELECT k, round(mekatek.silhouette('SELECT id, x FROM line_pt',
+                                   (mekatek.kmeans('SELECT id, x FROM line_pt', k, n_init => 5)).centroids)::numeric, 6) AS silhouette
+  FROM generate_series(2, 4) k;
+SELECT mekatek.silhouette('SELECT id, x FROM line_pt', '{{1}}');
 -- k = 1: the mean; standardize reports centroids in the original units.
 SELECT (mekatek.kmeans('SELECT id, x FROM line_pt', 1)).centroids AS k1,
        (mekatek.kmeans('SELECT id, x, y FROM line_pt', 2, standardize => true)).centroids AS standardized;

@@ -81,3 +81,72 @@ mk_silhouette(PG_FUNCTION_ARGS)
 	SPI_finish();
 	PG_RETURN_FLOAT8(total / p.n);
 }
+
+/*
+ * mekatek.silhouette(points, centroids): the simplified silhouette of the
+ * assignment k-means makes, each point to its nearest centroid: a is the
+ * distance to it, b to the second nearest.  This is how one compares the
+ * results of mekatek.kmeans for several k without writing the assignment
+ * out.
+ */
+PG_FUNCTION_INFO_V1(mk_silhouette_centroids);
+Datum
+mk_silhouette_centroids(PG_FUNCTION_ARGS)
+{
+	char	   *query = mk_arg_cstring(fcinfo, 0, "points", false);
+	SvPoints	p;
+	double	   *c;
+	int			k,
+				d;
+	int64	   *count;
+	int		   *own;
+	double		total = 0;
+
+	mk_arg_not_null(fcinfo, 1, "centroids");
+	c = sv_matrix_arg(PG_GETARG_ARRAYTYPE_P(1), "centroids", &k, &d);
+	if (k < 2)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "The silhouette compares clusters: give at least two.",
+				 "argument \"centroids\" has %d row, the silhouette needs two or more", k);
+
+	SPI_connect();
+	sv_points_load(&p, query, "points", SV_WANT_ID);
+	if (p.n == 0)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, "the points query returned no rows");
+	if (p.d != d)
+		mk_error(ERRCODE_ARRAY_SUBSCRIPT_ERROR, NULL,
+				 "argument \"centroids\" has %d columns but the points have %d coordinates",
+				 d, p.d);
+	sv_reserve(&p, (Size) p.n * sizeof(int) + (Size) k * sizeof(int64), "the silhouette");
+	own = palloc_extended(sizeof(int) * p.n, MCXT_ALLOC_HUGE);
+	count = palloc0(sizeof(int64) * k);
+	for (int64 i = 0; i < p.n; i++)
+	{
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		own[i] = sv_nearest(p.x + i * d, c, k, d, NULL);
+		count[own[i]]++;
+	}
+	for (int64 i = 0; i < p.n; i++)
+	{
+		const double *x = p.x + i * d;
+		double		a,
+					b = DBL_MAX,
+					m;
+
+		if ((i & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();
+		/* Alone in its cluster: 0, as in the silhouette of a partition. */
+		if (count[own[i]] < 2)
+			continue;
+		a = sqrt(sv_dist2(x, c + (Size) own[i] * d, d));
+		for (int q = 0; q < k; q++)
+			if (q != own[i])
+				b = Min(b, sqrt(sv_dist2(x, c + (Size) q * d, d)));
+		m = Max(a, b);
+		if (m > 0)
+			total += (b - a) / m;
+	}
+	SPI_finish();
+	PG_RETURN_FLOAT8(total / p.n);
+}

@@ -42,6 +42,13 @@ AS 'MODULE_PATHNAME', 'mk_silhouette';
 COMMENT ON FUNCTION mekatek.silhouette(text) IS
 'Simplified silhouette (-1..1, higher is better) of an assignment: the query returns the zero-based cluster of each point, then its coordinates; a(i) and b(i) are distances to the own and the nearest other cluster mean';
 
+CREATE FUNCTION mekatek.silhouette(points text, centroids float8[])
+RETURNS float8
+LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'mk_silhouette_centroids';
+COMMENT ON FUNCTION mekatek.silhouette(text, float8[]) IS
+'Simplified silhouette (-1..1) of the nearest-centroid assignment of the query''s points (id, coordinates) to the given k x d centroids (k >= 2), as mekatek.kmeans returns them: compare k';
+
 -- One k-means step as an aggregate: transition, combine, serialize and
 -- deserialize, so parallel workers (or the partial aggregates of a
 -- distributed PostgreSQL) share the pass over a very large table.
@@ -553,6 +560,7 @@ GRANT EXECUTE ON FUNCTION
     mekatek.kmeans(text, int, text, int, float8, int, bigint, float8[], bool),
     mekatek.kmeans_assign(text, float8[], bool),
     mekatek.silhouette(text),
+    mekatek.silhouette(text, float8[]),
     mekatek.kmeans_step_trans(internal, float8[], float8[]),
     mekatek.kmeans_step_combine(internal, internal),
     mekatek.kmeans_step_serialize(internal),
