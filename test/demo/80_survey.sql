@@ -54,10 +54,11 @@ SELECT label, respondents, round(satisfaction::numeric, 2) AS satisfaction,
 \echo
 \echo '== survey: SMARTER with rank order centroid weights =='
 SELECT mekatek.roc_weights(3) AS roc_3;
-SELECT * FROM mekatek.smarter_rank('{
-  "criteria": [{"name": "price", "rank": 1, "direction": "cost"},
-               {"name": "quality", "rank": 2, "direction": "benefit"},
-               {"name": "days", "rank": 3, "direction": "cost"}],
-  "alternatives": {"A": {"price": 100, "quality": 7, "days": 2},
-                   "B": {"price": 80, "quality": 5, "days": 4},
-                   "C": {"price": 120, "quality": 9, "days": 1}}}'::jsonb);
+\echo 'Choosing a coffee supplier: price (cost) matters most, then quality, then delivery days (cost):'
+INSERT INTO mekatek.smarter_criterion VALUES
+    ('supplier', 'price', 1, 'cost'), ('supplier', 'quality', 2, 'benefit'), ('supplier', 'days', 3, 'cost');
+INSERT INTO mekatek.smarter_value VALUES
+    ('supplier', 'A', 'price', 100), ('supplier', 'A', 'quality', 7), ('supplier', 'A', 'days', 2),
+    ('supplier', 'B', 'price', 80),  ('supplier', 'B', 'quality', 5), ('supplier', 'B', 'days', 4),
+    ('supplier', 'C', 'price', 120), ('supplier', 'C', 'quality', 9), ('supplier', 'C', 'days', 1);
+SELECT * FROM mekatek.smarter_rank('supplier');
