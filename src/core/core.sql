@@ -13,7 +13,9 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['mekatek_admin', 'mekatek_cashier', 'mekatek_device', 'mekatek_analyst'] LOOP
+    -- mekatek_outbox delivers the outbox; mekatek_bot is the ledger's chat bot.
+    FOREACH r IN ARRAY ARRAY['mekatek_admin', 'mekatek_cashier', 'mekatek_device', 'mekatek_analyst',
+                             'mekatek_outbox', 'mekatek_bot'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -55,13 +57,6 @@ COMMENT ON EVENT TRIGGER mekatek_drop_guard IS
 -- mekatek_outbox (the payload names the channel), claims rows with
 -- outbox_claim, sends them and marks them with outbox_delivered; a claim
 -- not marked within its lease (a deliverer that died) is claimed again.
-DO $roles$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mekatek_outbox') THEN
-        CREATE ROLE mekatek_outbox NOLOGIN;
-    END IF;
-END
-$roles$;
 GRANT USAGE ON SCHEMA mekatek TO mekatek_outbox;
 
 CREATE TABLE mekatek.outbox (

@@ -33,11 +33,17 @@ COMMENT ON EVENT TRIGGER mekatek_drop_guard IS
 -- mekatek_outbox (the payload names the channel), claims rows with
 -- outbox_claim, sends them and marks them with outbox_delivered; a claim
 -- not marked within its lease (a deliverer that died) is claimed again.
+-- The roles new in 0.2.0: mekatek_outbox delivers the outbox, mekatek_bot
+-- is the ledger's chat bot (created here, before the ledger's script).
 DO $roles$
+DECLARE
+    r text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mekatek_outbox') THEN
-        CREATE ROLE mekatek_outbox NOLOGIN;
-    END IF;
+    FOREACH r IN ARRAY ARRAY['mekatek_outbox', 'mekatek_bot'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
 END
 $roles$;
 GRANT USAGE ON SCHEMA mekatek TO mekatek_outbox;

@@ -5,13 +5,7 @@
 -- books) is in C (src/ledger/); the bot's role can call chat_ingest and
 -- nothing else.
 
-DO $roles$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'mekatek_bot') THEN
-        CREATE ROLE mekatek_bot NOLOGIN;
-    END IF;
-END
-$roles$;
+-- mekatek_bot is created with the other roles (src/core/core.sql).
 GRANT USAGE ON SCHEMA mekatek TO mekatek_bot;
 
 -- ---------------------------------------------------------------- settings
