@@ -159,14 +159,12 @@ CREATE FUNCTION mekatek.ledger_append_only() RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'mk_ledger_append_only';
 COMMENT ON FUNCTION mekatek.ledger_append_only() IS 'BEFORE UPDATE/DELETE/TRUNCATE trigger: the books are append-only (ERROR 55000; post a reversal instead)';
-CREATE TRIGGER ledger_entry_append_only BEFORE UPDATE OR DELETE ON mekatek.ledger_entry
-    FOR EACH ROW EXECUTE FUNCTION mekatek.ledger_append_only();
-CREATE TRIGGER ledger_entry_no_truncate BEFORE TRUNCATE ON mekatek.ledger_entry
-    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.ledger_append_only();
-CREATE TRIGGER ledger_settlement_append_only BEFORE UPDATE OR DELETE ON mekatek.ledger_settlement
-    FOR EACH ROW EXECUTE FUNCTION mekatek.ledger_append_only();
-CREATE TRIGGER ledger_settlement_no_truncate BEFORE TRUNCATE ON mekatek.ledger_settlement
-    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.ledger_append_only();
+-- One statement-level trigger per table refuses every UPDATE, DELETE and
+-- TRUNCATE, even one that would touch no row: the books never change.
+CREATE TRIGGER ledger_entry_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+    ON mekatek.ledger_entry FOR EACH STATEMENT EXECUTE FUNCTION mekatek.ledger_append_only();
+CREATE TRIGGER ledger_settlement_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+    ON mekatek.ledger_settlement FOR EACH STATEMENT EXECUTE FUNCTION mekatek.ledger_append_only();
 
 -- ---------------------------------------------------------------- messages
 

@@ -541,18 +541,18 @@ SELECT s.name AS survey, r.run_id, r.finished_at, g.cluster_id, g.label, g.respo
 COMMENT ON VIEW mekatek.survey_latest_cluster IS
 'The clusters of the latest clustering run of each survey';
 
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_item', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_respondent', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_answer', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_cluster_run', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_cluster_group', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_cluster_member', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.smarter_criterion', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.smarter_value', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_survey_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_respondent_respondent_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('mekatek.survey_cluster_run_run_id_seq', '');
+-- pg_dump writes these tables' rows and the sequences' positions.
+DO $dump$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['survey', 'survey_item', 'survey_respondent', 'survey_answer',
+                             'survey_cluster_run', 'survey_cluster_group', 'survey_cluster_member', 'smarter_criterion', 'smarter_value',
+                             'survey_survey_id_seq', 'survey_respondent_respondent_id_seq', 'survey_cluster_run_run_id_seq'] LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(('mekatek.' || r)::regclass, '');
+    END LOOP;
+END
+$dump$;
 
 -- Analysts and admins run every function; admins own the data, analysts
 -- read it and record their clustering runs (as basket's run log).
