@@ -1236,33 +1236,14 @@ bk_cmp_rule(const void *pa, const void *pb, void *arg)
 	return (a->consequent > b->consequent) - (a->consequent < b->consequent);
 }
 
-BasketResult *
-basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, int max_len)
+/* Frequent items, ranked by ascending support; each is emitted as a set. */
+static int32 *
+bk_rank_items(BasketEngine *e, const int32 *icount)
 {
-	BasketResult *res = bk_alloc0(e, sizeof(BasketResult));
-	int64	   *off;
-	int32	   *items;
-	Size		itemsbytes;
-	int32	   *icount;
-	int32	   *rank2item;
-	int32	   *byname;
-	int32	   *newidx;
 	int32		nall = e->items.n;
 	int32		nf = 0;
-	BasketRule *rules = NULL;
-	int64		nrules = 0;
-	Size		rulesbytes = 0;
-	BasketItemset *sets;
+	int32	   *rank2item;
 
-	if (e->mined)
-		elog(ERROR, "basket engine: already mined");
-	e->mined = true;
-	e->max_len = max_len > 0 ? max_len : INT_MAX;
-	e->minc = basket_min_count(min_support, e->ntrans);
-
-	icount = bk_group(e, &off, &items, &itemsbytes);
-
-	/* frequent items, ranked by ascending support */
 	for (int32 i = 0; i < nall; i++)
 		if (icount[i] >= e->minc)
 			nf++;
@@ -1272,93 +1253,101 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 	for (int32 i = 0; i < nall; i++)
 		if (icount[i] >= e->minc)
 			rank2item[nf++] = i;
-	qsort_arg(rank2item, nf, sizeof(int32), bk_cmp_rank, icount);
+	qsort_arg(rank2item, nf, sizeof(int32), bk_cmp_rank, (void *) icount);
 	for (int32 r = 0; r < nf; r++)
 		bk_emit(e, NULL, 0, r, icount[rank2item[r]]);
+	return rank2item;
+}
 
-	if (e->max_len >= 2 && nf >= 2)
+/*
+ * Recode the transactions with two or more frequent items as their ascending
+ * ranks, each followed by -1, into e->titems; returns its size in bytes.
+ */
+static Size
+bk_recode(BasketEngine *e, const int64 *off, const int32 *items,
+		  const int32 *icount, const int32 *rank2item)
+{
+	int32		nall = e->items.n;
+	int32		nf = e->nfreq;
+	int32	   *rank = bk_alloc(e, sizeof(int32) * nall);
+	int64		bound = e->ntrans;	/* the -1 ends */
+	int64		w = 0;
+	Size		tbytes;
+	int32	   *t_items;
+
+	for (int32 r = 0; r < nf; r++)
+		bound += icount[rank2item[r]];
+	if (bound >= PG_INT32_MAX)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				 "Raise min_support or mine a sample.",
+				 "basket mining supports at most %d occurrences of frequent items, not %lld",
+				 PG_INT32_MAX - 1, (long long) bound);
+	tbytes = sizeof(int32) * (bound + 1);
+	t_items = bk_alloc(e, tbytes);
+	memset(rank, 0xff, sizeof(int32) * nall);
+	for (int32 r = 0; r < nf; r++)
+		rank[rank2item[r]] = r;
+	for (int32 t = 0; t < e->ntrans; t++)
 	{
-		/*
-		 * Recode the transactions with two or more frequent items as their
-		 * ascending ranks, each followed by -1.
-		 */
-		int32	   *rank = bk_alloc(e, sizeof(int32) * nall);
-		int64		bound = e->ntrans;	/* the -1 ends */
-		int64		w = 0;
-		Size		tbytes;
-		int32	   *t_items;
+		int64		start = w;
 
-		for (int32 r = 0; r < nf; r++)
-			bound += icount[rank2item[r]];
-		if (bound >= PG_INT32_MAX)
-			mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-					 "Raise min_support or mine a sample.",
-					 "basket mining supports at most %d occurrences of frequent items, not %lld",
-					 PG_INT32_MAX - 1, (long long) bound);
-		tbytes = sizeof(int32) * (bound + 1);
-		t_items = bk_alloc(e, tbytes);
-		memset(rank, 0xff, sizeof(int32) * nall);
-		for (int32 r = 0; r < nf; r++)
-			rank[rank2item[r]] = r;
-		for (int32 t = 0; t < e->ntrans; t++)
+		if ((t & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int64 k = off[t]; k < off[t + 1]; k++)
+			if (rank[items[k]] >= 0)
+				t_items[w++] = rank[items[k]];
+		if (w - start >= 2)
 		{
-			int64		start = w;
-
-			if ((t & 0xfff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int64 k = off[t]; k < off[t + 1]; k++)
-				if (rank[items[k]] >= 0)
-					t_items[w++] = rank[items[k]];
-			if (w - start >= 2)
-			{
-				basket_sort_ids(t_items + start, w - start);
-				t_items[w++] = -1;
-			}
-			else
-				w = start;
+			basket_sort_ids(t_items + start, w - start);
+			t_items[w++] = -1;
 		}
-		bk_free(e, rank, sizeof(int32) * nall);
-		bk_free(e, items, itemsbytes);
-		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
-		items = NULL;
-		off = NULL;
-		e->titems = t_items;
-		e->ntitems = w;
-		bk_mine_deep(e);
-		bk_free(e, t_items, tbytes);
-		e->titems = NULL;
+		else
+			w = start;
 	}
-	if (items)
-	{
-		bk_free(e, items, itemsbytes);
-		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
-	}
+	bk_free(e, rank, sizeof(int32) * nall);
+	e->titems = t_items;
+	e->ntitems = w;
+	return tbytes;
+}
 
-	if (min_confidence >= 0)
-		rules = bk_rules(e, min_confidence, &nrules, &rulesbytes);
+/*
+ * Name the result's items in byte order: result item i is the i-th frequent
+ * item by name.  Returns rank -> result item.
+ */
+static int32 *
+bk_name_items(BasketEngine *e, BasketResult *res, const int32 *icount,
+			  const int32 *rank2item)
+{
+	int32		nall = e->items.n;
+	int32		nf = e->nfreq;
+	int32	   *byname = bk_alloc(e, sizeof(int32) * Max(nf, 1));
+	int32	   *newidx = bk_alloc(e, sizeof(int32) * Max(nf, 1));
+	int32	   *item2name = bk_alloc(e, sizeof(int32) * Max(nall, 1));
 
-	/* items by name: result item i is the i-th frequent item in byte order */
-	byname = bk_alloc(e, sizeof(int32) * Max(nf, 1));
-	newidx = bk_alloc(e, sizeof(int32) * Max(nf, 1));
 	for (int32 r = 0; r < nf; r++)
 		byname[r] = rank2item[r];
 	qsort_arg(byname, nf, sizeof(int32), bk_cmp_name, e->item_name);
 	res->nitems = nf;
 	res->item_name = bk_alloc(e, sizeof(char *) * Max(nf, 1));
 	res->item_count = bk_alloc(e, sizeof(int64) * Max(nf, 1));
+	for (int32 i = 0; i < nf; i++)
 	{
-		int32	   *item2name = bk_alloc(e, sizeof(int32) * Max(nall, 1));
-
-		for (int32 i = 0; i < nf; i++)
-		{
-			item2name[byname[i]] = i;
-			res->item_name[i] = e->item_name[byname[i]];
-			res->item_count[i] = icount[byname[i]];
-		}
-		for (int32 r = 0; r < nf; r++)
-			newidx[r] = item2name[rank2item[r]];
-		bk_free(e, item2name, sizeof(int32) * Max(nall, 1));
+		item2name[byname[i]] = i;
+		res->item_name[i] = e->item_name[byname[i]];
+		res->item_count[i] = icount[byname[i]];
 	}
+	for (int32 r = 0; r < nf; r++)
+		newidx[r] = item2name[rank2item[r]];
+	bk_free(e, item2name, sizeof(int32) * Max(nall, 1));
+	bk_free(e, byname, sizeof(int32) * Max(nf, 1));
+	return newidx;
+}
+
+/* The itemsets as result items, each set's items in name order. */
+static BasketItemset *
+bk_result_sets(BasketEngine *e, const int32 *newidx, BasketRule *rules, int64 nrules)
+{
+	BasketItemset *sets;
 
 	for (int64 k = 0; k < e->nsetitems; k++)
 		e->setitems[k] = newidx[e->setitems[k]];
@@ -1373,30 +1362,88 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 		sets[s].count = e->sets[s].count;
 		basket_sort_ids(sets[s].items, sets[s].len);
 	}
-	/* rules refer to itemsets by index: sort the rules before the sets */
-	qsort_arg(rules, nrules, sizeof(BasketRule), bk_cmp_rule, sets);
-	{
-		/* sort a permutation of the sets, then remap the rules through it */
-		int64		n = e->nsets;
-		int64	   *perm = bk_alloc(e, sizeof(int64) * Max(n, 1));
-		int64	   *where = bk_alloc(e, sizeof(int64) * Max(n, 1));
-		BasketItemset *sorted = bk_alloc(e, sizeof(BasketItemset) * Max(n, 1));
+	return sets;
+}
 
-		for (int64 s = 0; s < n; s++)
-			perm[s] = s;
-		qsort_arg(perm, n, sizeof(int64), bk_cmp_perm, sets);
-		for (int64 s = 0; s < n; s++)
-		{
-			sorted[s] = sets[perm[s]];
-			where[perm[s]] = s;
-		}
-		for (int64 k = 0; k < nrules; k++)
-			rules[k].itemset = (int32) where[rules[k].itemset];
-		bk_free(e, where, sizeof(int64) * Max(n, 1));
-		bk_free(e, perm, sizeof(int64) * Max(n, 1));
-		bk_free(e, sets, sizeof(BasketItemset) * Max(n, 1));
-		sets = sorted;
+/*
+ * Put rules and sets in output order.  Rules refer to itemsets by index, so
+ * the rules are sorted first; the sets go through a permutation that then
+ * remaps the rules.  Returns the sorted sets (the given array is freed).
+ */
+static BasketItemset *
+bk_sort_output(BasketEngine *e, BasketItemset *sets, BasketRule *rules, int64 nrules)
+{
+	int64		n = e->nsets;
+	int64	   *perm;
+	int64	   *where;
+	BasketItemset *sorted;
+
+	qsort_arg(rules, nrules, sizeof(BasketRule), bk_cmp_rule, sets);
+	perm = bk_alloc(e, sizeof(int64) * Max(n, 1));
+	where = bk_alloc(e, sizeof(int64) * Max(n, 1));
+	sorted = bk_alloc(e, sizeof(BasketItemset) * Max(n, 1));
+	for (int64 s = 0; s < n; s++)
+		perm[s] = s;
+	qsort_arg(perm, n, sizeof(int64), bk_cmp_perm, sets);
+	for (int64 s = 0; s < n; s++)
+	{
+		sorted[s] = sets[perm[s]];
+		where[perm[s]] = s;
 	}
+	for (int64 k = 0; k < nrules; k++)
+		rules[k].itemset = (int32) where[rules[k].itemset];
+	bk_free(e, where, sizeof(int64) * Max(n, 1));
+	bk_free(e, perm, sizeof(int64) * Max(n, 1));
+	bk_free(e, sets, sizeof(BasketItemset) * Max(n, 1));
+	return sorted;
+}
+
+BasketResult *
+basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, int max_len)
+{
+	BasketResult *res = bk_alloc0(e, sizeof(BasketResult));
+	int64	   *off;
+	int32	   *items;
+	Size		itemsbytes;
+	int32	   *icount;
+	int32	   *rank2item;
+	int32	   *newidx;
+	BasketRule *rules = NULL;
+	int64		nrules = 0;
+	Size		rulesbytes = 0;
+	BasketItemset *sets;
+
+	if (e->mined)
+		elog(ERROR, "basket engine: already mined");
+	e->mined = true;
+	e->max_len = max_len > 0 ? max_len : INT_MAX;
+	e->minc = basket_min_count(min_support, e->ntrans);
+
+	icount = bk_group(e, &off, &items, &itemsbytes);
+	rank2item = bk_rank_items(e, icount);
+
+	if (e->max_len >= 2 && e->nfreq >= 2)
+	{
+		Size		tbytes = bk_recode(e, off, items, icount, rank2item);
+
+		bk_free(e, items, itemsbytes);
+		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+		bk_mine_deep(e);
+		bk_free(e, e->titems, tbytes);
+		e->titems = NULL;
+	}
+	else
+	{
+		bk_free(e, items, itemsbytes);
+		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+	}
+
+	if (min_confidence >= 0)
+		rules = bk_rules(e, min_confidence, &nrules, &rulesbytes);
+
+	newidx = bk_name_items(e, res, icount, rank2item);
+	sets = bk_result_sets(e, newidx, rules, nrules);
+	sets = bk_sort_output(e, sets, rules, nrules);
 
 	res->ntransactions = e->ntrans;
 	res->min_count = e->minc;
@@ -1405,7 +1452,5 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 	res->nrules = nrules;
 	res->rules = rules;
 	res->peak_bytes = e->peak;
-	(void) rulesbytes;
-	(void) byname;
 	return res;
 }
