@@ -226,7 +226,8 @@ SELECT items, count, support FROM mekatek.basket_itemset
 SELECT rule_no, antecedent, consequent, count, round(confidence::numeric, 3) AS confidence
   FROM mekatek.basket_latest_rule WHERE name = 'coffee' ORDER BY rule_no LIMIT 5;
 -- the stored rules are mekatek.apriori's, in its order
-SELECT (SELECT array_agg((antecedent, consequent, support, confidence, lift, leverage, conviction, count) ORDER BY rule_no)
+SELECT (SELECT array_agg((antecedent, consequent, support, confidence, lift, leverage, conviction, count,
+                          chi_square, fisher_p) ORDER BY rule_no)
           FROM mekatek.basket_rule WHERE run_id = :run_id)
      = (SELECT array_agg(a) FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.08, 0.5) a)
        AS same_rules;

@@ -142,6 +142,10 @@ struct BasketEngine
 	int32	   *setitems;
 	int64		nsetitems;
 	int64		capsetitems;
+
+	/* the result's itemsets by their items: index + 1, 0 = empty */
+	int32	   *hslots;
+	uint32		hmask;
 };
 
 /* ---------------------------------------------------------------------
@@ -1072,170 +1076,6 @@ bk_mine_deep(BasketEngine *e)
 	e->prefix = NULL;
 }
 
-/* ---------------------------------------------------------------------
- * Rules.
- */
-typedef struct BkSetHash
-{
-	uint32		mask;
-	int64	   *slots;			/* set index + 1 */
-} BkSetHash;
-
-static int64
-bk_set_lookup(BasketEngine *e, BkSetHash *sh, const int32 *items, int32 len)
-{
-	uint32		i = hash_bytes((const unsigned char *) items, sizeof(int32) * len) & sh->mask;
-
-	for (;;)
-	{
-		int64		s = sh->slots[i];
-
-		if (s == 0)
-			return -1;
-		if (e->sets[s - 1].len == len &&
-			memcmp(e->setitems + e->sets[s - 1].off, items, sizeof(int32) * len) == 0)
-			return s - 1;
-		i = (i + 1) & sh->mask;
-	}
-}
-
-static BasketRule *
-bk_rules(BasketEngine *e, double minconf, int64 *nrules_out, Size *rulesbytes)
-{
-	BkSetHash	sh;
-	Size		nslots = 16;
-	Size		slotbytes;
-	int32	   *ante = bk_alloc(e, sizeof(int32) * Max(e->nfreq, 1));
-	BasketRule *rules = NULL;
-	int64		nrules = 0;
-	int64		caprules = 0;
-
-	while (nslots < (Size) e->nsets * 2)
-		nslots *= 2;
-	slotbytes = sizeof(int64) * nslots;
-	sh.slots = bk_alloc0(e, slotbytes);
-	sh.mask = nslots - 1;
-	for (int64 s = 0; s < e->nsets; s++)
-	{
-		uint32		i = hash_bytes((const unsigned char *) (e->setitems + e->sets[s].off),
-								   sizeof(int32) * e->sets[s].len) & sh.mask;
-
-		while (sh.slots[i])
-			i = (i + 1) & sh.mask;
-		sh.slots[i] = s + 1;
-	}
-
-	for (int64 s = 0; s < e->nsets; s++)
-	{
-		const int32 *x = e->setitems + e->sets[s].off;
-		int32		len = e->sets[s].len;
-		int64		cx = e->sets[s].count;
-
-		if (len < 2)
-			continue;
-		if ((s & 0xfff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (int32 p = 0; p < len; p++)
-		{
-			int64		as;
-			int64		ca;
-			int32		n = 0;
-
-			for (int32 k = 0; k < len; k++)
-				if (k != p)
-					ante[n++] = x[k];
-			as = bk_set_lookup(e, &sh, ante, n);
-			if (as < 0)
-				elog(ERROR, "basket engine: subset of a frequent itemset is missing");
-			ca = e->sets[as].count;
-			if ((double) cx < minconf * (double) ca * (1.0 - 1e-12))
-				continue;
-			if (nrules == caprules)
-			{
-				int64		ncap = bk_next_cap(caprules, nrules + 1);
-
-				rules = bk_grow(e, rules, sizeof(BasketRule) * caprules,
-								sizeof(BasketRule) * ncap);
-				caprules = ncap;
-			}
-			rules[nrules].itemset = (int32) s;
-			rules[nrules].consequent = x[p];
-			rules[nrules].antecedent_count = ca;
-			rules[nrules].confidence = (double) cx / (double) ca;
-			nrules++;
-		}
-	}
-	bk_free(e, sh.slots, slotbytes);
-	bk_free(e, ante, sizeof(int32) * Max(e->nfreq, 1));
-	*nrules_out = nrules;
-	*rulesbytes = sizeof(BasketRule) * caprules;
-	return rules;
-}
-
-/* ---------------------------------------------------------------------
- * Output order.
- */
-static int
-bk_cmp_items(const int32 *a, int32 na, int32 skipa, const int32 *b, int32 nb, int32 skipb)
-{
-	int32		i = 0;
-	int32		j = 0;
-
-	for (;;)
-	{
-		if (i < na && a[i] == skipa)
-			i++;
-		if (j < nb && b[j] == skipb)
-			j++;
-		if (i >= na || j >= nb)
-			break;
-		if (a[i] != b[j])
-			return a[i] < b[j] ? -1 : 1;
-		i++;
-		j++;
-	}
-	return (i < na) - (j < nb);
-}
-
-static int
-bk_cmp_set(const void *pa, const void *pb, void *arg)
-{
-	const BasketItemset *a = pa;
-	const BasketItemset *b = pb;
-
-	if (a->count != b->count)
-		return a->count > b->count ? -1 : 1;
-	return bk_cmp_items(a->items, a->len, -1, b->items, b->len, -1);
-}
-
-static int
-bk_cmp_perm(const void *pa, const void *pb, void *arg)
-{
-	const BasketItemset *sets = arg;
-
-	return bk_cmp_set(&sets[*(const int64 *) pa], &sets[*(const int64 *) pb], NULL);
-}
-
-static int
-bk_cmp_rule(const void *pa, const void *pb, void *arg)
-{
-	const BasketItemset *sets = arg;
-	const BasketRule *a = pa;
-	const BasketRule *b = pb;
-	const BasketItemset *sa = &sets[a->itemset];
-	const BasketItemset *sb = &sets[b->itemset];
-	int			c;
-
-	if (sa->count != sb->count)
-		return sa->count > sb->count ? -1 : 1;
-	if (a->confidence != b->confidence)
-		return a->confidence > b->confidence ? -1 : 1;
-	c = bk_cmp_items(sa->items, sa->len, a->consequent, sb->items, sb->len, b->consequent);
-	if (c != 0)
-		return c;
-	return (a->consequent > b->consequent) - (a->consequent < b->consequent);
-}
-
 /* Frequent items, ranked by ascending support; each is emitted as a set. */
 static int32 *
 bk_rank_items(BasketEngine *e, const int32 *icount)
@@ -1343,17 +1183,44 @@ bk_name_items(BasketEngine *e, BasketResult *res, const int32 *icount,
 	return newidx;
 }
 
-/* The itemsets as result items, each set's items in name order. */
-static BasketItemset *
-bk_result_sets(BasketEngine *e, const int32 *newidx, BasketRule *rules, int64 nrules)
+/* ---------------------------------------------------------------------
+ * The result: itemsets in lexicographic order of their (name-ordered)
+ * items, so that an itemset's index is its rank in that order.  Output
+ * order then needs only integer keys: no comparator reaches through an
+ * index into another array.
+ */
+static inline int
+bk_cmp_lex(const BasketItemset *a, const BasketItemset *b)
+{
+	int32		n = Min(a->len, b->len);
+
+	for (int32 i = 0; i < n; i++)
+		if (a->items[i] != b->items[i])
+			return a->items[i] < b->items[i] ? -1 : 1;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+#define ST_SORT bk_sort_lex
+#define ST_ELEMENT_TYPE BasketItemset
+#define ST_COMPARE(a, b) bk_cmp_lex(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static inline uint32
+bk_set_hash(const int32 *items, int32 len)
+{
+	return hash_bytes((const unsigned char *) items, sizeof(int32) * len);
+}
+
+static void
+bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 {
 	BasketItemset *sets;
+	Size		nslots = 16;
 
 	for (int64 k = 0; k < e->nsetitems; k++)
 		e->setitems[k] = newidx[e->setitems[k]];
-	for (int64 k = 0; k < nrules; k++)
-		rules[k].consequent = newidx[rules[k].consequent];
-
 	sets = bk_alloc(e, sizeof(BasketItemset) * Max(e->nsets, 1));
 	for (int64 s = 0; s < e->nsets; s++)
 	{
@@ -1362,44 +1229,59 @@ bk_result_sets(BasketEngine *e, const int32 *newidx, BasketRule *rules, int64 nr
 		sets[s].count = e->sets[s].count;
 		basket_sort_ids(sets[s].items, sets[s].len);
 	}
-	return sets;
+	bk_free(e, e->sets, sizeof(BkSet) * e->capsets);
+	e->sets = NULL;
+	CHECK_FOR_INTERRUPTS();
+	bk_sort_lex(sets, e->nsets);
+	CHECK_FOR_INTERRUPTS();
+
+	while (nslots < (Size) e->nsets * 2)
+		nslots *= 2;
+	e->hslots = bk_alloc0(e, sizeof(int32) * nslots);
+	e->hmask = nslots - 1;
+	for (int64 s = 0; s < e->nsets; s++)
+	{
+		uint32		i = bk_set_hash(sets[s].items, sets[s].len) & e->hmask;
+
+		while (e->hslots[i])
+			i = (i + 1) & e->hmask;
+		e->hslots[i] = (int32) s + 1;
+	}
+	res->nitemsets = e->nsets;
+	res->itemsets = sets;
 }
 
-/*
- * Put rules and sets in output order.  Rules refer to itemsets by index, so
- * the rules are sorted first; the sets go through a permutation that then
- * remaps the rules.  Returns the sorted sets (the given array is freed).
- */
-static BasketItemset *
-bk_sort_output(BasketEngine *e, BasketItemset *sets, BasketRule *rules, int64 nrules)
+/* The index of the itemset items[0 .. len-1] (sorted), or -1. */
+static int32
+bk_find(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
 {
-	int64		n = e->nsets;
-	int64	   *perm;
-	int64	   *where;
-	BasketItemset *sorted;
+	uint32		i = bk_set_hash(items, len) & e->hmask;
 
-	qsort_arg(rules, nrules, sizeof(BasketRule), bk_cmp_rule, sets);
-	perm = bk_alloc(e, sizeof(int64) * Max(n, 1));
-	where = bk_alloc(e, sizeof(int64) * Max(n, 1));
-	sorted = bk_alloc(e, sizeof(BasketItemset) * Max(n, 1));
-	for (int64 s = 0; s < n; s++)
-		perm[s] = s;
-	qsort_arg(perm, n, sizeof(int64), bk_cmp_perm, sets);
-	for (int64 s = 0; s < n; s++)
+	for (;;)
 	{
-		sorted[s] = sets[perm[s]];
-		where[perm[s]] = s;
+		int32		s = e->hslots[i];
+
+		if (s == 0)
+			return -1;
+		if (res->itemsets[s - 1].len == len &&
+			memcmp(res->itemsets[s - 1].items, items, sizeof(int32) * len) == 0)
+			return s - 1;
+		i = (i + 1) & e->hmask;
 	}
-	for (int64 k = 0; k < nrules; k++)
-		rules[k].itemset = (int32) where[rules[k].itemset];
-	bk_free(e, where, sizeof(int64) * Max(n, 1));
-	bk_free(e, perm, sizeof(int64) * Max(n, 1));
-	bk_free(e, sets, sizeof(BasketItemset) * Max(n, 1));
-	return sorted;
+}
+
+static int32
+bk_find_subset(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
+{
+	int32		s = bk_find(e, res, items, len);
+
+	if (s < 0)
+		elog(ERROR, "basket engine: subset of a frequent itemset is missing");
+	return s;
 }
 
 BasketResult *
-basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, int max_len)
+basket_engine_mine(BasketEngine *e, const BasketOptions *o)
 {
 	BasketResult *res = bk_alloc0(e, sizeof(BasketResult));
 	int64	   *off;
@@ -1408,16 +1290,12 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 	int32	   *icount;
 	int32	   *rank2item;
 	int32	   *newidx;
-	BasketRule *rules = NULL;
-	int64		nrules = 0;
-	Size		rulesbytes = 0;
-	BasketItemset *sets;
 
 	if (e->mined)
 		elog(ERROR, "basket engine: already mined");
 	e->mined = true;
-	e->max_len = max_len > 0 ? max_len : INT_MAX;
-	e->minc = basket_min_count(min_support, e->ntrans);
+	e->max_len = o->max_len > 0 ? o->max_len : INT_MAX;
+	e->minc = basket_min_count(o->min_support, e->ntrans);
 
 	icount = bk_group(e, &off, &items, &itemsbytes);
 	rank2item = bk_rank_items(e, icount);
@@ -1438,19 +1316,538 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
 	}
 
-	if (min_confidence >= 0)
-		rules = bk_rules(e, min_confidence, &nrules, &rulesbytes);
-
 	newidx = bk_name_items(e, res, icount, rank2item);
-	sets = bk_result_sets(e, newidx, rules, nrules);
-	sets = bk_sort_output(e, sets, rules, nrules);
+	bk_result_sets(e, res, newidx);
+	bk_free(e, newidx, sizeof(int32) * Max(e->nfreq, 1));
 
 	res->ntransactions = e->ntrans;
 	res->min_count = e->minc;
-	res->nitemsets = e->nsets;
-	res->itemsets = sets;
-	res->nrules = nrules;
-	res->rules = rules;
 	res->peak_bytes = e->peak;
 	return res;
+}
+
+void
+basket_options_init(BasketOptions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->min_confidence = -1;
+	o->min_len = 1;
+	o->max_consequent = 1;
+	o->target = BASKET_FREQUENT;
+	o->ordered = true;
+	o->top_by = BASKET_BY_SUPPORT;
+}
+
+/* ---------------------------------------------------------------------
+ * Output.  Rows go to the caller's function as they are produced, or into
+ * an array of fixed-size keys sorted at the end, or (top) into a heap that
+ * holds only the best rows.  A key is self-contained: two measures, then the
+ * lexicographic ranks of the antecedent and consequent (of the itemset and
+ * -1 for itemsets).
+ */
+typedef struct BkKey
+{
+	double		k1;
+	double		k2;
+	int32		a;
+	int32		c;
+} BkKey;
+
+static inline int
+bk_cmp_key(const BkKey *x, const BkKey *y)
+{
+	if (x->k1 != y->k1)
+		return x->k1 > y->k1 ? -1 : 1;
+	if (x->k2 != y->k2)
+		return x->k2 > y->k2 ? -1 : 1;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return (x->c > y->c) - (x->c < y->c);
+}
+
+#define ST_SORT bk_sort_keys
+#define ST_ELEMENT_TYPE BkKey
+#define ST_COMPARE(a, b) bk_cmp_key(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+typedef struct BkOut
+{
+	BasketEngine *e;
+	const BasketOptions *o;
+	BkKey	   *keys;
+	int64		nkeys;
+	int64		capkeys;
+	bool		collect;		/* keys are kept (ordered or top) */
+	int64		delivered;
+} BkOut;
+
+static void
+bk_out_init(BkOut *out, BasketEngine *e, const BasketOptions *o)
+{
+	memset(out, 0, sizeof(*out));
+	out->e = e;
+	out->o = o;
+	out->collect = o->ordered || o->top > 0;
+	if (o->top > 0)
+	{
+		out->capkeys = o->top;
+		out->keys = bk_alloc(e, sizeof(BkKey) * o->top);
+	}
+}
+
+/* The heap keeps the worst of the best top keys at its root. */
+static void
+bk_heap_down(BkKey *h, int64 n, int64 i)
+{
+	for (;;)
+	{
+		int64		l = 2 * i + 1;
+		int64		w = i;
+		BkKey		t;
+
+		if (l < n && bk_cmp_key(&h[l], &h[w]) > 0)
+			w = l;
+		if (l + 1 < n && bk_cmp_key(&h[l + 1], &h[w]) > 0)
+			w = l + 1;
+		if (w == i)
+			return;
+		t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+static void
+bk_out_key(BkOut *out, const BkKey *k)
+{
+	BasketEngine *e = out->e;
+
+	if (out->o->top > 0)
+	{
+		if (out->nkeys < out->o->top)
+		{
+			int64		i = out->nkeys++;
+
+			out->keys[i] = *k;
+			while (i > 0 && bk_cmp_key(&out->keys[(i - 1) / 2], &out->keys[i]) < 0)
+			{
+				BkKey		t = out->keys[i];
+
+				out->keys[i] = out->keys[(i - 1) / 2];
+				out->keys[(i - 1) / 2] = t;
+				i = (i - 1) / 2;
+			}
+		}
+		else if (bk_cmp_key(k, &out->keys[0]) < 0)
+		{
+			out->keys[0] = *k;
+			bk_heap_down(out->keys, out->nkeys, 0);
+		}
+		return;
+	}
+	if (out->nkeys == out->capkeys)
+	{
+		int64		ncap = bk_next_cap(out->capkeys, out->nkeys + 1);
+
+		out->keys = bk_grow(e, out->keys, sizeof(BkKey) * out->capkeys, sizeof(BkKey) * ncap);
+		out->capkeys = ncap;
+	}
+	out->keys[out->nkeys++] = *k;
+}
+
+static void
+bk_out_sort(BkOut *out)
+{
+	CHECK_FOR_INTERRUPTS();
+	bk_sort_keys(out->keys, out->nkeys);
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+bk_out_done(BkOut *out)
+{
+	if (out->keys)
+		bk_free(out->e, out->keys, sizeof(BkKey) * out->capkeys);
+	out->keys = NULL;
+}
+
+static int32
+bk_item_by_name(const BasketResult *res, const char *name)
+{
+	int32		lo = 0;
+	int32		hi = res->nitems;
+
+	while (lo < hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+		int			c = strcmp(res->item_name[mid], name);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* flags[i] = 1 for the frequent items among names (infrequent ones never show) */
+static char *
+bk_item_flags(BasketEngine *e, const BasketResult *res, char **names, int n)
+{
+	char	   *flags;
+
+	if (names == NULL)
+		return NULL;
+	flags = bk_alloc0(e, Max(res->nitems, 1));
+	for (int i = 0; i < n; i++)
+	{
+		int32		it = bk_item_by_name(res, names[i]);
+
+		if (it >= 0)
+			flags[it] = 1;
+	}
+	return flags;
+}
+
+static inline bool
+bk_any_flagged(const char *flags, const int32 *items, int32 len)
+{
+	for (int32 i = 0; i < len; i++)
+		if (flags[items[i]])
+			return true;
+	return false;
+}
+
+static inline bool
+bk_all_flagged(const char *flags, const int32 *items, int32 len)
+{
+	for (int32 i = 0; i < len; i++)
+		if (!flags[items[i]])
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Itemsets.
+ */
+#define BK_HAS_SUPERSET 1		/* a frequent superset with one item more */
+#define BK_NOT_CLOSED	2		/* ... and the same count */
+
+static char *
+bk_superset_flags(BasketEngine *e, const BasketResult *res)
+{
+	char	   *flags = bk_alloc0(e, Max(res->nitemsets, 1));
+	int32	   *sub = bk_alloc(e, sizeof(int32) * Max(res->nitems, 1));
+
+	for (int64 s = 0; s < res->nitemsets; s++)
+	{
+		const BasketItemset *y = &res->itemsets[s];
+
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (y->len < 2)
+			continue;
+		for (int32 p = 0; p < y->len; p++)
+		{
+			int32		n = 0;
+			int32		x;
+
+			for (int32 k = 0; k < y->len; k++)
+				if (k != p)
+					sub[n++] = y->items[k];
+			x = bk_find_subset(e, res, sub, n);
+			flags[x] |= BK_HAS_SUPERSET;
+			if (res->itemsets[x].count == y->count)
+				flags[x] |= BK_NOT_CLOSED;
+		}
+	}
+	bk_free(e, sub, sizeof(int32) * Max(res->nitems, 1));
+	return flags;
+}
+
+int64
+basket_engine_itemsets(BasketEngine *e, BasketResult *res, const BasketOptions *o,
+					   BasketSetFn fn, void *arg)
+{
+	char	   *sup = NULL;
+	char	   *excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	BkOut		out;
+
+	if (o->target != BASKET_FREQUENT)
+		sup = bk_superset_flags(e, res);
+	bk_out_init(&out, e, o);
+	for (int64 s = 0; s < res->nitemsets; s++)
+	{
+		const BasketItemset *x = &res->itemsets[s];
+
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (x->len < o->min_len)
+			continue;
+		if (o->target == BASKET_CLOSED && (sup[s] & BK_NOT_CLOSED))
+			continue;
+		if (o->target == BASKET_MAXIMAL && (sup[s] & BK_HAS_SUPERSET))
+			continue;
+		if (excl && bk_any_flagged(excl, x->items, x->len))
+			continue;
+		if (out.collect)
+		{
+			BkKey		k = {(double) x->count, 0, (int32) s, -1};
+
+			bk_out_key(&out, &k);
+		}
+		else
+		{
+			fn(arg, res, x);
+			out.delivered++;
+		}
+	}
+	if (out.collect)
+	{
+		bk_out_sort(&out);
+		for (int64 i = 0; i < out.nkeys; i++)
+		{
+			if ((i & 0xff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			fn(arg, res, &res->itemsets[out.keys[i].a]);
+		}
+		out.delivered = out.nkeys;
+	}
+	bk_out_done(&out);
+	return out.delivered;
+}
+
+/* ---------------------------------------------------------------------
+ * Rules: for each itemset X and each consequent C, a non-empty proper subset
+ * of X within the size limits, the rule X \ C => C.
+ */
+typedef struct BkRuleGen
+{
+	BasketEngine *e;
+	BasketResult *res;
+	const BasketOptions *o;
+	BasketRuleFn fn;
+	void	   *arg;
+	BkOut		out;
+	char	   *lhs;			/* allowed on the left, or NULL */
+	char	   *rhs;			/* allowed on the right, or NULL */
+	char	   *excl;
+	int32	   *ante;			/* scratch: antecedent, consequent, subsets */
+	int32	   *cons;
+	int32	   *sub;
+	int32	   *uni;
+} BkRuleGen;
+
+/*
+ * Confidence and lift as one function computes them, so that a rule rebuilt
+ * from its key has bit-identical measures.
+ */
+static inline void
+bk_rule_make(const BasketResult *res, int32 a, int32 c, int64 count, BasketRule *r)
+{
+	r->antecedent = &res->itemsets[a];
+	r->consequent = &res->itemsets[c];
+	r->count = count;
+	r->confidence = (double) count / (double) r->antecedent->count;
+	r->lift = r->confidence / ((double) r->consequent->count / (double) res->ntransactions);
+}
+
+/* out = the sorted union of two disjoint sorted item lists */
+static int32
+bk_union(const int32 *a, int32 na, const int32 *b, int32 nb, int32 *out)
+{
+	int32		i = 0;
+	int32		j = 0;
+	int32		n = 0;
+
+	while (i < na || j < nb)
+		out[n++] = (j >= nb || (i < na && a[i] < b[j])) ? a[i++] : b[j++];
+	return n;
+}
+
+/*
+ * arules' is.redundant: some rule A' => C with A' a proper non-empty subset
+ * of A has at least the confidence of A => C.  Compared as integers, so
+ * that ties are exact: c(A'C) / c(A') >= c(AC) / c(A).
+ */
+static bool
+bk_redundant(BkRuleGen *g, int32 na, int32 nc, int64 cx, int64 ca)
+{
+	uint64		full = ((uint64) 1 << na) - 1;
+
+	if (na > 30)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "Set max_antecedent.",
+				 "remove_redundant supports antecedents of at most 30 items, not %d", na);
+	for (uint64 m = 1; m < full; m++)
+	{
+		int32		ns = 0;
+		int32		nu;
+		int64		cs;
+		int64		csc;
+
+		if ((m & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int32 i = 0; i < na; i++)
+			if (m & ((uint64) 1 << i))
+				g->sub[ns++] = g->ante[i];
+		cs = g->res->itemsets[bk_find_subset(g->e, g->res, g->sub, ns)].count;
+		nu = bk_union(g->sub, ns, g->cons, nc, g->uni);
+		csc = g->res->itemsets[bk_find_subset(g->e, g->res, g->uni, nu)].count;
+		if ((__int128) csc * ca >= (__int128) cx * cs)
+			return true;
+	}
+	return false;
+}
+
+/* The rule X \ C => C, C = the positions pos[0 .. nc-1] of X. */
+static void
+bk_rule_try(BkRuleGen *g, int32 xs, const int32 *pos, int32 nc)
+{
+	const BasketOptions *o = g->o;
+	const BasketItemset *x = &g->res->itemsets[xs];
+	int32		na = 0;
+	int32		k = 0;
+	int32		a;
+	int32		c;
+	BasketRule	r;
+
+	for (int32 i = 0; i < x->len; i++)
+	{
+		if (k < nc && pos[k] == i)
+			g->cons[k++] = x->items[i];
+		else
+			g->ante[na++] = x->items[i];
+	}
+	if (g->lhs && !bk_all_flagged(g->lhs, g->ante, na))
+		return;
+	if (g->rhs && !bk_all_flagged(g->rhs, g->cons, nc))
+		return;
+	a = bk_find_subset(g->e, g->res, g->ante, na);
+	if ((double) x->count < o->min_confidence * (double) g->res->itemsets[a].count * (1.0 - 1e-12))
+		return;
+	c = bk_find_subset(g->e, g->res, g->cons, nc);
+	bk_rule_make(g->res, a, c, x->count, &r);
+	if (o->min_lift > 0 && r.lift < o->min_lift * (1.0 - 1e-12))
+		return;
+	if (o->remove_redundant && na >= 2 &&
+		bk_redundant(g, na, nc, x->count, g->res->itemsets[a].count))
+		return;
+	if (g->out.collect)
+	{
+		BkKey		key;
+
+		key.a = a;
+		key.c = c;
+		switch (o->top_by)
+		{
+			case BASKET_BY_CONFIDENCE:
+				key.k1 = r.confidence;
+				key.k2 = (double) x->count;
+				break;
+			case BASKET_BY_LIFT:
+				key.k1 = r.lift;
+				key.k2 = (double) x->count;
+				break;
+			default:
+				key.k1 = (double) x->count;
+				key.k2 = r.confidence;
+				break;
+		}
+		bk_out_key(&g->out, &key);
+	}
+	else
+	{
+		g->fn(g->arg, g->res, &r);
+		g->out.delivered++;
+	}
+}
+
+/* Every consequent of nc items of X, as increasing positions. */
+static void
+bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
+{
+	int32		len = g->res->itemsets[xs].len;
+	int32		pos[64];
+
+	if (nc > 64)
+		nc = 64;
+	for (int32 i = 0; i < nc; i++)
+		pos[i] = i;
+	for (;;)
+	{
+		int32		i;
+
+		bk_rule_try(g, xs, pos, nc);
+		for (i = nc - 1; i >= 0 && pos[i] == len - nc + i; i--)
+			;
+		if (i < 0)
+			return;
+		pos[i]++;
+		for (int32 j = i + 1; j < nc; j++)
+			pos[j] = pos[j - 1] + 1;
+	}
+}
+
+int64
+basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
+					BasketRuleFn fn, void *arg)
+{
+	BkRuleGen	g;
+	Size		scratch = sizeof(int32) * Max(res->nitems, 1);
+
+	memset(&g, 0, sizeof(g));
+	g.e = e;
+	g.res = res;
+	g.o = o;
+	g.fn = fn;
+	g.arg = arg;
+	g.lhs = bk_item_flags(e, res, o->lhs, o->nlhs);
+	g.rhs = bk_item_flags(e, res, o->rhs, o->nrhs);
+	g.excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	g.ante = bk_alloc(e, scratch);
+	g.cons = bk_alloc(e, scratch);
+	g.sub = bk_alloc(e, scratch);
+	g.uni = bk_alloc(e, scratch);
+	bk_out_init(&g.out, e, o);
+
+	for (int64 s = 0; s < res->nitemsets; s++)
+	{
+		const BasketItemset *x = &res->itemsets[s];
+		int32		cmin = 1;
+		int32		cmax = Min(o->max_consequent, x->len - 1);
+
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (x->len < 2 || x->len < o->min_len)
+			continue;
+		if (g.excl && bk_any_flagged(g.excl, x->items, x->len))
+			continue;
+		if (o->max_antecedent > 0)
+			cmin = Max(cmin, x->len - o->max_antecedent);
+		for (int32 nc = cmin; nc <= cmax; nc++)
+			bk_rules_of(&g, (int32) s, nc);
+	}
+	if (g.out.collect)
+	{
+		bk_out_sort(&g.out);
+		for (int64 i = 0; i < g.out.nkeys; i++)
+		{
+			const BkKey *k = &g.out.keys[i];
+			BasketRule	r;
+			int64		count = (int64) (o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
+
+			if ((i & 0xff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			bk_rule_make(res, k->a, k->c, count, &r);
+			fn(arg, res, &r);
+		}
+		g.out.delivered = g.out.nkeys;
+	}
+	bk_out_done(&g.out);
+	return g.out.delivered;
 }
