@@ -864,6 +864,102 @@ bk_eclat(BasketEngine *e, int plen, BkExt *ext, int32 m)
 	}
 }
 
+/*
+ * Eclat on bitsets, for dense data: below a prefix item a, transaction k
+ * (the k-th basket holding a) is bit k.  An intersection is count(a) / 64
+ * word ANDs and one popcount, however many baskets hold both, where list
+ * merging would walk two long lists.
+ */
+typedef struct BkBits
+{
+	int32		item;
+	uint64	   *w;
+} BkBits;
+
+static void
+bk_eclat_bits(BasketEngine *e, int plen, BkBits *ext, int32 m, int32 nw)
+{
+	if (plen + 2 > e->max_len)
+		return;
+	check_stack_depth();
+
+	for (int32 i = 0; i < m - 1; i++)
+	{
+		Size		nextbytes = sizeof(BkBits) * (m - i - 1);
+		Size		blockbytes = sizeof(uint64) * nw * (m - i - 1);
+		BkBits	   *next = bk_alloc(e, nextbytes);
+		uint64	   *block = bk_alloc(e, blockbytes);
+		int32		nm = 0;
+		const uint64 *x = ext[i].w;
+
+		CHECK_FOR_INTERRUPTS();
+		e->prefix[plen] = ext[i].item;
+		for (int32 j = i + 1; j < m; j++)
+		{
+			uint64	   *out = block + (Size) nm * nw;
+			const uint64 *y = ext[j].w;
+			int64		c;
+
+			for (int32 k = 0; k < nw; k++)
+				out[k] = x[k] & y[k];
+			c = (int64) pg_popcount((const char *) out, nw * (int) sizeof(uint64));
+			if (c >= e->minc)
+			{
+				bk_emit(e, e->prefix, plen + 1, ext[j].item, c);
+				next[nm].item = ext[j].item;
+				next[nm].w = out;
+				nm++;
+			}
+		}
+		if (nm >= 2)
+			bk_eclat_bits(e, plen + 1, next, nm, nw);
+		bk_free(e, block, blockbytes);
+		bk_free(e, next, nextbytes);
+	}
+}
+
+/*
+ * The extensions of prefix a as bitsets over the baskets holding a (the
+ * k-th of them is bit k), then Eclat on them.
+ */
+static void
+bk_deep_bits(BasketEngine *e, int32 a, const int64 *loff, const int32 *ltids,
+			 const int32 *touched, int32 ne, int32 *pos)
+{
+	int64		u = loff[a + 1] - loff[a];
+	int32		nw = (int32) ((u + 63) / 64);
+	Size		extbytes = sizeof(BkBits) * ne;
+	Size		blockbytes = sizeof(uint64) * nw * ne;
+	BkBits	   *ext = bk_alloc(e, extbytes);
+	uint64	   *block = bk_alloc0(e, blockbytes);
+
+	for (int32 i = 0; i < ne; i++)
+	{
+		ext[i].item = touched[i];
+		ext[i].w = block + (Size) i * nw;
+		pos[touched[i]] = i;
+	}
+	for (int64 k = 0; k < u; k++)
+	{
+		const int32 *p = e->titems + ltids[loff[a] + k] + 1;
+		uint64		bit = (uint64) 1 << (k & 63);
+		int64		word = k >> 6;
+
+		for (; *p >= 0; p++)
+		{
+			int32		i = pos[*p];
+
+			if (i >= 0)
+				ext[i].w[word] |= bit;
+		}
+	}
+	for (int32 i = 0; i < ne; i++)
+		pos[touched[i]] = -1;
+	bk_eclat_bits(e, 1, ext, ne, nw);
+	bk_free(e, block, blockbytes);
+	bk_free(e, ext, extbytes);
+}
+
 static int
 bk_cmp_rank(const void *a, const void *b, void *arg)
 {
@@ -954,6 +1050,21 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 }
 
 /*
+ * Bitsets pay when the extensions of a prefix hold, on average, at least
+ * one in sixteen of the baskets holding the prefix: a list then costs more
+ * to merge (and as much to store) as u / 64 words cost to AND.
+ */
+static bool
+bk_dense(const int32 *cnt, const int32 *touched, int32 ne, int64 u)
+{
+	int64		total = 0;
+
+	for (int32 i = 0; i < ne; i++)
+		total += cnt[touched[i]];
+	return total * 16 >= u * ne;
+}
+
+/*
  * Mine pairs and longer itemsets over the recoded transactions.  The tid list
  * of a rank holds, for each transaction containing it, the position of the
  * rank inside titems: the items after it run up to the -1 ending the
@@ -1017,7 +1128,13 @@ bk_mine_deep(BasketEngine *e)
 		for (int32 i = 0; i < ne; i++)
 			bk_emit(e, e->prefix, 1, touched[i], cnt[touched[i]]);
 
-		if (ne >= 2 && e->max_len >= 3)
+		if (ne >= 2 && e->max_len >= 3 && bk_dense(cnt, touched, ne, loff[a + 1] - loff[a]))
+		{
+			bk_deep_bits(e, a, loff, ltids, touched, ne, pos);
+			for (int32 i = 0; i < ne; i++)
+				cnt[touched[i]] = 0;
+		}
+		else if (ne >= 2 && e->max_len >= 3)
 		{
 			/* a second pass collects the tid lists of the frequent pairs */
 			Size		extbytes = sizeof(BkExt) * ne;
@@ -1207,10 +1324,24 @@ bk_cmp_lex(const BasketItemset *a, const BasketItemset *b)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/* Rule generation looks up two subsets per rule: a word-at-a-time hash. */
 static inline uint32
 bk_set_hash(const int32 *items, int32 len)
 {
-	return hash_bytes((const unsigned char *) items, sizeof(int32) * len);
+	uint32		h = (uint32) len;
+
+	for (int32 i = 0; i < len; i++)
+		h = pg_rotate_left32(h, 5) ^ ((uint32) items[i] * 0x9E3779B1u);
+	return murmurhash32(h);
+}
+
+static inline bool
+bk_same_items(const int32 *a, const int32 *b, int32 len)
+{
+	for (int32 i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
 }
 
 static void
@@ -1264,7 +1395,7 @@ bk_find(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
 		if (s == 0)
 			return -1;
 		if (res->itemsets[s - 1].len == len &&
-			memcmp(res->itemsets[s - 1].items, items, sizeof(int32) * len) == 0)
+			bk_same_items(res->itemsets[s - 1].items, items, len))
 			return s - 1;
 		i = (i + 1) & e->hmask;
 	}
@@ -1641,6 +1772,7 @@ typedef struct BkRuleGen
 	int32	   *cons;
 	int32	   *sub;
 	int32	   *uni;
+	int32	   *single;			/* item -> its one-item set */
 } BkRuleGen;
 
 /*
@@ -1730,7 +1862,7 @@ bk_rule_try(BkRuleGen *g, int32 xs, const int32 *pos, int32 nc)
 	a = bk_find_subset(g->e, g->res, g->ante, na);
 	if ((double) x->count < o->min_confidence * (double) g->res->itemsets[a].count * (1.0 - 1e-12))
 		return;
-	c = bk_find_subset(g->e, g->res, g->cons, nc);
+	c = nc == 1 ? g->single[g->cons[0]] : bk_find_subset(g->e, g->res, g->cons, nc);
 	bk_rule_make(g->res, a, c, x->count, &r);
 	if (o->min_lift > 0 && r.lift < o->min_lift * (1.0 - 1e-12))
 		return;
@@ -1793,12 +1925,65 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 	}
 }
 
+/* Sort the collected rule keys and hand the rules over in that order. */
+static void
+bk_rules_flush(BkRuleGen *g)
+{
+	const BasketOptions *o = g->o;
+
+	bk_out_sort(&g->out);
+	for (int64 i = 0; i < g->out.nkeys; i++)
+	{
+		const BkKey *k = &g->out.keys[i];
+		BasketRule	r;
+		int64		count = (int64) (o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
+
+		if ((i & 0xff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		bk_rule_make(g->res, k->a, k->c, count, &r);
+		g->fn(g->arg, g->res, &r);
+	}
+	g->out.delivered += g->out.nkeys;
+	g->out.nkeys = 0;
+}
+
+/*
+ * The itemsets by count descending.  In the documented order every rule of
+ * X has X's count as its first key: taking the itemsets in this order, only
+ * the rules of one count need sorting at a time, and the buffer holds no
+ * more than those.
+ */
+static int32 *
+bk_sets_by_count(BasketEngine *e, const BasketResult *res)
+{
+	int64		n = res->nitemsets;
+	BkKey	   *k = bk_alloc(e, sizeof(BkKey) * Max(n, 1));
+	int32	   *order;
+
+	for (int64 s = 0; s < n; s++)
+	{
+		k[s].k1 = (double) res->itemsets[s].count;
+		k[s].k2 = 0;
+		k[s].a = (int32) s;
+		k[s].c = -1;
+	}
+	bk_sort_keys(k, n);
+	order = bk_alloc(e, sizeof(int32) * Max(n, 1));
+	for (int64 s = 0; s < n; s++)
+		order[s] = k[s].a;
+	bk_free(e, k, sizeof(BkKey) * Max(n, 1));
+	return order;
+}
+
 int64
 basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 					BasketRuleFn fn, void *arg)
 {
 	BkRuleGen	g;
 	Size		scratch = sizeof(int32) * Max(res->nitems, 1);
+	bool		by_count = o->ordered && o->top == 0 && o->top_by == BASKET_BY_SUPPORT;
+	int32	   *order = NULL;
+	int64		group = -1;
 
 	memset(&g, 0, sizeof(g));
 	g.e = e;
@@ -1813,41 +1998,40 @@ basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 	g.cons = bk_alloc(e, scratch);
 	g.sub = bk_alloc(e, scratch);
 	g.uni = bk_alloc(e, scratch);
+	g.single = bk_alloc(e, scratch);
+	for (int32 i = 0; i < res->nitems; i++)
+		g.single[i] = bk_find_subset(e, res, &i, 1);
 	bk_out_init(&g.out, e, o);
+	if (by_count)
+		order = bk_sets_by_count(e, res);
 
-	for (int64 s = 0; s < res->nitemsets; s++)
+	for (int64 i = 0; i < res->nitemsets; i++)
 	{
+		int64		s = order ? order[i] : i;
 		const BasketItemset *x = &res->itemsets[s];
 		int32		cmin = 1;
 		int32		cmax = Min(o->max_consequent, x->len - 1);
 
-		if ((s & 0xfff) == 0)
+		if ((i & 0xfff) == 0)
 			CHECK_FOR_INTERRUPTS();
 		if (x->len < 2 || x->len < o->min_len)
 			continue;
 		if (g.excl && bk_any_flagged(g.excl, x->items, x->len))
 			continue;
+		if (by_count && x->count != group)
+		{
+			bk_rules_flush(&g);
+			group = x->count;
+		}
 		if (o->max_antecedent > 0)
 			cmin = Max(cmin, x->len - o->max_antecedent);
 		for (int32 nc = cmin; nc <= cmax; nc++)
 			bk_rules_of(&g, (int32) s, nc);
 	}
 	if (g.out.collect)
-	{
-		bk_out_sort(&g.out);
-		for (int64 i = 0; i < g.out.nkeys; i++)
-		{
-			const BkKey *k = &g.out.keys[i];
-			BasketRule	r;
-			int64		count = (int64) (o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
-
-			if ((i & 0xff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			bk_rule_make(res, k->a, k->c, count, &r);
-			fn(arg, res, &r);
-		}
-		g.out.delivered = g.out.nkeys;
-	}
+		bk_rules_flush(&g);
+	if (order)
+		bk_free(e, order, sizeof(int32) * Max(res->nitemsets, 1));
 	bk_out_done(&g.out);
 	return g.out.delivered;
 }
