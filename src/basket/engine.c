@@ -510,6 +510,12 @@ basket_engine_create(MemoryContext parent, Size limit_bytes)
 	return e;
 }
 
+Size
+basket_engine_peak(BasketEngine *e)
+{
+	return e->peak;
+}
+
 void
 basket_engine_destroy(BasketEngine *e)
 {
@@ -1503,6 +1509,35 @@ bk_cmp_key(const BkKey *x, const BkKey *y)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/*
+ * In the documented order, within the rules of one count: confidence
+ * descending is antecedent count ascending (exact, in integers), then the
+ * antecedent and consequent ranks.  12 bytes a rule.
+ */
+typedef struct BkGKey
+{
+	int32		ca;
+	int32		a;
+	int32		c;
+} BkGKey;
+
+static inline int
+bk_cmp_gkey(const BkGKey *x, const BkGKey *y)
+{
+	if (x->ca != y->ca)
+		return x->ca < y->ca ? -1 : 1;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return (x->c > y->c) - (x->c < y->c);
+}
+
+#define ST_SORT bk_sort_gkeys
+#define ST_ELEMENT_TYPE BkGKey
+#define ST_COMPARE(a, b) bk_cmp_gkey(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 typedef struct BkOut
 {
 	BasketEngine *e;
@@ -1773,6 +1808,12 @@ typedef struct BkRuleGen
 	int32	   *sub;
 	int32	   *uni;
 	int32	   *single;			/* item -> its one-item set */
+	/* the documented order: the rules of the current count */
+	bool		by_count;
+	int64		group;
+	BkGKey	   *gkeys;
+	int64		ngkeys;
+	int64		capgkeys;
 } BkRuleGen;
 
 /*
@@ -1869,7 +1910,22 @@ bk_rule_try(BkRuleGen *g, int32 xs, const int32 *pos, int32 nc)
 	if (o->remove_redundant && na >= 2 &&
 		bk_redundant(g, na, nc, x->count, g->res->itemsets[a].count))
 		return;
-	if (g->out.collect)
+	if (g->by_count)
+	{
+		if (g->ngkeys == g->capgkeys)
+		{
+			int64		ncap = bk_next_cap(g->capgkeys, g->ngkeys + 1);
+
+			g->gkeys = bk_grow(g->e, g->gkeys, sizeof(BkGKey) * g->capgkeys,
+							   sizeof(BkGKey) * ncap);
+			g->capgkeys = ncap;
+		}
+		g->gkeys[g->ngkeys].ca = (int32) g->res->itemsets[a].count;
+		g->gkeys[g->ngkeys].a = a;
+		g->gkeys[g->ngkeys].c = c;
+		g->ngkeys++;
+	}
+	else if (g->out.collect)
 	{
 		BkKey		key;
 
@@ -1931,6 +1987,24 @@ bk_rules_flush(BkRuleGen *g)
 {
 	const BasketOptions *o = g->o;
 
+	if (g->by_count)
+	{
+		CHECK_FOR_INTERRUPTS();
+		bk_sort_gkeys(g->gkeys, g->ngkeys);
+		for (int64 i = 0; i < g->ngkeys; i++)
+		{
+			BasketRule	r;
+
+			if ((i & 0xff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			bk_rule_make(g->res, g->gkeys[i].a, g->gkeys[i].c, g->group, &r);
+			g->fn(g->arg, g->res, &r);
+		}
+		g->out.delivered += g->ngkeys;
+		g->ngkeys = 0;
+		return;
+	}
+
 	bk_out_sort(&g->out);
 	for (int64 i = 0; i < g->out.nkeys; i++)
 	{
@@ -1983,7 +2057,6 @@ basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 	Size		scratch = sizeof(int32) * Max(res->nitems, 1);
 	bool		by_count = o->ordered && o->top == 0 && o->top_by == BASKET_BY_SUPPORT;
 	int32	   *order = NULL;
-	int64		group = -1;
 
 	memset(&g, 0, sizeof(g));
 	g.e = e;
@@ -2002,8 +2075,13 @@ basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 	for (int32 i = 0; i < res->nitems; i++)
 		g.single[i] = bk_find_subset(e, res, &i, 1);
 	bk_out_init(&g.out, e, o);
+	g.by_count = by_count;
+	g.group = -1;
 	if (by_count)
+	{
+		g.out.collect = false;
 		order = bk_sets_by_count(e, res);
+	}
 
 	for (int64 i = 0; i < res->nitemsets; i++)
 	{
@@ -2018,20 +2096,22 @@ basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 			continue;
 		if (g.excl && bk_any_flagged(g.excl, x->items, x->len))
 			continue;
-		if (by_count && x->count != group)
+		if (by_count && x->count != g.group)
 		{
 			bk_rules_flush(&g);
-			group = x->count;
+			g.group = x->count;
 		}
 		if (o->max_antecedent > 0)
 			cmin = Max(cmin, x->len - o->max_antecedent);
 		for (int32 nc = cmin; nc <= cmax; nc++)
 			bk_rules_of(&g, (int32) s, nc);
 	}
-	if (g.out.collect)
+	if (g.out.collect || by_count)
 		bk_rules_flush(&g);
 	if (order)
 		bk_free(e, order, sizeof(int32) * Max(res->nitemsets, 1));
+	if (g.gkeys)
+		bk_free(e, g.gkeys, sizeof(BkGKey) * g.capgkeys);
 	bk_out_done(&g.out);
 	return g.out.delivered;
 }

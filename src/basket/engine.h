@@ -139,6 +139,9 @@ extern int64 basket_engine_rules(BasketEngine *eng, BasketResult *res,
 /* The smallest count that satisfies count >= fraction * n, robust to rounding. */
 extern int64 basket_min_count(double fraction, int64 n);
 
+/* The engine's peak tracked memory so far, in bytes. */
+extern Size basket_engine_peak(BasketEngine *eng);
+
 extern void basket_engine_destroy(BasketEngine *eng);
 
 /* Sort ids ascending (insertion sort for short runs, as baskets are). */

@@ -404,7 +404,10 @@ mk_apriori(PG_FUNCTION_ARGS)
 	res = bk_mine(query, &o, &eng);
 	bk_rows_init(&rows, res);
 	rows.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	basket_engine_rules(eng, res, &o, bk_put_rule, &rows);
+	rows.n = basket_engine_rules(eng, res, &o, bk_put_rule, &rows);
+	ereport(DEBUG1,
+			(errmsg_internal("basket: %lld rules, peak %zu bytes",
+							 (long long) rows.n, basket_engine_peak(eng))));
 	basket_engine_destroy(eng);
 	SPI_finish();
 	return (Datum) 0;
