@@ -118,8 +118,12 @@ struct BasketEngine
 	bool		mined;
 
 	/* (transaction, item) pairs as read */
-	int32	   *ptid;
+	int32	   *ptid;			/* only once the pairs came ungrouped */
 	int32	   *pitem;
+	int64	   *toff;			/* grouped: transaction t's pairs start at toff[t] */
+	int64		captoff;
+	int32		lasttid;
+	Size		offbytes;		/* of bk_group's offsets */
 	int64		npairs;
 	int64		cappairs;
 	bool		grouped;		/* pairs arrived grouped by transaction */
@@ -204,8 +208,9 @@ bk_next_cap(int64 cap, int64 need)
 {
 	int64		c = Max(cap, 1024);
 
+	/* past 16M elements grow by half: less slack on the largest arrays */
 	while (c < need)
-		c *= 2;
+		c += c < (1 << 24) ? c : c / 2;
 	return c;
 }
 
@@ -463,6 +468,44 @@ bk_item_id_hashed(BasketEngine *e, BkCol *c, Datum d)
 	return id;
 }
 
+/*
+ * While pairs arrive grouped by transaction (arrays always do, rows usually)
+ * a transaction is an offset, not a tid per pair: 8 bytes a basket instead of
+ * 4 an item.
+ */
+static void
+bk_toff_fill(BasketEngine *e, int32 tid)
+{
+	if ((int64) tid + 2 > e->captoff)
+	{
+		int64		ncap = bk_next_cap(e->captoff, (int64) tid + 2);
+
+		e->toff = bk_grow(e, e->toff, sizeof(int64) * e->captoff, sizeof(int64) * ncap);
+		e->captoff = ncap;
+	}
+	for (int32 t = e->lasttid + 1; t <= tid; t++)
+		e->toff[t] = e->npairs;
+	e->lasttid = tid;
+}
+
+/* A pair came out of order: from here on every pair keeps its tid. */
+static void
+bk_ungroup(BasketEngine *e)
+{
+	e->ptid = bk_alloc(e, sizeof(int32) * Max(e->cappairs, 1));
+	for (int32 t = 0; t <= e->lasttid; t++)
+	{
+		int64		end = t < e->lasttid ? e->toff[t + 1] : e->npairs;
+
+		for (int64 p = e->toff[t]; p < end; p++)
+			e->ptid[p] = t;
+	}
+	bk_free(e, e->toff, sizeof(int64) * e->captoff);
+	e->toff = NULL;
+	e->captoff = 0;
+	e->grouped = false;
+}
+
 static inline void
 bk_add_pair(BasketEngine *e, int32 tid, int32 item)
 {
@@ -470,13 +513,20 @@ bk_add_pair(BasketEngine *e, int32 tid, int32 item)
 	{
 		int64		ncap = bk_next_cap(e->cappairs, e->npairs + 1);
 
-		e->ptid = bk_grow(e, e->ptid, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
+		if (!e->grouped)
+			e->ptid = bk_grow(e, e->ptid, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
 		e->pitem = bk_grow(e, e->pitem, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
 		e->cappairs = ncap;
 	}
-	if (e->npairs > 0 && tid < e->ptid[e->npairs - 1])
-		e->grouped = false;
-	e->ptid[e->npairs] = tid;
+	if (e->grouped && tid != e->lasttid)
+	{
+		if (tid > e->lasttid)
+			bk_toff_fill(e, tid);
+		else
+			bk_ungroup(e);
+	}
+	if (!e->grouped)
+		e->ptid[e->npairs] = tid;
 	e->pitem[e->npairs] = item;
 	e->npairs++;
 }
@@ -505,6 +555,7 @@ basket_engine_create(MemoryContext parent, Size limit_bytes)
 									   ALLOCSET_DEFAULT_SIZES);
 	e->limit = limit_bytes;
 	e->grouped = true;
+	e->lasttid = -1;
 	bk_dict_init(e, &e->items);
 	bk_dict_init(e, &e->tids);
 	return e;
@@ -991,19 +1042,23 @@ static int32 *
 bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 {
 	int32		n = e->ntrans;
-	int64	   *off = bk_alloc0(e, sizeof(int64) * ((Size) n + 1));
+	int64	   *off;
 	int32	   *items;
 	int32	   *icount = bk_alloc0(e, sizeof(int32) * Max(e->items.n, 1));
 	int32	   *seen;
 	int64		w = 0;
 
-	for (int64 p = 0; p < e->npairs; p++)
-		off[e->ptid[p] + 1]++;
-	for (int32 t = 0; t < n; t++)
-		off[t + 1] += off[t];
-
 	if (e->grouped)
 	{
+		/* transactions after the last pair (all NULL items) are empty */
+		if (n > 0)
+			bk_toff_fill(e, n - 1);
+		else if (e->toff == NULL)
+			bk_toff_fill(e, -1);
+		off = e->toff;
+		off[n] = e->npairs;
+		e->offbytes = sizeof(int64) * e->captoff;
+		e->toff = NULL;
 		items = e->pitem;
 		*itemsbytes = sizeof(int32) * e->cappairs;
 	}
@@ -1011,6 +1066,12 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 	{
 		int64	   *fill = bk_alloc(e, sizeof(int64) * Max(n, 1));
 
+		e->offbytes = sizeof(int64) * ((Size) n + 1);
+		off = bk_alloc0(e, e->offbytes);
+		for (int64 p = 0; p < e->npairs; p++)
+			off[e->ptid[p] + 1]++;
+		for (int32 t = 0; t < n; t++)
+			off[t + 1] += off[t];
 		memcpy(fill, off, sizeof(int64) * n);
 		items = bk_alloc(e, sizeof(int32) * Max(e->npairs, 1));
 		*itemsbytes = sizeof(int32) * Max(e->npairs, 1);
@@ -1022,8 +1083,8 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 		}
 		bk_free(e, fill, sizeof(int64) * Max(n, 1));
 		bk_free(e, e->pitem, sizeof(int32) * e->cappairs);
+		bk_free(e, e->ptid, sizeof(int32) * e->cappairs);
 	}
-	bk_free(e, e->ptid, sizeof(int32) * e->cappairs);
 	e->ptid = e->pitem = NULL;
 
 	/* drop duplicates with a last-seen mark; recoding sorts afterwards */
@@ -1442,7 +1503,7 @@ basket_engine_mine(BasketEngine *e, const BasketOptions *o)
 		Size		tbytes = bk_recode(e, off, items, icount, rank2item);
 
 		bk_free(e, items, itemsbytes);
-		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+		bk_free(e, off, e->offbytes);
 		bk_mine_deep(e);
 		bk_free(e, e->titems, tbytes);
 		e->titems = NULL;
@@ -1450,7 +1511,7 @@ basket_engine_mine(BasketEngine *e, const BasketOptions *o)
 	else
 	{
 		bk_free(e, items, itemsbytes);
-		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
+		bk_free(e, off, e->offbytes);
 	}
 
 	newidx = bk_name_items(e, res, icount, rank2item);
