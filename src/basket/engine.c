@@ -202,6 +202,16 @@ bk_grow(BasketEngine *e, void *p, Size oldbytes, Size newbytes)
 	return repalloc_huge(p, newbytes);
 }
 
+/* Give back the tail of an array that will not grow again. */
+static void *
+bk_shrink(BasketEngine *e, void *p, Size oldbytes, Size newbytes)
+{
+	if (newbytes >= oldbytes)
+		return p;
+	e->used -= oldbytes - newbytes;
+	return repalloc_huge(p, Max(newbytes, 1));
+}
+
 /* Doubling growth for the append-only arrays. */
 static int64
 bk_next_cap(int64 cap, int64 need)
@@ -1285,19 +1295,23 @@ bk_rank_items(BasketEngine *e, const int32 *icount)
 
 /*
  * Recode the transactions with two or more frequent items as their ascending
- * ranks, each followed by -1, into e->titems; returns its size in bytes.
+ * ranks, each followed by -1, into e->titems, in place: the baskets move to
+ * the end of their buffer (grown by one slot a basket if needed) and the
+ * recoded ones are written from the front, which never overtakes the reading
+ * (a basket grows by at most its -1).  Returns the buffer's size in bytes.
  */
 static Size
-bk_recode(BasketEngine *e, const int64 *off, const int32 *items,
+bk_recode(BasketEngine *e, const int64 *off, int32 *items, Size itemsbytes,
 		  const int32 *icount, const int32 *rank2item)
 {
 	int32		nall = e->items.n;
 	int32		nf = e->nfreq;
 	int32	   *rank = bk_alloc(e, sizeof(int32) * nall);
 	int64		bound = e->ntrans;	/* the -1 ends */
+	int64		used = off[e->ntrans];
+	int64		need = used + e->ntrans + 1;
+	int64		shift;
 	int64		w = 0;
-	Size		tbytes;
-	int32	   *t_items;
 
 	for (int32 r = 0; r < nf; r++)
 		bound += icount[rank2item[r]];
@@ -1306,8 +1320,13 @@ bk_recode(BasketEngine *e, const int64 *off, const int32 *items,
 				 "Raise min_support or mine a sample.",
 				 "basket mining supports at most %d occurrences of frequent items, not %lld",
 				 PG_INT32_MAX - 1, (long long) bound);
-	tbytes = sizeof(int32) * (bound + 1);
-	t_items = bk_alloc(e, tbytes);
+	if ((Size) need * sizeof(int32) > itemsbytes)
+	{
+		items = bk_grow(e, items, itemsbytes, sizeof(int32) * need);
+		itemsbytes = sizeof(int32) * need;
+	}
+	shift = (int64) (itemsbytes / sizeof(int32)) - used;
+	memmove(items + shift, items, sizeof(int32) * used);
 	memset(rank, 0xff, sizeof(int32) * nall);
 	for (int32 r = 0; r < nf; r++)
 		rank[rank2item[r]] = r;
@@ -1317,21 +1336,21 @@ bk_recode(BasketEngine *e, const int64 *off, const int32 *items,
 
 		if ((t & 0xfff) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int64 k = off[t]; k < off[t + 1]; k++)
+		for (int64 k = shift + off[t]; k < shift + off[t + 1]; k++)
 			if (rank[items[k]] >= 0)
-				t_items[w++] = rank[items[k]];
+				items[w++] = rank[items[k]];
 		if (w - start >= 2)
 		{
-			basket_sort_ids(t_items + start, w - start);
-			t_items[w++] = -1;
+			basket_sort_ids(items + start, w - start);
+			items[w++] = -1;
 		}
 		else
 			w = start;
 	}
 	bk_free(e, rank, sizeof(int32) * nall);
-	e->titems = t_items;
+	e->titems = bk_shrink(e, items, itemsbytes, sizeof(int32) * (w + 1));
 	e->ntitems = w;
-	return tbytes;
+	return Min(itemsbytes, sizeof(int32) * (w + 1));
 }
 
 /*
@@ -1500,9 +1519,8 @@ basket_engine_mine(BasketEngine *e, const BasketOptions *o)
 
 	if (e->max_len >= 2 && e->nfreq >= 2)
 	{
-		Size		tbytes = bk_recode(e, off, items, icount, rank2item);
+		Size		tbytes = bk_recode(e, off, items, itemsbytes, icount, rank2item);
 
-		bk_free(e, items, itemsbytes);
 		bk_free(e, off, e->offbytes);
 		bk_mine_deep(e);
 		bk_free(e, e->titems, tbytes);
