@@ -41,7 +41,7 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
-int			mk_basket_work_mem = 256 * 1024;
+int			mk_basket_work_mem = 512 * 1024;
 
 #define BK_BATCH 10000			/* rows per SPI cursor fetch */
 #define BK_ARENA_CHUNK (64 * 1024)
