@@ -1,25 +1,31 @@
 /*
- * engine.c: exact frequent-itemset mining and single-consequent
- * association rules (see basket_engine.h for the interface).
+ * engine.c: exact frequent-itemset mining and association rules (see
+ * engine.h for the interface).
  *
  * Pipeline:
  *   1. Read (transaction, item) pairs or array rows through an SPI cursor in
  *      batches; map transaction ids and items to dense int32 ids with a hash
  *      table keyed on the value (the Datum itself for integer-like types, the
- *      bytes for text, the text output otherwise).
+ *      bytes for text, the text output otherwise).  Grouped input keeps one
+ *      offset per transaction, not a tid per item.
  *   2. Group the pairs by transaction (counting sort unless the input came
  *      grouped), drop duplicate items, count item supports.
  *   3. Keep the frequent items, renumbered by ascending support ("rank"), and
- *      recode each transaction as its sorted frequent ranks.
+ *      recode each transaction as its sorted frequent ranks, in place.
  *   4. Mine depth-first, one prefix item a at a time: one pass over the
  *      transactions containing a counts every pair {a, b} (b after a) in a
- *      dense counter, a second pass collects the tid lists of the frequent
- *      pairs, and from there Eclat intersects tid lists (merge or galloping,
- *      with early abandon once the support cannot be reached).  The result
- *      is exactly Apriori's: every itemset whose count reaches the threshold.
- *   5. Rules: for each itemset X of two or more items and each item c of X,
- *      X \ {c} => {c}; supports of subsets come from a hash of the itemsets.
- *   6. Sort items by name (byte order) and rows in the documented order.
+ *      dense counter, a second pass collects the extensions of the frequent
+ *      pairs, and Eclat goes on from there: on bitsets over the baskets
+ *      holding a when the extensions are dense, else on tid lists (merge or
+ *      galloping, with early abandon once the support cannot be reached).
+ *      The result is exactly Apriori's: every itemset whose count reaches
+ *      the threshold.
+ *   5. The itemsets, items in name order, sorted lexicographically: an
+ *      itemset's index is its rank, and a hash finds one by its items.
+ *   6. Rows are handed to the caller as produced (unordered), one count at a
+ *      time in the documented order (rules of one count sorted by 12-byte
+ *      keys), or through a heap of the top n.  Rules: for each itemset X and
+ *      each consequent C within the size limits, X \ C => C.
  *
  * Memory: every allocation of the engine goes through bk_alloc, which counts
  * bytes against the limit before allocating, so exceeding
@@ -1925,7 +1931,8 @@ bk_union(const int32 *a, int32 na, const int32 *b, int32 nb, int32 *out)
 /*
  * arules' is.redundant: some rule A' => C with A' a proper non-empty subset
  * of A has at least the confidence of A => C.  Compared as integers, so
- * that ties are exact: c(A'C) / c(A') >= c(AC) / c(A).
+ * that ties are exact: c(A'C) / c(A') >= c(AC) / c(A); counts are below
+ * 2^31, so the products fit in 64 bits.
  */
 static bool
 bk_redundant(BkRuleGen *g, int32 na, int32 nc, int64 cx, int64 ca)
@@ -1950,7 +1957,7 @@ bk_redundant(BkRuleGen *g, int32 na, int32 nc, int64 cx, int64 ca)
 		cs = g->res->itemsets[bk_find_subset(g->e, g->res, g->sub, ns)].count;
 		nu = bk_union(g->sub, ns, g->cons, nc, g->uni);
 		csc = g->res->itemsets[bk_find_subset(g->e, g->res, g->uni, nu)].count;
-		if ((__int128) csc * ca >= (__int128) cx * cs)
+		if (csc * ca >= cx * cs)
 			return true;
 	}
 	return false;

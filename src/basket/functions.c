@@ -190,6 +190,8 @@ typedef struct BkRows
 	int64		run_id;
 	int64		n;
 	double	   *lfact;			/* log i! for i <= N, or NULL: lgamma */
+	Datum	   *single;			/* one-item arrays, made on first use */
+	MemoryContext cxt;			/* where they live */
 } BkRows;
 
 /*
@@ -206,6 +208,8 @@ bk_rows_init(BkRows *rows, const BasketResult *res)
 	for (int32 i = 0; i < res->nitems; i++)
 		rows->texts[i] = PointerGetDatum(cstring_to_text(res->item_name[i]));
 	rows->buf = palloc(sizeof(Datum) * Max(res->nitems, 1));
+	rows->single = palloc0(sizeof(Datum) * Max(res->nitems, 1));
+	rows->cxt = CurrentMemoryContext;
 	rows->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "basket row", ALLOCSET_SMALL_SIZES);
 	if (res->ntransactions <= BK_LFACT_MAX)
 	{
@@ -218,6 +222,21 @@ bk_rows_init(BkRows *rows, const BasketResult *res)
 static Datum
 bk_array(const BkRows *rows, const BasketItemset *set)
 {
+	/* most consequents (and many antecedents) are one item: build it once */
+	if (set->len == 1)
+	{
+		int32		it = set->items[0];
+
+		if (rows->single[it] == (Datum) 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(rows->cxt);
+
+			rows->single[it] = PointerGetDatum(construct_array(&rows->texts[it], 1, TEXTOID,
+															   -1, false, TYPALIGN_INT));
+			MemoryContextSwitchTo(old);
+		}
+		return rows->single[it];
+	}
 	for (int32 i = 0; i < set->len; i++)
 		rows->buf[i] = rows->texts[set->items[i]];
 	return PointerGetDatum(construct_array(rows->buf, set->len, TEXTOID, -1, false, TYPALIGN_INT));
