@@ -53,10 +53,20 @@ static const BkArgPos bk_pos_itemsets = {0, 1, -1, 2, -1, 3, -1, -1, -1, -1, 5, 
 static const BkArgPos bk_pos_apriori = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -1, 12, 13, 14};
 static const BkArgPos bk_pos_mine = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, -1, -1, -1, -1};
 
+/*
+ * An argument the SQL definition passes (0.1.0's definitions, still
+ * installed until ALTER EXTENSION UPDATE, pass fewer) and that is not NULL.
+ */
+static bool
+bk_has(FunctionCallInfo fcinfo, int pos)
+{
+	return pos >= 0 && pos < PG_NARGS();
+}
+
 static bool
 bk_given(FunctionCallInfo fcinfo, int pos)
 {
-	return pos >= 0 && !PG_ARGISNULL(pos);
+	return bk_has(fcinfo, pos) && !PG_ARGISNULL(pos);
 }
 
 /* A text[] argument as C strings (NULL elements skipped), or NULL. */
@@ -112,7 +122,7 @@ bk_args(FunctionCallInfo fcinfo, const BkArgPos *p, BasketOptions *o)
 				 "min_support is a fraction of the transactions: 0.01 means 1%.",
 				 "argument \"min_support\" must be greater than 0 and at most 1, not %g",
 				 o->min_support);
-	if (p->min_confidence >= 0)
+	if (bk_has(fcinfo, p->min_confidence))
 		o->min_confidence = mk_arg_float8_range(fcinfo, p->min_confidence, "min_confidence", 0, 1);
 	if (bk_given(fcinfo, p->max_len))
 		o->max_len = mk_arg_int32_range(fcinfo, p->max_len, "max_len", 1, INT_MAX);
@@ -122,19 +132,19 @@ bk_args(FunctionCallInfo fcinfo, const BkArgPos *p, BasketOptions *o)
 		o->min_len = mk_arg_int32_range(fcinfo, p->min_len, "min_len", 1, INT_MAX);
 	if (bk_given(fcinfo, p->max_antecedent))
 		o->max_antecedent = mk_arg_int32_range(fcinfo, p->max_antecedent, "max_antecedent", 1, INT_MAX);
-	if (p->max_consequent >= 0)
+	if (bk_has(fcinfo, p->max_consequent))
 		o->max_consequent = mk_arg_int32_range(fcinfo, p->max_consequent, "max_consequent", 1, 64);
 	o->lhs = bk_arg_names(fcinfo, p->lhs, &o->nlhs);
 	o->rhs = bk_arg_names(fcinfo, p->rhs, &o->nrhs);
 	o->exclude = bk_arg_names(fcinfo, p->exclude, &o->nexclude);
-	if (p->remove_redundant >= 0)
+	if (bk_has(fcinfo, p->remove_redundant))
 	{
 		mk_arg_not_null(fcinfo, p->remove_redundant, "remove_redundant");
 		o->remove_redundant = PG_GETARG_BOOL(p->remove_redundant);
 	}
-	if (p->target >= 0)
+	if (bk_has(fcinfo, p->target))
 		o->target = (BasketTarget) bk_arg_choice(fcinfo, p->target, "target", targets, 3);
-	if (p->ordered >= 0)
+	if (bk_has(fcinfo, p->ordered))
 	{
 		mk_arg_not_null(fcinfo, p->ordered, "ordered");
 		o->ordered = PG_GETARG_BOOL(p->ordered);
@@ -147,7 +157,7 @@ bk_args(FunctionCallInfo fcinfo, const BkArgPos *p, BasketOptions *o)
 					 "argument \"top\" must be between 1 and %d, not %lld",
 					 PG_INT32_MAX, (long long) o->top);
 	}
-	if (p->top_by >= 0)
+	if (bk_has(fcinfo, p->top_by))
 		o->top_by = (BasketTopBy) bk_arg_choice(fcinfo, p->top_by, "top_by", bys, 3);
 	return query;
 }
@@ -517,8 +527,11 @@ mk_basket_mine(PG_FUNCTION_ARGS)
 	int64		nsets;
 	int64		nrules;
 	int64		runcount[2];
+	bool		v010;
 	bool		isnull;
 
+	/* 0.1.0's schema (before ALTER EXTENSION UPDATE): no parameters, no p */
+	v010 = PG_NARGS() < 13;
 	SPI_connect();
 	res = bk_mine(query, &o, &eng);
 	bk_rows_init(&rows, res);
@@ -547,7 +560,7 @@ mk_basket_mine(PG_FUNCTION_ARGS)
 	{
 		int			arg = 2 + i;
 
-		if (PG_ARGISNULL(arg))
+		if (!bk_given(fcinfo, arg))
 		{
 			runvals[10 + i] = (Datum) 0;
 			runnulls[10 + i] = 'n';
@@ -555,11 +568,15 @@ mk_basket_mine(PG_FUNCTION_ARGS)
 		else
 			runvals[10 + i] = PG_GETARG_DATUM(arg);
 	}
-	mk_spi_execute("INSERT INTO mekatek.basket_run (name, started_at, finished_at, "
+	mk_spi_execute(v010 ? "INSERT INTO mekatek.basket_run (name, started_at, finished_at, "
+				   "transactions, itemsets, rules, min_support, min_confidence, "
+				   "max_len, query) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+				   "RETURNING run_id"
+				   : "INSERT INTO mekatek.basket_run (name, started_at, finished_at, "
 				   "transactions, itemsets, rules, min_support, min_confidence, "
 				   "max_len, query, parameters) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
 				   BK_PARAMS_SQL ") RETURNING run_id",
-				   21, runtypes, runvals, runnulls, false, 1, SPI_OK_INSERT_RETURNING,
+				   v010 ? 10 : 21, runtypes, runvals, runnulls, false, 1, SPI_OK_INSERT_RETURNING,
 				   "basket_mine: recording the run");
 	rows.run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
@@ -568,11 +585,14 @@ mk_basket_mine(PG_FUNCTION_ARGS)
 	nsets = basket_engine_itemsets(eng, res, &o, bk_store_set, &rows);
 
 	rows.n = 0;
-	rows.plan = mk_spi_prepare("INSERT INTO mekatek.basket_rule (run_id, rule_no, antecedent, consequent, "
+	rows.plan = mk_spi_prepare(v010 ? "INSERT INTO mekatek.basket_rule (run_id, rule_no, antecedent, consequent, "
+							   "support, confidence, lift, leverage, conviction, count) "
+							   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+							   : "INSERT INTO mekatek.basket_rule (run_id, rule_no, antecedent, consequent, "
 							   "support, confidence, lift, leverage, conviction, count, "
 							   "chi_square, fisher_p) "
 							   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-							   12, ruletypes, "basket_mine");
+							   v010 ? 10 : 12, ruletypes, "basket_mine");
 	nrules = basket_engine_rules(eng, res, &o, bk_store_rule, &rows);
 
 	if (nsets != runcount[0] || nrules != runcount[1])
