@@ -73,7 +73,7 @@ mk-force:
 
 MK_PORT ?= 54329
 
-.PHONY: deps demo demo-stop test bench print-%
+.PHONY: deps demo demo-stop test bench valgrind fuzz-sqlsmith print-%
 deps:
 	bash test/harness/deps.sh
 
@@ -91,6 +91,17 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bash test/bench/run.sh
+
+# Slow checks kept out of `make test` (issue 14): the regression and pgTAP
+# suites under valgrind (MK_VALGRIND_SUPP = PostgreSQL's valgrind.supp),
+# and a bounded sqlsmith run (MK_SQLSMITH_QUERIES, default 2000).
+valgrind: deps
+	$(MAKE) all
+	MK_VALGRIND=1 bash test/scripts/valgrind.sh
+
+fuzz-sqlsmith: deps
+	$(MAKE) all
+	bash test/bench/sqlsmith/run.sh
 
 -include $(OBJS:.o=.d)
 

@@ -127,7 +127,11 @@ CREATE TABLE mekatek.ledger_entry (
     qty              integer,
     price            bigint,
     note             text,
-    reverses         bigint UNIQUE REFERENCES mekatek.ledger_entry,
+    -- The entry this one reverses: always an earlier one, written by
+    -- chat_ingest from a row it has just read.  Not a foreign key: a table
+    -- referencing itself makes pg_dump warn about a dependency loop on
+    -- every dump, and the books are append-only, so the row cannot vanish.
+    reverses         bigint UNIQUE CHECK (reverses < entry_id),
     sender           text NOT NULL,
     source           text NOT NULL,
     message_id       text NOT NULL,
