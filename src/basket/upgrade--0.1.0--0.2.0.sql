@@ -5,6 +5,11 @@ ALTER TABLE mekatek.basket_run ADD COLUMN parameters jsonb;
 ALTER TABLE mekatek.basket_rule ADD COLUMN chi_square float8, ADD COLUMN fisher_p float8;
 COMMENT ON TABLE mekatek.basket_run IS
 'One row per mekatek.basket_mine run: when, on which query, with which thresholds (parameters: every argument given, as jsonb), and how many transactions, itemsets and rules (finished_at: when mining ended)';
+-- the view's * was expanded when 0.1.0 made it: again, with the new columns
+CREATE OR REPLACE VIEW mekatek.basket_latest_rule AS
+SELECT r.name, r.finished_at, x.*
+  FROM (SELECT DISTINCT ON (name) * FROM mekatek.basket_run ORDER BY name, run_id DESC) r
+  JOIN mekatek.basket_rule x USING (run_id);
 DROP FUNCTION mekatek.frequent_itemsets(text, float8, int);
 DROP FUNCTION mekatek.apriori(text, float8, float8, int);
 DROP FUNCTION mekatek.basket_mine(text, text, float8, float8, int);
