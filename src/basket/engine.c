@@ -52,6 +52,7 @@ int			mk_basket_work_mem = 512 * 1024;
 #define BK_BATCH 10000			/* rows per SPI cursor fetch */
 #define BK_ARENA_CHUNK (64 * 1024)
 #define BK_DIRECT_MAX (1 << 21)	/* integer items below this skip the hash */
+#define BK_PREFETCH 8			/* baskets fetched ahead in the pair count */
 
 Size
 basket_work_mem_bytes(void)
@@ -1018,6 +1019,9 @@ bk_deep_bits(BasketEngine *e, int32 a, const int64 *loff, const int32 *ltids,
 		uint64		bit = (uint64) 1 << (k & 63);
 		int64		word = k >> 6;
 
+		if (k + BK_PREFETCH < u)
+			__builtin_prefetch(e->titems + ltids[loff[a] + k + BK_PREFETCH]);
+
 		for (; *p >= 0; p++)
 		{
 			int32		i = pos[*p];
@@ -1188,10 +1192,17 @@ bk_mine_deep(BasketEngine *e)
 		int32		ne = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		/* one pass counts every pair {a, b}, b after a */
+		/*
+		 * One pass counts every pair {a, b}, b after a.  The baskets holding
+		 * a lie anywhere in titems: on large inputs each is a cache miss, so
+		 * the one some iterations ahead is fetched while this one is counted.
+		 */
 		for (int64 q = loff[a]; q < loff[a + 1]; q++)
 		{
 			const int32 *p = titems + ltids[q] + 1;
+
+			if (q + BK_PREFETCH < loff[a + 1])
+				__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
 			for (; *p >= 0; p++)
 				if (cnt[*p]++ == 0)
@@ -1244,6 +1255,9 @@ bk_mine_deep(BasketEngine *e)
 			{
 				int32		t = ltids[q];
 				const int32 *p = titems + t + 1;
+
+				if (q + BK_PREFETCH < loff[a + 1])
+					__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
 				for (; *p >= 0; p++)
 				{
