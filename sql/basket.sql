@@ -226,7 +226,8 @@ SELECT items, count, support FROM mekatek.basket_itemset
 SELECT rule_no, antecedent, consequent, count, round(confidence::numeric, 3) AS confidence
   FROM mekatek.basket_latest_rule WHERE name = 'coffee' ORDER BY rule_no LIMIT 5;
 -- the stored rules are mekatek.apriori's, in its order
-SELECT (SELECT array_agg((antecedent, consequent, support, confidence, lift, leverage, conviction, count) ORDER BY rule_no)
+SELECT (SELECT array_agg((antecedent, consequent, support, confidence, lift, leverage, conviction, count,
+                          chi_square, fisher_p) ORDER BY rule_no)
           FROM mekatek.basket_rule WHERE run_id = :run_id)
      = (SELECT array_agg(a) FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.08, 0.5) a)
        AS same_rules;
@@ -260,3 +261,38 @@ RESET max_parallel_workers_per_gather;
 SELECT mekatek.basket_counts(ARRAY['a'], '{"a": 1}');
 SELECT mekatek.basket_counts(ARRAY['a'], '[["a"], []]');
 SELECT mekatek.basket_counts(ARRAY['a'], '[["a", [1]]]');
+
+-- Filters analysts know from arules and MADlib.  Two-item consequents,
+-- at most one item on the left, lift above 1, only coffee on the right:
+SELECT antecedent, consequent, count, round(confidence::numeric, 3) AS confidence,
+       round(lift::numeric, 3) AS lift, round(chi_square::numeric, 3) AS chi_square,
+       round(fisher_p::numeric, 4) AS fisher_p
+  FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.08, 0.3,
+                       min_lift => 1, max_antecedent => 1, max_consequent => 2,
+                       rhs => ARRAY['Kopi Tubruk', 'Ice Tea', 'Kentang Goreng']);
+-- the three best rules by lift, holding only three rules in memory
+SELECT antecedent, consequent, round(lift::numeric, 3) AS lift
+  FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.08, 0.5, top => 3, top_by => 'lift');
+-- redundant rules dropped: a smaller antecedent predicts as well
+SELECT count(*) AS all_rules,
+       (SELECT count(*) FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.08, 0.5,
+                                             remove_redundant => true)) AS not_redundant
+  FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.08, 0.5);
+-- closed and maximal itemsets
+SELECT items, count FROM mekatek.frequent_itemsets('SELECT sale_no, item FROM coffee_line', 0.08,
+                                                   target => 'maximal');
+SELECT count(*) FILTER (WHERE t = 'frequent') AS frequent, count(*) FILTER (WHERE t = 'closed') AS closed
+  FROM unnest(ARRAY['frequent', 'closed']) t,
+       LATERAL mekatek.frequent_itemsets('SELECT sale_no, item FROM coffee_line', 0.08, target => t);
+-- the run log keeps the parameters given
+SELECT mekatek.basket_mine('coffee-lift', 'SELECT sale_no, item FROM coffee_line', 0.08, 0.3,
+                           min_lift => 1, max_consequent => 2, exclude => ARRAY['Es Campur']) AS run_id \gset
+SELECT rules, parameters FROM mekatek.basket_run WHERE run_id = :run_id;
+SELECT count(*) = (SELECT rules FROM mekatek.basket_run WHERE run_id = :run_id) AS counted
+  FROM mekatek.basket_rule WHERE run_id = :run_id;
+-- bad options name the value
+SELECT * FROM mekatek.frequent_itemsets('SELECT sale_no, item FROM coffee_line', 0.1, target => 'closest');
+SELECT * FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.1, top => 0);
+SELECT * FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.1, top_by => 'lifts');
+SELECT * FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.1, max_consequent => 0);
+SELECT * FROM mekatek.apriori('SELECT sale_no, item FROM coffee_line', 0.1, min_lift => -1);

@@ -3,21 +3,30 @@
 -- its SQL entry points, the run log and the counting aggregate.
 
 CREATE FUNCTION mekatek.frequent_itemsets(transactions text, min_support float8,
-                                          max_len int DEFAULT NULL)
+                                          max_len int DEFAULT NULL, min_len int DEFAULT NULL,
+                                          target text DEFAULT 'frequent', exclude text[] DEFAULT NULL,
+                                          ordered boolean DEFAULT true, top bigint DEFAULT NULL)
 RETURNS TABLE (items text[], count bigint, support float8)
 LANGUAGE c VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mk_frequent_itemsets';
-COMMENT ON FUNCTION mekatek.frequent_itemsets(text, float8, int) IS
-'Frequent itemsets (count >= min_support * N) of the baskets returned by a query: (transaction id, item) rows or one array per basket; NULL items are ignored';
+COMMENT ON FUNCTION mekatek.frequent_itemsets(text, float8, int, int, text, text[], boolean, bigint) IS
+'Frequent itemsets (count >= min_support * N) of the baskets returned by a query: (transaction id, item) rows or one array per basket; NULL items are ignored.  target: frequent, closed (no superset has the same count) or maximal (no superset is frequent); exclude: items no returned set holds; ordered => false returns rows unsorted; top => n only the n most frequent';
 
 CREATE FUNCTION mekatek.apriori(transactions text, min_support float8,
-                                min_confidence float8 DEFAULT 0, max_len int DEFAULT NULL)
+                                min_confidence float8 DEFAULT 0, max_len int DEFAULT NULL,
+                                min_lift float8 DEFAULT NULL, min_len int DEFAULT NULL,
+                                max_antecedent int DEFAULT NULL, max_consequent int DEFAULT 1,
+                                lhs text[] DEFAULT NULL, rhs text[] DEFAULT NULL,
+                                exclude text[] DEFAULT NULL, remove_redundant boolean DEFAULT false,
+                                ordered boolean DEFAULT true, top bigint DEFAULT NULL,
+                                top_by text DEFAULT 'support')
 RETURNS TABLE (antecedent text[], consequent text[], support float8, confidence float8,
-               lift float8, leverage float8, conviction float8, count bigint)
+               lift float8, leverage float8, conviction float8, count bigint,
+               chi_square float8, fisher_p float8)
 LANGUAGE c VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mk_apriori';
-COMMENT ON FUNCTION mekatek.apriori(text, float8, float8, int) IS
-'Association rules antecedent => {consequent} (non-empty antecedent, one consequent) of the baskets returned by a query, with support, confidence, lift, leverage and conviction';
+COMMENT ON FUNCTION mekatek.apriori(text, float8, float8, int, float8, int, int, int, text[], text[], text[], boolean, boolean, bigint, text) IS
+'Association rules antecedent => consequent (non-empty antecedent, 1 .. max_consequent items on the right) of the baskets returned by a query, with support, confidence, lift, leverage, conviction, chi-square and Fisher''s exact p-value; filters min_lift, min_len, max_antecedent, lhs/rhs (items allowed on each side), exclude, remove_redundant; ordered => false returns rows unsorted; top => n only the n best by top_by (support, confidence or lift)';
 
 -- The run log: mine once, let web pages read the latest rules.
 CREATE TABLE mekatek.basket_run (
@@ -33,11 +42,12 @@ CREATE TABLE mekatek.basket_run (
     max_len        int,
     query          text NOT NULL,
     run_by         name NOT NULL DEFAULT current_user,
+    parameters     jsonb,
     CHECK (finished_at >= started_at)
 );
 CREATE INDEX basket_run_name_idx ON mekatek.basket_run (name, run_id DESC);
 COMMENT ON TABLE mekatek.basket_run IS
-'One row per mekatek.basket_mine run: when, on which query, with which thresholds, and how many transactions, itemsets and rules (finished_at: when mining ended)';
+'One row per mekatek.basket_mine run: when, on which query, with which thresholds (parameters: every argument given, as jsonb), and how many transactions, itemsets and rules (finished_at: when mining ended)';
 
 CREATE TABLE mekatek.basket_itemset (
     run_id  bigint NOT NULL REFERENCES mekatek.basket_run ON DELETE CASCADE,
@@ -60,6 +70,8 @@ CREATE TABLE mekatek.basket_rule (
     leverage   float8 NOT NULL,
     conviction float8 NOT NULL,
     count      bigint NOT NULL,
+    chi_square float8,
+    fisher_p   float8,
     PRIMARY KEY (run_id, rule_no)
 );
 COMMENT ON TABLE mekatek.basket_rule IS
@@ -73,12 +85,16 @@ COMMENT ON VIEW mekatek.basket_latest_rule IS
 'The rules of the latest run of each name, for pages that show rules without mining again';
 
 CREATE FUNCTION mekatek.basket_mine(name text, transactions text, min_support float8,
-                                    min_confidence float8 DEFAULT 0, max_len int DEFAULT NULL)
+                                    min_confidence float8 DEFAULT 0, max_len int DEFAULT NULL,
+                                    min_lift float8 DEFAULT NULL, min_len int DEFAULT NULL,
+                                    max_antecedent int DEFAULT NULL, max_consequent int DEFAULT 1,
+                                    lhs text[] DEFAULT NULL, rhs text[] DEFAULT NULL,
+                                    exclude text[] DEFAULT NULL, remove_redundant boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE c VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'mk_basket_mine';
-COMMENT ON FUNCTION mekatek.basket_mine(text, text, float8, float8, int) IS
-'Mine the baskets of a query once and keep the run in mekatek.basket_run, its itemsets in mekatek.basket_itemset and its rules in mekatek.basket_rule; returns the run_id';
+COMMENT ON FUNCTION mekatek.basket_mine(text, text, float8, float8, int, float8, int, int, int, text[], text[], text[], boolean) IS
+'Mine the baskets of a query once (the filters of mekatek.apriori) and keep the run and its parameters in mekatek.basket_run, its itemsets in mekatek.basket_itemset and its rules in mekatek.basket_rule; returns the run_id';
 
 -- The counting pass as a parallel aggregate: workers count their share of
 -- the baskets, the leader adds the partial counts (serialised as bytea).
@@ -130,23 +146,25 @@ BEGIN
         RAISE EXCEPTION 'sales_rules: to_date % is before from_date %', to_date, from_date
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN QUERY SELECT * FROM mekatek.apriori(format(
+    RETURN QUERY SELECT a.antecedent, a.consequent, a.support, a.confidence, a.lift,
+                        a.leverage, a.conviction, a.count
+      FROM mekatek.apriori(format(
         $q$SELECT l.sale_id, p.sku
              FROM mekatek.sale s
              JOIN mekatek.sale_line l ON l.sale_id = s.sale_id
              JOIN mekatek.product p ON p.product_id = l.product_id
             WHERE s.status = 'paid' AND s.sold_at >= %L::date AND s.sold_at < %L::date + 1$q$,
-        from_date, to_date), min_support, min_confidence);
+        from_date, to_date), min_support, min_confidence) a;
 END
 $$;
 COMMENT ON FUNCTION mekatek.sales_rules(date, date, float8, float8) IS
 'Association rules between medicines over the paid sales between two dates inclusive: one basket per sale, items are SKUs';
 
 GRANT EXECUTE ON FUNCTION mekatek.sales_rules(date, date, float8, float8),
-                          mekatek.frequent_itemsets(text, float8, int),
+                          mekatek.frequent_itemsets(text, float8, int, int, text, text[], boolean, bigint),
                           mekatek.basket_counts(anyarray, jsonb),
-                          mekatek.apriori(text, float8, float8, int),
-                          mekatek.basket_mine(text, text, float8, float8, int)
+                          mekatek.apriori(text, float8, float8, int, float8, int, int, int, text[], text[], text[], boolean, boolean, bigint, text),
+                          mekatek.basket_mine(text, text, float8, float8, int, float8, int, int, int, text[], text[], text[], boolean)
    TO mekatek_analyst;
 -- basket_mine runs the caller's query as the caller (never as its owner), so
 -- the caller writes the log itself: analysts add runs, admins clean up.

@@ -1,25 +1,31 @@
 /*
- * engine.c: exact frequent-itemset mining and single-consequent
- * association rules (see basket_engine.h for the interface).
+ * engine.c: exact frequent-itemset mining and association rules (see
+ * engine.h for the interface).
  *
  * Pipeline:
  *   1. Read (transaction, item) pairs or array rows through an SPI cursor in
  *      batches; map transaction ids and items to dense int32 ids with a hash
  *      table keyed on the value (the Datum itself for integer-like types, the
- *      bytes for text, the text output otherwise).
+ *      bytes for text, the text output otherwise).  Grouped input keeps one
+ *      offset per transaction, not a tid per item.
  *   2. Group the pairs by transaction (counting sort unless the input came
  *      grouped), drop duplicate items, count item supports.
  *   3. Keep the frequent items, renumbered by ascending support ("rank"), and
- *      recode each transaction as its sorted frequent ranks.
+ *      recode each transaction as its sorted frequent ranks, in place.
  *   4. Mine depth-first, one prefix item a at a time: one pass over the
  *      transactions containing a counts every pair {a, b} (b after a) in a
- *      dense counter, a second pass collects the tid lists of the frequent
- *      pairs, and from there Eclat intersects tid lists (merge or galloping,
- *      with early abandon once the support cannot be reached).  The result
- *      is exactly Apriori's: every itemset whose count reaches the threshold.
- *   5. Rules: for each itemset X of two or more items and each item c of X,
- *      X \ {c} => {c}; supports of subsets come from a hash of the itemsets.
- *   6. Sort items by name (byte order) and rows in the documented order.
+ *      dense counter, a second pass collects the extensions of the frequent
+ *      pairs, and Eclat goes on from there: on bitsets over the baskets
+ *      holding a when the extensions are dense, else on tid lists (merge or
+ *      galloping, with early abandon once the support cannot be reached).
+ *      The result is exactly Apriori's: every itemset whose count reaches
+ *      the threshold.
+ *   5. The itemsets, items in name order, sorted lexicographically: an
+ *      itemset's index is its rank, and a hash finds one by its items.
+ *   6. Rows are handed to the caller as produced (unordered), one count at a
+ *      time in the documented order (rules of one count sorted by 12-byte
+ *      keys), or through a heap of the top n.  Rules: for each itemset X and
+ *      each consequent C within the size limits, X \ C => C.
  *
  * Memory: every allocation of the engine goes through bk_alloc, which counts
  * bytes against the limit before allocating, so exceeding
@@ -41,11 +47,12 @@
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
-int			mk_basket_work_mem = 256 * 1024;
+int			mk_basket_work_mem = 512 * 1024;
 
 #define BK_BATCH 10000			/* rows per SPI cursor fetch */
 #define BK_ARENA_CHUNK (64 * 1024)
 #define BK_DIRECT_MAX (1 << 21)	/* integer items below this skip the hash */
+#define BK_PREFETCH 8			/* baskets fetched ahead in the pair count */
 
 Size
 basket_work_mem_bytes(void)
@@ -118,8 +125,12 @@ struct BasketEngine
 	bool		mined;
 
 	/* (transaction, item) pairs as read */
-	int32	   *ptid;
+	int32	   *ptid;			/* only once the pairs came ungrouped */
 	int32	   *pitem;
+	int64	   *toff;			/* grouped: transaction t's pairs start at toff[t] */
+	int64		captoff;
+	int32		lasttid;
+	Size		offbytes;		/* of bk_group's offsets */
 	int64		npairs;
 	int64		cappairs;
 	bool		grouped;		/* pairs arrived grouped by transaction */
@@ -142,6 +153,10 @@ struct BasketEngine
 	int32	   *setitems;
 	int64		nsetitems;
 	int64		capsetitems;
+
+	/* the result's itemsets by their items: index + 1, 0 = empty */
+	int32	   *hslots;
+	uint32		hmask;
 };
 
 /* ---------------------------------------------------------------------
@@ -194,14 +209,25 @@ bk_grow(BasketEngine *e, void *p, Size oldbytes, Size newbytes)
 	return repalloc_huge(p, newbytes);
 }
 
+/* Give back the tail of an array that will not grow again. */
+static void *
+bk_shrink(BasketEngine *e, void *p, Size oldbytes, Size newbytes)
+{
+	if (newbytes >= oldbytes)
+		return p;
+	e->used -= oldbytes - newbytes;
+	return repalloc_huge(p, Max(newbytes, 1));
+}
+
 /* Doubling growth for the append-only arrays. */
 static int64
 bk_next_cap(int64 cap, int64 need)
 {
 	int64		c = Max(cap, 1024);
 
+	/* past 16M elements grow by half: less slack on the largest arrays */
 	while (c < need)
-		c *= 2;
+		c += c < (1 << 24) ? c : c / 2;
 	return c;
 }
 
@@ -459,6 +485,44 @@ bk_item_id_hashed(BasketEngine *e, BkCol *c, Datum d)
 	return id;
 }
 
+/*
+ * While pairs arrive grouped by transaction (arrays always do, rows usually)
+ * a transaction is an offset, not a tid per pair: 8 bytes a basket instead of
+ * 4 an item.
+ */
+static void
+bk_toff_fill(BasketEngine *e, int32 tid)
+{
+	if ((int64) tid + 2 > e->captoff)
+	{
+		int64		ncap = bk_next_cap(e->captoff, (int64) tid + 2);
+
+		e->toff = bk_grow(e, e->toff, sizeof(int64) * e->captoff, sizeof(int64) * ncap);
+		e->captoff = ncap;
+	}
+	for (int32 t = e->lasttid + 1; t <= tid; t++)
+		e->toff[t] = e->npairs;
+	e->lasttid = tid;
+}
+
+/* A pair came out of order: from here on every pair keeps its tid. */
+static void
+bk_ungroup(BasketEngine *e)
+{
+	e->ptid = bk_alloc(e, sizeof(int32) * Max(e->cappairs, 1));
+	for (int32 t = 0; t <= e->lasttid; t++)
+	{
+		int64		end = t < e->lasttid ? e->toff[t + 1] : e->npairs;
+
+		for (int64 p = e->toff[t]; p < end; p++)
+			e->ptid[p] = t;
+	}
+	bk_free(e, e->toff, sizeof(int64) * e->captoff);
+	e->toff = NULL;
+	e->captoff = 0;
+	e->grouped = false;
+}
+
 static inline void
 bk_add_pair(BasketEngine *e, int32 tid, int32 item)
 {
@@ -466,13 +530,20 @@ bk_add_pair(BasketEngine *e, int32 tid, int32 item)
 	{
 		int64		ncap = bk_next_cap(e->cappairs, e->npairs + 1);
 
-		e->ptid = bk_grow(e, e->ptid, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
+		if (!e->grouped)
+			e->ptid = bk_grow(e, e->ptid, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
 		e->pitem = bk_grow(e, e->pitem, sizeof(int32) * e->cappairs, sizeof(int32) * ncap);
 		e->cappairs = ncap;
 	}
-	if (e->npairs > 0 && tid < e->ptid[e->npairs - 1])
-		e->grouped = false;
-	e->ptid[e->npairs] = tid;
+	if (e->grouped && tid != e->lasttid)
+	{
+		if (tid > e->lasttid)
+			bk_toff_fill(e, tid);
+		else
+			bk_ungroup(e);
+	}
+	if (!e->grouped)
+		e->ptid[e->npairs] = tid;
 	e->pitem[e->npairs] = item;
 	e->npairs++;
 }
@@ -501,9 +572,16 @@ basket_engine_create(MemoryContext parent, Size limit_bytes)
 									   ALLOCSET_DEFAULT_SIZES);
 	e->limit = limit_bytes;
 	e->grouped = true;
+	e->lasttid = -1;
 	bk_dict_init(e, &e->items);
 	bk_dict_init(e, &e->tids);
 	return e;
+}
+
+Size
+basket_engine_peak(BasketEngine *e)
+{
+	return e->peak;
 }
 
 void
@@ -860,6 +938,105 @@ bk_eclat(BasketEngine *e, int plen, BkExt *ext, int32 m)
 	}
 }
 
+/*
+ * Eclat on bitsets, for dense data: below a prefix item a, transaction k
+ * (the k-th basket holding a) is bit k.  An intersection is count(a) / 64
+ * word ANDs and one popcount, however many baskets hold both, where list
+ * merging would walk two long lists.
+ */
+typedef struct BkBits
+{
+	int32		item;
+	uint64	   *w;
+} BkBits;
+
+static void
+bk_eclat_bits(BasketEngine *e, int plen, BkBits *ext, int32 m, int32 nw)
+{
+	if (plen + 2 > e->max_len)
+		return;
+	check_stack_depth();
+
+	for (int32 i = 0; i < m - 1; i++)
+	{
+		Size		nextbytes = sizeof(BkBits) * (m - i - 1);
+		Size		blockbytes = sizeof(uint64) * nw * (m - i - 1);
+		BkBits	   *next = bk_alloc(e, nextbytes);
+		uint64	   *block = bk_alloc(e, blockbytes);
+		int32		nm = 0;
+		const uint64 *x = ext[i].w;
+
+		CHECK_FOR_INTERRUPTS();
+		e->prefix[plen] = ext[i].item;
+		for (int32 j = i + 1; j < m; j++)
+		{
+			uint64	   *out = block + (Size) nm * nw;
+			const uint64 *y = ext[j].w;
+			int64		c;
+
+			for (int32 k = 0; k < nw; k++)
+				out[k] = x[k] & y[k];
+			c = (int64) pg_popcount((const char *) out, nw * (int) sizeof(uint64));
+			if (c >= e->minc)
+			{
+				bk_emit(e, e->prefix, plen + 1, ext[j].item, c);
+				next[nm].item = ext[j].item;
+				next[nm].w = out;
+				nm++;
+			}
+		}
+		if (nm >= 2)
+			bk_eclat_bits(e, plen + 1, next, nm, nw);
+		bk_free(e, block, blockbytes);
+		bk_free(e, next, nextbytes);
+	}
+}
+
+/*
+ * The extensions of prefix a as bitsets over the baskets holding a (the
+ * k-th of them is bit k), then Eclat on them.
+ */
+static void
+bk_deep_bits(BasketEngine *e, int32 a, const int64 *loff, const int32 *ltids,
+			 const int32 *touched, int32 ne, int32 *pos)
+{
+	int64		u = loff[a + 1] - loff[a];
+	int32		nw = (int32) ((u + 63) / 64);
+	Size		extbytes = sizeof(BkBits) * ne;
+	Size		blockbytes = sizeof(uint64) * nw * ne;
+	BkBits	   *ext = bk_alloc(e, extbytes);
+	uint64	   *block = bk_alloc0(e, blockbytes);
+
+	for (int32 i = 0; i < ne; i++)
+	{
+		ext[i].item = touched[i];
+		ext[i].w = block + (Size) i * nw;
+		pos[touched[i]] = i;
+	}
+	for (int64 k = 0; k < u; k++)
+	{
+		const int32 *p = e->titems + ltids[loff[a] + k] + 1;
+		uint64		bit = (uint64) 1 << (k & 63);
+		int64		word = k >> 6;
+
+		if (k + BK_PREFETCH < u)
+			__builtin_prefetch(e->titems + ltids[loff[a] + k + BK_PREFETCH]);
+
+		for (; *p >= 0; p++)
+		{
+			int32		i = pos[*p];
+
+			if (i >= 0)
+				ext[i].w[word] |= bit;
+		}
+	}
+	for (int32 i = 0; i < ne; i++)
+		pos[touched[i]] = -1;
+	bk_eclat_bits(e, 1, ext, ne, nw);
+	bk_free(e, block, blockbytes);
+	bk_free(e, ext, extbytes);
+}
+
 static int
 bk_cmp_rank(const void *a, const void *b, void *arg)
 {
@@ -885,19 +1062,23 @@ static int32 *
 bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 {
 	int32		n = e->ntrans;
-	int64	   *off = bk_alloc0(e, sizeof(int64) * ((Size) n + 1));
+	int64	   *off;
 	int32	   *items;
 	int32	   *icount = bk_alloc0(e, sizeof(int32) * Max(e->items.n, 1));
 	int32	   *seen;
 	int64		w = 0;
 
-	for (int64 p = 0; p < e->npairs; p++)
-		off[e->ptid[p] + 1]++;
-	for (int32 t = 0; t < n; t++)
-		off[t + 1] += off[t];
-
 	if (e->grouped)
 	{
+		/* transactions after the last pair (all NULL items) are empty */
+		if (n > 0)
+			bk_toff_fill(e, n - 1);
+		else if (e->toff == NULL)
+			bk_toff_fill(e, -1);
+		off = e->toff;
+		off[n] = e->npairs;
+		e->offbytes = sizeof(int64) * e->captoff;
+		e->toff = NULL;
 		items = e->pitem;
 		*itemsbytes = sizeof(int32) * e->cappairs;
 	}
@@ -905,6 +1086,12 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 	{
 		int64	   *fill = bk_alloc(e, sizeof(int64) * Max(n, 1));
 
+		e->offbytes = sizeof(int64) * ((Size) n + 1);
+		off = bk_alloc0(e, e->offbytes);
+		for (int64 p = 0; p < e->npairs; p++)
+			off[e->ptid[p] + 1]++;
+		for (int32 t = 0; t < n; t++)
+			off[t + 1] += off[t];
 		memcpy(fill, off, sizeof(int64) * n);
 		items = bk_alloc(e, sizeof(int32) * Max(e->npairs, 1));
 		*itemsbytes = sizeof(int32) * Max(e->npairs, 1);
@@ -916,8 +1103,8 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 		}
 		bk_free(e, fill, sizeof(int64) * Max(n, 1));
 		bk_free(e, e->pitem, sizeof(int32) * e->cappairs);
+		bk_free(e, e->ptid, sizeof(int32) * e->cappairs);
 	}
-	bk_free(e, e->ptid, sizeof(int32) * e->cappairs);
 	e->ptid = e->pitem = NULL;
 
 	/* drop duplicates with a last-seen mark; recoding sorts afterwards */
@@ -947,6 +1134,21 @@ bk_group(BasketEngine *e, int64 **offp, int32 **itemsp, Size *itemsbytes)
 	*offp = off;
 	*itemsp = items;
 	return icount;
+}
+
+/*
+ * Bitsets pay when the extensions of a prefix hold, on average, at least
+ * one in sixteen of the baskets holding the prefix: a list then costs more
+ * to merge (and as much to store) as u / 64 words cost to AND.
+ */
+static bool
+bk_dense(const int32 *cnt, const int32 *touched, int32 ne, int64 u)
+{
+	int64		total = 0;
+
+	for (int32 i = 0; i < ne; i++)
+		total += cnt[touched[i]];
+	return total * 16 >= u * ne;
 }
 
 /*
@@ -990,10 +1192,17 @@ bk_mine_deep(BasketEngine *e)
 		int32		ne = 0;
 
 		CHECK_FOR_INTERRUPTS();
-		/* one pass counts every pair {a, b}, b after a */
+		/*
+		 * One pass counts every pair {a, b}, b after a.  The baskets holding
+		 * a lie anywhere in titems: on large inputs each is a cache miss, so
+		 * the one some iterations ahead is fetched while this one is counted.
+		 */
 		for (int64 q = loff[a]; q < loff[a + 1]; q++)
 		{
 			const int32 *p = titems + ltids[q] + 1;
+
+			if (q + BK_PREFETCH < loff[a + 1])
+				__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
 			for (; *p >= 0; p++)
 				if (cnt[*p]++ == 0)
@@ -1013,7 +1222,13 @@ bk_mine_deep(BasketEngine *e)
 		for (int32 i = 0; i < ne; i++)
 			bk_emit(e, e->prefix, 1, touched[i], cnt[touched[i]]);
 
-		if (ne >= 2 && e->max_len >= 3)
+		if (ne >= 2 && e->max_len >= 3 && bk_dense(cnt, touched, ne, loff[a + 1] - loff[a]))
+		{
+			bk_deep_bits(e, a, loff, ltids, touched, ne, pos);
+			for (int32 i = 0; i < ne; i++)
+				cnt[touched[i]] = 0;
+		}
+		else if (ne >= 2 && e->max_len >= 3)
 		{
 			/* a second pass collects the tid lists of the frequent pairs */
 			Size		extbytes = sizeof(BkExt) * ne;
@@ -1040,6 +1255,9 @@ bk_mine_deep(BasketEngine *e)
 			{
 				int32		t = ltids[q];
 				const int32 *p = titems + t + 1;
+
+				if (q + BK_PREFETCH < loff[a + 1])
+					__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
 				for (; *p >= 0; p++)
 				{
@@ -1072,197 +1290,14 @@ bk_mine_deep(BasketEngine *e)
 	e->prefix = NULL;
 }
 
-/* ---------------------------------------------------------------------
- * Rules.
- */
-typedef struct BkSetHash
+/* Frequent items, ranked by ascending support; each is emitted as a set. */
+static int32 *
+bk_rank_items(BasketEngine *e, const int32 *icount)
 {
-	uint32		mask;
-	int64	   *slots;			/* set index + 1 */
-} BkSetHash;
-
-static int64
-bk_set_lookup(BasketEngine *e, BkSetHash *sh, const int32 *items, int32 len)
-{
-	uint32		i = hash_bytes((const unsigned char *) items, sizeof(int32) * len) & sh->mask;
-
-	for (;;)
-	{
-		int64		s = sh->slots[i];
-
-		if (s == 0)
-			return -1;
-		if (e->sets[s - 1].len == len &&
-			memcmp(e->setitems + e->sets[s - 1].off, items, sizeof(int32) * len) == 0)
-			return s - 1;
-		i = (i + 1) & sh->mask;
-	}
-}
-
-static BasketRule *
-bk_rules(BasketEngine *e, double minconf, int64 *nrules_out, Size *rulesbytes)
-{
-	BkSetHash	sh;
-	Size		nslots = 16;
-	Size		slotbytes;
-	int32	   *ante = bk_alloc(e, sizeof(int32) * Max(e->nfreq, 1));
-	BasketRule *rules = NULL;
-	int64		nrules = 0;
-	int64		caprules = 0;
-
-	while (nslots < (Size) e->nsets * 2)
-		nslots *= 2;
-	slotbytes = sizeof(int64) * nslots;
-	sh.slots = bk_alloc0(e, slotbytes);
-	sh.mask = nslots - 1;
-	for (int64 s = 0; s < e->nsets; s++)
-	{
-		uint32		i = hash_bytes((const unsigned char *) (e->setitems + e->sets[s].off),
-								   sizeof(int32) * e->sets[s].len) & sh.mask;
-
-		while (sh.slots[i])
-			i = (i + 1) & sh.mask;
-		sh.slots[i] = s + 1;
-	}
-
-	for (int64 s = 0; s < e->nsets; s++)
-	{
-		const int32 *x = e->setitems + e->sets[s].off;
-		int32		len = e->sets[s].len;
-		int64		cx = e->sets[s].count;
-
-		if (len < 2)
-			continue;
-		if ((s & 0xfff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (int32 p = 0; p < len; p++)
-		{
-			int64		as;
-			int64		ca;
-			int32		n = 0;
-
-			for (int32 k = 0; k < len; k++)
-				if (k != p)
-					ante[n++] = x[k];
-			as = bk_set_lookup(e, &sh, ante, n);
-			if (as < 0)
-				elog(ERROR, "basket engine: subset of a frequent itemset is missing");
-			ca = e->sets[as].count;
-			if ((double) cx < minconf * (double) ca * (1.0 - 1e-12))
-				continue;
-			if (nrules == caprules)
-			{
-				int64		ncap = bk_next_cap(caprules, nrules + 1);
-
-				rules = bk_grow(e, rules, sizeof(BasketRule) * caprules,
-								sizeof(BasketRule) * ncap);
-				caprules = ncap;
-			}
-			rules[nrules].itemset = (int32) s;
-			rules[nrules].consequent = x[p];
-			rules[nrules].antecedent_count = ca;
-			rules[nrules].confidence = (double) cx / (double) ca;
-			nrules++;
-		}
-	}
-	bk_free(e, sh.slots, slotbytes);
-	bk_free(e, ante, sizeof(int32) * Max(e->nfreq, 1));
-	*nrules_out = nrules;
-	*rulesbytes = sizeof(BasketRule) * caprules;
-	return rules;
-}
-
-/* ---------------------------------------------------------------------
- * Output order.
- */
-static int
-bk_cmp_items(const int32 *a, int32 na, int32 skipa, const int32 *b, int32 nb, int32 skipb)
-{
-	int32		i = 0;
-	int32		j = 0;
-
-	for (;;)
-	{
-		if (i < na && a[i] == skipa)
-			i++;
-		if (j < nb && b[j] == skipb)
-			j++;
-		if (i >= na || j >= nb)
-			break;
-		if (a[i] != b[j])
-			return a[i] < b[j] ? -1 : 1;
-		i++;
-		j++;
-	}
-	return (i < na) - (j < nb);
-}
-
-static int
-bk_cmp_set(const void *pa, const void *pb, void *arg)
-{
-	const BasketItemset *a = pa;
-	const BasketItemset *b = pb;
-
-	if (a->count != b->count)
-		return a->count > b->count ? -1 : 1;
-	return bk_cmp_items(a->items, a->len, -1, b->items, b->len, -1);
-}
-
-static int
-bk_cmp_perm(const void *pa, const void *pb, void *arg)
-{
-	const BasketItemset *sets = arg;
-
-	return bk_cmp_set(&sets[*(const int64 *) pa], &sets[*(const int64 *) pb], NULL);
-}
-
-static int
-bk_cmp_rule(const void *pa, const void *pb, void *arg)
-{
-	const BasketItemset *sets = arg;
-	const BasketRule *a = pa;
-	const BasketRule *b = pb;
-	const BasketItemset *sa = &sets[a->itemset];
-	const BasketItemset *sb = &sets[b->itemset];
-	int			c;
-
-	if (sa->count != sb->count)
-		return sa->count > sb->count ? -1 : 1;
-	if (a->confidence != b->confidence)
-		return a->confidence > b->confidence ? -1 : 1;
-	c = bk_cmp_items(sa->items, sa->len, a->consequent, sb->items, sb->len, b->consequent);
-	if (c != 0)
-		return c;
-	return (a->consequent > b->consequent) - (a->consequent < b->consequent);
-}
-
-BasketResult *
-basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, int max_len)
-{
-	BasketResult *res = bk_alloc0(e, sizeof(BasketResult));
-	int64	   *off;
-	int32	   *items;
-	Size		itemsbytes;
-	int32	   *icount;
-	int32	   *rank2item;
-	int32	   *byname;
-	int32	   *newidx;
 	int32		nall = e->items.n;
 	int32		nf = 0;
-	BasketRule *rules = NULL;
-	int64		nrules = 0;
-	Size		rulesbytes = 0;
-	BasketItemset *sets;
+	int32	   *rank2item;
 
-	if (e->mined)
-		elog(ERROR, "basket engine: already mined");
-	e->mined = true;
-	e->max_len = max_len > 0 ? max_len : INT_MAX;
-	e->minc = basket_min_count(min_support, e->ntrans);
-
-	icount = bk_group(e, &off, &items, &itemsbytes);
-
-	/* frequent items, ranked by ascending support */
 	for (int32 i = 0; i < nall; i++)
 		if (icount[i] >= e->minc)
 			nf++;
@@ -1272,99 +1307,157 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 	for (int32 i = 0; i < nall; i++)
 		if (icount[i] >= e->minc)
 			rank2item[nf++] = i;
-	qsort_arg(rank2item, nf, sizeof(int32), bk_cmp_rank, icount);
+	qsort_arg(rank2item, nf, sizeof(int32), bk_cmp_rank, (void *) icount);
 	for (int32 r = 0; r < nf; r++)
 		bk_emit(e, NULL, 0, r, icount[rank2item[r]]);
+	return rank2item;
+}
 
-	if (e->max_len >= 2 && nf >= 2)
+/*
+ * Recode the transactions with two or more frequent items as their ascending
+ * ranks, each followed by -1, into e->titems, in place: the baskets move to
+ * the end of their buffer (grown by one slot a basket if needed) and the
+ * recoded ones are written from the front, which never overtakes the reading
+ * (a basket grows by at most its -1).  Returns the buffer's size in bytes.
+ */
+static Size
+bk_recode(BasketEngine *e, const int64 *off, int32 *items, Size itemsbytes,
+		  const int32 *icount, const int32 *rank2item)
+{
+	int32		nall = e->items.n;
+	int32		nf = e->nfreq;
+	int32	   *rank = bk_alloc(e, sizeof(int32) * nall);
+	int64		bound = e->ntrans;	/* the -1 ends */
+	int64		used = off[e->ntrans];
+	int64		need = used + e->ntrans + 1;
+	int64		shift;
+	int64		w = 0;
+
+	for (int32 r = 0; r < nf; r++)
+		bound += icount[rank2item[r]];
+	if (bound >= PG_INT32_MAX)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				 "Raise min_support or mine a sample.",
+				 "basket mining supports at most %d occurrences of frequent items, not %lld",
+				 PG_INT32_MAX - 1, (long long) bound);
+	if ((Size) need * sizeof(int32) > itemsbytes)
 	{
-		/*
-		 * Recode the transactions with two or more frequent items as their
-		 * ascending ranks, each followed by -1.
-		 */
-		int32	   *rank = bk_alloc(e, sizeof(int32) * nall);
-		int64		bound = e->ntrans;	/* the -1 ends */
-		int64		w = 0;
-		Size		tbytes;
-		int32	   *t_items;
+		items = bk_grow(e, items, itemsbytes, sizeof(int32) * need);
+		itemsbytes = sizeof(int32) * need;
+	}
+	shift = (int64) (itemsbytes / sizeof(int32)) - used;
+	memmove(items + shift, items, sizeof(int32) * used);
+	memset(rank, 0xff, sizeof(int32) * nall);
+	for (int32 r = 0; r < nf; r++)
+		rank[rank2item[r]] = r;
+	for (int32 t = 0; t < e->ntrans; t++)
+	{
+		int64		start = w;
 
-		for (int32 r = 0; r < nf; r++)
-			bound += icount[rank2item[r]];
-		if (bound >= PG_INT32_MAX)
-			mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-					 "Raise min_support or mine a sample.",
-					 "basket mining supports at most %d occurrences of frequent items, not %lld",
-					 PG_INT32_MAX - 1, (long long) bound);
-		tbytes = sizeof(int32) * (bound + 1);
-		t_items = bk_alloc(e, tbytes);
-		memset(rank, 0xff, sizeof(int32) * nall);
-		for (int32 r = 0; r < nf; r++)
-			rank[rank2item[r]] = r;
-		for (int32 t = 0; t < e->ntrans; t++)
+		if ((t & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int64 k = shift + off[t]; k < shift + off[t + 1]; k++)
+			if (rank[items[k]] >= 0)
+				items[w++] = rank[items[k]];
+		if (w - start >= 2)
 		{
-			int64		start = w;
-
-			if ((t & 0xfff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			for (int64 k = off[t]; k < off[t + 1]; k++)
-				if (rank[items[k]] >= 0)
-					t_items[w++] = rank[items[k]];
-			if (w - start >= 2)
-			{
-				basket_sort_ids(t_items + start, w - start);
-				t_items[w++] = -1;
-			}
-			else
-				w = start;
+			basket_sort_ids(items + start, w - start);
+			items[w++] = -1;
 		}
-		bk_free(e, rank, sizeof(int32) * nall);
-		bk_free(e, items, itemsbytes);
-		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
-		items = NULL;
-		off = NULL;
-		e->titems = t_items;
-		e->ntitems = w;
-		bk_mine_deep(e);
-		bk_free(e, t_items, tbytes);
-		e->titems = NULL;
+		else
+			w = start;
 	}
-	if (items)
-	{
-		bk_free(e, items, itemsbytes);
-		bk_free(e, off, sizeof(int64) * ((Size) e->ntrans + 1));
-	}
+	bk_free(e, rank, sizeof(int32) * nall);
+	e->titems = bk_shrink(e, items, itemsbytes, sizeof(int32) * (w + 1));
+	e->ntitems = w;
+	return Min(itemsbytes, sizeof(int32) * (w + 1));
+}
 
-	if (min_confidence >= 0)
-		rules = bk_rules(e, min_confidence, &nrules, &rulesbytes);
+/*
+ * Name the result's items in byte order: result item i is the i-th frequent
+ * item by name.  Returns rank -> result item.
+ */
+static int32 *
+bk_name_items(BasketEngine *e, BasketResult *res, const int32 *icount,
+			  const int32 *rank2item)
+{
+	int32		nall = e->items.n;
+	int32		nf = e->nfreq;
+	int32	   *byname = bk_alloc(e, sizeof(int32) * Max(nf, 1));
+	int32	   *newidx = bk_alloc(e, sizeof(int32) * Max(nf, 1));
+	int32	   *item2name = bk_alloc(e, sizeof(int32) * Max(nall, 1));
 
-	/* items by name: result item i is the i-th frequent item in byte order */
-	byname = bk_alloc(e, sizeof(int32) * Max(nf, 1));
-	newidx = bk_alloc(e, sizeof(int32) * Max(nf, 1));
 	for (int32 r = 0; r < nf; r++)
 		byname[r] = rank2item[r];
 	qsort_arg(byname, nf, sizeof(int32), bk_cmp_name, e->item_name);
 	res->nitems = nf;
 	res->item_name = bk_alloc(e, sizeof(char *) * Max(nf, 1));
 	res->item_count = bk_alloc(e, sizeof(int64) * Max(nf, 1));
+	for (int32 i = 0; i < nf; i++)
 	{
-		int32	   *item2name = bk_alloc(e, sizeof(int32) * Max(nall, 1));
-
-		for (int32 i = 0; i < nf; i++)
-		{
-			item2name[byname[i]] = i;
-			res->item_name[i] = e->item_name[byname[i]];
-			res->item_count[i] = icount[byname[i]];
-		}
-		for (int32 r = 0; r < nf; r++)
-			newidx[r] = item2name[rank2item[r]];
-		bk_free(e, item2name, sizeof(int32) * Max(nall, 1));
+		item2name[byname[i]] = i;
+		res->item_name[i] = e->item_name[byname[i]];
+		res->item_count[i] = icount[byname[i]];
 	}
+	for (int32 r = 0; r < nf; r++)
+		newidx[r] = item2name[rank2item[r]];
+	bk_free(e, item2name, sizeof(int32) * Max(nall, 1));
+	bk_free(e, byname, sizeof(int32) * Max(nf, 1));
+	return newidx;
+}
+
+/* ---------------------------------------------------------------------
+ * The result: itemsets in lexicographic order of their (name-ordered)
+ * items, so that an itemset's index is its rank in that order.  Output
+ * order then needs only integer keys: no comparator reaches through an
+ * index into another array.
+ */
+static inline int
+bk_cmp_lex(const BasketItemset *a, const BasketItemset *b)
+{
+	int32		n = Min(a->len, b->len);
+
+	for (int32 i = 0; i < n; i++)
+		if (a->items[i] != b->items[i])
+			return a->items[i] < b->items[i] ? -1 : 1;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+#define ST_SORT bk_sort_lex
+#define ST_ELEMENT_TYPE BasketItemset
+#define ST_COMPARE(a, b) bk_cmp_lex(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* Rule generation looks up two subsets per rule: a word-at-a-time hash. */
+static inline uint32
+bk_set_hash(const int32 *items, int32 len)
+{
+	uint32		h = (uint32) len;
+
+	for (int32 i = 0; i < len; i++)
+		h = pg_rotate_left32(h, 5) ^ ((uint32) items[i] * 0x9E3779B1u);
+	return murmurhash32(h);
+}
+
+static inline bool
+bk_same_items(const int32 *a, const int32 *b, int32 len)
+{
+	for (int32 i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+static void
+bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
+{
+	BasketItemset *sets;
+	Size		nslots = 16;
 
 	for (int64 k = 0; k < e->nsetitems; k++)
 		e->setitems[k] = newidx[e->setitems[k]];
-	for (int64 k = 0; k < nrules; k++)
-		rules[k].consequent = newidx[rules[k].consequent];
-
 	sets = bk_alloc(e, sizeof(BasketItemset) * Max(e->nsets, 1));
 	for (int64 s = 0; s < e->nsets; s++)
 	{
@@ -1373,39 +1466,752 @@ basket_engine_mine(BasketEngine *e, double min_support, double min_confidence, i
 		sets[s].count = e->sets[s].count;
 		basket_sort_ids(sets[s].items, sets[s].len);
 	}
-	/* rules refer to itemsets by index: sort the rules before the sets */
-	qsort_arg(rules, nrules, sizeof(BasketRule), bk_cmp_rule, sets);
-	{
-		/* sort a permutation of the sets, then remap the rules through it */
-		int64		n = e->nsets;
-		int64	   *perm = bk_alloc(e, sizeof(int64) * Max(n, 1));
-		int64	   *where = bk_alloc(e, sizeof(int64) * Max(n, 1));
-		BasketItemset *sorted = bk_alloc(e, sizeof(BasketItemset) * Max(n, 1));
+	bk_free(e, e->sets, sizeof(BkSet) * e->capsets);
+	e->sets = NULL;
+	CHECK_FOR_INTERRUPTS();
+	bk_sort_lex(sets, e->nsets);
+	CHECK_FOR_INTERRUPTS();
 
-		for (int64 s = 0; s < n; s++)
-			perm[s] = s;
-		qsort_arg(perm, n, sizeof(int64), bk_cmp_perm, sets);
-		for (int64 s = 0; s < n; s++)
-		{
-			sorted[s] = sets[perm[s]];
-			where[perm[s]] = s;
-		}
-		for (int64 k = 0; k < nrules; k++)
-			rules[k].itemset = (int32) where[rules[k].itemset];
-		bk_free(e, where, sizeof(int64) * Max(n, 1));
-		bk_free(e, perm, sizeof(int64) * Max(n, 1));
-		bk_free(e, sets, sizeof(BasketItemset) * Max(n, 1));
-		sets = sorted;
+	while (nslots < (Size) e->nsets * 2)
+		nslots *= 2;
+	e->hslots = bk_alloc0(e, sizeof(int32) * nslots);
+	e->hmask = nslots - 1;
+	for (int64 s = 0; s < e->nsets; s++)
+	{
+		uint32		i = bk_set_hash(sets[s].items, sets[s].len) & e->hmask;
+
+		while (e->hslots[i])
+			i = (i + 1) & e->hmask;
+		e->hslots[i] = (int32) s + 1;
 	}
+	res->nitemsets = e->nsets;
+	res->itemsets = sets;
+}
+
+/* The index of the itemset items[0 .. len-1] (sorted), or -1. */
+static int32
+bk_find(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
+{
+	uint32		i = bk_set_hash(items, len) & e->hmask;
+
+	for (;;)
+	{
+		int32		s = e->hslots[i];
+
+		if (s == 0)
+			return -1;
+		if (res->itemsets[s - 1].len == len &&
+			bk_same_items(res->itemsets[s - 1].items, items, len))
+			return s - 1;
+		i = (i + 1) & e->hmask;
+	}
+}
+
+static int32
+bk_find_subset(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
+{
+	int32		s = bk_find(e, res, items, len);
+
+	if (s < 0)
+		elog(ERROR, "basket engine: subset of a frequent itemset is missing");
+	return s;
+}
+
+BasketResult *
+basket_engine_mine(BasketEngine *e, const BasketOptions *o)
+{
+	BasketResult *res = bk_alloc0(e, sizeof(BasketResult));
+	int64	   *off;
+	int32	   *items;
+	Size		itemsbytes;
+	int32	   *icount;
+	int32	   *rank2item;
+	int32	   *newidx;
+
+	if (e->mined)
+		elog(ERROR, "basket engine: already mined");
+	e->mined = true;
+	e->max_len = o->max_len > 0 ? o->max_len : INT_MAX;
+	e->minc = basket_min_count(o->min_support, e->ntrans);
+
+	icount = bk_group(e, &off, &items, &itemsbytes);
+	rank2item = bk_rank_items(e, icount);
+
+	if (e->max_len >= 2 && e->nfreq >= 2)
+	{
+		Size		tbytes = bk_recode(e, off, items, itemsbytes, icount, rank2item);
+
+		bk_free(e, off, e->offbytes);
+		bk_mine_deep(e);
+		bk_free(e, e->titems, tbytes);
+		e->titems = NULL;
+	}
+	else
+	{
+		bk_free(e, items, itemsbytes);
+		bk_free(e, off, e->offbytes);
+	}
+
+	newidx = bk_name_items(e, res, icount, rank2item);
+	bk_result_sets(e, res, newidx);
+	bk_free(e, newidx, sizeof(int32) * Max(e->nfreq, 1));
 
 	res->ntransactions = e->ntrans;
 	res->min_count = e->minc;
-	res->nitemsets = e->nsets;
-	res->itemsets = sets;
-	res->nrules = nrules;
-	res->rules = rules;
 	res->peak_bytes = e->peak;
-	(void) rulesbytes;
-	(void) byname;
 	return res;
+}
+
+void
+basket_options_init(BasketOptions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->min_confidence = -1;
+	o->min_len = 1;
+	o->max_consequent = 1;
+	o->target = BASKET_FREQUENT;
+	o->ordered = true;
+	o->top_by = BASKET_BY_SUPPORT;
+}
+
+/* ---------------------------------------------------------------------
+ * Output.  Rows go to the caller's function as they are produced, or into
+ * an array of fixed-size keys sorted at the end, or (top) into a heap that
+ * holds only the best rows.  A key is self-contained: two measures, then the
+ * lexicographic ranks of the antecedent and consequent (of the itemset and
+ * -1 for itemsets).
+ */
+typedef struct BkKey
+{
+	double		k1;
+	double		k2;
+	int32		a;
+	int32		c;
+} BkKey;
+
+static inline int
+bk_cmp_key(const BkKey *x, const BkKey *y)
+{
+	if (x->k1 != y->k1)
+		return x->k1 > y->k1 ? -1 : 1;
+	if (x->k2 != y->k2)
+		return x->k2 > y->k2 ? -1 : 1;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return (x->c > y->c) - (x->c < y->c);
+}
+
+#define ST_SORT bk_sort_keys
+#define ST_ELEMENT_TYPE BkKey
+#define ST_COMPARE(a, b) bk_cmp_key(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * In the documented order, within the rules of one count: confidence
+ * descending is antecedent count ascending (exact, in integers), then the
+ * antecedent and consequent ranks.  12 bytes a rule.
+ */
+typedef struct BkGKey
+{
+	int32		ca;
+	int32		a;
+	int32		c;
+} BkGKey;
+
+static inline int
+bk_cmp_gkey(const BkGKey *x, const BkGKey *y)
+{
+	if (x->ca != y->ca)
+		return x->ca < y->ca ? -1 : 1;
+	if (x->a != y->a)
+		return x->a < y->a ? -1 : 1;
+	return (x->c > y->c) - (x->c < y->c);
+}
+
+#define ST_SORT bk_sort_gkeys
+#define ST_ELEMENT_TYPE BkGKey
+#define ST_COMPARE(a, b) bk_cmp_gkey(a, b)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+typedef struct BkOut
+{
+	BasketEngine *e;
+	const BasketOptions *o;
+	BkKey	   *keys;
+	int64		nkeys;
+	int64		capkeys;
+	bool		collect;		/* keys are kept (ordered or top) */
+	int64		delivered;
+} BkOut;
+
+static void
+bk_out_init(BkOut *out, BasketEngine *e, const BasketOptions *o)
+{
+	memset(out, 0, sizeof(*out));
+	out->e = e;
+	out->o = o;
+	out->collect = o->ordered || o->top > 0;
+	if (o->top > 0)
+	{
+		out->capkeys = o->top;
+		out->keys = bk_alloc(e, sizeof(BkKey) * o->top);
+	}
+}
+
+/* The heap keeps the worst of the best top keys at its root. */
+static void
+bk_heap_down(BkKey *h, int64 n, int64 i)
+{
+	for (;;)
+	{
+		int64		l = 2 * i + 1;
+		int64		w = i;
+		BkKey		t;
+
+		if (l < n && bk_cmp_key(&h[l], &h[w]) > 0)
+			w = l;
+		if (l + 1 < n && bk_cmp_key(&h[l + 1], &h[w]) > 0)
+			w = l + 1;
+		if (w == i)
+			return;
+		t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+static void
+bk_out_key(BkOut *out, const BkKey *k)
+{
+	BasketEngine *e = out->e;
+
+	if (out->o->top > 0)
+	{
+		if (out->nkeys < out->o->top)
+		{
+			int64		i = out->nkeys++;
+
+			out->keys[i] = *k;
+			while (i > 0 && bk_cmp_key(&out->keys[(i - 1) / 2], &out->keys[i]) < 0)
+			{
+				BkKey		t = out->keys[i];
+
+				out->keys[i] = out->keys[(i - 1) / 2];
+				out->keys[(i - 1) / 2] = t;
+				i = (i - 1) / 2;
+			}
+		}
+		else if (bk_cmp_key(k, &out->keys[0]) < 0)
+		{
+			out->keys[0] = *k;
+			bk_heap_down(out->keys, out->nkeys, 0);
+		}
+		return;
+	}
+	if (out->nkeys == out->capkeys)
+	{
+		int64		ncap = bk_next_cap(out->capkeys, out->nkeys + 1);
+
+		out->keys = bk_grow(e, out->keys, sizeof(BkKey) * out->capkeys, sizeof(BkKey) * ncap);
+		out->capkeys = ncap;
+	}
+	out->keys[out->nkeys++] = *k;
+}
+
+static void
+bk_out_sort(BkOut *out)
+{
+	CHECK_FOR_INTERRUPTS();
+	bk_sort_keys(out->keys, out->nkeys);
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+bk_out_done(BkOut *out)
+{
+	if (out->keys)
+		bk_free(out->e, out->keys, sizeof(BkKey) * out->capkeys);
+	out->keys = NULL;
+}
+
+static int32
+bk_item_by_name(const BasketResult *res, const char *name)
+{
+	int32		lo = 0;
+	int32		hi = res->nitems;
+
+	while (lo < hi)
+	{
+		int32		mid = lo + (hi - lo) / 2;
+		int			c = strcmp(res->item_name[mid], name);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* flags[i] = 1 for the frequent items among names (infrequent ones never show) */
+static char *
+bk_item_flags(BasketEngine *e, const BasketResult *res, char **names, int n)
+{
+	char	   *flags;
+
+	if (names == NULL)
+		return NULL;
+	flags = bk_alloc0(e, Max(res->nitems, 1));
+	for (int i = 0; i < n; i++)
+	{
+		int32		it = bk_item_by_name(res, names[i]);
+
+		if (it >= 0)
+			flags[it] = 1;
+	}
+	return flags;
+}
+
+static inline bool
+bk_any_flagged(const char *flags, const int32 *items, int32 len)
+{
+	for (int32 i = 0; i < len; i++)
+		if (flags[items[i]])
+			return true;
+	return false;
+}
+
+static inline bool
+bk_all_flagged(const char *flags, const int32 *items, int32 len)
+{
+	for (int32 i = 0; i < len; i++)
+		if (!flags[items[i]])
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Itemsets.
+ */
+#define BK_HAS_SUPERSET 1		/* a frequent superset with one item more */
+#define BK_NOT_CLOSED	2		/* ... and the same count */
+
+static char *
+bk_superset_flags(BasketEngine *e, const BasketResult *res)
+{
+	char	   *flags = bk_alloc0(e, Max(res->nitemsets, 1));
+	int32	   *sub = bk_alloc(e, sizeof(int32) * Max(res->nitems, 1));
+
+	for (int64 s = 0; s < res->nitemsets; s++)
+	{
+		const BasketItemset *y = &res->itemsets[s];
+
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (y->len < 2)
+			continue;
+		for (int32 p = 0; p < y->len; p++)
+		{
+			int32		n = 0;
+			int32		x;
+
+			for (int32 k = 0; k < y->len; k++)
+				if (k != p)
+					sub[n++] = y->items[k];
+			x = bk_find_subset(e, res, sub, n);
+			flags[x] |= BK_HAS_SUPERSET;
+			if (res->itemsets[x].count == y->count)
+				flags[x] |= BK_NOT_CLOSED;
+		}
+	}
+	bk_free(e, sub, sizeof(int32) * Max(res->nitems, 1));
+	return flags;
+}
+
+int64
+basket_engine_itemsets(BasketEngine *e, BasketResult *res, const BasketOptions *o,
+					   BasketSetFn fn, void *arg)
+{
+	char	   *sup = NULL;
+	char	   *excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	BkOut		out;
+
+	if (o->target != BASKET_FREQUENT)
+		sup = bk_superset_flags(e, res);
+	bk_out_init(&out, e, o);
+	for (int64 s = 0; s < res->nitemsets; s++)
+	{
+		const BasketItemset *x = &res->itemsets[s];
+
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (x->len < o->min_len)
+			continue;
+		if (o->target == BASKET_CLOSED && (sup[s] & BK_NOT_CLOSED))
+			continue;
+		if (o->target == BASKET_MAXIMAL && (sup[s] & BK_HAS_SUPERSET))
+			continue;
+		if (excl && bk_any_flagged(excl, x->items, x->len))
+			continue;
+		if (out.collect)
+		{
+			BkKey		k = {(double) x->count, 0, (int32) s, -1};
+
+			bk_out_key(&out, &k);
+		}
+		else
+		{
+			fn(arg, res, x);
+			out.delivered++;
+		}
+	}
+	if (out.collect)
+	{
+		bk_out_sort(&out);
+		for (int64 i = 0; i < out.nkeys; i++)
+		{
+			if ((i & 0xff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			fn(arg, res, &res->itemsets[out.keys[i].a]);
+		}
+		out.delivered = out.nkeys;
+	}
+	bk_out_done(&out);
+	return out.delivered;
+}
+
+/* ---------------------------------------------------------------------
+ * Rules: for each itemset X and each consequent C, a non-empty proper subset
+ * of X within the size limits, the rule X \ C => C.
+ */
+typedef struct BkRuleGen
+{
+	BasketEngine *e;
+	BasketResult *res;
+	const BasketOptions *o;
+	BasketRuleFn fn;
+	void	   *arg;
+	BkOut		out;
+	char	   *lhs;			/* allowed on the left, or NULL */
+	char	   *rhs;			/* allowed on the right, or NULL */
+	char	   *excl;
+	int32	   *ante;			/* scratch: antecedent, consequent, subsets */
+	int32	   *cons;
+	int32	   *sub;
+	int32	   *uni;
+	int32	   *single;			/* item -> its one-item set */
+	/* the documented order: the rules of the current count */
+	bool		by_count;
+	int64		group;
+	BkGKey	   *gkeys;
+	int64		ngkeys;
+	int64		capgkeys;
+} BkRuleGen;
+
+/*
+ * Confidence and lift as one function computes them, so that a rule rebuilt
+ * from its key has bit-identical measures.
+ */
+static inline void
+bk_rule_make(const BasketResult *res, int32 a, int32 c, int64 count, BasketRule *r)
+{
+	r->antecedent = &res->itemsets[a];
+	r->consequent = &res->itemsets[c];
+	r->count = count;
+	r->confidence = (double) count / (double) r->antecedent->count;
+	r->lift = r->confidence / ((double) r->consequent->count / (double) res->ntransactions);
+}
+
+/* out = the sorted union of two disjoint sorted item lists */
+static int32
+bk_union(const int32 *a, int32 na, const int32 *b, int32 nb, int32 *out)
+{
+	int32		i = 0;
+	int32		j = 0;
+	int32		n = 0;
+
+	while (i < na || j < nb)
+		out[n++] = (j >= nb || (i < na && a[i] < b[j])) ? a[i++] : b[j++];
+	return n;
+}
+
+/*
+ * arules' is.redundant: some rule A' => C with A' a proper non-empty subset
+ * of A has at least the confidence of A => C.  Compared as integers, so
+ * that ties are exact: c(A'C) / c(A') >= c(AC) / c(A); counts are below
+ * 2^31, so the products fit in 64 bits.
+ */
+static bool
+bk_redundant(BkRuleGen *g, int32 na, int32 nc, int64 cx, int64 ca)
+{
+	uint64		full = ((uint64) 1 << na) - 1;
+
+	if (na > 30)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "Set max_antecedent.",
+				 "remove_redundant supports antecedents of at most 30 items, not %d", na);
+	for (uint64 m = 1; m < full; m++)
+	{
+		int32		ns = 0;
+		int32		nu;
+		int64		cs;
+		int64		csc;
+
+		if ((m & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int32 i = 0; i < na; i++)
+			if (m & ((uint64) 1 << i))
+				g->sub[ns++] = g->ante[i];
+		cs = g->res->itemsets[bk_find_subset(g->e, g->res, g->sub, ns)].count;
+		nu = bk_union(g->sub, ns, g->cons, nc, g->uni);
+		csc = g->res->itemsets[bk_find_subset(g->e, g->res, g->uni, nu)].count;
+		if (csc * ca >= cx * cs)
+			return true;
+	}
+	return false;
+}
+
+/* The rule X \ C => C, C = the positions pos[0 .. nc-1] of X. */
+static void
+bk_rule_try(BkRuleGen *g, int32 xs, const int32 *pos, int32 nc)
+{
+	const BasketOptions *o = g->o;
+	const BasketItemset *x = &g->res->itemsets[xs];
+	int32		na = 0;
+	int32		k = 0;
+	int32		a;
+	int32		c;
+	BasketRule	r;
+
+	for (int32 i = 0; i < x->len; i++)
+	{
+		if (k < nc && pos[k] == i)
+			g->cons[k++] = x->items[i];
+		else
+			g->ante[na++] = x->items[i];
+	}
+	if (g->lhs && !bk_all_flagged(g->lhs, g->ante, na))
+		return;
+	if (g->rhs && !bk_all_flagged(g->rhs, g->cons, nc))
+		return;
+	a = bk_find_subset(g->e, g->res, g->ante, na);
+	if ((double) x->count < o->min_confidence * (double) g->res->itemsets[a].count * (1.0 - 1e-12))
+		return;
+	c = nc == 1 ? g->single[g->cons[0]] : bk_find_subset(g->e, g->res, g->cons, nc);
+	bk_rule_make(g->res, a, c, x->count, &r);
+	if (o->min_lift > 0 && r.lift < o->min_lift * (1.0 - 1e-12))
+		return;
+	if (o->remove_redundant && na >= 2 &&
+		bk_redundant(g, na, nc, x->count, g->res->itemsets[a].count))
+		return;
+	if (g->by_count)
+	{
+		if (g->ngkeys == g->capgkeys)
+		{
+			int64		ncap = bk_next_cap(g->capgkeys, g->ngkeys + 1);
+
+			g->gkeys = bk_grow(g->e, g->gkeys, sizeof(BkGKey) * g->capgkeys,
+							   sizeof(BkGKey) * ncap);
+			g->capgkeys = ncap;
+		}
+		g->gkeys[g->ngkeys].ca = (int32) g->res->itemsets[a].count;
+		g->gkeys[g->ngkeys].a = a;
+		g->gkeys[g->ngkeys].c = c;
+		g->ngkeys++;
+	}
+	else if (g->out.collect)
+	{
+		BkKey		key;
+
+		key.a = a;
+		key.c = c;
+		switch (o->top_by)
+		{
+			case BASKET_BY_CONFIDENCE:
+				key.k1 = r.confidence;
+				key.k2 = (double) x->count;
+				break;
+			case BASKET_BY_LIFT:
+				key.k1 = r.lift;
+				key.k2 = (double) x->count;
+				break;
+			default:
+				key.k1 = (double) x->count;
+				key.k2 = r.confidence;
+				break;
+		}
+		bk_out_key(&g->out, &key);
+	}
+	else
+	{
+		g->fn(g->arg, g->res, &r);
+		g->out.delivered++;
+	}
+}
+
+/* Every consequent of nc items of X, as increasing positions. */
+static void
+bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
+{
+	int32		len = g->res->itemsets[xs].len;
+	int32		pos[64];
+
+	if (nc > 64)
+		nc = 64;
+	for (int32 i = 0; i < nc; i++)
+		pos[i] = i;
+	for (;;)
+	{
+		int32		i;
+
+		bk_rule_try(g, xs, pos, nc);
+		for (i = nc - 1; i >= 0 && pos[i] == len - nc + i; i--)
+			;
+		if (i < 0)
+			return;
+		pos[i]++;
+		for (int32 j = i + 1; j < nc; j++)
+			pos[j] = pos[j - 1] + 1;
+	}
+}
+
+/* Sort the collected rule keys and hand the rules over in that order. */
+static void
+bk_rules_flush(BkRuleGen *g)
+{
+	const BasketOptions *o = g->o;
+
+	if (g->by_count)
+	{
+		CHECK_FOR_INTERRUPTS();
+		bk_sort_gkeys(g->gkeys, g->ngkeys);
+		for (int64 i = 0; i < g->ngkeys; i++)
+		{
+			BasketRule	r;
+
+			if ((i & 0xff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			bk_rule_make(g->res, g->gkeys[i].a, g->gkeys[i].c, g->group, &r);
+			g->fn(g->arg, g->res, &r);
+		}
+		g->out.delivered += g->ngkeys;
+		g->ngkeys = 0;
+		return;
+	}
+
+	bk_out_sort(&g->out);
+	for (int64 i = 0; i < g->out.nkeys; i++)
+	{
+		const BkKey *k = &g->out.keys[i];
+		BasketRule	r;
+		int64		count = (int64) (o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
+
+		if ((i & 0xff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		bk_rule_make(g->res, k->a, k->c, count, &r);
+		g->fn(g->arg, g->res, &r);
+	}
+	g->out.delivered += g->out.nkeys;
+	g->out.nkeys = 0;
+}
+
+/*
+ * The itemsets by count descending.  In the documented order every rule of
+ * X has X's count as its first key: taking the itemsets in this order, only
+ * the rules of one count need sorting at a time, and the buffer holds no
+ * more than those.
+ */
+static int32 *
+bk_sets_by_count(BasketEngine *e, const BasketResult *res)
+{
+	int64		n = res->nitemsets;
+	BkKey	   *k = bk_alloc(e, sizeof(BkKey) * Max(n, 1));
+	int32	   *order;
+
+	for (int64 s = 0; s < n; s++)
+	{
+		k[s].k1 = (double) res->itemsets[s].count;
+		k[s].k2 = 0;
+		k[s].a = (int32) s;
+		k[s].c = -1;
+	}
+	bk_sort_keys(k, n);
+	order = bk_alloc(e, sizeof(int32) * Max(n, 1));
+	for (int64 s = 0; s < n; s++)
+		order[s] = k[s].a;
+	bk_free(e, k, sizeof(BkKey) * Max(n, 1));
+	return order;
+}
+
+int64
+basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
+					BasketRuleFn fn, void *arg)
+{
+	BkRuleGen	g;
+	Size		scratch = sizeof(int32) * Max(res->nitems, 1);
+	bool		by_count = o->ordered && o->top == 0 && o->top_by == BASKET_BY_SUPPORT;
+	int32	   *order = NULL;
+
+	memset(&g, 0, sizeof(g));
+	g.e = e;
+	g.res = res;
+	g.o = o;
+	g.fn = fn;
+	g.arg = arg;
+	g.lhs = bk_item_flags(e, res, o->lhs, o->nlhs);
+	g.rhs = bk_item_flags(e, res, o->rhs, o->nrhs);
+	g.excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	g.ante = bk_alloc(e, scratch);
+	g.cons = bk_alloc(e, scratch);
+	g.sub = bk_alloc(e, scratch);
+	g.uni = bk_alloc(e, scratch);
+	g.single = bk_alloc(e, scratch);
+	for (int32 i = 0; i < res->nitems; i++)
+		g.single[i] = bk_find_subset(e, res, &i, 1);
+	bk_out_init(&g.out, e, o);
+	g.by_count = by_count;
+	g.group = -1;
+	if (by_count)
+	{
+		g.out.collect = false;
+		order = bk_sets_by_count(e, res);
+	}
+
+	for (int64 i = 0; i < res->nitemsets; i++)
+	{
+		int64		s = order ? order[i] : i;
+		const BasketItemset *x = &res->itemsets[s];
+		int32		cmin = 1;
+		int32		cmax = Min(o->max_consequent, x->len - 1);
+
+		if ((i & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (x->len < 2 || x->len < o->min_len)
+			continue;
+		if (g.excl && bk_any_flagged(g.excl, x->items, x->len))
+			continue;
+		if (by_count && x->count != g.group)
+		{
+			bk_rules_flush(&g);
+			g.group = x->count;
+		}
+		if (o->max_antecedent > 0)
+			cmin = Max(cmin, x->len - o->max_antecedent);
+		for (int32 nc = cmin; nc <= cmax; nc++)
+			bk_rules_of(&g, (int32) s, nc);
+	}
+	if (g.out.collect || by_count)
+		bk_rules_flush(&g);
+	if (order)
+		bk_free(e, order, sizeof(int32) * Max(res->nitemsets, 1));
+	if (g.gkeys)
+		bk_free(e, g.gkeys, sizeof(BkGKey) * g.capgkeys);
+	bk_out_done(&g.out);
+	return g.out.delivered;
 }

@@ -1,6 +1,6 @@
 /*
  * basket_engine.h: the one frequent-itemset and association-rule engine of
- * Mekatek.  The SQL functions of the basket module (src/basket.c) and any
+ * Mekatek.  The SQL functions of the basket module (functions.c) and any
  * other module that mines (the firewall) use it, from C or through
  * mekatek.apriori().
  *
@@ -9,8 +9,10 @@
  *     BasketEngine *eng = basket_engine_create(CurrentMemoryContext,
  *                                              basket_work_mem_bytes());
  *     basket_engine_load_query(eng, "SELECT sale_id, sku FROM ...");
- *     BasketResult *res = basket_engine_mine(eng, 0.01, 0.5, 0);
- *     ... res->itemsets, res->rules, res->item_name ...
+ *     BasketOptions o;
+ *     basket_options_init(&o);  o.min_support = 0.01;  o.min_confidence = 0.5;
+ *     BasketResult *res = basket_engine_mine(eng, &o);
+ *     basket_engine_rules(eng, res, &o, my_rule_fn, my_arg);
  *     basket_engine_destroy(eng);
  *
  * Everything the
@@ -40,17 +42,45 @@ typedef struct BasketItemset
 	int64		count;
 } BasketItemset;
 
-/*
- * A rule antecedent => {consequent}: the itemset itemsets[itemset] minus its
- * item consequent is the (non-empty) antecedent.
- */
-typedef struct BasketRule
+typedef enum BasketTarget
 {
-	int32		itemset;
-	int32		consequent;
-	int64		antecedent_count;
-	double		confidence;
-} BasketRule;
+	BASKET_FREQUENT,			/* every frequent itemset */
+	BASKET_CLOSED,				/* no superset (one item more) has its count */
+	BASKET_MAXIMAL				/* no superset (one item more) is frequent */
+} BasketTarget;
+
+typedef enum BasketTopBy
+{
+	BASKET_BY_SUPPORT,			/* the documented order: count, confidence */
+	BASKET_BY_CONFIDENCE,
+	BASKET_BY_LIFT
+} BasketTopBy;
+
+/* What to mine and what to return; basket_options_init sets the defaults. */
+typedef struct BasketOptions
+{
+	double		min_support;
+	double		min_confidence; /* -1: no rules */
+	double		min_lift;		/* rules with lift below are dropped; 0: all */
+	int			max_len;		/* 0: no limit */
+	int			min_len;		/* itemsets and rules of fewer items are dropped */
+	int			max_antecedent; /* 0: no limit */
+	int			max_consequent; /* >= 1; 1 is Apriori's classic rules */
+	/* appearance constraints, by item name (text output); NULL: no constraint */
+	char	  **lhs;			/* antecedents use only these */
+	int			nlhs;
+	char	  **rhs;			/* consequents use only these */
+	int			nrhs;
+	char	  **exclude;		/* no itemset or rule holds these */
+	int			nexclude;
+	BasketTarget target;		/* itemsets only */
+	bool		remove_redundant;
+	bool		ordered;		/* false: rows as produced, nothing sorted */
+	int64		top;			/* > 0: only the top best rows (by top_by) */
+	BasketTopBy top_by;
+} BasketOptions;
+
+extern void basket_options_init(BasketOptions *o);
 
 typedef struct BasketResult
 {
@@ -59,14 +89,24 @@ typedef struct BasketResult
 	int32		nitems;			/* frequent items */
 	const char **item_name;		/* [nitems] the item's text output */
 	int64	   *item_count;		/* [nitems] baskets containing the item */
-	/* itemsets in output order: count descending, then items */
+	/* every frequent itemset, in lexicographic order of items */
 	int64		nitemsets;
 	BasketItemset *itemsets;
-	/* rules in output order: count, confidence descending, then items */
-	int64		nrules;
-	BasketRule *rules;
 	Size		peak_bytes;		/* the engine's peak tracked memory */
 } BasketResult;
+
+/* A rule antecedent => consequent; both are itemsets of the result. */
+typedef struct BasketRule
+{
+	const BasketItemset *antecedent;
+	const BasketItemset *consequent;
+	int64		count;			/* baskets holding both */
+	double		confidence;
+	double		lift;
+} BasketRule;
+
+typedef void (*BasketSetFn) (void *arg, const BasketResult *res, const BasketItemset *set);
+typedef void (*BasketRuleFn) (void *arg, const BasketResult *res, const BasketRule *rule);
 
 extern BasketEngine *basket_engine_create(MemoryContext parent, Size limit_bytes);
 
@@ -79,16 +119,28 @@ extern BasketEngine *basket_engine_create(MemoryContext parent, Size limit_bytes
 extern void basket_engine_load_query(BasketEngine *eng, const char *query);
 
 /*
- * Mine itemsets of at most max_len items (0: no limit) with
- * count >= min_support * N, and, when min_confidence >= 0, the rules with a
- * non-empty antecedent and one consequent whose confidence is at least
- * min_confidence.  Call once per engine.
+ * Mine the itemsets of at most max_len items (0: no limit) with
+ * count >= min_support * N.  Call once per engine.
  */
-extern BasketResult *basket_engine_mine(BasketEngine *eng, double min_support,
-										double min_confidence, int max_len);
+extern BasketResult *basket_engine_mine(BasketEngine *eng, const BasketOptions *o);
+
+/*
+ * Hand the itemsets (min_len, target, exclude, top) or the rules (every
+ * rule filter) of a mined result to fn, in the documented order when
+ * o->ordered (itemsets: count descending, then items; rules: count,
+ * confidence descending, then antecedent, consequent), else as produced.
+ * Returns the number of rows handed over.
+ */
+extern int64 basket_engine_itemsets(BasketEngine *eng, BasketResult *res,
+									const BasketOptions *o, BasketSetFn fn, void *arg);
+extern int64 basket_engine_rules(BasketEngine *eng, BasketResult *res,
+								 const BasketOptions *o, BasketRuleFn fn, void *arg);
 
 /* The smallest count that satisfies count >= fraction * n, robust to rounding. */
 extern int64 basket_min_count(double fraction, int64 n);
+
+/* The engine's peak tracked memory so far, in bytes. */
+extern Size basket_engine_peak(BasketEngine *eng);
 
 extern void basket_engine_destroy(BasketEngine *eng);
 

@@ -1,10 +1,12 @@
--- basket property test: on 50 random data sets, every itemset of up to three
+-- basket property test: on 50 random sparse data sets, every itemset of up to three
 -- items and every rule of mekatek.frequent_itemsets / mekatek.apriori agree
 -- with a brute-force count in plain SQL (self-joins, as the coffee-shop
 -- paper's PHP application counts).  Data sets alternate between the two
--- input forms and contain duplicate and NULL items.
+-- input forms and contain duplicate and NULL items.  Then 20 dense data sets
+-- check every itemset length, closed and maximal sets, multi-item
+-- consequents, chi-square and Fisher's p, and every filter and option.
 BEGIN;
-SELECT plan(105);
+SELECT plan(146);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -140,6 +142,143 @@ SELECT is((SELECT count(*) FROM params p
             WHERE f.count IS DISTINCT FROM (e->>'count')::bigint
                OR (x->>'transactions')::bigint <> f.n),
           0::bigint, 'basket_counts of candidates counts every frequent itemset as the brute force does');
+
+-- Dense data and every option.  20 data sets of 12..40 transactions over a
+-- pool of 5..8 items, each present with probability 0.45..0.8, so that most
+-- subsets of the pool are frequent and rules have up to seven items.  The
+-- brute force enumerates every subset of the pool by bitmask (all lengths)
+-- and counts the baskets that contain it.  Empty baskets count in N (as
+-- (tid, NULL) rows in the row form).
+CREATE TEMP TABLE dparams (ds int PRIMARY KEY, pool int, p float8, min_support float8,
+                           min_confidence float8, min_lift float8);
+INSERT INTO dparams
+SELECT ds, 5 + ds % 4, 0.45 + (ds % 5) * 0.0875,
+       (ARRAY[0.1, 0.2, 0.3, 0.4])[1 + (ds / 4) % 4], (ARRAY[0, 0.5, 0.7, 0.9])[1 + (ds / 2) % 4],
+       (ARRAY[0.9, 1, 1.05])[1 + ds % 3]
+  FROM generate_series(1, 20) ds;
+CREATE TEMP TABLE dbasket AS
+SELECT ds, tid, ARRAY(SELECT chr(97 + i) FROM generate_series(0, d.pool - 1) i
+                       WHERE random() < d.p ORDER BY 1) AS items
+  FROM dparams d, generate_series(1, 12 + (d.ds * 5) % 29) tid;
+CREATE TEMP TABLE dn AS SELECT ds, count(*) AS n FROM dbasket GROUP BY ds;
+
+CREATE TEMP TABLE dset AS
+SELECT d.ds, m.items, c.count, c.count::float8 / n.n AS support
+  FROM dparams d JOIN dn n USING (ds),
+       LATERAL (SELECT ARRAY(SELECT chr(97 + i) FROM generate_series(0, d.pool - 1) i
+                              WHERE mask & (1 << i) <> 0 ORDER BY 1) AS items
+                  FROM generate_series(1, (1 << d.pool) - 1) mask) m,
+       LATERAL (SELECT count(*) AS count FROM dbasket b WHERE b.ds = d.ds AND b.items @> m.items) c
+ WHERE c.count >= d.min_support::numeric * n.n;
+
+-- every rule A => C with C a non-empty proper subset of a frequent X
+CREATE TEMP TABLE drule AS
+SELECT x.ds, a.items AS antecedent, c.items AS consequent, x.count, a.count AS ca, c.count AS cc,
+       n.n, x.count::float8 / a.count AS confidence,
+       x.count::float8 / a.count / (c.count::float8 / n.n) AS lift
+  FROM dset x JOIN dn n USING (ds)
+  JOIN dset c ON c.ds = x.ds AND x.items @> c.items AND c.items <> x.items
+  JOIN dset a ON a.ds = x.ds AND a.items = ARRAY(SELECT unnest(x.items) EXCEPT SELECT unnest(c.items) ORDER BY 1)
+  JOIN dparams p ON p.ds = x.ds
+ WHERE x.count >= p.min_confidence::numeric * a.count;
+
+CREATE FUNCTION pg_temp.dq(d int) RETURNS text LANGUAGE sql AS $$
+    SELECT CASE WHEN d % 2 = 0
+        THEN format('SELECT items FROM dbasket WHERE ds = %s', d)
+        ELSE format('SELECT tid, i FROM dbasket LEFT JOIN LATERAL unnest(items) i ON true WHERE ds = %s', d) END $$;
+-- rows of a query that the other lacks, both ways
+CREATE FUNCTION pg_temp.differ(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d', a, b, b, a) INTO n;
+    RETURN n;
+END $$;
+-- exact Fisher p-value from factorials: P(K >= nxy), K hypergeometric
+CREATE FUNCTION pg_temp.fisher(n bigint, nx bigint, ny bigint, nxy bigint) RETURNS float8 LANGUAGE sql AS $$
+    SELECT (sum(factorial(ny) / (factorial(k) * factorial(ny - k))
+              * factorial(n - ny) / (factorial(nx - k) * factorial(n - ny - nx + k)))
+            / (factorial(n) / (factorial(nx) * factorial(n - nx))))::float8
+      FROM generate_series(nxy, least(nx, ny)) k
+     WHERE n - ny - nx + k >= 0 $$;
+
+SELECT cmp_ok((SELECT max(cardinality(items)) FROM dset), '>=', 7, 'dense data sets have itemsets of seven items');
+
+SELECT is(pg_temp.differ(format('SELECT items, count, support FROM mekatek.frequent_itemsets(%L, %s)', pg_temp.dq(d.ds), d.min_support),
+                         format('SELECT items, count, support FROM dset WHERE ds = %s', d.ds)),
+          0::bigint, format('dense data set %s: all itemsets agree', d.ds))
+  FROM dparams d WHERE d.ds <= 10 ORDER BY d.ds;
+
+-- closed: no superset of one more item has the same count; maximal: none is frequent
+SELECT is((SELECT sum(pg_temp.differ(
+              format('SELECT items, count FROM mekatek.frequent_itemsets(%L, %s, target => %L)', pg_temp.dq(d.ds), d.min_support, t),
+              format($q$SELECT items, count FROM dset x WHERE ds = %s AND NOT EXISTS (
+                           SELECT FROM dset y WHERE y.ds = x.ds AND cardinality(y.items) = cardinality(x.items) + 1
+                              AND y.items @> x.items AND (%L = 'maximal' OR y.count = x.count))$q$, d.ds, t)))
+             FROM dparams d),
+          0::numeric, format('%s itemsets agree with their definition on every dense data set', t))
+  FROM unnest(ARRAY['closed', 'maximal']) t;
+
+-- rules with up to three consequent items, every measure (to 1e-9; chi-square
+-- is NaN, as in arules, when an item is in every basket; Fisher's p from
+-- lgamma is within 1e-9 of the exact sum of factorials)
+SELECT is((SELECT count(*) FROM mekatek.apriori(pg_temp.dq(d.ds), d.min_support, d.min_confidence, max_consequent => 3) m
+             FULL JOIN (SELECT *, coalesce((n * (count * (n - ca - cc + count) - (ca - count) * (cc - count))::numeric ^ 2
+                                            / nullif(ca * (n - ca) * cc * (n - cc), 0))::float8, 'NaN') AS chi,
+                               pg_temp.fisher(n, ca, cc, count) AS fisher
+                          FROM drule WHERE ds = d.ds AND cardinality(consequent) <= 3) b USING (antecedent, consequent)
+            WHERE b.ds IS NULL OR m.count IS NULL OR m.count <> b.count
+               OR abs(m.confidence - b.confidence) > 1e-12 OR abs(m.lift - b.lift) > 1e-9
+               OR NOT (m.chi_square = b.chi OR abs(m.chi_square - b.chi) <= 1e-9 * greatest(1, b.chi))
+               OR abs(m.fisher_p - b.fisher) > 1e-9),
+          0::bigint, format('dense data set %s: rules with 1..3 consequent items and their measures agree', d.ds))
+  FROM dparams d ORDER BY d.ds;
+
+-- filters: min_lift, min_len, max_antecedent, appearance constraints
+SELECT is((SELECT sum(pg_temp.differ(
+              format($q$SELECT antecedent, consequent, count FROM mekatek.apriori(%L, %s, %s,
+                            min_lift => %s, min_len => 3, max_antecedent => 2, max_consequent => 2,
+                            lhs => '{a,b,c,d}', rhs => '{c,d,e,f,g}', exclude => '{b}')$q$,
+                     pg_temp.dq(d.ds), d.min_support, d.min_confidence, d.min_lift),
+              format($q$SELECT antecedent, consequent, count FROM drule
+                         WHERE ds = %s AND lift >= %s * (1 - 1e-12)
+                           AND cardinality(antecedent) + cardinality(consequent) >= 3
+                           AND cardinality(antecedent) <= 2 AND cardinality(consequent) <= 2
+                           AND antecedent <@ '{a,b,c,d}' AND consequent <@ '{c,d,e,f,g}'
+                           AND NOT (antecedent || consequent) @> '{b}'$q$, d.ds, d.min_lift)))
+             FROM dparams d),
+          0::numeric, 'min_lift, min_len, max_antecedent, lhs, rhs and exclude filter as their definitions say');
+
+-- remove_redundant: no rule A' => C, A' a proper subset of A, has at least the confidence
+SELECT is((SELECT sum(pg_temp.differ(
+              format($q$SELECT antecedent, consequent FROM mekatek.apriori(%L, %s, %s, max_consequent => 2,
+                            remove_redundant => true)$q$, pg_temp.dq(d.ds), d.min_support, d.min_confidence),
+              format($q$SELECT antecedent, consequent FROM drule r WHERE ds = %s AND cardinality(consequent) <= 2
+                           AND NOT EXISTS (SELECT FROM drule g WHERE g.ds = r.ds AND g.consequent = r.consequent
+                                              AND r.antecedent @> g.antecedent AND g.antecedent <> r.antecedent
+                                              AND g.count * r.ca >= r.count * g.ca)$q$, d.ds)))
+             FROM dparams d),
+          0::numeric, 'remove_redundant drops exactly the rules arules'' is.redundant names');
+
+-- ordered => false: the same rows; top => n: the first n of the order asked
+SELECT is(pg_temp.differ('SELECT * FROM mekatek.apriori(''SELECT items FROM dbasket WHERE ds = 7'', 0.1, 0.5, max_consequent => 2)',
+                         'SELECT * FROM mekatek.apriori(''SELECT items FROM dbasket WHERE ds = 7'', 0.1, 0.5, max_consequent => 2, ordered => false)'),
+          0::bigint, 'ordered => false returns the same rules');
+SELECT is(pg_temp.differ('SELECT items, count FROM mekatek.frequent_itemsets(''SELECT items FROM dbasket WHERE ds = 7'', 0.1, ordered => false)',
+                         'SELECT items, count FROM mekatek.frequent_itemsets(''SELECT items FROM dbasket WHERE ds = 7'', 0.1)'),
+          0::bigint, 'ordered => false returns the same itemsets');
+SELECT is((SELECT array_agg(a::text) FROM mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5, top => 9) a),
+          (SELECT array_agg(a::text) FROM (SELECT * FROM mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5) LIMIT 9) a),
+          'top => 9 is the first nine rules of the documented order');
+SELECT is((SELECT array_agg((antecedent, consequent)::text) FROM mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5, top => 9, top_by => b)),
+          (SELECT array_agg((antecedent, consequent)::text) FROM (
+               SELECT * FROM mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5)
+                ORDER BY CASE b WHEN 'lift' THEN lift ELSE confidence END DESC, support DESC,
+                         antecedent COLLATE "C", consequent COLLATE "C" LIMIT 9) a),
+          format('top => 9, top_by => %s is the nine best by %s, then support, then the arrays', b, b))
+  FROM unnest(ARRAY['confidence', 'lift']) b;
+SELECT is((SELECT array_agg(f::text) FROM mekatek.frequent_itemsets('SELECT items FROM dbasket WHERE ds = 7', 0.1, top => 5) f),
+          (SELECT array_agg(f::text) FROM (SELECT * FROM mekatek.frequent_itemsets('SELECT items FROM dbasket WHERE ds = 7', 0.1) LIMIT 5) f),
+          'frequent_itemsets top => 5 is the first five itemsets of the documented order');
 
 SELECT * FROM finish();
 ROLLBACK;

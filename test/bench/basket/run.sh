@@ -155,3 +155,8 @@ awk -v a="$m_best" -v am="$m_med" -v ac="$m_cpu" 'BEGIN {
     printf "  mekatek.apriori from an int[] table: best %.3f s = %.2fx, median %.3f s = %.2fx, cpu %.3f s = %.2fx (goal: at most 2x)\n", a / 1000, a / 160, am / 1000, am / 160, ac / 1000, ac / 160 }'
 [ "$m_rules" = 5731 ] && [ "$c_rules" = 5731 ] && [ "$m3_rules" = "$p_rules" ] && [ "$s_rules" = "$p_rules" ] \
     || { echo "rule counts disagree"; exit 1; }
+
+# Then the issue-23 matrix against Borgelt's programs (skipped without
+# MK_BORGELT_SRC, saying so), on this same server.
+echo
+bash "$(dirname "$0")/borgelt.sh"
