@@ -11,6 +11,13 @@
 -- triggers reading the transition table) they see only rows actually
 -- inserted.  The triggers are SECURITY DEFINER so a device needs no
 -- privilege on the tables they maintain.
+--
+-- Every text a device (or the counter) sends is bounded by a CHECK named
+-- <table>_<column>_length, the same bounds the C functions check
+-- (src/devices/devices.h); PostgreSQL quotes at most 64 bytes of each
+-- value of a refused row.  Device times are believed within
+-- mekatek.device_time_behind / _ahead of the server's clock: an event
+-- outside is kept, flagged bad_time, and moves no state.
 
 -- ---------------------------------------------------------------- RFID UIDs
 
@@ -47,6 +54,9 @@ CREATE TABLE mekatek.lab_item (
     kind          text NOT NULL,
     test          text NOT NULL,
     lab           text,
+    CONSTRAINT lab_item_item_code_length CHECK (octet_length(item_code) <= 64),
+    CONSTRAINT lab_item_text_length CHECK (octet_length(company) <= 200 AND octet_length(kind) <= 200
+                                           AND octet_length(test) <= 200),
     state         mekatek.lab_state NOT NULL DEFAULT 'registered',
     -- The paper writes a state character onto the code on the tag; here it
     -- is derived, never stored twice.
@@ -114,11 +124,16 @@ CREATE TABLE mekatek.rfid_scan (
     uid        text NOT NULL,
     lab        text NOT NULL,
     scanned_at timestamptz NOT NULL DEFAULT now(),
-    flag       text CHECK (flag IN ('bad_uid', 'unregistered'))
+    flag       text CHECK (flag IN ('bad_uid', 'unregistered', 'bad_time', 'before_registration',
+                                    'out_of_order', 'wrong_lab')),
+    CONSTRAINT rfid_scan_event_id_length CHECK (octet_length(event_id) <= 150),
+    CONSTRAINT rfid_scan_scanner_length CHECK (octet_length(scanner) BETWEEN 1 AND 64),
+    CONSTRAINT rfid_scan_uid_length CHECK (octet_length(uid) <= 64),
+    CONSTRAINT rfid_scan_lab_length CHECK (octet_length(lab) BETWEEN 1 AND 64)
 );
 CREATE INDEX rfid_scan_flagged ON mekatek.rfid_scan (scan_id) WHERE flag IS NOT NULL;
 COMMENT ON TABLE mekatek.rfid_scan IS
-'Scanner events (INSERT only for devices); event_id deduplicates replays; flag marks scans of no item in the lab';
+'Scanner events (INSERT only for devices); event_id deduplicates replays; flag marks a scan that moved no item: bad_uid, unregistered (no item in the lab), bad_time (clock outside the window), before_registration, out_of_order (before the item''s last counted scan), wrong_lab (not the lab the item was queued at)';
 
 CREATE FUNCTION mekatek.rfid_scan_apply() RETURNS trigger
 LANGUAGE c SECURITY DEFINER
@@ -138,7 +153,9 @@ CREATE TRIGGER rfid_scan_apply AFTER INSERT ON mekatek.rfid_scan
 CREATE TABLE mekatek.room (
     room_id  text PRIMARY KEY CHECK (room_id <> ''),
     name     text NOT NULL,
-    capacity int CHECK (capacity > 0)
+    capacity int CHECK (capacity > 0),
+    CONSTRAINT room_room_id_length CHECK (octet_length(room_id) <= 64),
+    CONSTRAINT room_name_length CHECK (octet_length(name) <= 200)
 );
 COMMENT ON TABLE mekatek.room IS
 'Rooms whose visitors cameras count; capacity NULL means no capacity alerts';
@@ -151,11 +168,15 @@ CREATE TABLE mekatek.visitor_event (
     direction text NOT NULL CHECK (direction IN ('in', 'out')),
     n         int NOT NULL DEFAULT 1 CHECK (n BETWEEN 1 AND 10000),
     seen_at   timestamptz NOT NULL DEFAULT now(),
-    miscount  int NOT NULL DEFAULT 0
+    miscount  int NOT NULL DEFAULT 0,
+    flag      text CHECK (flag IN ('late', 'bad_time')),
+    CONSTRAINT visitor_event_event_id_length CHECK (octet_length(event_id) <= 150),
+    CONSTRAINT visitor_event_camera_length CHECK (octet_length(camera) BETWEEN 1 AND 64),
+    CONSTRAINT visitor_event_room_id_length CHECK (octet_length(room_id) BETWEEN 1 AND 64)
 );
 CREATE INDEX visitor_event_room_time ON mekatek.visitor_event (room_id, seen_at);
 COMMENT ON TABLE mekatek.visitor_event IS
-'Camera events (INSERT only for devices); miscount > 0 marks an out with fewer people inside than it counted';
+'Camera events (INSERT only for devices), applied in event time (seen_at); miscount > 0 marks an out with fewer people inside than it counted; flag: late (older than the room''s latest event by more than mekatek.event_lateness) or bad_time (clock outside the window), kept but not counted';
 
 -- No foreign key to room: an event for a room not configured yet is kept
 -- and counted all the same.
@@ -166,7 +187,10 @@ CREATE TABLE mekatek.room_occupancy (
     miscounted  bigint NOT NULL DEFAULT 0,
     inside      int NOT NULL DEFAULT 0 CHECK (inside >= 0),
     updated_at  timestamptz NOT NULL DEFAULT now(),
-    CHECK (inside = entered - exited + miscounted)
+    CHECK (inside = entered - exited + miscounted),
+    -- The latest event time applied: later events continue the history,
+    -- earlier ones within mekatek.event_lateness are put in their place.
+    last_event_at timestamptz
 );
 COMMENT ON TABLE mekatek.room_occupancy IS
 'Exact occupancy per room kept by the visitor_event trigger: inside = entered - exited + miscounted, never below zero';
@@ -178,11 +202,14 @@ CREATE TABLE mekatek.capacity_alert (
     inside   int NOT NULL,
     capacity int NOT NULL,
     at       timestamptz NOT NULL,
-    event_no bigint NOT NULL
+    event_no bigint NOT NULL,
+    -- Set when a late event showed the crossing did not happen, or was
+    -- over before it could be told (announced as state "retracted").
+    retracted_at timestamptz
 );
 CREATE INDEX capacity_alert_room ON mekatek.capacity_alert (room_id, alert_id);
 COMMENT ON TABLE mekatek.capacity_alert IS
-'One row per capacity crossing: full when inside reaches capacity, below when it falls back (also sent as NOTIFY mekatek_capacity)';
+'One row per capacity crossing in event time: full when inside reaches capacity, below when it falls back (also sent as NOTIFY mekatek_capacity); retracted_at set when a late event undid it';
 
 CREATE FUNCTION mekatek.visitor_event_apply() RETURNS trigger
 LANGUAGE c SECURITY DEFINER
@@ -224,7 +251,8 @@ SELECT room_id, minute, entered, exited, miscounted,
                coalesce(sum(n) FILTER (WHERE direction = 'out'), 0) AS exited,
                sum(miscount) AS miscounted
           FROM mekatek.visitor_event
-         GROUP BY 1, 2) m
+        WHERE flag IS NULL
+        GROUP BY 1, 2) m
 WINDOW w AS (PARTITION BY room_id ORDER BY minute);
 COMMENT ON VIEW mekatek.visitor_minute IS
 'Per-minute visitor report per room (minutes in the session time zone); export with \copy (SELECT ...) TO ''file.csv'' CSV HEADER';
@@ -233,7 +261,7 @@ CREATE FUNCTION mekatek.count_accuracy(counted int, manual int) RETURNS double p
 LANGUAGE c IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mk_count_accuracy';
 COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
-'Counting accuracy in percent, the paper''s formula: 100 - |counted - manual| / manual * 100';
+'Counting accuracy in percent, the paper''s formula 100 - |counted - manual| / manual * 100, clamped to [0, 100]';
 
 -- -------------------------------------------------------------- door access
 
@@ -242,6 +270,8 @@ CREATE TABLE mekatek.door_card (
     uid         text NOT NULL,
     holder      text NOT NULL,
     door_id     text,
+    CONSTRAINT door_card_holder_length CHECK (octet_length(holder) <= 200),
+    CONSTRAINT door_card_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
     valid_from  timestamptz NOT NULL DEFAULT now(),
     valid_until timestamptz,
     enabled     boolean NOT NULL DEFAULT true,
@@ -260,11 +290,13 @@ CREATE TABLE mekatek.door_attempt (
     uid        text,
     card_id    bigint,
     granted    boolean NOT NULL,
-    reason     text NOT NULL
+    reason     text NOT NULL,
+    CONSTRAINT door_attempt_door_id_length CHECK (octet_length(door_id) <= 64),
+    CONSTRAINT door_attempt_uid_length CHECK (octet_length(uid) <= 64)
 );
 CREATE INDEX door_attempt_refused ON mekatek.door_attempt (at) WHERE NOT granted;
 COMMENT ON TABLE mekatek.door_attempt IS
-'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, bad_uid, no_uid, no_door)';
+'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, bad_uid, no_uid, no_door, bad_door); an over-long door or UID is kept as its first 64 bytes';
 
 CREATE FUNCTION mekatek.door_access(door_id text, uid text) RETURNS boolean
 LANGUAGE c VOLATILE SECURITY DEFINER

@@ -8,6 +8,10 @@
  * mekatek_door.  Bad input never raises: a lock must always get an answer,
  * and a malformed UID is an attempt worth logging too.
  *
+ * A lock sends what it likes: the door and UID are read only up to their
+ * bounds (devices.h) and a longer one is logged clipped, as bad_door or
+ * bad_uid, so a 50 MB "UID" costs neither memory nor a 50 MB log row.
+ *
  * Card UIDs open doors, so the notification (which any connected role may
  * LISTEN to) carries only the last four hex digits; the full UID stays in
  * mekatek.door_attempt, readable by mekatek_admin only.
@@ -25,9 +29,13 @@ mk_door_access(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan_card = NULL;
 	static SPIPlanPtr plan_other = NULL;
 	static SPIPlanPtr plan_log = NULL;
-	char	   *door = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *raw = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *uid = raw ? mk_uid_normalise(raw) : NULL;
+	bool		door_long = false;
+	bool		uid_long = false;
+	char	   *door = PG_ARGISNULL(0) ? NULL :
+		mk_text_prefix(PG_GETARG_DATUM(0), MK_DEVICE_NAME_MAX, &door_long);
+	char	   *raw = PG_ARGISNULL(1) ? NULL :
+		mk_text_prefix(PG_GETARG_DATUM(1), MK_UID_TEXT_MAX, &uid_long);
+	char	   *uid = raw && !uid_long ? mk_uid_normalise(raw) : NULL;
 	const char *reason;
 	Datum		card = (Datum) 0;
 	bool		nocard = true;
@@ -62,6 +70,8 @@ mk_door_access(PG_FUNCTION_ARGS)
 
 	if (door == NULL || door[0] == '\0')
 		reason = "no_door";
+	else if (door_long)
+		reason = "bad_door";
 	else if (raw == NULL)
 		reason = "no_uid";
 	else if (uid == NULL)

@@ -1,0 +1,85 @@
+-- Mekatek upgrade 0.1.0 -> 0.2.0, module devices: bounded device input,
+-- device clocks believed within a window, camera events in event time,
+-- lab scans flagged when they go back in time or to the wrong lab.
+
+-- Bounds on every text a device sends.  Added NOT VALID and then
+-- validated: a 0.1.0 database may hold what 0.1.0 let through (a 50 MB
+-- UID in door_attempt), and an upgrade must neither fail on it nor cut
+-- it.  A constraint that old rows break stays NOT VALID, with a WARNING
+-- naming it; new rows are checked all the same.
+ALTER TABLE mekatek.lab_item
+    ADD CONSTRAINT lab_item_item_code_length CHECK (octet_length(item_code) <= 64) NOT VALID,
+    ADD CONSTRAINT lab_item_text_length CHECK (octet_length(company) <= 200 AND octet_length(kind) <= 200
+                                               AND octet_length(test) <= 200) NOT VALID;
+ALTER TABLE mekatek.rfid_scan
+    DROP CONSTRAINT rfid_scan_flag_check,
+    ADD CONSTRAINT rfid_scan_flag_check CHECK (flag IN ('bad_uid', 'unregistered', 'bad_time', 'before_registration',
+                                                        'out_of_order', 'wrong_lab')),
+    ADD CONSTRAINT rfid_scan_event_id_length CHECK (octet_length(event_id) <= 150) NOT VALID,
+    ADD CONSTRAINT rfid_scan_scanner_length CHECK (octet_length(scanner) BETWEEN 1 AND 64) NOT VALID,
+    ADD CONSTRAINT rfid_scan_uid_length CHECK (octet_length(uid) <= 64) NOT VALID,
+    ADD CONSTRAINT rfid_scan_lab_length CHECK (octet_length(lab) BETWEEN 1 AND 64) NOT VALID;
+ALTER TABLE mekatek.room
+    ADD CONSTRAINT room_room_id_length CHECK (octet_length(room_id) <= 64) NOT VALID,
+    ADD CONSTRAINT room_name_length CHECK (octet_length(name) <= 200) NOT VALID;
+ALTER TABLE mekatek.visitor_event
+    ADD COLUMN flag text CHECK (flag IN ('late', 'bad_time')),
+    ADD CONSTRAINT visitor_event_event_id_length CHECK (octet_length(event_id) <= 150) NOT VALID,
+    ADD CONSTRAINT visitor_event_camera_length CHECK (octet_length(camera) BETWEEN 1 AND 64) NOT VALID,
+    ADD CONSTRAINT visitor_event_room_id_length CHECK (octet_length(room_id) BETWEEN 1 AND 64) NOT VALID;
+ALTER TABLE mekatek.door_card
+    ADD CONSTRAINT door_card_holder_length CHECK (octet_length(holder) <= 200) NOT VALID,
+    ADD CONSTRAINT door_card_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64) NOT VALID;
+ALTER TABLE mekatek.door_attempt
+    ADD CONSTRAINT door_attempt_door_id_length CHECK (octet_length(door_id) <= 64) NOT VALID,
+    ADD CONSTRAINT door_attempt_uid_length CHECK (octet_length(uid) <= 64) NOT VALID;
+DO $validate$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT conrelid::regclass AS tab, conname FROM pg_catalog.pg_constraint
+              WHERE connamespace = 'mekatek'::regnamespace AND NOT convalidated
+                AND conname LIKE '%\_length' ORDER BY conname LOOP
+        BEGIN
+            EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', c.tab, c.conname);
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'mekatek upgrade: rows of % written by 0.1.0 break % (left NOT VALID)', c.tab, c.conname
+                USING HINT = 'Shorten or delete them, then ALTER TABLE ... VALIDATE CONSTRAINT.';
+        END;
+    END LOOP;
+END
+$validate$;
+
+-- Camera events in event time: the room's latest applied event, and
+-- alerts a late event undid.
+ALTER TABLE mekatek.room_occupancy ADD COLUMN last_event_at timestamptz;
+UPDATE mekatek.room_occupancy o SET last_event_at = e.last
+  FROM (SELECT room_id, max(seen_at) AS last FROM mekatek.visitor_event GROUP BY room_id) e
+ WHERE e.room_id = o.room_id;
+ALTER TABLE mekatek.capacity_alert ADD COLUMN retracted_at timestamptz;
+
+-- The per-minute report counts only events that counted.
+CREATE OR REPLACE VIEW mekatek.visitor_minute AS
+SELECT room_id, minute, entered, exited, miscounted,
+       sum(entered) OVER w AS entered_total,
+       sum(exited) OVER w AS exited_total,
+       sum(entered - exited + miscounted) OVER w AS inside
+  FROM (SELECT room_id, date_trunc('minute', seen_at) AS minute,
+               coalesce(sum(n) FILTER (WHERE direction = 'in'), 0) AS entered,
+               coalesce(sum(n) FILTER (WHERE direction = 'out'), 0) AS exited,
+               sum(miscount) AS miscounted
+          FROM mekatek.visitor_event
+        WHERE flag IS NULL
+        GROUP BY 1, 2) m
+WINDOW w AS (PARTITION BY room_id ORDER BY minute);
+
+COMMENT ON TABLE mekatek.rfid_scan IS
+'Scanner events (INSERT only for devices); event_id deduplicates replays; flag marks a scan that moved no item: bad_uid, unregistered (no item in the lab), bad_time (clock outside the window), before_registration, out_of_order (before the item''s last counted scan), wrong_lab (not the lab the item was queued at)';
+COMMENT ON TABLE mekatek.visitor_event IS
+'Camera events (INSERT only for devices), applied in event time (seen_at); miscount > 0 marks an out with fewer people inside than it counted; flag: late (older than the room''s latest event by more than mekatek.event_lateness) or bad_time (clock outside the window), kept but not counted';
+COMMENT ON TABLE mekatek.capacity_alert IS
+'One row per capacity crossing in event time: full when inside reaches capacity, below when it falls back (also sent as NOTIFY mekatek_capacity); retracted_at set when a late event undid it';
+COMMENT ON TABLE mekatek.door_attempt IS
+'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, bad_uid, no_uid, no_door, bad_door); an over-long door or UID is kept as its first 64 bytes';
+COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
+'Counting accuracy in percent, the paper''s formula 100 - |counted - manual| / manual * 100, clamped to [0, 100]';
