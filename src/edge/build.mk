@@ -8,6 +8,6 @@ all: $(EDGE_BIN)
 
 $(EDGE_BIN): src/edge/mekatek-edge.c
 	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ $< \
-		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq
+		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq -lcrypto
 
 EXTRA_CLEAN += $(EDGE_BIN)
