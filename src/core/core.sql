@@ -34,3 +34,16 @@ CREATE FUNCTION mekatek.is_admin() RETURNS boolean
 LANGUAGE c STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mk_is_admin';
 COMMENT ON FUNCTION mekatek.is_admin() IS 'True when the acting role (the session''s, not a SECURITY DEFINER owner''s) has mekatek_admin''s privileges or is a superuser';
+
+-- DROP EXTENSION mekatek drops its tables with their rows, CASCADE or not
+-- (they are the extension's members): refused while they hold rows,
+-- unless mekatek.drop_with_data is on (src/core/drop_guard.c).
+CREATE FUNCTION mekatek.drop_guard() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'mk_drop_guard' LANGUAGE C;
+COMMENT ON FUNCTION mekatek.drop_guard() IS
+'Event trigger: refuses DROP EXTENSION mekatek and DROP SCHEMA mekatek while the extension''s tables hold rows, unless mekatek.drop_with_data is on';
+CREATE EVENT TRIGGER mekatek_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION mekatek.drop_guard();
+COMMENT ON EVENT TRIGGER mekatek_drop_guard IS
+'Refuses to drop the extension mekatek (and its tables) while they hold rows; SET mekatek.drop_with_data = on forces it';

@@ -49,6 +49,9 @@ extern Datum mk_arg_datum(FunctionCallInfo fcinfo, int argno, const char *argnam
 #include "mk_modules.h"
 #undef MK_MODULE
 
+/* mekatek.drop_with_data, for the DROP EXTENSION guard (core/drop_guard.c). */
+extern void mk_drop_guard_init(void);
+
 
 
 /*

@@ -1,6 +1,33 @@
--- Mekatek upgrade 0.1.0 -> 0.2.0, module devices: bounded device input,
--- device clocks believed within a window, camera events in event time,
--- lab scans flagged when they go back in time or to the wrong lab.
+-- Mekatek upgrade 0.1.0 -> 0.2.0, module devices.
+
+-- ---------------------------------------------------------------------
+-- pg_dump: these tables hold what users wrote, so pg_dump must write
+-- their rows (and the sequences' positions) although they belong to the
+-- extension.  A restore loads them with session_replication_role =
+-- replica so that no trigger acts on them a second time (README, DBA).
+-- ---------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_history', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_scan', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.room', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_event', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.room_occupancy', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.capacity_alert', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door_card', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_item_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_history_history_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_scan_scan_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_event_event_no_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.capacity_alert_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door_card_card_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door_attempt_attempt_id_seq', '');
+
+-- ---------------------------------------------------------------------
+-- Bounded device input, device clocks believed within a window, camera
+-- events in event time, lab scans flagged when they go back in time or
+-- to the wrong lab (issues 14 and 18).
+-- ---------------------------------------------------------------------
 
 -- Bounds on every text a device sends.  Added NOT VALID and then
 -- validated: a 0.1.0 database may hold what 0.1.0 let through (a 50 MB
