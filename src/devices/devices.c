@@ -18,6 +18,8 @@
 #include "utils/json.h"
 #include "access/detoast.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "utils/lsyscache.h"
 
 
 
@@ -104,6 +106,15 @@ mk_device_arg(FunctionCallInfo fcinfo, int argno, const char *argname, int max,
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,
 				 "argument \"%s\" must not be empty", argname);
 	return s;
+}
+
+bool
+mk_devices_schema_0_2(void)
+{
+	Oid			nsp = get_namespace_oid("mekatek", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid("visitor_event", nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, "flag") != InvalidAttrNumber;
 }
 
 bool

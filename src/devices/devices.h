@@ -58,6 +58,12 @@ extern char *mk_device_arg(FunctionCallInfo fcinfo, int argno, const char *argna
 extern bool mk_device_time_ok(TimestampTz at);
 
 /*
+ * Whether the installed tables are 0.2.0's (visitor_event has its flag
+ * column), not 0.1.0's still waiting for ALTER EXTENSION mekatek UPDATE.
+ */
+extern bool mk_devices_schema_0_2(void);
+
+/*
  * Normalise an RFID UID: separators (space, ':' and '-') between hex digits
  * are dropped, letters are upper-cased, and the result must be 4, 7 or 10
  * bytes (8, 14 or 20 hex digits).  Returns a palloc'd string, or NULL when

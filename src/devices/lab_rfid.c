@@ -551,10 +551,18 @@ history_insert(MkColumns *h)
 	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_INSERT, "rfid_scan_apply: writing history");
 }
 
-/* Mark the scans that name no item, and announce each on mekatek_rfid. */
+/*
+ * Mark the scans that moved no item, and announce each on mekatek_rfid.
+ * Until ALTER EXTENSION mekatek UPDATE, rfid_scan's CHECK is 0.1.0's and
+ * knows two flags: a scan refused for a reason of 0.2.0 is written as
+ * unregistered, 0.1.0's word for "moved no item" (the notification says
+ * why).
+ */
 static void
 flags_write(RfidScan *scans, const char **flags, int nscans)
 {
+	bool		old_schema = !mk_devices_schema_0_2();
+
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[2] = {INT8OID, TEXTOID};
 	MkColumns c;
@@ -570,7 +578,8 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 			continue;
 		r = mk_columns_add(&c);
 		c.cols[0][r] = Int64GetDatum(scans[i].scan_id);
-		c.cols[1][r] = CStringGetTextDatum(flags[i]);
+		c.cols[1][r] = CStringGetTextDatum(old_schema && strcmp(flags[i], "bad_uid") != 0
+										   ? "unregistered" : flags[i]);
 
 		mk_payload_begin(&p);
 		mk_payload_int(&p, "scan", scans[i].scan_id);

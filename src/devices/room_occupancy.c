@@ -42,6 +42,11 @@
  *     new crossings (span_alerts).
  *
  * Memory: one small struct per event and one entry per distinct room.
+ *
+ * Between installing this library and ALTER EXTENSION mekatek UPDATE, the
+ * tables are still 0.1.0's (no visitor_event.flag, no last_event_at, no
+ * retracted_at).  The trigger then works as 0.1.0 did, apart from sorting
+ * each batch by time: no flags, no lateness (schema_0_1).
  */
 #include "devices/devices.h"
 
@@ -124,35 +129,64 @@ static SPIPlanPtr plan_retract = NULL;
 static SPIPlanPtr plan_announced = NULL;
 static SPIPlanPtr plan_flag = NULL;
 
+static bool schema_0_1 = false;	/* the plans above are 0.1.0's */
+
 static void
-prepare_plans(void)
+prepare_plans(bool old_schema)
 {
-	mk_spi_plan(&plan_add,
-				"UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
+	if (old_schema != schema_0_1)
+	{
+		SPIPlanPtr *all[] = {&plan_add, &plan_lock, &plan_write, &plan_alert};
+
+		for (int i = 0; i < (int) lengthof(all); i++)
+			if (*all[i])
+			{
+				SPI_freeplan(*all[i]);
+				*all[i] = NULL;
+			}
+		schema_0_1 = old_schema;
+	}
+	/* Parameters a 0.1.0 text does not use keep their declared types. */
+	mk_spi_plan(&plan_add, old_schema
+				? "UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
+				"inside = inside + $2 - $3, updated_at = now() "
+				"WHERE room_id = $1 AND inside + $4 >= 0 AND $5 <= $6 "
+				"RETURNING inside, (SELECT capacity FROM mekatek.room r WHERE r.room_id = $1)"
+				: "UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
 				"inside = inside + $2 - $3, last_event_at = GREATEST(last_event_at, $6), updated_at = now() "
 				"WHERE room_id = $1 AND inside + $4 >= 0 AND (last_event_at IS NULL OR last_event_at <= $5) "
 				"RETURNING inside, (SELECT capacity FROM mekatek.room r WHERE r.room_id = $1)",
 				6, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID});
-	mk_spi_plan(&plan_lock,
-				"SELECT o.inside, r.capacity, o.last_event_at FROM mekatek.room_occupancy o "
+	mk_spi_plan(&plan_lock, old_schema
+				? "SELECT o.inside, r.capacity, NULL::timestamptz FROM mekatek.room_occupancy o "
+				"LEFT JOIN mekatek.room r ON r.room_id = o.room_id "
+				"WHERE o.room_id = $1 FOR UPDATE OF o"
+				: "SELECT o.inside, r.capacity, o.last_event_at FROM mekatek.room_occupancy o "
 				"LEFT JOIN mekatek.room r ON r.room_id = o.room_id "
 				"WHERE o.room_id = $1 FOR UPDATE OF o",
 				1, (Oid[]) {TEXTOID});
 	mk_spi_plan(&plan_create,
 				"INSERT INTO mekatek.room_occupancy(room_id) VALUES ($1) ON CONFLICT DO NOTHING",
 				1, (Oid[]) {TEXTOID});
-	mk_spi_plan(&plan_write,
-				"UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
+	mk_spi_plan(&plan_write, old_schema
+				? "UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
+				"miscounted = miscounted + $4, inside = $5, updated_at = now() "
+				"WHERE room_id = $1 AND $6 IS NOT NULL"
+				: "UPDATE mekatek.room_occupancy SET entered = entered + $2, exited = exited + $3, "
 				"miscounted = miscounted + $4, inside = $5, last_event_at = GREATEST(last_event_at, $6), "
 				"updated_at = now() WHERE room_id = $1",
 				6, (Oid[]) {TEXTOID, INT8OID, INT8OID, INT8OID, INT4OID, TIMESTAMPTZOID});
 	mk_spi_plan(&plan_miscount,
 				"UPDATE mekatek.visitor_event SET miscount = $2 WHERE event_no = $1",
 				2, (Oid[]) {INT8OID, INT4OID});
-	mk_spi_plan(&plan_alert,
-				"INSERT INTO mekatek.capacity_alert(room_id, state, inside, capacity, at, event_no, retracted_at) "
+	mk_spi_plan(&plan_alert, old_schema
+				? "INSERT INTO mekatek.capacity_alert(room_id, state, inside, capacity, at, event_no) "
+				"VALUES ($1, $2, $3, $4, $5, $6) RETURNING CASE WHEN $7 THEN alert_id ELSE alert_id END"
+				: "INSERT INTO mekatek.capacity_alert(room_id, state, inside, capacity, at, event_no, retracted_at) "
 				"VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN now() END) RETURNING alert_id",
 				7, (Oid[]) {TEXTOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID, BOOLOID});
+	if (old_schema)
+		return;
 	/* The events already applied in a span, as the row lock lets us see them. */
 	mk_spi_plan(&plan_span,
 				"SELECT event_no, seen_at, direction = 'in', n, miscount FROM mekatek.visitor_event "
@@ -602,9 +636,11 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 				a_n,
 				a_seen_at;
 	MkColumns	flags;
+	bool		old_schema;
 
 	if (!mk_transition_open(&t, fcinfo, "visitor_event_apply"))
 		return PointerGetDatum(NULL);
+	old_schema = SPI_fnumber(RelationGetDescr(td->tg_relation), "flag") <= 0;
 	a_event_no = mk_trigger_column(td, "event_no", INT8OID, true);
 	a_room = mk_trigger_column(td, "room_id", TEXTOID, true);
 	a_direction = mk_trigger_column(td, "direction", TEXTOID, true);
@@ -628,7 +664,7 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		e.event_no = DatumGetInt64(slot_getattr(t.slot, a_event_no, &isnull));
 		e.at = DatumGetTimestampTz(slot_getattr(t.slot, a_seen_at, &isnull));
-		if (!mk_device_time_ok(e.at))
+		if (!old_schema && !mk_device_time_ok(e.at))
 		{
 			int			k = mk_columns_add(&flags);
 
@@ -650,7 +686,7 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 	qsort(rooms, nrooms, sizeof(Room *), room_cmp);
 
 	SPI_connect();
-	prepare_plans();
+	prepare_plans(old_schema);
 	for (int i = 0; i < nrooms; i++)
 		room_settle(rooms[i], &flags);
 	if (flags.n > 0)
