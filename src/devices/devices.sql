@@ -265,6 +265,15 @@ COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
 
 -- -------------------------------------------------------------- door access
 
+CREATE TABLE mekatek.door (
+    door_id       text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
+    name          text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
+    -- Refusals are always announced; grants only where someone asked.
+    notify_grants boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE mekatek.door IS
+'Per-door settings (a door needs no row): notify_grants announces granted entries too (NOTIFY mekatek_door, outbox channel door)';
+
 CREATE TABLE mekatek.door_card (
     card_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     uid         text NOT NULL,
@@ -316,8 +325,8 @@ GRANT SELECT ON mekatek.lab_item, mekatek.lab_item_history, mekatek.rfid_scan,
                 mekatek.room, mekatek.visitor_event, mekatek.room_occupancy,
                 mekatek.capacity_alert, mekatek.visitor_minute
    TO mekatek_analyst, mekatek_admin;
-GRANT INSERT, UPDATE, DELETE ON mekatek.room, mekatek.door_card TO mekatek_admin;
-GRANT SELECT ON mekatek.door_card, mekatek.door_attempt TO mekatek_admin;
+GRANT INSERT, UPDATE, DELETE ON mekatek.room, mekatek.door_card, mekatek.door TO mekatek_admin;
+GRANT SELECT ON mekatek.door_card, mekatek.door_attempt, mekatek.door TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.lab_register(text, text, text, text, text) TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.rfid_uid(text), mekatek.count_accuracy(int, int)
    TO mekatek_admin, mekatek_analyst;
@@ -337,6 +346,7 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.room_occupancy', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.capacity_alert', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_card', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_history_history_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_scan_scan_id_seq', '');

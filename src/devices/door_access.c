@@ -12,6 +12,10 @@
  * bounds (devices.h) and a longer one is logged clipped, as bad_door or
  * bad_uid, so a 50 MB "UID" costs neither memory nor a 50 MB log row.
  *
+ * Refusals, and grants at a door whose mekatek.door row says
+ * notify_grants, are announced on mekatek_door and queued in mekatek.outbox
+ * (channel door) for a notifier to deliver.
+ *
  * Card UIDs open doors, so the notification (which any connected role may
  * LISTEN to) carries only the last four hex digits; the full UID stays in
  * mekatek.door_attempt, readable by mekatek_admin only.
@@ -29,6 +33,7 @@ mk_door_access(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan_card = NULL;
 	static SPIPlanPtr plan_other = NULL;
 	static SPIPlanPtr plan_log = NULL;
+	static SPIPlanPtr plan_door = NULL;
 	bool		door_long = false;
 	bool		uid_long = false;
 	char	   *door = PG_ARGISNULL(0) ? NULL :
@@ -42,6 +47,7 @@ mk_door_access(PG_FUNCTION_ARGS)
 	Datum		a[5];
 	char		nulls[5] = "     ";
 	bool		granted;
+	bool		announce;
 	int64		attempt;
 	TimestampTz at;
 	bool		isnull;
@@ -93,6 +99,7 @@ mk_door_access(PG_FUNCTION_ARGS)
 		}
 	}
 	granted = strcmp(reason, "granted") == 0;
+	announce = !granted;
 
 	a[0] = door ? CStringGetTextDatum(door) : (Datum) 0;
 	nulls[0] = door ? ' ' : 'n';
@@ -106,7 +113,16 @@ mk_door_access(PG_FUNCTION_ARGS)
 	attempt = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
-	if (!granted)
+	if (granted && mk_devices_schema_0_2())
+	{
+		a[0] = CStringGetTextDatum(door);
+		mk_spi_plan(&plan_door, "SELECT notify_grants FROM mekatek.door WHERE door_id = $1",
+					1, (Oid[]) {TEXTOID});
+		announce = mk_spi_execute_plan(plan_door, a, NULL, true, 1, SPI_OK_SELECT,
+									   "door_access: door settings") == 1 &&
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	if (announce)
 	{
 		MkPayload	p;
 
@@ -116,7 +132,10 @@ mk_door_access(PG_FUNCTION_ARGS)
 		mk_payload_str(&p, "reason", reason);
 		mk_payload_str(&p, "uid_tail", uid ? uid + strlen(uid) - 4 : NULL);
 		mk_payload_time(&p, "at", at);
-		mk_payload_notify(&p, "mekatek_door");
+		if (mk_devices_schema_0_2())
+			mk_payload_outbox(&p, "mekatek_door", "door");
+		else
+			mk_payload_notify(&p, "mekatek_door");
 	}
 	SPI_finish();
 	PG_RETURN_BOOL(granted);

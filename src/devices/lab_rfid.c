@@ -19,6 +19,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -552,6 +553,52 @@ history_insert(MkColumns *h)
 }
 
 /*
+ * A lab state change, announced: NOTIFY mekatek_lab now, and its payload
+ * kept in *outbox for lab_outbox_write.  States are indexes into
+ * lab_state_names.
+ */
+static void
+lab_announce(MkColumns *outbox, const char *item_code, const RfidScan *s, int from, int to)
+{
+	MkPayload	p;
+	int			r;
+
+	mk_payload_begin(&p);
+	mk_payload_str(&p, "item", item_code);
+	mk_payload_str(&p, "uid", s->uid);
+	mk_payload_str(&p, "from", lab_state_names[from]);
+	mk_payload_str(&p, "to", lab_state_names[to]);
+	mk_payload_str(&p, "lab", s->lab);
+	mk_payload_int(&p, "scan", s->scan_id);
+	mk_payload_time(&p, "at", s->at);
+	mk_payload_notify(&p, "mekatek_lab");
+	r = mk_columns_add(outbox);
+	outbox->cols[0][r] = CStringGetTextDatum(p.buf.data);
+}
+
+/*
+ * The statement's state changes as mekatek.outbox rows (channel lab), one
+ * INSERT, and NOTIFY mekatek_outbox.  0.1.0's tables have no outbox: until
+ * ALTER EXTENSION mekatek UPDATE the NOTIFYs are all there is.
+ */
+static void
+lab_outbox_write(MkColumns *outbox)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg;
+
+	if (outbox->n == 0 || !mk_devices_schema_0_2())
+		return;
+	mk_columns_arrays(outbox, (Oid[]) {TEXTOID}, &arg);
+	mk_spi_plan(&plan,
+				"INSERT INTO mekatek.outbox (channel, payload) "
+				"SELECT 'lab', p::jsonb FROM unnest($1::text[]) AS p",
+				1, (Oid[]) {TEXTARRAYOID});
+	mk_spi_execute_plan(plan, &arg, NULL, false, 0, SPI_OK_INSERT, "rfid_scan_apply: queueing notifications");
+	Async_Notify("mekatek_outbox", "lab");
+}
+
+/*
  * Mark the scans that moved no item, and announce each on mekatek_rfid.
  * Until ALTER EXTENSION mekatek UPDATE, rfid_scan's CHECK is 0.1.0's and
  * knows two flags: a scan refused for a reason of 0.2.0 is written as
@@ -588,7 +635,10 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 		mk_payload_str(&p, "scanner", scans[i].scanner);
 		mk_payload_str(&p, "lab", scans[i].lab);
 		mk_payload_time(&p, "at", scans[i].at);
-		mk_payload_notify(&p, "mekatek_rfid");
+		if (old_schema)
+			mk_payload_notify(&p, "mekatek_rfid");
+		else
+			mk_payload_outbox(&p, "mekatek_rfid", "rfid");
 	}
 	if (c.n == 0)
 		return;
@@ -631,7 +681,7 @@ scan_refused(int state, TimestampTz registered_at, bool has_last, TimestampTz la
  */
 static void
 scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
-					 const char **flags)
+					 const char **flags, MkColumns *outbox)
 {
 	LabItem    *items;
 	int			nitems = 0;
@@ -674,6 +724,7 @@ scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int 
 		hist.cols[5][r] = CStringGetTextDatum(s->lab);
 		hist.cols[6][r] = Int64GetDatum(s->scan_id);
 		hist.cols[7][r] = TimestampTzGetDatum(s->at);
+		lab_announce(outbox, it->item_code, s, it->state, it->state + 1);
 
 		it->state++;
 		it->has_last = true;
@@ -785,7 +836,8 @@ flag_uncounted(MkColumns *sc, const bool *counted, const char **flags)
  * by it.
  */
 static void
-scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags)
+scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags,
+					 MkColumns *outbox)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
@@ -836,7 +888,7 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 				"                             ELSE 'testing'::mekatek.lab_state END, "
 				"                  state, lab, scan_id, at "
 				"             FROM u ORDER BY ord) "
-				"SELECT ord FROM u",
+				"SELECT ord, item_code, state::text FROM u ORDER BY ord",
 				7, (Oid[]) {TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
 				TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT4ARRAYOID});
 	execute_in_uid_order(plan, args);
@@ -844,7 +896,12 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 	{
 		bool		isnull;
 
-		counted[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = true;
+		int			ord = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int			to = lab_state_index(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+
+		counted[ord] = true;
+		lab_announce(outbox, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+					 &scans[ord], to - 1, to);
 	}
 	if (SPI_processed < (uint64) nvalid)
 		flag_uncounted(&c, counted, flags);
@@ -869,6 +926,7 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	int		   *counts;
 	int			nuids;
 	const char **flags;
+	MkColumns	outbox;
 
 	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
 		return PointerGetDatum(NULL);
@@ -889,10 +947,12 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	}
 	order = scans_by_uid(scans, nscans, &nvalid);
 	uids = scans_uids(scans, order, nvalid, &nuids, &counts);
+	mk_columns_init(&outbox, 1, 8);
 	if (nuids == nvalid && nvalid > 0)
-		scans_apply_distinct(scans, nscans, order, nvalid, flags);
+		scans_apply_distinct(scans, nscans, order, nvalid, flags, &outbox);
 	else if (nvalid > 0)
-		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags);
+		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags, &outbox);
+	lab_outbox_write(&outbox);
 	flags_write(scans, flags, nscans);
 	SPI_finish();
 	mk_transition_close(&t);

@@ -321,7 +321,10 @@ notify_alert(Room *room, const char *state, const char *of, int64 alert_id,
 	mk_payload_int(&p, "capacity", room->capacity);
 	mk_payload_time(&p, "at", at);
 	mk_payload_int(&p, "event", event_no);
-	mk_payload_notify(&p, "mekatek_capacity");
+	if (schema_0_1)
+		mk_payload_notify(&p, "mekatek_capacity");
+	else
+		mk_payload_outbox(&p, "mekatek_capacity", "capacity");
 }
 
 /* Store a crossing (already retracted when 'retracted') and announce it. */

@@ -110,3 +110,15 @@ COMMENT ON TABLE mekatek.door_attempt IS
 'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, bad_uid, no_uid, no_door, bad_door); an over-long door or UID is kept as its first 64 bytes';
 COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
 'Counting accuracy in percent, the paper''s formula 100 - |counted - manual| / manual * 100, clamped to [0, 100]';
+
+-- Per-door settings: announce grants too.
+CREATE TABLE mekatek.door (
+    door_id       text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
+    name          text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
+    -- Refusals are always announced; grants only where someone asked.
+    notify_grants boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE mekatek.door IS
+'Per-door settings (a door needs no row): notify_grants announces granted entries too (NOTIFY mekatek_door, outbox channel door)';
+GRANT INSERT, UPDATE, DELETE, SELECT ON mekatek.door TO mekatek_admin;
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door', '');

@@ -62,13 +62,15 @@ psql -d postgres -c "CREATE DATABASE mekatek_upgrade_data"
 psql -d mekatek_upgrade_data -c "CREATE EXTENSION mekatek VERSION '0.1.0'"
 psql -d mekatek_upgrade_data -f "$here/safety/busy_day.sql" >/dev/null 2>"$out/busy_day.log" \
     || { cat "$out/busy_day.log"; exit 1; }
-# The update may add columns (devices: flags, last_event_at): the rows
-# must keep every column they had.
+# The update may add columns (devices: flags, last_event_at), tables and
+# sequences (the outbox): the rows must keep every column they had.
 psql -d mekatek_upgrade_data -c "CREATE TABLE public.mk_digest_columns AS
     SELECT a.attrelid::regclass::text AS rel, a.attname::text AS attname
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
      WHERE c.relnamespace IN ('mekatek'::regnamespace, 'public'::regnamespace)
-       AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+       AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+    SELECT schemaname || '.' || sequencename, '' FROM pg_sequences WHERE schemaname = 'mekatek'"
 psql -d mekatek_upgrade_data -At -v digest_columns=1 -f "$here/safety/table_digest.sql" >"$out/before.digest"
 psql -d mekatek_upgrade_data -c "ALTER EXTENSION mekatek UPDATE"
 psql -d mekatek_upgrade_data -At -v digest_columns=1 -f "$here/safety/table_digest.sql" >"$out/after.digest"
