@@ -266,13 +266,21 @@ COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
 -- -------------------------------------------------------------- door access
 
 CREATE TABLE mekatek.door (
-    door_id       text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
-    name          text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
+    door_id        text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
+    name           text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
     -- Refusals are always announced; grants only where someone asked.
-    notify_grants boolean NOT NULL DEFAULT false
+    notify_grants  boolean NOT NULL DEFAULT false,
+    -- Cards' hours are the door's local time, never the session's.
+    time_zone      text NOT NULL DEFAULT 'UTC'
+                   CONSTRAINT door_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL),
+    -- After lockout_after refusals of one card within lockout_window, the
+    -- card is refused (locked_out) until the window has passed.
+    lockout_after  int CONSTRAINT door_lockout_after_positive CHECK (lockout_after > 0),
+    lockout_window interval NOT NULL DEFAULT '5 minutes'
+                   CONSTRAINT door_lockout_window_positive CHECK (lockout_window > interval '0')
 );
 COMMENT ON TABLE mekatek.door IS
-'Per-door settings (a door needs no row): notify_grants announces granted entries too (NOTIFY mekatek_door, outbox channel door)';
+'Per-door settings (a door needs no row): notify_grants announces granted entries too; time_zone of the cards'' hours; lockout after lockout_after refusals of a card within lockout_window';
 
 CREATE TABLE mekatek.door_card (
     card_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -285,7 +293,12 @@ CREATE TABLE mekatek.door_card (
     valid_until timestamptz,
     enabled     boolean NOT NULL DEFAULT true,
     CHECK (valid_until > valid_from),
-    UNIQUE NULLS NOT DISTINCT (uid, door_id)
+    UNIQUE NULLS NOT DISTINCT (uid, door_id),
+    -- The hours the card opens, in the door's time zone (mekatek.door);
+    -- from > until spans midnight.  NULL: at any hour.
+    hours_from  time,
+    hours_until time,
+    CONSTRAINT door_card_hours_both CHECK ((hours_from IS NULL) = (hours_until IS NULL))
 );
 CREATE TRIGGER door_card_uid BEFORE INSERT OR UPDATE OF uid ON mekatek.door_card
     FOR EACH ROW EXECUTE FUNCTION mekatek.rfid_uid_normalise('uid', 'strict');
@@ -301,11 +314,14 @@ CREATE TABLE mekatek.door_attempt (
     granted    boolean NOT NULL,
     reason     text NOT NULL,
     CONSTRAINT door_attempt_door_id_length CHECK (octet_length(door_id) <= 64),
-    CONSTRAINT door_attempt_uid_length CHECK (octet_length(uid) <= 64)
+    CONSTRAINT door_attempt_uid_length CHECK (octet_length(uid) <= 64),
+    -- The admin who opened the door remotely (mekatek.door_unlock).
+    actor      text
 );
 CREATE INDEX door_attempt_refused ON mekatek.door_attempt (at) WHERE NOT granted;
+CREATE INDEX door_attempt_refused_card ON mekatek.door_attempt (door_id, uid, at) WHERE NOT granted;
 COMMENT ON TABLE mekatek.door_attempt IS
-'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, bad_uid, no_uid, no_door, bad_door); an over-long door or UID is kept as its first 64 bytes';
+'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, outside_hours, locked_out, bad_uid, no_uid, no_door, bad_door, remote_unlock with its actor); an over-long door or UID is kept as its first 64 bytes';
 
 CREATE FUNCTION mekatek.door_access(door_id text, uid text) RETURNS boolean
 LANGUAGE c VOLATILE SECURITY DEFINER
@@ -313,6 +329,13 @@ SET search_path = pg_catalog, mekatek, pg_temp
 AS 'MODULE_PATHNAME', 'mk_door_access';
 COMMENT ON FUNCTION mekatek.door_access(text, text) IS
 'The lock''s question: may this card open this door now?  Logs every attempt; NOTIFY mekatek_door on refusal';
+
+CREATE FUNCTION mekatek.door_unlock(door_id text, note text DEFAULT NULL) RETURNS bigint
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS 'MODULE_PATHNAME', 'mk_door_unlock';
+COMMENT ON FUNCTION mekatek.door_unlock(text, text) IS
+'Admin: open a door remotely; logged in door_attempt (reason remote_unlock, actor), NOTIFY mekatek_door_unlock for the lock, outbox channel door; returns the attempt_id';
 
 -- ---------------------------------------------------------------- privileges
 -- Devices: INSERT their events (not the columns the triggers own) and ask
@@ -328,6 +351,7 @@ GRANT SELECT ON mekatek.lab_item, mekatek.lab_item_history, mekatek.rfid_scan,
 GRANT INSERT, UPDATE, DELETE ON mekatek.room, mekatek.door_card, mekatek.door TO mekatek_admin;
 GRANT SELECT ON mekatek.door_card, mekatek.door_attempt, mekatek.door TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.lab_register(text, text, text, text, text) TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.door_unlock(text, text) TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.rfid_uid(text), mekatek.count_accuracy(int, int)
    TO mekatek_admin, mekatek_analyst;
 

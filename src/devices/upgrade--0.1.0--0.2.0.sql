@@ -107,18 +107,41 @@ COMMENT ON TABLE mekatek.visitor_event IS
 COMMENT ON TABLE mekatek.capacity_alert IS
 'One row per capacity crossing in event time: full when inside reaches capacity, below when it falls back (also sent as NOTIFY mekatek_capacity); retracted_at set when a late event undid it';
 COMMENT ON TABLE mekatek.door_attempt IS
-'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, bad_uid, no_uid, no_door, bad_door); an over-long door or UID is kept as its first 64 bytes';
+'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, outside_hours, locked_out, bad_uid, no_uid, no_door, bad_door, remote_unlock with its actor); an over-long door or UID is kept as its first 64 bytes';
 COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
 'Counting accuracy in percent, the paper''s formula 100 - |counted - manual| / manual * 100, clamped to [0, 100]';
 
 -- Per-door settings: announce grants too.
 CREATE TABLE mekatek.door (
-    door_id       text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
-    name          text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
+    door_id        text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
+    name           text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
     -- Refusals are always announced; grants only where someone asked.
-    notify_grants boolean NOT NULL DEFAULT false
+    notify_grants  boolean NOT NULL DEFAULT false,
+    -- Cards' hours are the door's local time, never the session's.
+    time_zone      text NOT NULL DEFAULT 'UTC'
+                   CONSTRAINT door_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL),
+    -- After lockout_after refusals of one card within lockout_window, the
+    -- card is refused (locked_out) until the window has passed.
+    lockout_after  int CONSTRAINT door_lockout_after_positive CHECK (lockout_after > 0),
+    lockout_window interval NOT NULL DEFAULT '5 minutes'
+                   CONSTRAINT door_lockout_window_positive CHECK (lockout_window > interval '0')
 );
 COMMENT ON TABLE mekatek.door IS
-'Per-door settings (a door needs no row): notify_grants announces granted entries too (NOTIFY mekatek_door, outbox channel door)';
+'Per-door settings (a door needs no row): notify_grants announces granted entries too; time_zone of the cards'' hours; lockout after lockout_after refusals of a card within lockout_window';
 GRANT INSERT, UPDATE, DELETE, SELECT ON mekatek.door TO mekatek_admin;
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door', '');
+
+-- Door schedules, lockout and remote unlock.
+ALTER TABLE mekatek.door_card
+    ADD COLUMN hours_from time,
+    ADD COLUMN hours_until time,
+    ADD CONSTRAINT door_card_hours_both CHECK ((hours_from IS NULL) = (hours_until IS NULL));
+ALTER TABLE mekatek.door_attempt ADD COLUMN actor text;
+CREATE INDEX door_attempt_refused_card ON mekatek.door_attempt (door_id, uid, at) WHERE NOT granted;
+CREATE FUNCTION mekatek.door_unlock(door_id text, note text DEFAULT NULL) RETURNS bigint
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS 'MODULE_PATHNAME', 'mk_door_unlock';
+COMMENT ON FUNCTION mekatek.door_unlock(text, text) IS
+'Admin: open a door remotely; logged in door_attempt (reason remote_unlock, actor), NOTIFY mekatek_door_unlock for the lock, outbox channel door; returns the attempt_id';
+GRANT EXECUTE ON FUNCTION mekatek.door_unlock(text, text) TO mekatek_admin;
