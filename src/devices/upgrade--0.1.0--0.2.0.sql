@@ -145,3 +145,68 @@ AS 'MODULE_PATHNAME', 'mk_door_unlock';
 COMMENT ON FUNCTION mekatek.door_unlock(text, text) IS
 'Admin: open a door remotely; logged in door_attempt (reason remote_unlock, actor), NOTIFY mekatek_door_unlock for the lock, outbox channel door; returns the attempt_id';
 GRANT EXECUTE ON FUNCTION mekatek.door_unlock(text, text) TO mekatek_admin;
+
+-- ---------------------------------------------------------------- heartbeats
+-- A device says it is alive with mekatek.device_heartbeat(its id); the
+-- server's clock stamps it (a device's clock may be wrong).
+-- mekatek.device_check_silence(), run every minute (pg_cron), marks the
+-- devices silent longer than their interval; each change is announced
+-- (NOTIFY mekatek_device, outbox channel device): silent, and back.
+CREATE TABLE mekatek.device (
+    device_id          text PRIMARY KEY CONSTRAINT device_device_id_length CHECK (octet_length(device_id) BETWEEN 1 AND 64),
+    kind               text NOT NULL DEFAULT '' CONSTRAINT device_kind_length CHECK (octet_length(kind) <= 64),
+    heartbeat_interval interval NOT NULL DEFAULT '1 minute'
+                       CONSTRAINT device_interval_positive CHECK (heartbeat_interval > interval '0'),
+    last_seen          timestamptz,
+    silent             boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE mekatek.device IS
+'Devices and their heartbeats: last_seen (server clock), silent once quiet longer than heartbeat_interval';
+
+CREATE FUNCTION mekatek.device_heartbeat(device_id text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    was_silent boolean;
+BEGIN
+    IF device_id IS NULL OR octet_length(device_id) NOT BETWEEN 1 AND 64 THEN
+        RAISE EXCEPTION 'device_heartbeat: device_id must be 1 to 64 bytes, not "%"', left(device_id, 64)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The old silent flag, read under the row lock the upsert takes.
+    SELECT d.silent INTO was_silent FROM mekatek.device d WHERE d.device_id = device_heartbeat.device_id FOR UPDATE;
+    INSERT INTO mekatek.device AS d (device_id, last_seen) VALUES (device_heartbeat.device_id, now())
+        ON CONFLICT ON CONSTRAINT device_pkey DO UPDATE SET last_seen = now(), silent = false;
+    IF was_silent THEN
+        PERFORM pg_catalog.pg_notify('mekatek_device', jsonb_build_object('device', device_heartbeat.device_id, 'state', 'back', 'at', now())::text),
+                mekatek.outbox_enqueue('device', jsonb_build_object('device', device_heartbeat.device_id, 'state', 'back', 'at', now()));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mekatek.device_heartbeat(text) IS
+'Device: I am alive (last_seen = now()); a device that was silent is announced back (NOTIFY mekatek_device, outbox channel device)';
+
+CREATE FUNCTION mekatek.device_check_silence() RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    WITH s AS (
+        UPDATE mekatek.device d SET silent = true
+         WHERE NOT d.silent AND d.last_seen < now() - d.heartbeat_interval
+        RETURNING d.device_id, d.last_seen
+    ), n AS (
+        SELECT pg_catalog.pg_notify('mekatek_device', p::text), mekatek.outbox_enqueue('device', p)
+          FROM (SELECT jsonb_build_object('device', device_id, 'state', 'silent', 'last_seen', last_seen) AS p
+                  FROM s ORDER BY device_id) q
+    )
+    SELECT count(*)::integer FROM n
+$$;
+COMMENT ON FUNCTION mekatek.device_check_silence() IS
+'Marks devices silent longer than their heartbeat_interval and announces each (NOTIFY mekatek_device, outbox channel device); returns how many; run it every minute with pg_cron';
+
+GRANT EXECUTE ON FUNCTION mekatek.device_heartbeat(text) TO mekatek_device;
+GRANT EXECUTE ON FUNCTION mekatek.device_check_silence() TO mekatek_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.device TO mekatek_admin;
+GRANT SELECT ON mekatek.device TO mekatek_analyst;
+SELECT pg_catalog.pg_extension_config_dump('mekatek.device', '');
