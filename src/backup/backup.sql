@@ -43,14 +43,14 @@ COMMENT ON FUNCTION mekatek.s3_restore(text, text, text, bigint, regclass, boole
 'Download an S3 object to a temporary file, check its size and SHA-256, then (only then) empty the table when replace and COPY the object into it; returns the rows loaded';
 
 CREATE FUNCTION mekatek.backup_export_object(query text, bucket text, key text, options text,
-                                             skip_if_sha256 text,
+                                             skip_if_sha256 text, owner name,
                                              OUT rows bigint, OUT bytes bigint, OUT sha256 text,
                                              OUT attempts integer, OUT uploaded boolean)
 RETURNS record
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mk_backup_export_object';
-COMMENT ON FUNCTION mekatek.backup_export_object(text, text, text, text, text) IS
-'The export behind backup_run: like s3_export, and returns the object''s SHA-256; an export whose SHA-256 equals skip_if_sha256 is not stored (its multipart upload is aborted)';
+COMMENT ON FUNCTION mekatek.backup_export_object(text, text, text, text, text, name) IS
+'The export behind backup_run: like s3_export, run as the role owner (the caller must have its privileges), read-only, and returns the object''s SHA-256; an export whose SHA-256 equals skip_if_sha256 is not stored (its multipart upload is aborted)';
 
 -- The policy: one row.
 CREATE TABLE mekatek.backup_config (
@@ -76,10 +76,31 @@ CREATE TABLE mekatek.backup_target (
     query      text,
     table_name regclass,
     enabled    boolean NOT NULL DEFAULT true,
+    owner      name NOT NULL DEFAULT current_user,
     CHECK ((query IS NULL) <> (table_name IS NULL))
 );
 COMMENT ON TABLE mekatek.backup_target IS
-'What backup_run exports: a table (restorable in place) or a query (restorable into a named table)';
+'What backup_run exports: a table (restorable in place) or a query (restorable into a named table), read with the rights of owner, the role that wrote the row';
+COMMENT ON COLUMN mekatek.backup_target.owner IS
+'The role whose rights the export runs with: whoever last inserted or updated the row (a superuser may name another, as a restore from pg_dump does)';
+
+-- Issue 14 §2: the query runs as the role that wrote it, so an admin can
+-- never make a superuser's pg_cron job run SQL of its choosing.
+CREATE FUNCTION mekatek.backup_target_owner() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.owner IS NULL OR NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        NEW.owner := current_user;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_target_owner() IS
+'Trigger: sets backup_target.owner to the role writing the row, unless a superuser names one';
+CREATE TRIGGER backup_target_owner BEFORE INSERT OR UPDATE ON mekatek.backup_target
+    FOR EACH ROW EXECUTE FUNCTION mekatek.backup_target_owner();
 
 CREATE TABLE mekatek.backup_object (
     object_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -222,7 +243,9 @@ BEGIN
             q, cfg.bucket, k,
             format('format csv, header true, compression gzip, part_size %L, server_side_encryption %s',
                    cfg.part_size, CASE WHEN cfg.server_side_encryption THEN 'AES256' ELSE 'none' END),
-            skip);
+            skip,
+            -- a table target's SQL is ours: the caller's rights suffice
+            CASE WHEN t.query IS NULL THEN current_user ELSE t.owner END);
         IF r.uploaded THEN
             UPDATE mekatek.backup_object x
                SET status = 'uploaded', rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
@@ -450,7 +473,7 @@ GRANT EXECUTE ON FUNCTION
     mekatek.s3_object_digest(text, text),
     mekatek.s3_delete_object(text, text),
     mekatek.s3_restore(text, text, text, bigint, regclass, boolean, text),
-    mekatek.backup_export_object(text, text, text, text, text),
+    mekatek.backup_export_object(text, text, text, text, text, name),
     mekatek.backup_category(date),
     mekatek.s3_object_size(text, text),
     mekatek.backup_run_target(text, text),

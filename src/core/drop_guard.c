@@ -78,9 +78,12 @@ mk_drop_guard(PG_FUNCTION_ARGS)
 	 * install on, and it holds a policy, not business data.
 	 */
 	SPI_connect();
-	mk_spi_execute("SELECT format('SELECT EXISTS (SELECT FROM %s)', c.oid::regclass), c.oid::regclass::text"
+	/* Names qualified by hand: our SQL runs with mekatek on the search_path. */
+	mk_spi_execute("SELECT format('SELECT EXISTS (SELECT FROM %I.%I)', n.nspname, c.relname),"
+				   "       format('%I.%I', n.nspname, c.relname)"
 				   "  FROM pg_catalog.pg_extension e, pg_catalog.unnest(e.extconfig) x(oid)"
 				   "  JOIN pg_catalog.pg_class c ON c.oid = x.oid"
+				   "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 				   " WHERE e.extname OPERATOR(pg_catalog.=) 'mekatek' AND c.relkind IN ('r', 'p')"
 				   "   AND c.relname OPERATOR(pg_catalog.<>) 'backup_config'"
 				   " ORDER BY 2",

@@ -70,6 +70,18 @@ extern uint64 mk_spi_execute(const char *sql, int nargs, const Oid *argtypes, Da
 							 const char *what);
 
 /*
+ * Our own SQL is parsed, planned and replanned under MK_SEARCH_PATH, never
+ * the caller's (issue 14 §3: a public.= for bigint changed a sale's price).
+ * The helpers above pin it around every call; code that calls SPI directly
+ * on our SQL brackets the call with mk_spi_pin_begin/mk_spi_pin_end.  User
+ * query text (MkQueryReader) keeps the caller's path.  An error unwinds the
+ * pin with the (sub)transaction, as a function's SET clause does.
+ */
+#define MK_SEARCH_PATH "pg_catalog, mekatek, pg_temp"
+extern int	mk_spi_pin_begin(void);
+extern void mk_spi_pin_end(int level);
+
+/*
  * Roles (core/roles.c).  The acting role is the one the session acts as
  * (its login, or the role SET ROLE chose: GetOuterUserId), never the owner
  * of a SECURITY DEFINER function running on its behalf, so that a function

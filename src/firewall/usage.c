@@ -269,7 +269,8 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	SPIExecuteOptions opts;
 	SPIPlanPtr	plan;
 	double		cum = 0;
-	int			ret;
+	int			ret,
+				pin;
 
 	InitMaterializedSRF(fcinfo, 0);
 	n = mk_fw_load_policy(policy, false, &r, &nskipped);
@@ -347,7 +348,9 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	opts.params = params;
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) &u;
+	pin = mk_spi_pin_begin();
 	ret = SPI_execute_plan_extended(plan, &opts);
+	mk_spi_pin_end(pin);
 	/* a SELECT into a DestReceiver of our own reports SPI_OK_UTILITY */
 	if (ret < 0)
 		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "fw_rule_usage: reading the log failed: %s",

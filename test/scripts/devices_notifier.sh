@@ -7,7 +7,7 @@
 # made before the notifier starts, while it runs, and while it is stopped;
 # at the end the stand-in holds each exactly once, per chat in the order
 # they were made, and the outbox has nothing pending.
-# Its own cluster ("notify", MK_TEST_PORT+3) and API port (+4).
+# Its own cluster ("notify", MK_TEST_PORT+5) and API port (+6).
 source "$(dirname "$0")/../harness/common.sh"
 root=$MK_ROOT
 bindir=${MK_BINDIR:?MK_BINDIR must point at the PostgreSQL binaries}
