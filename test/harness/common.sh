@@ -27,6 +27,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +44     bench cluster: backup (S3 peer from +10..19) test/bench/backup/run.sh
 #   +45     bench cluster: devices                       test/bench/devices/run.sh
 #   +46     bench cluster: ledger                        test/bench/ledger/run.sh
+#   +47     bench cluster: survey                        test/bench/survey/run.sh
 # The demo cluster is not a test: it listens on MK_PORT (Makefile, 54329).
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
@@ -35,6 +36,7 @@ declare -A MK_PORT_OFFSET=(
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
     [bench_ledger]=46
+    [bench_survey]=47
 )
 # mk_port NAME: MK_TEST_PORT + NAME's offset.
 mk_port() {

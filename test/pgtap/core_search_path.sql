@@ -15,6 +15,7 @@ INSERT INTO pin_exempt VALUES
     ('mekatek.pos_line_fill_trg()', 'C, per row; its SQL runs through the pinned SPI helpers'),
     ('mekatek.pos_sale_guard_trg()', 'C, per row; its SQL runs through the pinned SPI helpers'),
     ('mekatek.pos_append_only_trg()', 'C; raises an error, runs no SQL'),
+    ('mekatek.ledger_append_only()', 'C; raises an error, runs no SQL'),
     ('mekatek.rfid_uid_normalise()', 'C, per row; normalises NEW.uid, runs no SQL');
 
 SELECT is(array_agg(p.oid::regprocedure ORDER BY p.oid::regprocedure::text), NULL,

@@ -16,6 +16,11 @@ SELECT to_regproc('mekatek.chat_ingest') IS NOT NULL AS has_ledger \gset
 \if :has_ledger
 \ir ../demo/70_ledger.sql
 \endif
+-- survey is new in 0.2.0 too.
+SELECT to_regproc('mekatek.survey_cluster') IS NOT NULL AS has_survey \gset
+\if :has_survey
+\ir ../demo/80_survey.sql
+\endif
 \set ON_ERROR_STOP 1
 
 -- pos: staff, more deliveries, a few hundred checkouts, an open sale with

@@ -62,18 +62,17 @@ psql -d postgres -c "CREATE DATABASE mekatek_upgrade_data"
 psql -d mekatek_upgrade_data -c "CREATE EXTENSION mekatek VERSION '0.1.0'"
 psql -d mekatek_upgrade_data -f "$here/safety/busy_day.sql" >/dev/null 2>"$out/busy_day.log" \
     || { cat "$out/busy_day.log"; exit 1; }
-# The update may add columns (devices: flags, last_event_at), tables and
-# sequences (the outbox): the rows must keep every column they had.
-psql -d mekatek_upgrade_data -c "CREATE TABLE public.mk_digest_columns AS
-    SELECT a.attrelid::regclass::text AS rel, a.attname::text AS attname
-      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-     WHERE c.relnamespace IN ('mekatek'::regnamespace, 'public'::regnamespace)
-       AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-    UNION ALL
-    SELECT schemaname || '.' || sequencename, '' FROM pg_sequences WHERE schemaname = 'mekatek'"
-psql -d mekatek_upgrade_data -At -v digest_columns=1 -f "$here/safety/table_digest.sql" >"$out/before.digest"
+# The columns 0.1.0 had: an upgrade may add columns, never change the old ones.
+cols=$(psql -d mekatek_upgrade_data -At -c "
+    SELECT json_object_agg(t, c) FROM (
+        SELECT a.attrelid::regclass::text AS t, json_agg(a.attname ORDER BY a.attnum) AS c
+          FROM pg_attribute a JOIN pg_class r ON r.oid = a.attrelid
+         WHERE r.relnamespace IN ('mekatek'::regnamespace, 'public'::regnamespace)
+           AND r.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+         GROUP BY a.attrelid) s")
+psql -d mekatek_upgrade_data -At -v cols="$cols" -f "$here/safety/table_digest.sql" >"$out/before.digest"
 psql -d mekatek_upgrade_data -c "ALTER EXTENSION mekatek UPDATE"
-psql -d mekatek_upgrade_data -At -v digest_columns=1 -f "$here/safety/table_digest.sql" >"$out/after.digest"
+psql -d mekatek_upgrade_data -At -v cols="$cols" -f "$here/safety/table_digest.sql" >"$out/after.digest"
 version=$(psql -d mekatek_upgrade_data -At -c "SELECT extversion FROM pg_extension WHERE extname = 'mekatek'")
 [ "$version" = "$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$root/mekatek.control")" ] \
     || { echo "FAIL: updated to $version, not the default version"; exit 1; }
