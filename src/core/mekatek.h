@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 
 #define mk_error(sqlstate, hint, ...) \
 	ereport(ERROR, \
@@ -188,6 +189,18 @@ extern void mk_columns_init(MkColumns *c, int ncols, int cap);
 extern int	mk_columns_add(MkColumns *c);
 /* Each column as an array of types[k], into args[k]. */
 extern void mk_columns_arrays(MkColumns *c, const Oid *types, Datum *args);
+
+/*
+ * The elements of an array known to hold no NULL (check ARR_HASNULL first):
+ * ARR_DATA_PTR itself mixes int32 and size_t in a ternary, which the CI's
+ * -Wextra reports wherever gcc cannot see the sign.
+ */
+static inline char *
+mk_array_data(ArrayType *a)
+{
+	Assert(!ARR_HASNULL(a));
+	return (char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a));
+}
 
 /*
  * A user's value quoted in an error message, at most MK_QUOTE_MAX bytes of

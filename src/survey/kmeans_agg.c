@@ -89,7 +89,7 @@ mk_kmeans_step_trans(PG_FUNCTION_ARGS)
 				 "Every point has as many coordinates as the centroids have columns, none NULL.",
 				 "a point of kmeans_step has %d coordinates or NULLs, the centroids have %d columns",
 				 ARR_NDIM(pt) == 1 ? ARR_DIMS(pt)[0] : 0, s->d);
-	x = (double *) ARR_DATA_PTR(pt);
+	x = (double *) mk_array_data(pt);
 	for (int j = 0; j < s->d; j++)
 		if (!isfinite(x[j]))
 			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL,

@@ -228,7 +228,7 @@ sv_reader_row(SvReader *r, Datum *values, bool *nulls)
 		if (ARR_HASNULL(a))
 			sv_bad_value(p, row, "NULL");
 		if (r->elemtype == FLOAT8OID)
-			memcpy(dst, ARR_DATA_PTR(a), sizeof(double) * p->d);
+			memcpy(dst, mk_array_data(a), sizeof(double) * p->d);
 		else
 		{
 			Datum	   *ev;
