@@ -27,6 +27,11 @@ SELECT count(*) AS registered
                ('047393CAA36580', 'T020A')) AS t(uid, code),
        LATERAL mekatek.lab_register(lower(uid), code, 'Balai Riset Standardisasi', 'sample', 'uji mutu');
 
+-- The paper's counter registered them on 2022-06-01: scans dated before
+-- an item's registration move nothing (see the back-dated scans below).
+UPDATE mekatek.lab_item SET registered_at = '2022-06-01 08:00:00+07';
+UPDATE mekatek.lab_item_history SET at = '2022-06-01 08:00:00+07' WHERE from_state IS NULL;
+
 SELECT item_code, uid, state, tag_code FROM mekatek.lab_item WHERE item_code IN ('T001A', 'T002A');
 
 -- T021A reuses T001A's tag while T001A is still in the lab: refused.
@@ -86,6 +91,7 @@ SELECT count(*) AS registered
                ('04EF93CAA36580', 'T028A'), ('04DA93CAA36580', 'T029A'),
                ('04E793CAA36580', 'T030A')) AS t(uid, code),
        LATERAL mekatek.lab_register(uid, code, 'Balai Riset Standardisasi', 'sample', 'uji mutu');
+UPDATE mekatek.lab_item SET registered_at = '2022-06-02 08:00:00+07' WHERE state = 'registered';
 SELECT uid, string_agg(item_code || ':' || state, ' ' ORDER BY item_id) AS items
   FROM mekatek.lab_item WHERE uid IN ('04CE93CAA36580', '04E793CAA36580') GROUP BY uid ORDER BY uid;
 
@@ -101,8 +107,8 @@ SELECT item_code, state FROM mekatek.lab_item WHERE item_code = 'T021A';
 -- Debouncing can be turned off (superuser setting): two quick presses count twice.
 SET mekatek.rfid_debounce = 0;
 INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)
-VALUES ('lab-1', '04CE93CAA36580', 'LAB-2', '2022-06-02 09:00:01+07'),
-       ('lab-1', '04CE93CAA36580', 'LAB-2', '2022-06-02 09:00:01+07');
+VALUES ('lab-1', '04CE93CAA36580', 'LAB-1', '2022-06-02 09:00:01+07'),
+       ('lab-1', '04CE93CAA36580', 'LAB-1', '2022-06-02 09:00:01+07');
 SELECT item_code, state, lab, tag_code FROM mekatek.lab_item WHERE item_code = 'T021A';
 RESET mekatek.rfid_debounce;
 SET mekatek.rfid_debounce = '-1';
@@ -138,8 +144,8 @@ SELECT s.uid, s.scanned_at, s.flag, h.item_code, h.from_state, h.to_state
   FROM mekatek.rfid_scan s LEFT JOIN mekatek.lab_item_history h USING (scan_id)
  WHERE s.scanned_at >= '2022-06-02 09:10:00+07' ORDER BY s.scan_id;
 SELECT item_code, state, tag_code FROM mekatek.lab_item WHERE item_code IN ('T026A', 'T027A') ORDER BY 1;
--- Infinite scan times are never within the debounce of anything: each
--- counts, alone or in a batch, and a press after the item is done is flagged.
+-- Infinite scan times (and any outside mekatek.device_time_behind/_ahead
+-- of the server's clock) are kept, flagged bad_time, and move nothing.
 INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)
 VALUES ('lab-1', '04DF93CAA36580', 'LAB-1', 'infinity');
 INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at)

@@ -229,6 +229,11 @@ extern void mk_payload_int(MkPayload *p, const char *key, int64 value);
 extern void mk_payload_time(MkPayload *p, const char *key, TimestampTz value);
 /* Close the object and queue NOTIFY channel (sent at commit, if any). */
 extern void mk_payload_notify(MkPayload *p, const char *channel);
+/*
+ * mk_payload_notify, and the payload as a mekatek.outbox row on
+ * outbox_channel with NOTIFY mekatek_outbox (inside an SPI connection).
+ */
+extern void mk_payload_outbox(MkPayload *p, const char *channel, const char *outbox_channel);
 
 /*
  * COPY FROM a C data source (core/copy_from.c): rows in COPY's text format

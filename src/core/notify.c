@@ -88,3 +88,26 @@ mk_payload_notify(MkPayload *p, const char *channel)
 	appendStringInfoChar(&p->buf, '}');
 	Async_Notify(channel, p->buf.data);
 }
+
+/*
+ * The same payload, durable: a row of mekatek.outbox on outbox_channel
+ * (the shape mekatek.outbox_enqueue writes, core.sql) and NOTIFY
+ * mekatek_outbox naming the channel, both at commit, besides the NOTIFY on
+ * channel for those who LISTEN.  NOTIFY alone is lost when nobody listens;
+ * the row waits for a deliverer.  Needs an SPI connection.
+ */
+void
+mk_payload_outbox(MkPayload *p, const char *channel, const char *outbox_channel)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		a[2];
+
+	mk_payload_notify(p, channel);
+	mk_spi_plan(&plan,
+				"INSERT INTO mekatek.outbox (channel, payload) VALUES ($1, $2::jsonb)",
+				2, (Oid[]) {TEXTOID, TEXTOID});
+	a[0] = CStringGetTextDatum(outbox_channel);
+	a[1] = CStringGetTextDatum(p->buf.data);
+	mk_spi_execute_plan(plan, a, NULL, false, 0, SPI_OK_INSERT, "outbox: queueing a notification");
+	Async_Notify("mekatek_outbox", outbox_channel);
+}

@@ -26,6 +26,7 @@ CREATE EVENT TRIGGER mekatek_drop_guard ON ddl_command_start
     EXECUTE FUNCTION mekatek.drop_guard();
 COMMENT ON EVENT TRIGGER mekatek_drop_guard IS
 'Refuses to drop the extension mekatek (and its tables) while they hold rows; SET mekatek.drop_with_data = on forces it';
+
 -- ---------------------------------------------------------------- outbox (new in 0.2.0)
 -- Messages the database wants sent (chat replies, device notifications),
 -- durable: written in the transaction that decided them, so a reply exists

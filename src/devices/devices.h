@@ -16,6 +16,52 @@
 
 /* mekatek.rfid_debounce, in milliseconds. */
 extern int	mk_rfid_debounce_ms;
+/* mekatek.device_time_ahead / _behind, in seconds; mekatek.event_lateness, ms. */
+extern int	mk_device_time_ahead_s;
+extern int	mk_device_time_behind_s;
+extern int	mk_event_lateness_ms;
+
+/*
+ * Bounds on every text a device sends, the same as the tables' CHECK
+ * constraints (devices.sql): names of doors, scanners, labs, cameras and
+ * rooms; event ids (the edge client makes ids up to 149 characters); a UID
+ * as sent (the longest valid one, 10 bytes with separators, is 29); lab
+ * item codes and the counter's other fields.
+ */
+#define MK_DEVICE_NAME_MAX	64
+#define MK_EVENT_ID_MAX		150
+#define MK_UID_TEXT_MAX		64
+#define MK_ITEM_CODE_MAX	64
+#define MK_ITEM_TEXT_MAX	200
+
+/*
+ * At most max bytes of a text datum (cut on a character boundary), read
+ * through a slice so that a megabyte argument is never detoasted whole;
+ * *clipped says whether the text was longer.
+ */
+extern char *mk_text_prefix(Datum value, int max, bool *clipped);
+
+/*
+ * A text argument of at most max bytes: 22004 when NULL, 22023 when empty
+ * (unless allow_empty), 22001 naming the argument, its length and a short
+ * quoted prefix when longer.
+ */
+extern char *mk_device_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+						   int max, bool allow_empty);
+
+/*
+ * Whether a device's clock reading is believable: finite and within
+ * mekatek.device_time_behind before and mekatek.device_time_ahead after
+ * the server's clock (the transaction's start).  An event outside is kept
+ * and flagged bad_time, and moves no state.
+ */
+extern bool mk_device_time_ok(TimestampTz at);
+
+/*
+ * Whether the installed tables are 0.2.0's (visitor_event has its flag
+ * column), not 0.1.0's still waiting for ALTER EXTENSION mekatek UPDATE.
+ */
+extern bool mk_devices_schema_0_2(void);
 
 /*
  * Normalise an RFID UID: separators (space, ':' and '-') between hex digits

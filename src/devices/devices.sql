@@ -11,6 +11,13 @@
 -- triggers reading the transition table) they see only rows actually
 -- inserted.  The triggers are SECURITY DEFINER so a device needs no
 -- privilege on the tables they maintain.
+--
+-- Every text a device (or the counter) sends is bounded by a CHECK named
+-- <table>_<column>_length, the same bounds the C functions check
+-- (src/devices/devices.h); PostgreSQL quotes at most 64 bytes of each
+-- value of a refused row.  Device times are believed within
+-- mekatek.device_time_behind / _ahead of the server's clock: an event
+-- outside is kept, flagged bad_time, and moves no state.
 
 -- ---------------------------------------------------------------- RFID UIDs
 
@@ -47,6 +54,9 @@ CREATE TABLE mekatek.lab_item (
     kind          text NOT NULL,
     test          text NOT NULL,
     lab           text,
+    CONSTRAINT lab_item_item_code_length CHECK (octet_length(item_code) <= 64),
+    CONSTRAINT lab_item_text_length CHECK (octet_length(company) <= 200 AND octet_length(kind) <= 200
+                                           AND octet_length(test) <= 200),
     state         mekatek.lab_state NOT NULL DEFAULT 'registered',
     -- The paper writes a state character onto the code on the tag; here it
     -- is derived, never stored twice.
@@ -114,11 +124,16 @@ CREATE TABLE mekatek.rfid_scan (
     uid        text NOT NULL,
     lab        text NOT NULL,
     scanned_at timestamptz NOT NULL DEFAULT now(),
-    flag       text CHECK (flag IN ('bad_uid', 'unregistered'))
+    flag       text CHECK (flag IN ('bad_uid', 'unregistered', 'bad_time', 'before_registration',
+                                    'out_of_order', 'wrong_lab')),
+    CONSTRAINT rfid_scan_event_id_length CHECK (octet_length(event_id) <= 150),
+    CONSTRAINT rfid_scan_scanner_length CHECK (octet_length(scanner) BETWEEN 1 AND 64),
+    CONSTRAINT rfid_scan_uid_length CHECK (octet_length(uid) <= 64),
+    CONSTRAINT rfid_scan_lab_length CHECK (octet_length(lab) BETWEEN 1 AND 64)
 );
 CREATE INDEX rfid_scan_flagged ON mekatek.rfid_scan (scan_id) WHERE flag IS NOT NULL;
 COMMENT ON TABLE mekatek.rfid_scan IS
-'Scanner events (INSERT only for devices); event_id deduplicates replays; flag marks scans of no item in the lab';
+'Scanner events (INSERT only for devices); event_id deduplicates replays; flag marks a scan that moved no item: bad_uid, unregistered (no item in the lab), bad_time (clock outside the window), before_registration, out_of_order (before the item''s last counted scan), wrong_lab (not the lab the item was queued at)';
 
 CREATE FUNCTION mekatek.rfid_scan_apply() RETURNS trigger
 LANGUAGE c SECURITY DEFINER
@@ -138,7 +153,9 @@ CREATE TRIGGER rfid_scan_apply AFTER INSERT ON mekatek.rfid_scan
 CREATE TABLE mekatek.room (
     room_id  text PRIMARY KEY CHECK (room_id <> ''),
     name     text NOT NULL,
-    capacity int CHECK (capacity > 0)
+    capacity int CHECK (capacity > 0),
+    CONSTRAINT room_room_id_length CHECK (octet_length(room_id) <= 64),
+    CONSTRAINT room_name_length CHECK (octet_length(name) <= 200)
 );
 COMMENT ON TABLE mekatek.room IS
 'Rooms whose visitors cameras count; capacity NULL means no capacity alerts';
@@ -151,11 +168,15 @@ CREATE TABLE mekatek.visitor_event (
     direction text NOT NULL CHECK (direction IN ('in', 'out')),
     n         int NOT NULL DEFAULT 1 CHECK (n BETWEEN 1 AND 10000),
     seen_at   timestamptz NOT NULL DEFAULT now(),
-    miscount  int NOT NULL DEFAULT 0
+    miscount  int NOT NULL DEFAULT 0,
+    flag      text CHECK (flag IN ('late', 'bad_time')),
+    CONSTRAINT visitor_event_event_id_length CHECK (octet_length(event_id) <= 150),
+    CONSTRAINT visitor_event_camera_length CHECK (octet_length(camera) BETWEEN 1 AND 64),
+    CONSTRAINT visitor_event_room_id_length CHECK (octet_length(room_id) BETWEEN 1 AND 64)
 );
 CREATE INDEX visitor_event_room_time ON mekatek.visitor_event (room_id, seen_at);
 COMMENT ON TABLE mekatek.visitor_event IS
-'Camera events (INSERT only for devices); miscount > 0 marks an out with fewer people inside than it counted';
+'Camera events (INSERT only for devices), applied in event time (seen_at); miscount > 0 marks an out with fewer people inside than it counted; flag: late (older than the room''s latest event by more than mekatek.event_lateness) or bad_time (clock outside the window), kept but not counted';
 
 -- No foreign key to room: an event for a room not configured yet is kept
 -- and counted all the same.
@@ -166,7 +187,10 @@ CREATE TABLE mekatek.room_occupancy (
     miscounted  bigint NOT NULL DEFAULT 0,
     inside      int NOT NULL DEFAULT 0 CHECK (inside >= 0),
     updated_at  timestamptz NOT NULL DEFAULT now(),
-    CHECK (inside = entered - exited + miscounted)
+    CHECK (inside = entered - exited + miscounted),
+    -- The latest event time applied: later events continue the history,
+    -- earlier ones within mekatek.event_lateness are put in their place.
+    last_event_at timestamptz
 );
 COMMENT ON TABLE mekatek.room_occupancy IS
 'Exact occupancy per room kept by the visitor_event trigger: inside = entered - exited + miscounted, never below zero';
@@ -178,11 +202,14 @@ CREATE TABLE mekatek.capacity_alert (
     inside   int NOT NULL,
     capacity int NOT NULL,
     at       timestamptz NOT NULL,
-    event_no bigint NOT NULL
+    event_no bigint NOT NULL,
+    -- Set when a late event showed the crossing did not happen, or was
+    -- over before it could be told (announced as state "retracted").
+    retracted_at timestamptz
 );
 CREATE INDEX capacity_alert_room ON mekatek.capacity_alert (room_id, alert_id);
 COMMENT ON TABLE mekatek.capacity_alert IS
-'One row per capacity crossing: full when inside reaches capacity, below when it falls back (also sent as NOTIFY mekatek_capacity)';
+'One row per capacity crossing in event time: full when inside reaches capacity, below when it falls back (also sent as NOTIFY mekatek_capacity); retracted_at set when a late event undid it';
 
 CREATE FUNCTION mekatek.visitor_event_apply() RETURNS trigger
 LANGUAGE c SECURITY DEFINER
@@ -224,7 +251,8 @@ SELECT room_id, minute, entered, exited, miscounted,
                coalesce(sum(n) FILTER (WHERE direction = 'out'), 0) AS exited,
                sum(miscount) AS miscounted
           FROM mekatek.visitor_event
-         GROUP BY 1, 2) m
+        WHERE flag IS NULL
+        GROUP BY 1, 2) m
 WINDOW w AS (PARTITION BY room_id ORDER BY minute);
 COMMENT ON VIEW mekatek.visitor_minute IS
 'Per-minute visitor report per room (minutes in the session time zone); export with \copy (SELECT ...) TO ''file.csv'' CSV HEADER';
@@ -233,20 +261,44 @@ CREATE FUNCTION mekatek.count_accuracy(counted int, manual int) RETURNS double p
 LANGUAGE c IMMUTABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'mk_count_accuracy';
 COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
-'Counting accuracy in percent, the paper''s formula: 100 - |counted - manual| / manual * 100';
+'Counting accuracy in percent, the paper''s formula 100 - |counted - manual| / manual * 100, clamped to [0, 100]';
 
 -- -------------------------------------------------------------- door access
+
+CREATE TABLE mekatek.door (
+    door_id        text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
+    name           text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
+    -- Refusals are always announced; grants only where someone asked.
+    notify_grants  boolean NOT NULL DEFAULT false,
+    -- Cards' hours are the door's local time, never the session's.
+    time_zone      text NOT NULL DEFAULT 'UTC'
+                   CONSTRAINT door_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL),
+    -- After lockout_after refusals of one card within lockout_window, the
+    -- card is refused (locked_out) until the window has passed.
+    lockout_after  int CONSTRAINT door_lockout_after_positive CHECK (lockout_after > 0),
+    lockout_window interval NOT NULL DEFAULT '5 minutes'
+                   CONSTRAINT door_lockout_window_positive CHECK (lockout_window > interval '0')
+);
+COMMENT ON TABLE mekatek.door IS
+'Per-door settings (a door needs no row): notify_grants announces granted entries too; time_zone of the cards'' hours; lockout after lockout_after refusals of a card within lockout_window';
 
 CREATE TABLE mekatek.door_card (
     card_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     uid         text NOT NULL,
     holder      text NOT NULL,
     door_id     text,
+    CONSTRAINT door_card_holder_length CHECK (octet_length(holder) <= 200),
+    CONSTRAINT door_card_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
     valid_from  timestamptz NOT NULL DEFAULT now(),
     valid_until timestamptz,
     enabled     boolean NOT NULL DEFAULT true,
     CHECK (valid_until > valid_from),
-    UNIQUE NULLS NOT DISTINCT (uid, door_id)
+    UNIQUE NULLS NOT DISTINCT (uid, door_id),
+    -- The hours the card opens, in the door's time zone (mekatek.door);
+    -- from > until spans midnight.  NULL: at any hour.
+    hours_from  time,
+    hours_until time,
+    CONSTRAINT door_card_hours_both CHECK ((hours_from IS NULL) = (hours_until IS NULL))
 );
 CREATE TRIGGER door_card_uid BEFORE INSERT OR UPDATE OF uid ON mekatek.door_card
     FOR EACH ROW EXECUTE FUNCTION mekatek.rfid_uid_normalise('uid', 'strict');
@@ -260,11 +312,16 @@ CREATE TABLE mekatek.door_attempt (
     uid        text,
     card_id    bigint,
     granted    boolean NOT NULL,
-    reason     text NOT NULL
+    reason     text NOT NULL,
+    CONSTRAINT door_attempt_door_id_length CHECK (octet_length(door_id) <= 64),
+    CONSTRAINT door_attempt_uid_length CHECK (octet_length(uid) <= 64),
+    -- The admin who opened the door remotely (mekatek.door_unlock).
+    actor      text
 );
 CREATE INDEX door_attempt_refused ON mekatek.door_attempt (at) WHERE NOT granted;
+CREATE INDEX door_attempt_refused_card ON mekatek.door_attempt (door_id, uid, at) WHERE NOT granted;
 COMMENT ON TABLE mekatek.door_attempt IS
-'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, bad_uid, no_uid, no_door)';
+'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, outside_hours, locked_out, bad_uid, no_uid, no_door, bad_door, remote_unlock with its actor); an over-long door or UID is kept as its first 64 bytes';
 
 CREATE FUNCTION mekatek.door_access(door_id text, uid text) RETURNS boolean
 LANGUAGE c VOLATILE SECURITY DEFINER
@@ -272,6 +329,13 @@ SET search_path = pg_catalog, mekatek, pg_temp
 AS 'MODULE_PATHNAME', 'mk_door_access';
 COMMENT ON FUNCTION mekatek.door_access(text, text) IS
 'The lock''s question: may this card open this door now?  Logs every attempt; NOTIFY mekatek_door on refusal';
+
+CREATE FUNCTION mekatek.door_unlock(door_id text, note text DEFAULT NULL) RETURNS bigint
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS 'MODULE_PATHNAME', 'mk_door_unlock';
+COMMENT ON FUNCTION mekatek.door_unlock(text, text) IS
+'Admin: open a door remotely; logged in door_attempt (reason remote_unlock, actor), NOTIFY mekatek_door_unlock for the lock, outbox channel door; returns the attempt_id';
 
 -- ---------------------------------------------------------------- privileges
 -- Devices: INSERT their events (not the columns the triggers own) and ask
@@ -284,9 +348,10 @@ GRANT SELECT ON mekatek.lab_item, mekatek.lab_item_history, mekatek.rfid_scan,
                 mekatek.room, mekatek.visitor_event, mekatek.room_occupancy,
                 mekatek.capacity_alert, mekatek.visitor_minute
    TO mekatek_analyst, mekatek_admin;
-GRANT INSERT, UPDATE, DELETE ON mekatek.room, mekatek.door_card TO mekatek_admin;
-GRANT SELECT ON mekatek.door_card, mekatek.door_attempt TO mekatek_admin;
+GRANT INSERT, UPDATE, DELETE ON mekatek.room, mekatek.door_card, mekatek.door TO mekatek_admin;
+GRANT SELECT ON mekatek.door_card, mekatek.door_attempt, mekatek.door TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.lab_register(text, text, text, text, text) TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.door_unlock(text, text) TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.rfid_uid(text), mekatek.count_accuracy(int, int)
    TO mekatek_admin, mekatek_analyst;
 
@@ -305,6 +370,7 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.room_occupancy', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.capacity_alert', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_card', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_history_history_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_scan_scan_id_seq', '');
@@ -312,3 +378,68 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_event_event_no_seq',
 SELECT pg_catalog.pg_extension_config_dump('mekatek.capacity_alert_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_card_card_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_attempt_attempt_id_seq', '');
+
+-- ---------------------------------------------------------------- heartbeats
+-- A device says it is alive with mekatek.device_heartbeat(its id); the
+-- server's clock stamps it (a device's clock may be wrong).
+-- mekatek.device_check_silence(), run every minute (pg_cron), marks the
+-- devices silent longer than their interval; each change is announced
+-- (NOTIFY mekatek_device, outbox channel device): silent, and back.
+CREATE TABLE mekatek.device (
+    device_id          text PRIMARY KEY CONSTRAINT device_device_id_length CHECK (octet_length(device_id) BETWEEN 1 AND 64),
+    kind               text NOT NULL DEFAULT '' CONSTRAINT device_kind_length CHECK (octet_length(kind) <= 64),
+    heartbeat_interval interval NOT NULL DEFAULT '1 minute'
+                       CONSTRAINT device_interval_positive CHECK (heartbeat_interval > interval '0'),
+    last_seen          timestamptz,
+    silent             boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE mekatek.device IS
+'Devices and their heartbeats: last_seen (server clock), silent once quiet longer than heartbeat_interval';
+
+CREATE FUNCTION mekatek.device_heartbeat(device_id text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    was_silent boolean;
+BEGIN
+    IF device_id IS NULL OR octet_length(device_id) NOT BETWEEN 1 AND 64 THEN
+        RAISE EXCEPTION 'device_heartbeat: device_id must be 1 to 64 bytes, not "%"', left(device_id, 64)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The old silent flag, read under the row lock the upsert takes.
+    SELECT d.silent INTO was_silent FROM mekatek.device d WHERE d.device_id = device_heartbeat.device_id FOR UPDATE;
+    INSERT INTO mekatek.device AS d (device_id, last_seen) VALUES (device_heartbeat.device_id, now())
+        ON CONFLICT ON CONSTRAINT device_pkey DO UPDATE SET last_seen = now(), silent = false;
+    IF was_silent THEN
+        PERFORM pg_catalog.pg_notify('mekatek_device', jsonb_build_object('device', device_heartbeat.device_id, 'state', 'back', 'at', now())::text),
+                mekatek.outbox_enqueue('device', jsonb_build_object('device', device_heartbeat.device_id, 'state', 'back', 'at', now()));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mekatek.device_heartbeat(text) IS
+'Device: I am alive (last_seen = now()); a device that was silent is announced back (NOTIFY mekatek_device, outbox channel device)';
+
+CREATE FUNCTION mekatek.device_check_silence() RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    WITH s AS (
+        UPDATE mekatek.device d SET silent = true
+         WHERE NOT d.silent AND d.last_seen < now() - d.heartbeat_interval
+        RETURNING d.device_id, d.last_seen
+    ), n AS (
+        SELECT pg_catalog.pg_notify('mekatek_device', p::text), mekatek.outbox_enqueue('device', p)
+          FROM (SELECT jsonb_build_object('device', device_id, 'state', 'silent', 'last_seen', last_seen) AS p
+                  FROM s ORDER BY device_id) q
+    )
+    SELECT count(*)::integer FROM n
+$$;
+COMMENT ON FUNCTION mekatek.device_check_silence() IS
+'Marks devices silent longer than their heartbeat_interval and announces each (NOTIFY mekatek_device, outbox channel device); returns how many; run it every minute with pg_cron';
+
+GRANT EXECUTE ON FUNCTION mekatek.device_heartbeat(text) TO mekatek_device;
+GRANT EXECUTE ON FUNCTION mekatek.device_check_silence() TO mekatek_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.device TO mekatek_admin;
+GRANT SELECT ON mekatek.device TO mekatek_analyst;
+SELECT pg_catalog.pg_extension_config_dump('mekatek.device', '');

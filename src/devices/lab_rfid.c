@@ -19,6 +19,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -35,8 +36,12 @@ PG_FUNCTION_INFO_V1(mk_rfid_scan_apply);
 Datum
 mk_rfid_uid(PG_FUNCTION_ARGS)
 {
-	char	   *raw = mk_arg_cstring(fcinfo, 0, "uid", true);
+	bool		clipped;
+	char	   *raw;
 
+	/* No UID is that long: its prefix is enough to refuse it. */
+	mk_arg_not_null(fcinfo, 0, "uid");
+	raw = mk_text_prefix(PG_GETARG_DATUM(0), MK_UID_TEXT_MAX + 1, &clipped);
 	PG_RETURN_TEXT_P(cstring_to_text(mk_uid_parse(raw, "uid")));
 }
 
@@ -55,6 +60,7 @@ mk_rfid_uid_trigger(PG_FUNCTION_ARGS)
 	int			attnum;
 	bool		strict;
 	bool		isnull;
+	bool		clipped;
 	Datum		value;
 	char	   *raw;
 	char	   *uid;
@@ -78,9 +84,12 @@ mk_rfid_uid_trigger(PG_FUNCTION_ARGS)
 	value = heap_getattr(tuple, attnum, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(tuple);	/* NOT NULL constraints speak for themselves */
-	raw = TextDatumGetCString(value);
+	raw = mk_text_prefix(value, MK_UID_TEXT_MAX, &clipped);
 	uid = strict ? mk_uid_parse(raw, td->tg_trigger->tgargs[0]) : mk_uid_normalise(raw);
-	if (uid == NULL || strcmp(uid, raw) == 0)
+	/* A scan's oversized non-UID is kept, as its bounded prefix, to be flagged. */
+	if (uid == NULL && clipped)
+		uid = raw;
+	else if (uid == NULL || strcmp(uid, raw) == 0)
 		return PointerGetDatum(tuple);
 
 	newval = CStringGetTextDatum(uid);
@@ -96,11 +105,11 @@ Datum
 mk_lab_register(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan_insert = NULL;
-	char	   *uid = mk_uid_parse(mk_arg_cstring(fcinfo, 0, "uid", false), "uid");
-	char	   *code = mk_arg_cstring(fcinfo, 1, "item_code", false);
-	char	   *company = mk_arg_cstring(fcinfo, 2, "company", false);
-	char	   *kind = mk_arg_cstring(fcinfo, 3, "kind", false);
-	char	   *test = mk_arg_cstring(fcinfo, 4, "test", false);
+	char	   *uid = mk_uid_parse(mk_device_arg(fcinfo, 0, "uid", MK_UID_TEXT_MAX, false), "uid");
+	char	   *code = mk_device_arg(fcinfo, 1, "item_code", MK_ITEM_CODE_MAX, false);
+	char	   *company = mk_device_arg(fcinfo, 2, "company", MK_ITEM_TEXT_MAX, false);
+	char	   *kind = mk_device_arg(fcinfo, 3, "kind", MK_ITEM_TEXT_MAX, false);
+	char	   *test = mk_device_arg(fcinfo, 4, "test", MK_ITEM_TEXT_MAX, false);
 	Datum		args[5];
 	Datum		result;
 
@@ -195,7 +204,8 @@ typedef struct LabItem
 	int			state;			/* index into lab_state_names */
 	bool		has_last;
 	TimestampTz last_scan_at;
-	char	   *lab;			/* of the last counted scan, when changed */
+	TimestampTz registered_at;
+	char	   *lab;			/* of the last counted scan; NULL before the first */
 	bool		changed;
 } LabItem;
 
@@ -364,7 +374,7 @@ items_lock(char **uids, int nuids, int *nitems)
 	LabItem    *items;
 
 	mk_spi_plan(&plan,
-				"SELECT item_id, uid, item_code, state::text, last_scan_at, ctid "
+				"SELECT item_id, uid, item_code, state::text, last_scan_at, ctid, registered_at, lab "
 				"  FROM mekatek.lab_item WHERE active_uid = ANY ($1) "
 				" ORDER BY active_uid FOR UPDATE",
 				1, (Oid[]) {TEXTARRAYOID});
@@ -385,7 +395,8 @@ items_lock(char **uids, int nuids, int *nitems)
 		it->last_scan_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
 		it->has_last = !isnull;
 		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 6, &isnull)), &it->ctid);
-		it->lab = NULL;
+		it->registered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+		it->lab = SPI_getvalue(tup, desc, 8);
 		it->changed = false;
 	}
 	*nitems = (int) SPI_processed;
@@ -541,10 +552,64 @@ history_insert(MkColumns *h)
 	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_INSERT, "rfid_scan_apply: writing history");
 }
 
-/* Mark the scans that name no item, and announce each on mekatek_rfid. */
+/*
+ * A lab state change, announced: NOTIFY mekatek_lab now, and its payload
+ * kept in *outbox for lab_outbox_write.  States are indexes into
+ * lab_state_names.
+ */
+static void
+lab_announce(MkColumns *outbox, const char *item_code, const RfidScan *s, int from, int to)
+{
+	MkPayload	p;
+	int			r;
+
+	mk_payload_begin(&p);
+	mk_payload_str(&p, "item", item_code);
+	mk_payload_str(&p, "uid", s->uid);
+	mk_payload_str(&p, "from", lab_state_names[from]);
+	mk_payload_str(&p, "to", lab_state_names[to]);
+	mk_payload_str(&p, "lab", s->lab);
+	mk_payload_int(&p, "scan", s->scan_id);
+	mk_payload_time(&p, "at", s->at);
+	mk_payload_notify(&p, "mekatek_lab");
+	r = mk_columns_add(outbox);
+	outbox->cols[0][r] = CStringGetTextDatum(p.buf.data);
+}
+
+/*
+ * The statement's state changes as mekatek.outbox rows (channel lab), one
+ * INSERT, and NOTIFY mekatek_outbox.  0.1.0's tables have no outbox: until
+ * ALTER EXTENSION mekatek UPDATE the NOTIFYs are all there is.
+ */
+static void
+lab_outbox_write(MkColumns *outbox)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		arg;
+
+	if (outbox->n == 0 || !mk_devices_schema_0_2())
+		return;
+	mk_columns_arrays(outbox, (Oid[]) {TEXTOID}, &arg);
+	mk_spi_plan(&plan,
+				"INSERT INTO mekatek.outbox (channel, payload) "
+				"SELECT 'lab', p::jsonb FROM unnest($1::text[]) AS p",
+				1, (Oid[]) {TEXTARRAYOID});
+	mk_spi_execute_plan(plan, &arg, NULL, false, 0, SPI_OK_INSERT, "rfid_scan_apply: queueing notifications");
+	Async_Notify("mekatek_outbox", "lab");
+}
+
+/*
+ * Mark the scans that moved no item, and announce each on mekatek_rfid.
+ * Until ALTER EXTENSION mekatek UPDATE, rfid_scan's CHECK is 0.1.0's and
+ * knows two flags: a scan refused for a reason of 0.2.0 is written as
+ * unregistered, 0.1.0's word for "moved no item" (the notification says
+ * why).
+ */
 static void
 flags_write(RfidScan *scans, const char **flags, int nscans)
 {
+	bool		old_schema = !mk_devices_schema_0_2();
+
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[2] = {INT8OID, TEXTOID};
 	MkColumns c;
@@ -560,7 +625,8 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 			continue;
 		r = mk_columns_add(&c);
 		c.cols[0][r] = Int64GetDatum(scans[i].scan_id);
-		c.cols[1][r] = CStringGetTextDatum(flags[i]);
+		c.cols[1][r] = CStringGetTextDatum(old_schema && strcmp(flags[i], "bad_uid") != 0
+										   ? "unregistered" : flags[i]);
 
 		mk_payload_begin(&p);
 		mk_payload_int(&p, "scan", scans[i].scan_id);
@@ -569,7 +635,10 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 		mk_payload_str(&p, "scanner", scans[i].scanner);
 		mk_payload_str(&p, "lab", scans[i].lab);
 		mk_payload_time(&p, "at", scans[i].at);
-		mk_payload_notify(&p, "mekatek_rfid");
+		if (old_schema)
+			mk_payload_notify(&p, "mekatek_rfid");
+		else
+			mk_payload_outbox(&p, "mekatek_rfid", "rfid");
 	}
 	if (c.n == 0)
 		return;
@@ -583,6 +652,28 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 }
 
 /*
+ * Why a scan of an item in the lab, and no bounce, moves no state (NULL
+ * when it counts).  A device's clock is believed only forwards: a scan
+ * dated before the item was registered or before its last counted scan
+ * would rewrite history that was already announced.  Once queued, an item
+ * belongs to the lab that queued it; a scan at another lab is a sample in
+ * the wrong place, held for someone to look at.  The fast path's UPDATE
+ * and flag_uncounted say the same in SQL.
+ */
+static const char *
+scan_refused(int state, TimestampTz registered_at, bool has_last, TimestampTz last,
+			 const char *lab, const RfidScan *s)
+{
+	if (s->at < registered_at)
+		return "before_registration";
+	if (has_last && s->at < last)
+		return "out_of_order";
+	if (state != 0 && lab != NULL && strcmp(lab, s->lab) != 0)
+		return "wrong_lab";
+	return NULL;
+}
+
+/*
  * The general case, a statement naming some tag more than once (an edge
  * client's replayed spool, a tag held on the reader): lock the items, run
  * the state machine here over the scans in insertion order, write the
@@ -590,7 +681,7 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
  */
 static void
 scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
-					 const char **flags)
+					 const char **flags, MkColumns *outbox)
 {
 	LabItem    *items;
 	int			nitems = 0;
@@ -620,6 +711,9 @@ scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int 
 		}
 		if (it->has_last && rfid_bounced(it->last_scan_at, s->at))
 			continue;
+		if ((flags[i] = scan_refused(it->state, it->registered_at, it->has_last,
+									 it->last_scan_at, it->lab, s)) != NULL)
+			continue;
 
 		r = mk_columns_add(&hist);
 		hist.cols[0][r] = Int64GetDatum(it->item_id);
@@ -630,6 +724,7 @@ scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int 
 		hist.cols[5][r] = CStringGetTextDatum(s->lab);
 		hist.cols[6][r] = Int64GetDatum(s->scan_id);
 		hist.cols[7][r] = TimestampTzGetDatum(s->at);
+		lab_announce(outbox, it->item_code, s, it->state, it->state + 1);
 
 		it->state++;
 		it->has_last = true;
@@ -669,21 +764,26 @@ execute_in_uid_order(SPIPlanPtr plan, Datum *args)
 }
 
 /*
- * Of the scans the fast path did not count, the bounces: some item with
- * the tag (in the lab or just done) was counted within the debounce.  The
- * others name no item in the lab and are flagged.  'sc' holds the fast
- * path's parameter columns (uid, lab, at, lo, hi, scan_id, ord).
+ * Of the scans the fast path did not count, the bounces (some item with
+ * the tag, in the lab or just done, was counted within the debounce) are
+ * no news; the others get the flag that says why, as scan_refused and the
+ * stepwise path decide.  'sc' holds the fast path's parameter columns
+ * (uid, lab, at, lo, hi, scan_id, ord).
  */
+static const char *const scan_flags[] = {"unregistered", "before_registration",
+"out_of_order", "wrong_lab"};
+
 static void
 flag_uncounted(MkColumns *sc, const bool *counted, const char **flags)
 {
 	static SPIPlanPtr plan = NULL;
-	static const Oid types[4] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
-	static const int from[4] = {0, 3, 4, 6};
+	static const Oid types[6] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, INT4OID};
+	static const int from[6] = {0, 1, 2, 3, 4, 6};
 	MkColumns c;
-	Datum		args[4];
+	Datum		args[6];
 
-	mk_columns_init(&c, 4, 8);
+	mk_columns_init(&c, 6, 8);
 	for (int i = 0; i < sc->n; i++)
 	{
 		int			ord = DatumGetInt32(sc->cols[6][i]);
@@ -692,24 +792,36 @@ flag_uncounted(MkColumns *sc, const bool *counted, const char **flags)
 		if (counted[ord])
 			continue;
 		r = mk_columns_add(&c);
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 6; k++)
 			c.cols[k][r] = sc->cols[from[k]][i];
-		flags[ord] = "unregistered";	/* unless a bounce, below */
 	}
 	mk_columns_arrays(&c, types, args);
+	/* The CASE's numbers are positions in scan_flags, 0 for a bounce. */
 	mk_spi_plan(&plan,
-				"SELECT s.ord FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int4[]) "
-				"                  AS s(uid, lo, hi, ord) "
-				" WHERE EXISTS (SELECT FROM mekatek.lab_item i WHERE i.uid = s.uid "
-				"                  AND i.last_scan_at > s.lo AND i.last_scan_at < s.hi)",
-				4, (Oid[]) {TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT4ARRAYOID});
+				"SELECT s.ord, CASE "
+				"  WHEN i.item_id IS NULL THEN "
+				"       CASE WHEN EXISTS (SELECT FROM mekatek.lab_item d WHERE d.uid = s.uid "
+				"                            AND d.last_scan_at > s.lo AND d.last_scan_at < s.hi) "
+				"            THEN 0 ELSE 1 END "
+				"  WHEN i.last_scan_at > s.lo AND i.last_scan_at < s.hi THEN 0 "
+				"  WHEN s.at < i.registered_at THEN 2 "
+				"  WHEN s.at < i.last_scan_at THEN 3 "
+				"  WHEN i.state <> 'registered' AND i.lab IS DISTINCT FROM s.lab THEN 4 "
+				"  ELSE 1 END "
+				"  FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], "
+				"              $5::timestamptz[], $6::int4[]) AS s(uid, lab, at, lo, hi, ord) "
+				"  LEFT JOIN mekatek.lab_item i ON i.active_uid = s.uid",
+				6, (Oid[]) {TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+				TIMESTAMPTZARRAYOID, INT4ARRAYOID});
 	/* A fresh snapshot: the rows the UPDATE saw, concurrent scanners' included. */
-	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_SELECT, "rfid_scan_apply: looking for bounces");
+	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_SELECT, "rfid_scan_apply: classifying uncounted scans");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
+		int			ord = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int			f = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 
-		flags[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = NULL;
+		flags[ord] = f == 0 ? NULL : scan_flags[f - 1];
 	}
 }
 
@@ -724,7 +836,8 @@ flag_uncounted(MkColumns *sc, const bool *counted, const char **flags)
  * by it.
  */
 static void
-scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags)
+scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags,
+					 MkColumns *outbox)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
@@ -763,8 +876,9 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 				"                  lab = s.lab, last_scan_at = s.at, updated_at = now() "
 				"             FROM s "
 				"            WHERE i.active_uid = ANY ($1) AND i.active_uid = s.uid "
-				"              AND (i.last_scan_at IS NULL OR i.last_scan_at <= s.lo "
-				"                   OR i.last_scan_at >= s.hi) "
+				"              AND (i.last_scan_at IS NULL OR i.last_scan_at <= s.lo) "
+				"              AND s.at >= i.registered_at "
+				"              AND (i.state = 'registered' OR i.lab = s.lab) "
 				"           RETURNING i.item_id, i.uid, i.item_code, i.state, s.lab, s.scan_id, s.at, s.ord), "
 				"     h AS (INSERT INTO mekatek.lab_item_history "
 				"                  (item_id, uid, item_code, from_state, to_state, lab, scan_id, at) "
@@ -774,7 +888,7 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 				"                             ELSE 'testing'::mekatek.lab_state END, "
 				"                  state, lab, scan_id, at "
 				"             FROM u ORDER BY ord) "
-				"SELECT ord FROM u",
+				"SELECT ord, item_code, state::text FROM u ORDER BY ord",
 				7, (Oid[]) {TEXTARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
 				TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT4ARRAYOID});
 	execute_in_uid_order(plan, args);
@@ -782,7 +896,12 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 	{
 		bool		isnull;
 
-		counted[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull))] = true;
+		int			ord = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int			to = lab_state_index(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+
+		counted[ord] = true;
+		lab_announce(outbox, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+					 &scans[ord], to - 1, to);
 	}
 	if (SPI_processed < (uint64) nvalid)
 		flag_uncounted(&c, counted, flags);
@@ -807,6 +926,7 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	int		   *counts;
 	int			nuids;
 	const char **flags;
+	MkColumns	outbox;
 
 	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
 		return PointerGetDatum(NULL);
@@ -815,14 +935,24 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	scans = scans_read(fcinfo, &t, &nscans);
 	flags = palloc0(sizeof(char *) * Max(nscans, 1));
 	for (int i = 0; i < nscans; i++)
+	{
 		if (scans[i].uid == NULL)
 			flags[i] = "bad_uid";
+		else if (!mk_device_time_ok(scans[i].at))
+		{
+			/* Kept and flagged, and out of the state machine's way. */
+			flags[i] = "bad_time";
+			scans[i].uid = NULL;
+		}
+	}
 	order = scans_by_uid(scans, nscans, &nvalid);
 	uids = scans_uids(scans, order, nvalid, &nuids, &counts);
+	mk_columns_init(&outbox, 1, 8);
 	if (nuids == nvalid && nvalid > 0)
-		scans_apply_distinct(scans, nscans, order, nvalid, flags);
+		scans_apply_distinct(scans, nscans, order, nvalid, flags, &outbox);
 	else if (nvalid > 0)
-		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags);
+		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags, &outbox);
+	lab_outbox_write(&outbox);
 	flags_write(scans, flags, nscans);
 	SPI_finish();
 	mk_transition_close(&t);

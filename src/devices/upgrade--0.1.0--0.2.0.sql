@@ -22,3 +22,191 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_event_event_no_seq',
 SELECT pg_catalog.pg_extension_config_dump('mekatek.capacity_alert_alert_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_card_card_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_attempt_attempt_id_seq', '');
+
+-- ---------------------------------------------------------------------
+-- Bounded device input, device clocks believed within a window, camera
+-- events in event time, lab scans flagged when they go back in time or
+-- to the wrong lab (issues 14 and 18).
+-- ---------------------------------------------------------------------
+
+-- Bounds on every text a device sends.  Added NOT VALID and then
+-- validated: a 0.1.0 database may hold what 0.1.0 let through (a 50 MB
+-- UID in door_attempt), and an upgrade must neither fail on it nor cut
+-- it.  A constraint that old rows break stays NOT VALID, with a WARNING
+-- naming it; new rows are checked all the same.
+ALTER TABLE mekatek.lab_item
+    ADD CONSTRAINT lab_item_item_code_length CHECK (octet_length(item_code) <= 64) NOT VALID,
+    ADD CONSTRAINT lab_item_text_length CHECK (octet_length(company) <= 200 AND octet_length(kind) <= 200
+                                               AND octet_length(test) <= 200) NOT VALID;
+ALTER TABLE mekatek.rfid_scan
+    DROP CONSTRAINT rfid_scan_flag_check,
+    ADD CONSTRAINT rfid_scan_flag_check CHECK (flag IN ('bad_uid', 'unregistered', 'bad_time', 'before_registration',
+                                                        'out_of_order', 'wrong_lab')),
+    ADD CONSTRAINT rfid_scan_event_id_length CHECK (octet_length(event_id) <= 150) NOT VALID,
+    ADD CONSTRAINT rfid_scan_scanner_length CHECK (octet_length(scanner) BETWEEN 1 AND 64) NOT VALID,
+    ADD CONSTRAINT rfid_scan_uid_length CHECK (octet_length(uid) <= 64) NOT VALID,
+    ADD CONSTRAINT rfid_scan_lab_length CHECK (octet_length(lab) BETWEEN 1 AND 64) NOT VALID;
+ALTER TABLE mekatek.room
+    ADD CONSTRAINT room_room_id_length CHECK (octet_length(room_id) <= 64) NOT VALID,
+    ADD CONSTRAINT room_name_length CHECK (octet_length(name) <= 200) NOT VALID;
+ALTER TABLE mekatek.visitor_event
+    ADD COLUMN flag text CHECK (flag IN ('late', 'bad_time')),
+    ADD CONSTRAINT visitor_event_event_id_length CHECK (octet_length(event_id) <= 150) NOT VALID,
+    ADD CONSTRAINT visitor_event_camera_length CHECK (octet_length(camera) BETWEEN 1 AND 64) NOT VALID,
+    ADD CONSTRAINT visitor_event_room_id_length CHECK (octet_length(room_id) BETWEEN 1 AND 64) NOT VALID;
+ALTER TABLE mekatek.door_card
+    ADD CONSTRAINT door_card_holder_length CHECK (octet_length(holder) <= 200) NOT VALID,
+    ADD CONSTRAINT door_card_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64) NOT VALID;
+ALTER TABLE mekatek.door_attempt
+    ADD CONSTRAINT door_attempt_door_id_length CHECK (octet_length(door_id) <= 64) NOT VALID,
+    ADD CONSTRAINT door_attempt_uid_length CHECK (octet_length(uid) <= 64) NOT VALID;
+DO $validate$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT conrelid::regclass AS tab, conname FROM pg_catalog.pg_constraint
+              WHERE connamespace = 'mekatek'::regnamespace AND NOT convalidated
+                AND conname LIKE '%\_length' ORDER BY conname LOOP
+        BEGIN
+            EXECUTE format('ALTER TABLE %s VALIDATE CONSTRAINT %I', c.tab, c.conname);
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'mekatek upgrade: rows of % written by 0.1.0 break % (left NOT VALID)', c.tab, c.conname
+                USING HINT = 'Shorten or delete them, then ALTER TABLE ... VALIDATE CONSTRAINT.';
+        END;
+    END LOOP;
+END
+$validate$;
+
+-- Camera events in event time: the room's latest applied event, and
+-- alerts a late event undid.
+ALTER TABLE mekatek.room_occupancy ADD COLUMN last_event_at timestamptz;
+UPDATE mekatek.room_occupancy o SET last_event_at = e.last
+  FROM (SELECT room_id, max(seen_at) AS last FROM mekatek.visitor_event GROUP BY room_id) e
+ WHERE e.room_id = o.room_id;
+ALTER TABLE mekatek.capacity_alert ADD COLUMN retracted_at timestamptz;
+
+-- The per-minute report counts only events that counted.
+CREATE OR REPLACE VIEW mekatek.visitor_minute AS
+SELECT room_id, minute, entered, exited, miscounted,
+       sum(entered) OVER w AS entered_total,
+       sum(exited) OVER w AS exited_total,
+       sum(entered - exited + miscounted) OVER w AS inside
+  FROM (SELECT room_id, date_trunc('minute', seen_at) AS minute,
+               coalesce(sum(n) FILTER (WHERE direction = 'in'), 0) AS entered,
+               coalesce(sum(n) FILTER (WHERE direction = 'out'), 0) AS exited,
+               sum(miscount) AS miscounted
+          FROM mekatek.visitor_event
+        WHERE flag IS NULL
+        GROUP BY 1, 2) m
+WINDOW w AS (PARTITION BY room_id ORDER BY minute);
+
+COMMENT ON TABLE mekatek.rfid_scan IS
+'Scanner events (INSERT only for devices); event_id deduplicates replays; flag marks a scan that moved no item: bad_uid, unregistered (no item in the lab), bad_time (clock outside the window), before_registration, out_of_order (before the item''s last counted scan), wrong_lab (not the lab the item was queued at)';
+COMMENT ON TABLE mekatek.visitor_event IS
+'Camera events (INSERT only for devices), applied in event time (seen_at); miscount > 0 marks an out with fewer people inside than it counted; flag: late (older than the room''s latest event by more than mekatek.event_lateness) or bad_time (clock outside the window), kept but not counted';
+COMMENT ON TABLE mekatek.capacity_alert IS
+'One row per capacity crossing in event time: full when inside reaches capacity, below when it falls back (also sent as NOTIFY mekatek_capacity); retracted_at set when a late event undid it';
+COMMENT ON TABLE mekatek.door_attempt IS
+'Every door_access call: decision and reason (granted, unknown_card, wrong_door, disabled, not_yet_valid, expired, outside_hours, locked_out, bad_uid, no_uid, no_door, bad_door, remote_unlock with its actor); an over-long door or UID is kept as its first 64 bytes';
+COMMENT ON FUNCTION mekatek.count_accuracy(int, int) IS
+'Counting accuracy in percent, the paper''s formula 100 - |counted - manual| / manual * 100, clamped to [0, 100]';
+
+-- Per-door settings: announce grants too.
+CREATE TABLE mekatek.door (
+    door_id        text PRIMARY KEY CONSTRAINT door_door_id_length CHECK (octet_length(door_id) BETWEEN 1 AND 64),
+    name           text NOT NULL DEFAULT '' CONSTRAINT door_name_length CHECK (octet_length(name) <= 200),
+    -- Refusals are always announced; grants only where someone asked.
+    notify_grants  boolean NOT NULL DEFAULT false,
+    -- Cards' hours are the door's local time, never the session's.
+    time_zone      text NOT NULL DEFAULT 'UTC'
+                   CONSTRAINT door_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL),
+    -- After lockout_after refusals of one card within lockout_window, the
+    -- card is refused (locked_out) until the window has passed.
+    lockout_after  int CONSTRAINT door_lockout_after_positive CHECK (lockout_after > 0),
+    lockout_window interval NOT NULL DEFAULT '5 minutes'
+                   CONSTRAINT door_lockout_window_positive CHECK (lockout_window > interval '0')
+);
+COMMENT ON TABLE mekatek.door IS
+'Per-door settings (a door needs no row): notify_grants announces granted entries too; time_zone of the cards'' hours; lockout after lockout_after refusals of a card within lockout_window';
+GRANT INSERT, UPDATE, DELETE, SELECT ON mekatek.door TO mekatek_admin;
+SELECT pg_catalog.pg_extension_config_dump('mekatek.door', '');
+
+-- Door schedules, lockout and remote unlock.
+ALTER TABLE mekatek.door_card
+    ADD COLUMN hours_from time,
+    ADD COLUMN hours_until time,
+    ADD CONSTRAINT door_card_hours_both CHECK ((hours_from IS NULL) = (hours_until IS NULL));
+ALTER TABLE mekatek.door_attempt ADD COLUMN actor text;
+CREATE INDEX door_attempt_refused_card ON mekatek.door_attempt (door_id, uid, at) WHERE NOT granted;
+CREATE FUNCTION mekatek.door_unlock(door_id text, note text DEFAULT NULL) RETURNS bigint
+LANGUAGE c VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS 'MODULE_PATHNAME', 'mk_door_unlock';
+COMMENT ON FUNCTION mekatek.door_unlock(text, text) IS
+'Admin: open a door remotely; logged in door_attempt (reason remote_unlock, actor), NOTIFY mekatek_door_unlock for the lock, outbox channel door; returns the attempt_id';
+GRANT EXECUTE ON FUNCTION mekatek.door_unlock(text, text) TO mekatek_admin;
+
+-- ---------------------------------------------------------------- heartbeats
+-- A device says it is alive with mekatek.device_heartbeat(its id); the
+-- server's clock stamps it (a device's clock may be wrong).
+-- mekatek.device_check_silence(), run every minute (pg_cron), marks the
+-- devices silent longer than their interval; each change is announced
+-- (NOTIFY mekatek_device, outbox channel device): silent, and back.
+CREATE TABLE mekatek.device (
+    device_id          text PRIMARY KEY CONSTRAINT device_device_id_length CHECK (octet_length(device_id) BETWEEN 1 AND 64),
+    kind               text NOT NULL DEFAULT '' CONSTRAINT device_kind_length CHECK (octet_length(kind) <= 64),
+    heartbeat_interval interval NOT NULL DEFAULT '1 minute'
+                       CONSTRAINT device_interval_positive CHECK (heartbeat_interval > interval '0'),
+    last_seen          timestamptz,
+    silent             boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE mekatek.device IS
+'Devices and their heartbeats: last_seen (server clock), silent once quiet longer than heartbeat_interval';
+
+CREATE FUNCTION mekatek.device_heartbeat(device_id text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    was_silent boolean;
+BEGIN
+    IF device_id IS NULL OR octet_length(device_id) NOT BETWEEN 1 AND 64 THEN
+        RAISE EXCEPTION 'device_heartbeat: device_id must be 1 to 64 bytes, not "%"', left(device_id, 64)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The old silent flag, read under the row lock the upsert takes.
+    SELECT d.silent INTO was_silent FROM mekatek.device d WHERE d.device_id = device_heartbeat.device_id FOR UPDATE;
+    INSERT INTO mekatek.device AS d (device_id, last_seen) VALUES (device_heartbeat.device_id, now())
+        ON CONFLICT ON CONSTRAINT device_pkey DO UPDATE SET last_seen = now(), silent = false;
+    IF was_silent THEN
+        PERFORM pg_catalog.pg_notify('mekatek_device', jsonb_build_object('device', device_heartbeat.device_id, 'state', 'back', 'at', now())::text),
+                mekatek.outbox_enqueue('device', jsonb_build_object('device', device_heartbeat.device_id, 'state', 'back', 'at', now()));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mekatek.device_heartbeat(text) IS
+'Device: I am alive (last_seen = now()); a device that was silent is announced back (NOTIFY mekatek_device, outbox channel device)';
+
+CREATE FUNCTION mekatek.device_check_silence() RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    WITH s AS (
+        UPDATE mekatek.device d SET silent = true
+         WHERE NOT d.silent AND d.last_seen < now() - d.heartbeat_interval
+        RETURNING d.device_id, d.last_seen
+    ), n AS (
+        SELECT pg_catalog.pg_notify('mekatek_device', p::text), mekatek.outbox_enqueue('device', p)
+          FROM (SELECT jsonb_build_object('device', device_id, 'state', 'silent', 'last_seen', last_seen) AS p
+                  FROM s ORDER BY device_id) q
+    )
+    SELECT count(*)::integer FROM n
+$$;
+COMMENT ON FUNCTION mekatek.device_check_silence() IS
+'Marks devices silent longer than their heartbeat_interval and announces each (NOTIFY mekatek_device, outbox channel device); returns how many; run it every minute with pg_cron';
+
+GRANT EXECUTE ON FUNCTION mekatek.device_heartbeat(text) TO mekatek_device;
+GRANT EXECUTE ON FUNCTION mekatek.device_check_silence() TO mekatek_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.device TO mekatek_admin;
+GRANT SELECT ON mekatek.device TO mekatek_analyst;
+SELECT pg_catalog.pg_extension_config_dump('mekatek.device', '');

@@ -1,16 +1,22 @@
-# mekatek-edge: the device-side forwarder (libpq), built with the extension.
-# Included by the top Makefile after PGXS, so it only adds to `all` and
-# `clean`; `make install` installs the extension as before (copy
-# src/edge/mekatek-edge to the device yourself).
+# mekatek-edge (the device-side forwarder) and mekatek-notify (the outbox
+# deliverer), libpq programs built with the extension.  Included by the top
+# Makefile after PGXS, so they only add to `all` and `clean`; `make install`
+# installs the extension as before (copy src/edge/mekatek-* to the device
+# or the gateway yourself).
 EDGE_BIN := src/edge/mekatek-edge
+NOTIFY_BIN := src/edge/mekatek-notify
 
-all: $(EDGE_BIN)
+all: $(EDGE_BIN) $(NOTIFY_BIN)
 
 $(EDGE_BIN): src/edge/mekatek-edge.c
 	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ $< \
-		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq
+		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq -lcrypto
 
-EXTRA_CLEAN += $(EDGE_BIN)
+$(NOTIFY_BIN): src/edge/mekatek-notify.c
+	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ $< \
+		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq -lcurl
+
+EXTRA_CLEAN += $(EDGE_BIN) $(NOTIFY_BIN)
 
 # mekatek-chat: the chat bot's bridge to the ledger (JSON lines, json-c).
 CHAT_BIN := src/edge/mekatek-chat

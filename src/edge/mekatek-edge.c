@@ -4,10 +4,23 @@
  * Reads event lines from stdin or a serial device, inserts them in batches
  * with libpq, and when the database cannot be reached appends them to a
  * local spool file, which is replayed in order once it comes back.  Every
- * event carries an id (given on the line, or made here from the edge id,
- * the start time and a sequence number) and the event tables are unique on
- * it: a batch whose COMMIT was lost with the connection is simply sent
- * again, INSERT ... ON CONFLICT DO NOTHING drops what already arrived.
+ * event carries an id and the event tables are unique on it: a batch whose
+ * COMMIT was lost with the connection is simply sent again, INSERT ... ON
+ * CONFLICT DO NOTHING drops what already arrived.
+ *
+ * The id is the line's @ID, or one derived from the line so that reading
+ * the same input again applies nothing twice:
+ *   - from a file (-i FILE, not a terminal): EDGE:f:HASH of the file's
+ *     path, the line number and the line;
+ *   - from a stream (stdin, a serial port), for a line with a TIME:
+ *     EDGE:t:HASH of the line, and :K for the K-th identical line among
+ *     the last 4096 (two visitors reported in the same second stay two);
+ *   - from a stream, for a line without TIME: the edge stamps it on
+ *     arrival, so it is a new reading every time it is read, and its id is
+ *     EDGE:START:SEQ, unique to this run.  Replaying a stream of such
+ *     lines applies them again: give them a TIME or an @ID, or read them
+ *     with -i FILE.
+ * HASH is the first 128 bits of SHA-256, in hex.
  *
  * Event lines (fields separated by blanks; '#' starts a comment line):
  *   [@ID] visitor CAMERA ROOM in|out [N] [TIME]
@@ -16,9 +29,19 @@
  * edge stamps the moment it read the line, so a spooled event keeps the
  * time it happened, not the time it was replayed.
  *
- * Lines the database refuses as bad data (a bad direction, an unknown
- * time format) cannot succeed on replay; they go to the reject file with
- * the server's message instead of blocking the stream.
+ * Lines the database refuses as bad data (an unknown time format, a name
+ * too long) cannot succeed on replay; like lines refused here (a bad
+ * direction, too many fields) they go to the reject file instead of
+ * blocking the stream.  The reject file is itself valid input: each record
+ * is a comment line "# rejected: REASON" followed by the line as an input
+ * line (a server-refused event written with its @ID, so that a corrected
+ * line keeps its identity); a line that cannot be written back as it was
+ * read (longer than 1024 bytes, holding a NUL byte, a corrupt spool line)
+ * is a comment only.  Fix the lines and feed the file back with -i.
+ *
+ * The summary counts every line read: lines = events + rejected here +
+ * blank or comment; events = inserted + duplicates + refused by the
+ * server + left in the spool.
  *
  * Exit status: 0 when everything read was delivered (or rejected), 1 on a
  * usage or local I/O error, 2 when --wait ran out with events still in the
@@ -36,12 +59,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 
 #define MAX_LINE	1024		/* longer lines are rejected, never cut */
 #define MAX_BATCH	1000
@@ -76,7 +101,15 @@ static Event batch[MAX_BATCH];
 static int	nbatch = 0;
 static long long seq = 0;
 static long long start_us;
-static long long n_read, n_inserted, n_dups, n_rejected, n_spooled;
+static long long n_lines, n_events, n_local_rejects, n_skipped, n_inserted, n_dups,
+			n_refused, n_spooled;
+static long long line_no;
+static char file_key[4096];		/* the input file's path; empty for a stream */
+
+/* The last identical-line digests seen on a stream, for the :K suffix. */
+#define RECENT 4096
+static unsigned char recent[RECENT][16];
+static int	nrecent;
 
 static void
 logmsg(const char *fmt,...)
@@ -126,21 +159,109 @@ since_ms(const struct timespec *t)
 	return (n.tv_sec - t->tv_sec) * 1000.0 + (n.tv_nsec - t->tv_nsec) / 1e6;
 }
 
+/*
+ * Append a record to the reject file: "# rejected: WHY", then the line
+ * when it can be read back as it was (NULL: the comment carries a prefix).
+ */
 static void
-reject(const char *why, const char *line)
+reject_write(const char *why, const char *line, const char *prefix)
 {
 	FILE	   *f;
 
-	n_rejected++;
-	logmsg("rejected: %s: %s", why, line);
+	logmsg("rejected: %s: %s", why, line ? line : prefix);
 	if (reject_path == NULL)
 		return;
 	f = fopen(reject_path, "a");
 	if (f == NULL)
 		die("cannot open reject file \"%s\": %s", reject_path, strerror(errno));
-	fprintf(f, "%s\t%s\n", line, why);
+	if (line)
+		fprintf(f, "# rejected: %s\n%s\n", why, line);
+	else
+		fprintf(f, "# rejected: %s: %.80s\n", why, prefix);
 	if (fclose(f) != 0)
 		die("cannot write reject file \"%s\": %s", reject_path, strerror(errno));
+}
+
+/* An input line refused here. */
+static void
+reject(const char *why, const char *line)
+{
+	n_local_rejects++;
+	reject_write(why, line, NULL);
+}
+
+/* An input line that cannot be written back as it was read. */
+static void
+reject_unreadable(const char *why, const char *prefix)
+{
+	n_local_rejects++;
+	reject_write(why, NULL, prefix);
+}
+
+/* 128 bits of SHA-256 over the given strings, each ended by a NUL. */
+static void
+digest(const char *const *parts, int nparts, unsigned char out[16])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+		die("cannot hash: out of memory");
+	for (int i = 0; i < nparts; i++)
+		EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	memcpy(out, md, 16);
+}
+
+static void
+hex16(const unsigned char d[16], char *out)
+{
+	for (int i = 0; i < 16; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/*
+ * The id of a line without @ID (see the header): fields are the event's
+ * spool fields after the id, has_time whether the line gave its TIME.
+ */
+static void
+derive_id(char *buf, size_t len, const char *fields, bool has_time)
+{
+	unsigned char d[16];
+	char		hex[33];
+
+	if (file_key[0])
+	{
+		char		no[32];
+		const char *parts[3] = {file_key, no, fields};
+
+		snprintf(no, sizeof no, "%lld", line_no);
+		digest(parts, 3, d);
+		hex16(d, hex);
+		snprintf(buf, len, "%s:f:%s", edge_id, hex);
+	}
+	else if (has_time)
+	{
+		const char *parts[1] = {fields};
+		int			k = 0;
+
+		digest(parts, 1, d);
+		for (int i = 0; i < nrecent && i < RECENT; i++)
+			if (memcmp(recent[i], d, 16) == 0)
+				k++;
+		memcpy(recent[nrecent % RECENT], d, 16);
+		/* Count up to RECENT, then wrap, keeping the ring full. */
+		nrecent = nrecent + 1 == 2 * RECENT ? RECENT : nrecent + 1;
+		hex16(d, hex);
+		if (k == 0)
+			snprintf(buf, len, "%s:t:%s", edge_id, hex);
+		else
+			snprintf(buf, len, "%s:t:%s:%d", edge_id, hex, k);
+	}
+	else
+		snprintf(buf, len, "%s:%lld:%lld", edge_id, start_us, ++seq);
 }
 
 /* ISO 8601 UTC with microseconds, for events read without a time. */
@@ -169,13 +290,19 @@ parse_input(const char *line, Event *ev)
 	char	   *save = NULL;
 	char		idbuf[200];
 	char		tsbuf[40];
-	const char *id,
+	char		fields[EV_MAX];
+	const char *id = NULL,
 			   *n = "1",
 			   *ts;
 	int			k = 0;
 	int			len = 0;
 
 	snprintf(copy, sizeof copy, "%s", line);
+	if (copy[strspn(copy, " \t\r")] == '#')
+	{
+		n_skipped++;			/* a comment, however many words */
+		return false;
+	}
 	for (char *t = strtok_r(copy, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save))
 	{
 		if (ntok == 8)
@@ -186,7 +313,10 @@ parse_input(const char *line, Event *ev)
 		tok[ntok++] = t;
 	}
 	if (ntok == 0 || tok[0][0] == '#')
-		return false;			/* blank or comment */
+	{
+		n_skipped++;			/* blank or comment */
+		return false;
+	}
 	if (tok[0][0] == '@')
 	{
 		if (tok[0][1] == '\0' || strlen(tok[0]) > 150)
@@ -196,11 +326,6 @@ parse_input(const char *line, Event *ev)
 		}
 		id = tok[0] + 1;
 		k = 1;
-	}
-	else
-	{
-		snprintf(idbuf, sizeof idbuf, "%s:%lld:%lld", edge_id, start_us, ++seq);
-		id = idbuf;
 	}
 	if (ntok - k < 1)
 	{
@@ -244,8 +369,8 @@ parse_input(const char *line, Event *ev)
 		}
 		if (rest == 5)
 			ts = tok[k + 5];
-		len = snprintf(ev->text, sizeof ev->text, "%s\tvisitor\t%s\t%s\t%s\t%s\t%s",
-					   id, tok[k + 1], tok[k + 2], tok[k + 3], n, ts);
+		len = snprintf(fields, sizeof fields, "visitor\t%s\t%s\t%s\t%s\t%s",
+					   tok[k + 1], tok[k + 2], tok[k + 3], n, ts);
 	}
 	else if (strcmp(tok[k], "rfid") == 0)
 	{
@@ -258,15 +383,21 @@ parse_input(const char *line, Event *ev)
 		}
 		if (rest == 4)
 			ts = tok[k + 4];
-		len = snprintf(ev->text, sizeof ev->text, "%s\trfid\t%s\t%s\t%s\t-\t%s",
-					   id, tok[k + 1], tok[k + 2], tok[k + 3], ts);
+		len = snprintf(fields, sizeof fields, "rfid\t%s\t%s\t%s\t-\t%s",
+					   tok[k + 1], tok[k + 2], tok[k + 3], ts);
 	}
 	else
 	{
 		reject("kind must be visitor or rfid", line);
 		return false;
 	}
-	if (len >= (int) sizeof ev->text)
+	if (id == NULL && len < (int) sizeof fields)
+	{
+		derive_id(idbuf, sizeof idbuf, fields, ts != tsbuf);
+		id = idbuf;
+	}
+	if (len >= (int) sizeof fields ||
+		snprintf(ev->text, sizeof ev->text, "%s\t%s", id, fields) >= (int) sizeof ev->text)
 	{
 		reject("event too long", line);
 		return false;
@@ -442,16 +573,25 @@ send_events(Event **evs, int n)
 			PQclear(res);
 			return 0;
 		}
-		snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
+		snprintf(why, sizeof why, "%s", PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+				 ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQresultErrorMessage(res));
 		why[strcspn(why, "\n")] = '\0';
 		PQclear(res);
 		exec_ok("ROLLBACK");
 		if (n == 1)
 		{
-			char		line[EV_MAX];
+			char		line[EV_MAX + 16];
+			const Event *e = evs[0];
 
-			join_event(evs[0], line, sizeof line);
-			reject(why, line);
+			/* Back to an input line, with its id, for the reject file. */
+			if (strcmp(e->f[1], "visitor") == 0)
+				snprintf(line, sizeof line, "@%s visitor %s %s %s %s %s",
+						 e->f[0], e->f[2], e->f[3], e->f[4], e->f[5], e->f[6]);
+			else
+				snprintf(line, sizeof line, "@%s rfid %s %s %s %s",
+						 e->f[0], e->f[2], e->f[3], e->f[4], e->f[6]);
+			n_refused++;
+			reject_write(why, line, NULL);
 			return 1;
 		}
 		/* Bad data somewhere: one by one, so that only the bad ones are rejected. */
@@ -553,7 +693,7 @@ drain_spool(void)
 			}
 			if (corrupt)
 			{
-				reject("corrupt spool line", line);
+				reject_unreadable("corrupt spool line", line);
 				offsets[n] = ftell(in);
 				if (n == 0)
 					spool_sent = offsets[0];
@@ -617,6 +757,13 @@ open_input(void)
 	fd = open(input_path, O_RDONLY | O_NOCTTY);
 	if (fd < 0)
 		die("cannot open input \"%s\": %s", input_path, strerror(errno));
+	{
+		struct stat st;
+
+		/* A regular file can be read again: its lines are numbered. */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && realpath(input_path, file_key) == NULL)
+			file_key[0] = '\0';
+	}
 	if (isatty(fd))
 	{
 		switch (baud)
@@ -764,14 +911,19 @@ main(int argc, char **argv)
 				clock_gettime(CLOCK_MONOTONIC, &eof_at);
 				/* A last line without its newline. */
 				line[linelen] = '\0';
+				if (linelen > 0 || overlong || hasnul)
+				{
+					n_lines++;
+					line_no++;
+				}
 				if (overlong)
-					reject("line longer than 1024 bytes", line);
+					reject_unreadable("line longer than 1024 bytes", line);
 				else if (hasnul)
-					reject("NUL byte in line", line);
+					reject_unreadable("NUL byte in line", line);
 				else if (linelen > 0 && parse_input(line, &batch[nbatch]) &&
 						 split_event(&batch[nbatch]))
 				{
-					n_read++;
+					n_events++;
 					nbatch++;
 				}
 				continue;
@@ -789,13 +941,15 @@ main(int argc, char **argv)
 					continue;
 				}
 				line[linelen] = '\0';
+				n_lines++;
+				line_no++;
 				if (overlong)
-					reject("line longer than 1024 bytes", line);
+					reject_unreadable("line longer than 1024 bytes", line);
 				else if (hasnul)
-					reject("NUL byte in line", line);
+					reject_unreadable("NUL byte in line", line);
 				else if (parse_input(line, &batch[nbatch]) && split_event(&batch[nbatch]))
 				{
-					n_read++;
+					n_events++;
 					if (nbatch++ == 0)
 						clock_gettime(CLOCK_MONOTONIC, &batch_started);
 					if (nbatch == batch_max)
@@ -815,8 +969,10 @@ main(int argc, char **argv)
 	flush_batch();
 	if (spool_pending)
 		spool_sync();
-	logmsg("read %lld, inserted %lld, duplicates %lld, rejected %lld, spooled %lld%s",
-		   n_read, n_inserted, n_dups, n_rejected, n_spooled,
+	logmsg("lines %lld: events %lld, rejected %lld, blank or comment %lld; "
+		   "events: inserted %lld, duplicates %lld, refused by the server %lld, spooled %lld%s",
+		   n_lines, n_events, n_local_rejects, n_skipped,
+		   n_inserted, n_dups, n_refused, n_spooled,
 		   spool_pending ? " (spool not empty)" : "");
 	if (conn)
 		PQfinish(conn);

@@ -13,11 +13,11 @@ SELECT r.item_code, r.uid, r.state, r.tag_code
 \echo 'The lab scanner (role mekatek_device) only INSERTs; a double read 1 s later counts once, an unknown tag is flagged:'
 SET ROLE mekatek_device;
 INSERT INTO mekatek.rfid_scan(scanner, uid, lab, scanned_at) VALUES
-  ('lab-1', '04D693CAA36580', 'LAB-KIMIA', now() - interval '30 min'),
-  ('lab-1', '04D693CAA36580', 'LAB-KIMIA', now() - interval '30 min' + interval '1 s'),
-  ('lab-1', '04D693CAA36580', 'LAB-KIMIA', now() - interval '10 min'),
-  ('lab-1', '04CE93CAA36580', 'LAB-KIMIA', now() - interval '5 min'),
-  ('lab-1', '04FFFFFFFFFFFF', 'LAB-KIMIA', now());
+  ('lab-1', '04D693CAA36580', 'LAB-KIMIA', now() + interval '1 min'),
+  ('lab-1', '04D693CAA36580', 'LAB-KIMIA', now() + interval '1 min 1 s'),
+  ('lab-1', '04D693CAA36580', 'LAB-KIMIA', now() + interval '20 min'),
+  ('lab-1', '04CE93CAA36580', 'LAB-KIMIA', now() + interval '25 min'),
+  ('lab-1', '04FFFFFFFFFFFF', 'LAB-KIMIA', now() + interval '30 min');
 RESET ROLE;
 SELECT item_code, state, lab, tag_code FROM mekatek.lab_item ORDER BY item_code;
 SELECT uid, flag FROM mekatek.rfid_scan WHERE flag IS NOT NULL;

@@ -17,6 +17,8 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +2      the "readme" cluster (README examples)       test/scripts/readme_examples.sh
 #   +3      the "valgrind" cluster (MK_VALGRIND=1)       test/scripts/valgrind.sh
 #   +4      the "sqlsmith" cluster                       test/bench/sqlsmith/run.sh
+#   +5      the "notify" cluster                         test/scripts/devices_notifier.sh
+#   +6      the stand-in Telegram Bot API                test/scripts/devices_notifier.sh
 #   +10..19 S3 peers, fault proxy, a port left closed    test/backup_s3/lib.sh (bk_port)
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
@@ -29,7 +31,8 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 # The demo cluster is not a test: it listens on MK_PORT (Makefile, 54329).
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
-    [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [s3_first]=10 [s3_last]=19
+    [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [notify]=5 [telegram]=6
+    [s3_first]=10 [s3_last]=19
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
     [bench_ledger]=46

@@ -29,8 +29,8 @@ SELECT set_eq($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'mekatek'::regnamespace
        AND has_function_privilege('mekatek_device', p.oid, 'EXECUTE') $$,
-    $$ VALUES ('mekatek.door_access(text,text)') $$,
-    'mekatek_device may EXECUTE door_access and nothing else');
+    $$ VALUES ('mekatek.door_access(text,text)'), ('mekatek.device_heartbeat(text)') $$,
+    'mekatek_device may EXECUTE door_access and device_heartbeat, nothing else');
 SELECT ok(NOT has_table_privilege('mekatek_analyst', 'mekatek.door_card', 'SELECT')
           AND NOT has_table_privilege('mekatek_analyst', 'mekatek.door_attempt', 'SELECT'),
           'analysts do not see door cards or the door log');

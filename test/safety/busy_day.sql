@@ -73,3 +73,11 @@ SELECT 'cam-2', 'lobby', CASE WHEN g % 3 = 0 THEN 'out' ELSE 'in' END, 1,
   FROM generate_series(1, 30) g;
 SELECT count(mekatek.door_access('front', CASE WHEN g % 2 = 0 THEN '04D693CAA36580' ELSE '04AA90CAA36580' END))
   FROM generate_series(1, 10) g;
+-- devices' tables new in 0.2.0: door settings and heartbeats.
+SELECT to_regclass('mekatek.device') IS NOT NULL AS has_device_tables \gset
+\if :has_device_tables
+INSERT INTO mekatek.door (door_id, name, notify_grants, time_zone, lockout_after) VALUES ('front', 'Pintu depan', true, 'Asia/Jakarta', 5);
+SELECT mekatek.door_access('front', '04D693CAA36580');
+INSERT INTO mekatek.device (device_id, kind, heartbeat_interval) VALUES ('cam-2', 'camera', '30 s');
+SELECT mekatek.device_heartbeat('cam-2'), mekatek.device_heartbeat('lab-2');
+\endif

@@ -34,14 +34,15 @@ now_s(void)
 static double
 payload_at(const char *payload)
 {
-	const char *p = strstr(payload, "\"at\":\"");
+	/* Payloads are in jsonb's text layout: "key": value. */
+	const char *p = strstr(payload, "\"at\": \"");
 	struct tm	tm = {0};
 	double		frac = 0;
 	char	   *end;
 
 	if (p == NULL)
 		return -1;
-	p += 6;
+	p += 7;
 	if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
 			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
 		return -1;
@@ -133,7 +134,7 @@ main(int argc, char **argv)
 			{
 				double		t = now_s();
 
-				if (strstr(nt->extra, "\"room\":\"probe\""))
+				if (strstr(nt->extra, "\"room\": \"probe\""))
 				{
 					lat[n++] = (t - payload_at(nt->extra)) * 1000.0;
 					got = true;
