@@ -142,6 +142,9 @@ mk_fw_rule_rel(const fw_rule *a, const fw_rule *b)
 	bool		sub = true,
 				sup = true;
 
+	/* an IPv4 rule and an IPv6 rule never see the same packet */
+	if (a->family != 0 && b->family != 0 && a->family != b->family)
+		return REL_DISJOINT;
 	f[0] = rel_text(a->direction, b->direction);
 	if (f[0] == REL_DISJOINT)
 		return REL_DISJOINT;

@@ -13,7 +13,7 @@ void
 mk_firewall_init(void)
 {
 	DefineCustomIntVariable("mekatek.fw_log_year",
-							"Year for classic syslog headers, which print none (0: the current year).",
+							"Year for classic syslog headers, which print none (0: the year the transaction started in, or the year before for a date more than a day after that start).",
 							NULL, &fw_log_year, 0, 0, 9999,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("mekatek.fw_parse_strict",
