@@ -245,10 +245,11 @@ CREATE TABLE mekatek.fw_rule (
     flagged        boolean GENERATED ALWAYS AS (matches IS NOT NULL) STORED,
     packets        bigint CHECK (packets >= 0),
     bytes          bigint CHECK (bytes >= 0),
+    "goto"         boolean NOT NULL DEFAULT false CHECK (NOT "goto" OR target IS NOT NULL),
     PRIMARY KEY (policy, position)
 );
 COMMENT ON TABLE mekatek.fw_rule IS
-    'Ordered filter rules of named policies; NULL means any.  action is NULL for a non-terminating target (LOG, a user chain: see target); matches keeps, in order, the iptables options the columns cannot represent (state, limit, icmp-type, negations...), and such rules are flagged and left out of anomaly and usage analysis; packets and bytes are iptables-save -c counters';
+    'Ordered filter rules of named policies; NULL means any.  action is NULL for a non-terminating target (LOG, a user chain: see target); matches keeps, in order, the iptables options the columns cannot represent (state, limit, icmp-type, negations...), and flag the rule; packets and bytes are iptables-save -c counters; goto marks -g (target names the chain)';
 
 CREATE FUNCTION mekatek.fw_rule_normalise() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -366,7 +367,8 @@ BEGIN
                '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
                (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
                   FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
-               '-j ' || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
+               CASE WHEN r."goto" THEN '-g ' ELSE '-j ' END
+                   || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
                (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
                   FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END
           FROM mekatek.fw_rule r WHERE r.policy = $1
@@ -388,7 +390,20 @@ RETURNS TABLE (rule_a int, rule_b int, anomaly text)
 AS 'MODULE_PATHNAME', 'mk_fw_anomalies'
 LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION mekatek.fw_anomalies(text) IS
-    'Every ordered pair of rules (rule_a before rule_b) classified as shadowing, correlation, generalization or redundancy by Al-Shaer and Hamed''s definitions (deny, drop and reject count as one decision); flagged rules and non-terminating targets are left out with a NOTICE';
+    'Every ordered pair of rules (rule_a before rule_b) classified as shadowing, correlation, generalization or redundancy by Al-Shaer and Hamed''s definitions (deny, drop and reject count as one decision), over the evaluation order with user chains inlined at their jumps; state, multiport, iprange, icmp-type, tcp-flags and negations are exact; a rule with a match Mekatek does not model is never classified but may decide any of its packets (so no redundancy is reported across it), with a NOTICE';
+
+CREATE FUNCTION mekatek.fw_trace(policy text, chain text DEFAULT 'INPUT', proto text DEFAULT 'tcp',
+                                  src inet DEFAULT NULL, dst inet DEFAULT NULL,
+                                  sport int DEFAULT NULL, dport int DEFAULT NULL,
+                                  in_iface text DEFAULT NULL, out_iface text DEFAULT NULL,
+                                  state text DEFAULT 'NEW', icmp_type int DEFAULT NULL,
+                                  icmp_code int DEFAULT NULL, tcp_flags text DEFAULT NULL)
+RETURNS TABLE (step int, chain text, "position" int, target text, verdict text, certain boolean)
+AS 'MODULE_PATHNAME', 'mk_fw_trace'
+LANGUAGE C STABLE CALLED ON NULL INPUT
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text) IS
+    'Which rule decides a packet: every rule the packet matches on its way through the chain (LOG rules, jumps into user chains, RETURN), the last row the verdict (position NULL: the chain policy).  A rule with a match Mekatek does not model is a row with certain false and the packet goes on; the verdict is then not certain.  tcp_flags NULL means SYN for a NEW packet, ACK otherwise';
 
 CREATE FUNCTION mekatek.fw_rule_usage(policy text, since timestamptz, until timestamptz)
 RETURNS TABLE ("position" int, hits bigint, probability float8, cumulative float8)
@@ -638,4 +653,6 @@ GRANT EXECUTE ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, floa
 -- Grants on the objects new in 0.2.0 (the upgrade script repeats them).
 GRANT SELECT ON mekatek.fw_policy, mekatek.fw_prefix_action_default TO mekatek_analyst;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_policy TO mekatek_admin;
-GRANT EXECUTE ON FUNCTION mekatek.fw_policy_family(text) TO mekatek_analyst;
+GRANT EXECUTE ON FUNCTION mekatek.fw_policy_family(text),
+                mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text)
+      TO mekatek_analyst;

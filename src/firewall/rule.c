@@ -468,6 +468,7 @@ import_rule(import_state *st, List *words, int start, const char *chain,
 			   *action = NULL;
 	List	   *matches = NIL,
 			   *topts = NIL;
+	bool		is_goto = false;
 	int			n = list_length(words);
 	int			i = start;
 	Datum		vals[12];
@@ -478,11 +479,14 @@ import_rule(import_state *st, List *words, int start, const char *chain,
 		char	   *w = list_nth(words, i);
 		char	   *arg = i + 1 < n ? list_nth(words, i + 1) : NULL;
 
-		if (is_opt(w, "-j", "--jump"))
+		if (is_opt(w, "-j", "--jump") || is_opt(w, "-g", "--goto"))
 		{
 			if (arg == NULL)
-				bad_line(st, "-j without a target");
-			if (strcmp(arg, "ACCEPT") == 0)
+				bad_line(st, psprintf("%s without a target", w));
+			is_goto = w[1] == 'g' || w[2] == 'g';
+			if (is_goto)
+				target = arg;	/* -g names a user chain */
+			else if (strcmp(arg, "ACCEPT") == 0)
 				action = "accept";
 			else if (strcmp(arg, "DROP") == 0)
 				action = "drop";
@@ -595,8 +599,8 @@ import_rule(import_state *st, List *words, int start, const char *chain,
 	SETTEXT(11, target);
 #undef SETTEXT
 	{
-		Datum		all[16];
-		char		alln[16];
+		Datum		all[17];
+		char		alln[17];
 		char	   *m = json_array(matches);
 		char	   *t = json_array(topts);
 
@@ -610,6 +614,8 @@ import_rule(import_state *st, List *words, int start, const char *chain,
 		alln[14] = packets ? ' ' : 'n';
 		all[15] = bytes ? CStringGetTextDatum(bytes) : (Datum) 0;
 		alln[15] = bytes ? ' ' : 'n';
+		all[16] = BoolGetDatum(is_goto);
+		alln[16] = ' ';
 		mk_spi_execute_plan(st->insert_rule, all, alln, false, 0, SPI_OK_INSERT,
 							"fw_import_iptables: rule insert");
 	}
@@ -650,8 +656,8 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 	bool		seen_filter = false;
 	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
 	char	   *rules = mk_arg_cstring(fcinfo, 1, "rules", true);
-	Oid			rule_types[16] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			rule_types[17] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
 	Oid			pol_types[2] = {TEXTOID, INT4OID};
 	Datum		pol_args[2];
 	int			table_line = 0;	/* line of the open "*filter", 0 when none is open */
@@ -666,13 +672,13 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 	SPI_connect();
 	st.insert_rule = mk_spi_prepare(
 								 "INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, "
-								 "  action, in_iface, out_iface, target, matches, target_options, packets, bytes) "
+								 "  action, in_iface, out_iface, target, matches, target_options, packets, bytes, goto) "
 								 "VALUES ($1, $2, $3, $4, "
 								 "  pg_catalog.network($5::pg_catalog.inet), $6::pg_catalog.int4range, "
 								 "  pg_catalog.network($7::pg_catalog.inet), $8::pg_catalog.int4range, "
 								 "  $9, $10, $11, $12, $13::pg_catalog.jsonb, $14::pg_catalog.jsonb, "
-								 "  $15::pg_catalog.int8, $16::pg_catalog.int8)",
-								 16, rule_types, "fw_import_iptables");
+								 "  $15::pg_catalog.int8, $16::pg_catalog.int8, $17)",
+								 17, rule_types, "fw_import_iptables");
 	st.insert_chain = mk_spi_prepare(
 								  "INSERT INTO mekatek.fw_chain_policy (policy, chain, action) VALUES ($1, $2, $3) "
 								  "ON CONFLICT (policy, chain) DO UPDATE SET action = excluded.action",

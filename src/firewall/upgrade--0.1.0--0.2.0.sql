@@ -26,11 +26,12 @@ INSERT INTO mekatek.fw_prefix_action_default (prefix, action, origin) VALUES
     ('ACCEPT', 'accept', 'common'),
     ('ACCEPT:', 'accept', 'common');
 
--- iptables-save -c counters.
+-- iptables-save -c counters, -g (goto).
 ALTER TABLE mekatek.fw_rule ADD COLUMN packets bigint CHECK (packets >= 0),
-                            ADD COLUMN bytes bigint CHECK (bytes >= 0);
+                            ADD COLUMN bytes bigint CHECK (bytes >= 0),
+                            ADD COLUMN "goto" boolean NOT NULL DEFAULT false CHECK (NOT "goto" OR target IS NOT NULL);
 COMMENT ON TABLE mekatek.fw_rule IS
-    'Ordered filter rules of named policies; NULL means any.  action is NULL for a non-terminating target (LOG, a user chain: see target); matches keeps, in order, the iptables options the columns cannot represent (state, limit, icmp-type, negations...), and such rules are flagged and left out of anomaly and usage analysis; packets and bytes are iptables-save -c counters';
+    'Ordered filter rules of named policies; NULL means any.  action is NULL for a non-terminating target (LOG, a user chain: see target); matches keeps, in order, the iptables options the columns cannot represent (state, limit, icmp-type, negations...), and flag the rule; packets and bytes are iptables-save -c counters; goto marks -g (target names the chain)';
 
 -- Policies and their address family; an unknown policy is an error.
 CREATE TABLE mekatek.fw_policy (
@@ -48,6 +49,19 @@ LANGUAGE C STABLE STRICT
 SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.fw_policy_family(text) IS
     'The address family (4 or 6) of a policy: mekatek.fw_policy''s, else that of its rules'' addresses and ICMP protocol, else 4; ERROR 42704 for a policy with no rule, chain policy or fw_policy row, 22023 for one whose rules mix the families';
+
+CREATE FUNCTION mekatek.fw_trace(policy text, chain text DEFAULT 'INPUT', proto text DEFAULT 'tcp',
+                                  src inet DEFAULT NULL, dst inet DEFAULT NULL,
+                                  sport int DEFAULT NULL, dport int DEFAULT NULL,
+                                  in_iface text DEFAULT NULL, out_iface text DEFAULT NULL,
+                                  state text DEFAULT 'NEW', icmp_type int DEFAULT NULL,
+                                  icmp_code int DEFAULT NULL, tcp_flags text DEFAULT NULL)
+RETURNS TABLE (step int, chain text, "position" int, target text, verdict text, certain boolean)
+AS 'MODULE_PATHNAME', 'mk_fw_trace'
+LANGUAGE C STABLE CALLED ON NULL INPUT
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text) IS
+    'Which rule decides a packet: every rule the packet matches on its way through the chain (LOG rules, jumps into user chains, RETURN), the last row the verdict (position NULL: the chain policy).  A rule with a match Mekatek does not model is a row with certain false and the packet goes on; the verdict is then not certain.  tcp_flags NULL means SYN for a NEW packet, ACK otherwise';
 
 CREATE OR REPLACE FUNCTION mekatek.fw_port_text(r int4range) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -113,7 +127,8 @@ BEGIN
                '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
                (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
                   FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
-               '-j ' || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
+               CASE WHEN r."goto" THEN '-g ' ELSE '-j ' END
+                   || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
                (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
                   FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END
           FROM mekatek.fw_rule r WHERE r.policy = $1
@@ -246,10 +261,15 @@ COMMENT ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) IS
 COMMENT ON FUNCTION mekatek.fw_import_iptables(text, text) IS
     'Replaces the rules of a policy with those of an iptables-save dump (with or without -c counters) or a script of iptables/ip6tables -A/-P command lines, and records the policy and its address family in mekatek.fw_policy; every problem is an ERROR naming the line (an option given twice, a second chain policy or COMMIT, a table without COMMIT, a bad address, mask or port, both families in one policy); unrepresentable matches are kept in matches and flagged; returns the number of rules';
 
+COMMENT ON FUNCTION mekatek.fw_anomalies(text) IS
+    'Every ordered pair of rules (rule_a before rule_b) classified as shadowing, correlation, generalization or redundancy by Al-Shaer and Hamed''s definitions (deny, drop and reject count as one decision), over the evaluation order with user chains inlined at their jumps; state, multiport, iprange, icmp-type, tcp-flags and negations are exact; a rule with a match Mekatek does not model is never classified but may decide any of its packets (so no redundancy is reported across it), with a NOTICE';
+
 COMMENT ON FUNCTION mekatek.fw_rule_usage(text, timestamptz, timestamptz) IS
     'Matches each logged packet of [since, until) first-match against the policy; per rule its hits, P = f/N and the running sum in policy order; a last row with position NULL counts the packets no rule matched.  Only packets of the policy''s address family count (an IPv4 policy never sees IPv6 traffic).  A NULL bound is open (and only then are lines without a header time counted); since after until is an ERROR';
 
 -- Grants on the objects new in 0.2.0 (the upgrade script repeats them).
 GRANT SELECT ON mekatek.fw_policy, mekatek.fw_prefix_action_default TO mekatek_analyst;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_policy TO mekatek_admin;
-GRANT EXECUTE ON FUNCTION mekatek.fw_policy_family(text) TO mekatek_analyst;
+GRANT EXECUTE ON FUNCTION mekatek.fw_policy_family(text),
+                mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text)
+      TO mekatek_analyst;
