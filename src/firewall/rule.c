@@ -826,10 +826,17 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 				 "iptables-restore applies nothing of a table without COMMIT: the dump is cut short.",
 				 "cannot import: the table of line %d has no COMMIT", table_line);
 	/* the policy exists from now on, even with no rule (fw_require_policy) */
+	/*
+	 * ip6tables-save output need not name an IPv6 address: a dump that shows
+	 * no family keeps the one fw_policy already records (4 for a new one).
+	 */
 	pol_args[0] = CStringGetTextDatum(policy);
-	pol_args[1] = Int32GetDatum(st.family ? st.family : 4);
-	mk_spi_execute("INSERT INTO mekatek.fw_policy (policy, family) VALUES ($1, $2) "
-				   "ON CONFLICT (policy) DO UPDATE SET family = excluded.family, imported_at = pg_catalog.now()",
+	pol_args[1] = Int32GetDatum(st.family);
+	mk_spi_execute("INSERT INTO mekatek.fw_policy (policy, family) "
+				   "VALUES ($1, coalesce(nullif($2, 0), 4)) "
+				   "ON CONFLICT (policy) DO UPDATE "
+				   "SET family = coalesce(nullif($2, 0), mekatek.fw_policy.family), "
+				   "    imported_at = pg_catalog.now()",
 				   2, pol_types, pol_args, NULL, false, 0, SPI_OK_INSERT, "fw_import_iptables: the policy row");
 	SPI_finish();
 	if (st.skipped_tables > 0)
