@@ -94,6 +94,9 @@ extern bool mk_fw_event_time(const fwl_event *ev, int year, TimestampTz *result)
 extern const char *mk_fw_direction(const fwl_event *ev);
 extern const char *mk_fw_extra_key(const fwl_event *ev, int idx, int *klen);
 
+/* Threat alerts (firewall/alert.c): their settings. */
+extern void mk_fw_alert_init(void);
+
 /* Settings (firewall/settings.c). */
 extern int	fw_log_year;
 extern bool fw_parse_strict;

@@ -20,4 +20,5 @@ mk_firewall_init(void)
 							 "When off, mekatek.fw_parse returns NULL for a line that is not a LOG line instead of raising an error.",
 							 NULL, &fw_parse_strict, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	mk_fw_alert_init();
 }

@@ -43,6 +43,38 @@ COMMENT ON TABLE mekatek.fw_policy IS
     'The imported policies and the address family of each (one per policy: iptables-restore and ip6tables-restore each refuse the other''s rules); fw_import_iptables writes it';
 SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_policy', '');
 
+
+------------------------------------------------------------------------
+-- Threat alerts (src/firewall/alert.c)
+------------------------------------------------------------------------
+
+CREATE TABLE mekatek.fw_alert (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL CHECK (kind IN ('port_scan', 'host_scan', 'brute_force', 'flood')),
+    src         inet,
+    dst         inet,
+    dport       int CHECK (dport BETWEEN 0 AND 65535),
+    first_seen  timestamptz NOT NULL,
+    last_seen   timestamptz NOT NULL CHECK (last_seen >= first_seen),
+    events      bigint NOT NULL CHECK (events > 0),
+    detected_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mekatek.fw_alert IS
+    'Threats found in the log as it is loaded, one row per burst: port_scan (src probed many ports of dst; events = ports), host_scan (src probed many hosts; events = hosts), brute_force (src opened many connections to service dport of dst; events = SYNs), flood (many packets to dst; events = packets); each new row is also a NOTIFY on channel mekatek_firewall with the row as JSON';
+CREATE INDEX fw_alert_key ON mekatek.fw_alert (kind, src, dst, dport, last_seen);
+SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_alert', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_alert_id_seq', '');
+
+CREATE FUNCTION mekatek.fw_log_alert_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'mk_fw_log_alert_trg'
+LANGUAGE C
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_log_alert_trg() IS
+    'Trigger (AFTER INSERT ON mekatek.fw_log FOR EACH STATEMENT): finds scans, brute force and floods among the statement''s new rows (settings mekatek.fw_alert_window, fw_scan_ports, fw_scan_hosts, fw_bruteforce_attempts, fw_bruteforce_ports, fw_flood_packets; mekatek.fw_alerts off disables it), records them in mekatek.fw_alert and notifies mekatek_firewall';
+CREATE TRIGGER fw_log_alert AFTER INSERT ON mekatek.fw_log
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.fw_log_alert_trg();
+
 CREATE FUNCTION mekatek.fw_policy_family(policy text) RETURNS int
 AS 'MODULE_PATHNAME', 'mk_fw_policy_family_sql'
 LANGUAGE C STABLE STRICT
@@ -268,8 +300,9 @@ COMMENT ON FUNCTION mekatek.fw_rule_usage(text, timestamptz, timestamptz) IS
     'Matches each logged packet of [since, until) first-match against the policy; per rule its hits, P = f/N and the running sum in policy order; a last row with position NULL counts the packets no rule matched.  Only packets of the policy''s address family count (an IPv4 policy never sees IPv6 traffic).  A NULL bound is open (and only then are lines without a header time counted); since after until is an ERROR';
 
 -- Grants on the objects new in 0.2.0 (the upgrade script repeats them).
-GRANT SELECT ON mekatek.fw_policy, mekatek.fw_prefix_action_default TO mekatek_analyst;
-GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_policy TO mekatek_admin;
+GRANT SELECT ON mekatek.fw_policy, mekatek.fw_prefix_action_default, mekatek.fw_alert TO mekatek_analyst;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_policy, mekatek.fw_alert TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.fw_log_alert_trg() TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.fw_policy_family(text),
                 mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text)
       TO mekatek_analyst;
