@@ -4,7 +4,9 @@
  * mekatek.fw_log_alert_trg runs after every statement that inserts into
  * mekatek.fw_log (fw_load, fw_load_file, fw_load_raw, a plain INSERT): it
  * looks at the statement's new rows (the transition table), with the log
- * rows of earlier statements in the windows they touch, and finds
+ * rows of earlier statements in the window before the first new one (logs
+ * are loaded in time order; an earlier load's rows that interleave with
+ * the new ones in time are not looked at again), and finds
  *
  *   port_scan    one source, one destination, many destination ports
  *   host_scan    one source, many destinations
@@ -55,7 +57,7 @@ static const char *const detect_sql =
 "  SELECT l.logged_at, l.src, l.dst, l.dpt,"
 "         coalesce(lower(l.proto) = 'tcp' AND l.tcp_flags @> '{SYN}' AND NOT l.tcp_flags @> '{ACK}', false)"
 "    FROM mekatek.fw_log l, span s"
-"   WHERE l.logged_at >= s.lo - " W " AND l.logged_at <= s.hi AND l.id < s.first_id"
+"   WHERE l.logged_at >= s.lo - " W " AND l.logged_at < s.lo AND l.id < s.first_id"
 "), g AS ("
 "  SELECT floor(extract(epoch FROM c.logged_at) * 2 / $1)::bigint AS k, c.src, c.dst, c.dpt,"
 "         count(*) AS n, count(*) FILTER (WHERE c.syn) AS nsyn, min(c.logged_at) AS t0, max(c.logged_at) AS t1"

@@ -751,8 +751,9 @@ mk_fw_model_load(fw_policy_model *m, const char *policy)
 				   "       pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.matches)), E'\\x1f'), "
 				   "       r.sport IS NOT NULL AND pg_catalog.isempty(r.sport), "
 				   "       r.dport IS NOT NULL AND pg_catalog.isempty(r.dport), "
-				   "       EXISTS (SELECT FROM mekatek.fw_rule c WHERE c.policy OPERATOR(pg_catalog.=) r.policy "
-				   "                  AND c.direction OPERATOR(pg_catalog.=) r.target) "
+				   "       coalesce(r.target OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT c.direction "
+				   "                  FROM mekatek.fw_rule c WHERE c.policy OPERATOR(pg_catalog.=) $1 "
+				   "                   AND c.direction IS NOT NULL)), false) "
 				   "  FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1 ORDER BY r.position",
 				   1, argtypes, args, NULL, true, 0, SPI_OK_SELECT, "loading the policy");
 	nrows = SPI_processed;
