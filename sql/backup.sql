@@ -76,12 +76,16 @@ SELECT mekatek.s3_import('mekatek.backup_target', '', 'format csv) FROM STDIN (f
 SELECT mekatek.s3_import('mekatek.backup_target', 'no_such_column', 'format csv', 'my-bucket', 'k.csv');
 SELECT mekatek.s3_import('mekatek.backup_target', '', 'format csv, quote ''ab''', 'my-bucket', 'k.csv');
 
--- The catalogue functions.
-SELECT * FROM mekatek.backup_run();
+-- The catalogue functions.  backup_run is a procedure (it commits each
+-- target's row): CALL it.
+CALL mekatek.backup_run();
 UPDATE mekatek.backup_config SET bucket = 'Bad_Bucket';
 UPDATE mekatek.backup_config SET bucket = 'my-bucket';
-SELECT * FROM mekatek.backup_run('hourly');
-SELECT count(*) FROM mekatek.backup_run('daily');
+CALL mekatek.backup_run('hourly');
+-- No target enabled: a WARNING, nothing exported.
+CALL mekatek.backup_run('daily');
+CALL mekatek.backup_run(target => 'no_such_target');
+SELECT * FROM mekatek.backup_run_target('no_such_target');
 SELECT mekatek.backup_verify(42);
 SELECT mekatek.backup_restore(42);
 SELECT mekatek.backup_restore(NULL);
@@ -94,7 +98,7 @@ SELECT * FROM mekatek.backup_object;
 SELECT bucket FROM mekatek.backup_config;
 SELECT * FROM mekatek.backup_target;
 SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'k.csv');
-SELECT mekatek.backup_run();
+CALL mekatek.backup_run();
 RESET ROLE;
 SET ROLE mekatek_analyst;
 SELECT mekatek.backup_prune();

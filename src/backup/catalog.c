@@ -206,3 +206,58 @@ mk_s3_delete_object(PG_FUNCTION_ARGS)
 		mk_s3_report(&res, "DELETE", bucket, key);
 	PG_RETURN_BOOL(true);
 }
+
+PG_FUNCTION_INFO_V1(mk_s3_object_size);
+
+/*
+ * s3_object_size(bucket, key): the stored object's size from a HEAD
+ * request, NULL when the store says it is absent (404); any other failure,
+ * the store unreachable above all, is an ERROR.  backup_run asks it before
+ * recording a duplicate, so that a duplicate row always points at an
+ * object that was there a moment ago.
+ */
+Datum
+mk_s3_object_size(PG_FUNCTION_ARGS)
+{
+	char	   *bucket = mk_arg_cstring(fcinfo, 0, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 1, "key", false);
+	MkS3Config	cfg;
+	MkS3Request req = {0};
+	MkS3Result	res;
+	CURL	   *volatile curl = NULL;
+	curl_off_t	size = -1;
+	volatile bool ok = false;
+
+	mk_require_admin("mekatek.s3_object_size", MK_BACKUP_ADMIN_HINT);
+	mk_s3_check_names(bucket, key);
+	mk_s3_config_load(&cfg);
+	mk_s3_result_init(&res);
+	req.method = "HEAD";
+	req.bucket = bucket;
+	req.key = key;
+	req.query = "";
+	/* A cancel during the request must not leak the handle (as mk_s3_call). */
+	PG_TRY();
+	{
+		curl = mk_s3_curl_new();
+		ok = mk_s3_request(curl, &cfg, &req, &res, 1 + cfg.max_retries);
+	}
+	PG_CATCH();
+	{
+		if (curl)
+			curl_easy_cleanup(curl);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (ok && curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &size) != CURLE_OK)
+		size = -1;
+	curl_easy_cleanup(curl);
+	if (!ok && res.status == 404)
+		PG_RETURN_NULL();
+	if (!ok)
+		mk_s3_report(&res, "HEAD", bucket, key);
+	if (size < 0)
+		mk_error(ERRCODE_PROTOCOL_VIOLATION, NULL,
+				 "HEAD of \"%s/%s\" returned no Content-Length", bucket, key);
+	PG_RETURN_INT64((int64) size);
+}

@@ -80,7 +80,7 @@ typedef struct MkExportResult
 } MkExportResult;
 
 extern void mk_s3_export_run(const char *query, const char *bucket, const char *key,
-							 const char *options, const char *skip_if_sha256,
+							 const char *options, const char *skip_if_sha256, Oid run_as,
 							 MkExportResult *out);
 
 #endif							/* MK_S3_COPY_H */

@@ -19,6 +19,7 @@
 #include "core/mekatek.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "commands/copy.h"
 #include "common/cryptohash.h"
 #include "funcapi.h"
@@ -28,6 +29,7 @@
 #include "parser/parse_node.h"
 #include "parser/parser.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -392,14 +394,42 @@ parse_query(const char *query)
 	if (!IsA(raw->stmt, SelectStmt))
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
 				 "Export a SELECT, VALUES or TABLE query.",
-				 "argument \"query\" must be a query: \"%s\"", query);
+				 "argument \"query\" must be a query: %s", mk_quote_short(query));
+
+	/*
+	 * The rule of MkQueryReader: only read.  A data-modifying WITH is
+	 * allowed at the top level only, so the top SelectStmt is where to look;
+	 * anything a function in the query writes meets XactReadOnly below.
+	 */
+	{
+		SelectStmt *sel = (SelectStmt *) raw->stmt;
+		bool		modifies = sel->lockingClause != NIL;
+		ListCell   *lc;
+
+		if (sel->withClause)
+			foreach(lc, sel->withClause->ctes)
+			{
+				CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+				if (!IsA(cte->ctequery, SelectStmt))
+					modifies = true;
+			}
+		if (modifies)
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+					 "The query is only read; run any data change separately.",
+					 "argument \"query\" must not modify or lock data: %s", mk_quote_short(query));
+	}
 	return raw;
 }
 
 void
 mk_s3_export_run(const char *query, const char *bucket, const char *key,
-				 const char *options, const char *skip_if_sha256, MkExportResult *out)
+				 const char *options, const char *skip_if_sha256, Oid run_as,
+				 MkExportResult *out)
 {
+	Oid			save_userid;
+	int			save_sec;
+	bool		save_read_only = XactReadOnly;
 	ExportState *es;
 	MemoryContext cxt,
 				old;
@@ -438,6 +468,18 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 	es->curl = mk_s3_curl_new();
 	MemoryContextSwitchTo(old);
 
+	/*
+	 * A backup target's query runs as the role that wrote it, and only for
+	 * a caller that has that role's privileges (never a way up), as a
+	 * security-restricted operation (no SET ROLE from inside the query),
+	 * read-only: the rule REFRESH MATERIALIZED VIEW applies to its owner.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	if (OidIsValid(run_as) && !has_privs_of_role(save_userid, run_as))
+		mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+				 "Run backups as a superuser (pg_cron) or as a member of the role that wrote the target.",
+				 "permission denied to export as role \"%s\"", GetUserNameFromId(run_as, false));
+
 	current = es;
 	PG_TRY();
 	{
@@ -447,9 +489,15 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 
 		pstate->p_sourcetext = query;
 		redirect_on(es);
+		if (OidIsValid(run_as))
+			SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+								   SECURITY_RESTRICTED_OPERATION);
+		XactReadOnly = true;
 		cstate = BeginCopyTo(pstate, NULL, raw, InvalidOid, NULL, false, NIL, es->opts.copy);
 		out->rows = DoCopyTo(cstate);
 		EndCopyTo(cstate);
+		XactReadOnly = save_read_only;
+		SetUserIdAndSecContext(save_userid, save_sec);
 		redirect_off(es);
 		free_parsestate(pstate);
 
@@ -481,6 +529,8 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 	}
 	PG_CATCH();
 	{
+		XactReadOnly = save_read_only;
+		SetUserIdAndSecContext(save_userid, save_sec);
 		redirect_off(es);
 		MemoryContextSwitchTo(cxt);
 		/* Leave nothing half-written behind, then report the first error. */
@@ -521,7 +571,7 @@ mk_s3_export(PG_FUNCTION_ARGS)
 
 	mk_require_admin("mekatek.s3_export", MK_BACKUP_ADMIN_HINT);
 	InitMaterializedSRF(fcinfo, 0);
-	mk_s3_export_run(query, bucket, key, options, NULL, &r);
+	mk_s3_export_run(query, bucket, key, options, NULL, InvalidOid, &r);
 	values[0] = Int64GetDatum((int64) r.rows);
 	values[1] = Int64GetDatum(1);
 	values[2] = Int64GetDatum(r.bytes);
@@ -532,7 +582,7 @@ mk_s3_export(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(mk_backup_export_object);
 
 /*
- * backup_export_object(query, bucket, key, options, skip_if_sha256) ->
+ * backup_export_object(query, bucket, key, options, skip_if_sha256, owner) ->
  * rows, bytes, sha256, attempts, uploaded: the export behind backup_run,
  * with the object's SHA-256 for the catalogue and duplicate avoidance.
  */
@@ -544,15 +594,19 @@ mk_backup_export_object(PG_FUNCTION_ARGS)
 	char	   *key = mk_arg_cstring(fcinfo, 2, "key", false);
 	char	   *options = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	char	   *skip = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	Oid			run_as;
 	MkExportResult r = {0};
 	TupleDesc	tupdesc;
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
 	mk_require_admin("mekatek.backup_export_object", MK_BACKUP_ADMIN_HINT);
+	if (PG_ARGISNULL(5))
+		mk_error(ERRCODE_NULL_VALUE_NOT_ALLOWED, NULL, "argument \"owner\" must not be null");
+	run_as = get_role_oid(NameStr(*PG_GETARG_NAME(5)), false);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL, "function returning record called in context that cannot accept type record");
-	mk_s3_export_run(query, bucket, key, options, skip, &r);
+	mk_s3_export_run(query, bucket, key, options, skip, run_as, &r);
 	values[0] = Int64GetDatum((int64) r.rows);
 	values[1] = Int64GetDatum(r.bytes);
 	values[2] = CStringGetTextDatum(r.sha256);

@@ -155,3 +155,14 @@ GRANT SELECT, INSERT ON mekatek.basket_run, mekatek.basket_itemset, mekatek.bask
 GRANT SELECT ON mekatek.basket_latest_rule TO mekatek_analyst;
 GRANT DELETE ON mekatek.basket_run, mekatek.basket_itemset, mekatek.basket_rule
    TO mekatek_admin;
+
+-- ---------------------------------------------------------------------
+-- pg_dump: these tables hold what users wrote, so pg_dump must write
+-- their rows (and the sequences' positions) although they belong to the
+-- extension.  A restore loads them with session_replication_role =
+-- replica so that no trigger acts on them a second time (README, DBA).
+-- ---------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('mekatek.basket_run', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.basket_itemset', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.basket_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.basket_run_run_id_seq', '');

@@ -23,6 +23,7 @@ _PG_init(void)
 #define MK_MODULE(m) mk_##m##_init();
 #include "mk_modules.h"
 #undef MK_MODULE
+	mk_drop_guard_init();
 
 	/*
 	 * After every module has defined its settings: a mistyped

@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 
 #define mk_error(sqlstate, hint, ...) \
 	ereport(ERROR, \
@@ -49,6 +50,9 @@ extern Datum mk_arg_datum(FunctionCallInfo fcinfo, int argno, const char *argnam
 #include "mk_modules.h"
 #undef MK_MODULE
 
+/* mekatek.drop_with_data, for the DROP EXTENSION guard (core/drop_guard.c). */
+extern void mk_drop_guard_init(void);
+
 
 
 /*
@@ -65,6 +69,18 @@ extern uint64 mk_spi_execute_plan(SPIPlanPtr plan, Datum *values, const char *nu
 extern uint64 mk_spi_execute(const char *sql, int nargs, const Oid *argtypes, Datum *values,
 							 const char *nulls, bool read_only, long count, int expect,
 							 const char *what);
+
+/*
+ * Our own SQL is parsed, planned and replanned under MK_SEARCH_PATH, never
+ * the caller's (issue 14 §3: a public.= for bigint changed a sale's price).
+ * The helpers above pin it around every call; code that calls SPI directly
+ * on our SQL brackets the call with mk_spi_pin_begin/mk_spi_pin_end.  User
+ * query text (MkQueryReader) keeps the caller's path.  An error unwinds the
+ * pin with the (sub)transaction, as a function's SET clause does.
+ */
+#define MK_SEARCH_PATH "pg_catalog, mekatek, pg_temp"
+extern int	mk_spi_pin_begin(void);
+extern void mk_spi_pin_end(int level);
 
 /*
  * Roles (core/roles.c).  The acting role is the one the session acts as
@@ -173,6 +189,18 @@ extern void mk_columns_init(MkColumns *c, int ncols, int cap);
 extern int	mk_columns_add(MkColumns *c);
 /* Each column as an array of types[k], into args[k]. */
 extern void mk_columns_arrays(MkColumns *c, const Oid *types, Datum *args);
+
+/*
+ * The elements of an array known to hold no NULL (check ARR_HASNULL first):
+ * ARR_DATA_PTR itself mixes int32 and size_t in a ternary, which the CI's
+ * -Wextra reports wherever gcc cannot see the sign.
+ */
+static inline char *
+mk_array_data(ArrayType *a)
+{
+	Assert(!ARR_HASNULL(a));
+	return (char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a));
+}
 
 /*
  * A user's value quoted in an error message, at most MK_QUOTE_MAX bytes of

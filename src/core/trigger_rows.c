@@ -106,10 +106,24 @@ mk_transition_rewind(MkTransition *t)
 bool
 mk_transition_next(MkTransition *t)
 {
+	MemoryContext old;
+	bool		found;
+
 	CHECK_FOR_INTERRUPTS();
 	/* Other readers (SPI queries) may have moved the active pointer. */
 	tuplestore_select_read_pointer(t->store, t->readptr);
-	return tuplestore_gettupleslot(t->store, true, false, t->slot);
+
+	/*
+	 * A transition table larger than work_mem is read back from its file
+	 * into a chunk palloc'd in the current context, which the slot frees on
+	 * the next store: keep it in the slot's own context, so that a caller
+	 * that reads inside SPI_connect() and closes after SPI_finish() never
+	 * frees a chunk of a deleted context.
+	 */
+	old = MemoryContextSwitchTo(t->slot->tts_mcxt);
+	found = tuplestore_gettupleslot(t->store, true, false, t->slot);
+	MemoryContextSwitchTo(old);
+	return found;
 }
 
 void

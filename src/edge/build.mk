@@ -11,3 +11,14 @@ $(EDGE_BIN): src/edge/mekatek-edge.c
 		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq
 
 EXTRA_CLEAN += $(EDGE_BIN)
+
+# mekatek-chat: the chat bot's bridge to the ledger (JSON lines, json-c).
+CHAT_BIN := src/edge/mekatek-chat
+
+all: $(CHAT_BIN)
+
+$(CHAT_BIN): src/edge/mekatek-chat.c
+	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ $< \
+		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq -ljson-c
+
+EXTRA_CLEAN += $(CHAT_BIN)

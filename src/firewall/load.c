@@ -654,6 +654,13 @@ flush_rejects(fw_loader *ld)
 			mk_spi_execute_plan(plan, args, argnulls, false, 0, SPI_OK_INSERT, "fw_load: writing the rejects");
 		}
 		MemoryContextSwitchTo(old);
+
+		/*
+		 * Once the rejects spilled to a file, the tuplestore reads each
+		 * tuple into a palloc'd chunk of batchcxt that the slot owns and
+		 * frees when the next tuple is stored: let it go before the reset.
+		 */
+		ExecClearTuple(slot);
 		MemoryContextReset(batchcxt);
 	}
 	ExecDropSingleTupleTableSlot(slot);

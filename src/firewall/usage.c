@@ -273,7 +273,8 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	SPIExecuteOptions opts;
 	SPIPlanPtr	plan;
 	double		cum = 0;
-	int			ret;
+	int			ret,
+				pin;
 
 	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2) &&
 		timestamp_cmp_internal(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2)) > 0)
@@ -358,7 +359,9 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	opts.params = params;
 	opts.read_only = true;
 	opts.dest = (DestReceiver *) &u;
+	pin = mk_spi_pin_begin();
 	ret = SPI_execute_plan_extended(plan, &opts);
+	mk_spi_pin_end(pin);
 	/* a SELECT into a DestReceiver of our own reports SPI_OK_UTILITY */
 	if (ret < 0)
 		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "fw_rule_usage: reading the log failed: %s",

@@ -84,63 +84,62 @@ mk_agent_attnum(Oid relid, const char *col)
 	return att;
 }
 
-PG_FUNCTION_INFO_V1(mk_geo_nearest_agents);
-Datum
-mk_geo_nearest_agents(PG_FUNCTION_ARGS)
+/* The search: where from, how many, how much stock, how far at most. */
+typedef struct MkNearestArgs
 {
-	double		lat,
-				lon,
-				max_km = get_float8_infinity();
-	int32		k,
-				min_stock;
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			nsp,
-				relid,
-				idxid,
-				op;
-	Relation	heap,
-				index;
-	MkGeoCell	query;
-	ScanKeyData orderby;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	AttrNumber	a_id,
-				a_name,
-				a_address,
-				a_lat,
-				a_lon,
-				a_stock,
-				a_active;
-	MkNearest  *top;
-	int			n = 0;
+	double		lat;
+	double		lon;
+	int32		k;
+	int32		min_stock;
+	double		max_km;			/* infinity: no limit */
+} MkNearestArgs;
 
-	/* NULL is refused for every argument but max_km, where it means "no
-	 * limit": a NULL position is a client bug, not an empty answer. */
-	mk_arg_not_null(fcinfo, 0, "lat");
-	mk_arg_not_null(fcinfo, 1, "lon");
-	lat = PG_GETARG_FLOAT8(0);
-	lon = PG_GETARG_FLOAT8(1);
-	mk_geo_check_latlon(lat, lon, "lat", "lon");
-	k = mk_arg_int32_range(fcinfo, 2, "k", 1, MK_GEO_MAX_K);
-	min_stock = mk_arg_int32_range(fcinfo, 3, "min_stock", 1, PG_INT32_MAX);
+/* The agent table's columns, by name. */
+typedef struct MkAgentCols
+{
+	AttrNumber	id, name, address, lat, lon, stock, active;
+} MkAgentCols;
+
+#define MK_GEO_INDEX_HINT "Recreate it: CREATE INDEX agent_geo_idx ON mekatek.agent USING gist (mekatek.geo_cell(lat, lon)) WHERE active AND stock >= 1;"
+
+/*
+ * NULL is refused for every argument but max_km, where it means "no
+ * limit": a NULL position is a client bug, not an empty answer.
+ */
+static void
+nearest_args(FunctionCallInfo fcinfo, MkNearestArgs *a)
+{
+	a->lat = DatumGetFloat8(mk_arg_datum(fcinfo, 0, "lat"));
+	a->lon = DatumGetFloat8(mk_arg_datum(fcinfo, 1, "lon"));
+	mk_geo_check_latlon(a->lat, a->lon, "lat", "lon");
+	a->k = mk_arg_int32_range(fcinfo, 2, "k", 1, MK_GEO_MAX_K);
+	a->min_stock = mk_arg_int32_range(fcinfo, 3, "min_stock", 1, PG_INT32_MAX);
+	a->max_km = get_float8_infinity();
 	if (!PG_ARGISNULL(4))
 	{
-		max_km = PG_GETARG_FLOAT8(4);
-		if (isnan(max_km) || max_km < 0.0)
+		a->max_km = PG_GETARG_FLOAT8(4);
+		if (isnan(a->max_km) || a->max_km < 0.0)
 			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
 					 "Pass NULL for no distance limit.",
 					 "argument \"max_km\" must be a non-negative distance, not %s",
-					 float8out_internal(max_km));
+					 float8out_internal(a->max_km));
 	}
+}
 
-	InitMaterializedSRF(fcinfo, 0);
+/*
+ * Open mekatek.agent and its distance index under the caller's rights,
+ * checked as a SELECT would be; returns the index's distance operator.
+ */
+static Oid
+open_agent_index(Relation *heap, Relation *index, MkAgentCols *c)
+{
+	Oid			nsp = get_namespace_oid("mekatek", false);
+	Oid			relid = get_relname_relid("agent", nsp);
+	Oid			idxid = get_relname_relid("agent_geo_idx", nsp);
+	Oid			op;
 
-	nsp = get_namespace_oid("mekatek", false);
-	relid = get_relname_relid("agent", nsp);
-	idxid = get_relname_relid("agent_geo_idx", nsp);
 	if (!OidIsValid(relid) || !OidIsValid(idxid))
-		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-				 "Recreate it: CREATE INDEX agent_geo_idx ON mekatek.agent USING gist (mekatek.geo_cell(lat, lon)) WHERE active AND stock >= 1;",
+		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, MK_GEO_INDEX_HINT,
 				 "index mekatek.agent_geo_idx is missing");
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -150,43 +149,81 @@ mk_geo_nearest_agents(PG_FUNCTION_ARGS)
 		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL,
 				 "mekatek.nearest_agents does not support row-level security on mekatek.agent");
 
-	heap = table_open(relid, AccessShareLock);
-	index = index_open(idxid, AccessShareLock);
-	if (index->rd_index->indrelid != relid || !index->rd_index->indisvalid ||
-		index->rd_rel->relam != GIST_AM_OID ||
-		IndexRelationGetNumberOfKeyAttributes(index) != 1 ||
-		!OidIsValid(op = get_opfamily_member(index->rd_opfamily[0],
-											 index->rd_opcintype[0],
-											 index->rd_opcintype[0],
+	*heap = table_open(relid, AccessShareLock);
+	*index = index_open(idxid, AccessShareLock);
+	if ((*index)->rd_index->indrelid != relid || !(*index)->rd_index->indisvalid ||
+		(*index)->rd_rel->relam != GIST_AM_OID ||
+		IndexRelationGetNumberOfKeyAttributes(*index) != 1 ||
+		!OidIsValid(op = get_opfamily_member((*index)->rd_opfamily[0],
+											 (*index)->rd_opcintype[0],
+											 (*index)->rd_opcintype[0],
 											 RTKNNSearchStrategyNumber)))
-		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-				 "Recreate it: CREATE INDEX agent_geo_idx ON mekatek.agent USING gist (mekatek.geo_cell(lat, lon)) WHERE active AND stock >= 1;",
+		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, MK_GEO_INDEX_HINT,
 				 "index mekatek.agent_geo_idx is not a valid GiST index on mekatek.geo_cell(lat, lon)");
 
-	a_id = mk_agent_attnum(relid, "agent_id");
-	a_name = mk_agent_attnum(relid, "name");
-	a_address = mk_agent_attnum(relid, "address");
-	a_lat = mk_agent_attnum(relid, "lat");
-	a_lon = mk_agent_attnum(relid, "lon");
-	a_stock = mk_agent_attnum(relid, "stock");
-	a_active = mk_agent_attnum(relid, "active");
+	c->id = mk_agent_attnum(relid, "agent_id");
+	c->name = mk_agent_attnum(relid, "name");
+	c->address = mk_agent_attnum(relid, "address");
+	c->lat = mk_agent_attnum(relid, "lat");
+	c->lon = mk_agent_attnum(relid, "lon");
+	c->stock = mk_agent_attnum(relid, "stock");
+	c->active = mk_agent_attnum(relid, "active");
+	return op;
+}
 
-	mk_geo_cell_set(&query, lat, lon);
+/*
+ * Offer the agent in slot, at haversine distance d, to the sorted top k
+ * (n of them so far); returns the new n.  k is small: insertion sort.
+ */
+static int
+top_k_offer(MkNearest *top, int n, int k, TupleTableSlot *slot, const MkAgentCols *c,
+			double d, int64 id, int32 stock)
+{
+	int			pos;
+
+	if (n == k && !mk_nearest_before(d, id, top[k - 1].dist, top[k - 1].agent_id))
+		return n;
+	pos = (n < k) ? n++ : k - 1;
+	while (pos > 0 && mk_nearest_before(d, id, top[pos - 1].dist, top[pos - 1].agent_id))
+	{
+		top[pos] = top[pos - 1];
+		pos--;
+	}
+	top[pos].dist = d;
+	top[pos].agent_id = id;
+	top[pos].stock = stock;
+	top[pos].name = mk_copy_text(slot, c->name, &top[pos].name_null);
+	top[pos].address = mk_copy_text(slot, c->address, &top[pos].address_null);
+	return n;
+}
+
+/* The index walk (see the file's opening comment); returns how many found. */
+static int
+scan_nearest(const MkNearestArgs *a, MkNearest *top)
+{
+	Relation	heap,
+				index;
+	MkAgentCols c;
+	Oid			op = open_agent_index(&heap, &index, &c);
+	MkGeoCell	query;
+	ScanKeyData orderby;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	int			n = 0;
+
+	mk_geo_cell_set(&query, a->lat, a->lon);
 	ScanKeyInit(&orderby, 1, RTKNNSearchStrategyNumber, get_opcode(op),
 				PointerGetDatum(&query));
 	scan = index_beginscan(heap, index, GetActiveSnapshot(), 0, 1);
 	index_rescan(scan, NULL, 0, &orderby, 1);
 	slot = table_slot_create(heap, NULL);
-	top = palloc(sizeof(MkNearest) * k);
 
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		double		bound,
 					d;
 		bool		isnull;
-		int64		id;
 		int32		stock;
-		int			pos;
 
 		CHECK_FOR_INTERRUPTS();
 
@@ -194,46 +231,45 @@ mk_geo_nearest_agents(PG_FUNCTION_ARGS)
 		 * agent the scan has not returned yet. */
 		bound = scan->xs_orderbynulls[0] ? 0.0 : DatumGetFloat8(scan->xs_orderbyvals[0]);
 		bound = bound * (1.0 - 1e-12) - 1e-9;
-		if (bound > max_km || (n == k && bound > top[k - 1].dist))
+		if (bound > a->max_km || (n == a->k && bound > top[a->k - 1].dist))
 			break;
 
 		/* The partial index holds active agents with stock >= 1 only; the
 		 * columns are checked anyway so that min_stock applies. */
-		if (!DatumGetBool(slot_getattr(slot, a_active, &isnull)) || isnull)
+		if (!DatumGetBool(slot_getattr(slot, c.active, &isnull)) || isnull)
 			continue;
-		stock = DatumGetInt32(slot_getattr(slot, a_stock, &isnull));
-		if (isnull || stock < min_stock)
+		stock = DatumGetInt32(slot_getattr(slot, c.stock, &isnull));
+		if (isnull || stock < a->min_stock)
 			continue;
-		id = DatumGetInt64(slot_getattr(slot, a_id, &isnull));
-		{
-			double		alat = DatumGetFloat8(slot_getattr(slot, a_lat, &isnull));
-			double		alon = DatumGetFloat8(slot_getattr(slot, a_lon, &isnull));
-
-			d = MK_GEO_EARTH_KM * mk_geo_angle(lat, lon, alat, alon);
-		}
-		if (d > max_km)
+		d = MK_GEO_EARTH_KM * mk_geo_angle(a->lat, a->lon,
+										   DatumGetFloat8(slot_getattr(slot, c.lat, &isnull)),
+										   DatumGetFloat8(slot_getattr(slot, c.lon, &isnull)));
+		if (d > a->max_km)
 			continue;
-		if (n == k && !mk_nearest_before(d, id, top[k - 1].dist, top[k - 1].agent_id))
-			continue;
-
-		/* Insertion into the sorted top k; k is small. */
-		pos = (n < k) ? n++ : k - 1;
-		while (pos > 0 && mk_nearest_before(d, id, top[pos - 1].dist, top[pos - 1].agent_id))
-		{
-			top[pos] = top[pos - 1];
-			pos--;
-		}
-		top[pos].dist = d;
-		top[pos].agent_id = id;
-		top[pos].stock = stock;
-		top[pos].name = mk_copy_text(slot, a_name, &top[pos].name_null);
-		top[pos].address = mk_copy_text(slot, a_address, &top[pos].address_null);
+		n = top_k_offer(top, n, a->k, slot, &c,
+						d, DatumGetInt64(slot_getattr(slot, c.id, &isnull)), stock);
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(mk_geo_nearest_agents);
+Datum
+mk_geo_nearest_agents(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MkNearestArgs a;
+	MkNearest  *top;
+	int			n;
+
+	nearest_args(fcinfo, &a);
+	InitMaterializedSRF(fcinfo, 0);
+	top = palloc(sizeof(MkNearest) * a.k);
+	n = scan_nearest(&a, top);
 
 	for (int i = 0; i < n; i++)
 	{

@@ -291,6 +291,7 @@ take_fefo(const NewLine *line)
 	Datum		args[1];
 	Portal		portal;
 	int32		need = line->qty;
+	int			pin;
 
 	mk_spi_plan(&fefo_plan,
 				"SELECT batch_id, qty_on_hand FROM mekatek.batch"
@@ -305,7 +306,9 @@ take_fefo(const NewLine *line)
 	if (need == 0)
 		return 0;
 
+	pin = mk_spi_pin_begin();
 	portal = SPI_cursor_open(NULL, fefo_plan, args, NULL, false);
+	mk_spi_pin_end(pin);
 	while (need > 0)
 	{
 		SPI_cursor_fetch(portal, true, 4);

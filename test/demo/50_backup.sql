@@ -13,4 +13,4 @@ SELECT t.name, format('%s/%s/%s/%s/<UTC timestamp>.csv.gz', c.prefix, current_da
                       mekatek.backup_category(current_date - 1)) AS next_key,
        c.keep_daily, c.keep_weekly, c.keep_monthly
   FROM mekatek.backup_target t, mekatek.backup_config c;
-\echo 'Schedule (in the pg_cron database): SELECT cron.schedule(''mekatek-backup'', ''0 1 * * 2'', ''SELECT mekatek.backup_run()'');'
+\echo 'Schedule it with pg_cron (in cron.database_name): CREATE EXTENSION IF NOT EXISTS pg_cron; SELECT cron.schedule(''mekatek-backup'', ''0 1 * * 2'', ''CALL mekatek.backup_run()'');'

@@ -15,6 +15,8 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +0      the test cluster                             run-tests.sh
 #   +1      the "edge" cluster (stopped mid-test)        test/scripts/devices_edge_fault.sh
 #   +2      the "readme" cluster (README examples)       test/scripts/readme_examples.sh
+#   +3      the "valgrind" cluster (MK_VALGRIND=1)       test/scripts/valgrind.sh
+#   +4      the "sqlsmith" cluster                       test/bench/sqlsmith/run.sh
 #   +10..19 S3 peers, fault proxy, a port left closed    test/backup_s3/lib.sh (bk_port)
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
@@ -22,12 +24,16 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +43     bench cluster: firewall                      test/bench/firewall/run.sh
 #   +44     bench cluster: backup (S3 peer from +10..19) test/bench/backup/run.sh
 #   +45     bench cluster: devices                       test/bench/devices/run.sh
+#   +46     bench cluster: ledger                        test/bench/ledger/run.sh
+#   +47     bench cluster: survey                        test/bench/survey/run.sh
 # The demo cluster is not a test: it listens on MK_PORT (Makefile, 54329).
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
-    [test]=0 [edge]=1 [readme]=2 [s3_first]=10 [s3_last]=19
+    [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [s3_first]=10 [s3_last]=19
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
+    [bench_ledger]=46
+    [bench_survey]=47
 )
 # mk_port NAME: MK_TEST_PORT + NAME's offset.
 mk_port() {

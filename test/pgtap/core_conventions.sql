@@ -1,9 +1,10 @@
 -- Conventions every module must keep: comments on every public object
 -- (tables, views, functions and aggregates, types, sequences),
 -- pinned search_path on SECURITY DEFINER functions, nothing executable or
--- readable by PUBLIC.
+-- readable by PUBLIC, every table's rows and every sequence's position in
+-- pg_dump's output.
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 
 SELECT is_empty($$
     SELECT c.oid::regclass::text FROM pg_class c
@@ -52,6 +53,36 @@ SELECT is_empty($$
      WHERE p.pronamespace = 'mekatek'::regnamespace
        AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
     'PUBLIC may execute no function in schema mekatek');
+
+-- pg_dump writes the rows of an extension's table only when the table is
+-- registered with pg_extension_config_dump; an unregistered table comes
+-- back empty from a restore, without any error.  A table whose rows the
+-- extension writes itself at install (and that a user never changes)
+-- goes on this list, with the reason:
+--   ledger_command: the command words the ledger's parser knows, written
+--     by the install script and changed only by an upgrade script.
+-- backup_config is filled at install too, but it holds the DBA's policy
+-- and is registered (a restored row replaces the installed one).
+SELECT is_empty($$
+    SELECT c.oid::regclass::text FROM pg_class c
+      JOIN pg_extension e ON e.extname = 'mekatek'
+     WHERE c.relnamespace = 'mekatek'::regnamespace
+       AND c.relkind IN ('r', 'p')
+       AND NOT c.oid = ANY (coalesce(e.extconfig, '{}'))
+       AND c.relname <> ALL (ARRAY['ledger_command']::name[]) $$,
+    'every table in schema mekatek is registered with pg_extension_config_dump or listed as install-only');
+
+-- A restored table whose sequence is not registered starts its ids at 1
+-- again: the first insert after the restore fails on the primary key.
+SELECT is_empty($$
+    SELECT s.oid::regclass::text FROM pg_class s
+      JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid
+                      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      JOIN pg_extension e ON e.extname = 'mekatek'
+     WHERE s.relkind = 'S'
+       AND d.refobjid = ANY (coalesce(e.extconfig, '{}'))
+       AND NOT s.oid = ANY (e.extconfig) $$,
+    'every sequence behind a registered table is registered too');
 
 SELECT * FROM finish();
 ROLLBACK;

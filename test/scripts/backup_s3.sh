@@ -84,15 +84,15 @@ t1=$(date +%s)
 # databases): pg_cron 1.4's relcache callback ignores the "invalidate all"
 # of a shared-invalidation queue reset, so a job inserted just before a
 # flood of invalidations can stay unseen by the launcher until a restart.
-bk_check "pg_cron accepts the documented schedule" "mekatek-backup|0 1 * * 2|SELECT mekatek.backup_run()" \
-    "$(bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup', '0 1 * * 2', 'SELECT mekatek.backup_run()') > 0" \
+bk_check "pg_cron accepts the documented schedule" "mekatek-backup|0 1 * * 2|CALL mekatek.backup_run()" \
+    "$(bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup', '0 1 * * 2', 'CALL mekatek.backup_run()') > 0" \
         -c "SELECT jobname, schedule, command FROM cron.job WHERE jobname = 'mekatek-backup'" | tail -n 1)"
-bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup-now', '* * * * *', 'SELECT mekatek.backup_run()')" >/dev/null
+bk_psql -d mekatek_cron -tA -c "SELECT cron.schedule('mekatek-backup-now', '* * * * *', 'CALL mekatek.backup_run()')" >/dev/null
 cron_started=$(date +%s)
 sleep 2
 
 # 1. The round trip.
-r=$(bk_psql -tA -c "SELECT status, rows, attempts FROM mekatek.backup_run('daily')")
+r=$(bk_psql -tA -c "SELECT status, rows, attempts FROM mekatek.backup_run_target('sales', 'daily')")
 t2=$(date +%s)
 bk_check "backup_run exports 1,000,000 rows" "uploaded|1000000|1" "$r"
 key=$(bk_psql -tA -c "SELECT key FROM mekatek.backup_object WHERE object_id = 1")
@@ -117,7 +117,7 @@ echo "# timings: load ${t1}-${t0}=$((t1 - t0)) s, backup_run $((t2 - t1)) s, ver
 # 2. Duplicates: the same data is recorded, not stored again.
 files_before=$(find "$STORE" -name '*._S3rver_object' | wc -l)
 bk_check "an identical export is recorded as duplicate of the first" "duplicate|1|$key" \
-    "$(bk_psql -tA -c "SELECT status, duplicate_of, key FROM mekatek.backup_run('daily')")"
+    "$(bk_psql -tA -c "SELECT status, duplicate_of, key FROM mekatek.backup_run_target('sales', 'daily')")"
 bk_check "and not uploaded again" "$files_before" "$(find "$STORE" -name '*._S3rver_object' | wc -l)"
 
 # 3. Restore in place: verified first, then the rows are replaced, in one
@@ -142,7 +142,7 @@ cp "$MK_BUILD/backup_e2e_saved.gz" "$(obj "$key")"
 bk_psql -c "UPDATE mekatek.backup_config SET keep_daily = 2"
 for i in 1 2; do
     bk_psql -c "UPDATE sales SET qty = qty + 1 WHERE sale_id = $i"
-    bk_psql -tA -c "SELECT status FROM mekatek.backup_run('daily')" >/dev/null
+    bk_psql -tA -c "SELECT status FROM mekatek.backup_run_target('sales', 'daily')" >/dev/null
 done
 bk_check "backup_prune prunes the two oldest rows" "1,2" \
     "$(bk_psql -tA -c "SELECT string_agg(object_id::text, ',' ORDER BY object_id) FROM mekatek.backup_prune()")"
@@ -199,7 +199,7 @@ for role in bk_cashier bk_admin; do
         "$(psql -X -U $role -c "SET mekatek.s3_secret_access_key = 'x'" 2>&1 | grep -c 'permission denied to set parameter')"
 done
 bk_check "mekatek_admin (not superuser) runs backups and restores" "uploaded|1000000" \
-    "$(psql -X -U bk_admin -tA -c "UPDATE sales SET qty = qty + 1 WHERE sale_id = 5" -c "SELECT status FROM mekatek.backup_run('weekly')" -c "SELECT mekatek.backup_restore(max(object_id), 'sales_copy') FROM mekatek.backup_object" 2>&1 | tail -n 2 | tr '\n' '|' | sed 's/|$//')"
+    "$(psql -X -U bk_admin -tA -c "UPDATE sales SET qty = qty + 1 WHERE sale_id = 5" -c "SELECT status FROM mekatek.backup_run_target('sales', 'weekly')" -c "SELECT mekatek.backup_restore(max(object_id), 'sales_copy') FROM mekatek.backup_object" 2>&1 | tail -n 2 | tr '\n' '|' | sed 's/|$//')"
 bk_check "the secret is in no catalogue table" 0 \
     "$(bk_psql -tA -c "SELECT count(*) FROM mekatek.backup_object o WHERE o::text LIKE '%$SECRET%'")"
 
@@ -217,9 +217,9 @@ while [ $(( $(date +%s) - cron_started )) -lt 130 ]; do
 done
 r=$(bk_psql -d mekatek_cron -tA -c "SELECT d.status, o.status, substring(o.key from '^cron/mekatek_cron/cron_probe/')
         FROM cron.job_run_details d, mekatek.backup_object o
-       WHERE d.command = 'SELECT mekatek.backup_run()' AND d.status = 'succeeded'
+       WHERE d.command = 'CALL mekatek.backup_run()' AND d.status = 'succeeded'
        ORDER BY d.runid, o.object_id LIMIT 1")
-bk_check "pg_cron ran SELECT mekatek.backup_run() and it succeeded" "succeeded|uploaded|cron/mekatek_cron/cron_probe/" "$r"
+bk_check "pg_cron ran CALL mekatek.backup_run() and it succeeded" "succeeded|uploaded|cron/mekatek_cron/cron_probe/" "$r"
 [ -n "$r" ] || bk_psql -d mekatek_cron -c "TABLE cron.job_run_details" -c "SELECT jobid, jobname, schedule, active FROM cron.job" \
     -c "SELECT pid, state, wait_event FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'" | sed 's/^/# /'
 

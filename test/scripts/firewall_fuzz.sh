@@ -6,30 +6,8 @@
 # Exit 0: no crash and no sanitizer report; 77: clang/libFuzzer missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out=$root/build/firewall_fuzz
-mkdir -p "$out/corpus"
-
-cc=$(command -v clang || command -v clang-14 || true)
-if [ -z "$cc" ]; then echo "clang is not installed (package clang, libclang-rt-14-dev)"; exit 77; fi
-if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){return 0;}' \
-        | "$cc" -x c -fsanitize=fuzzer -o "$out/probe" - 2>/dev/null; then
-    echo "clang cannot link libFuzzer (package libclang-rt-14-dev)"; exit 77
-fi
-
-"$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$root/src" "$root/test/firewall_fuzz/fuzz_logline.c" "$root/src/firewall/logline.c" \
-    -o "$out/fuzz_logline"
-
-# Seeds: real-looking lines; the working corpus grows in build/ only.
-cp -n "$root"/test/firewall_fuzz/corpus/* "$out/corpus/"
-args=(-max_len=9000 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1
-      -dict="$root/test/firewall_fuzz/logline.dict" -artifact_prefix="$out/")
-if [ -n "${MK_FUZZ_RUNS:-}" ]; then
-    args+=(-runs="$MK_FUZZ_RUNS")
-else
-    args+=(-max_total_time="${MK_FUZZ_SECONDS:-20}")
-fi
-"$out/fuzz_logline" "${args[@]}" "$out/corpus" 2>"$out/fuzz.log" || {
-    tail -n 40 "$out/fuzz.log"; echo "fuzzer found a crash or sanitizer report (see $out)"; exit 1; }
-grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$out/fuzz.log" || true
-echo "firewall fuzz: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$out/fuzz.log" | tail -n 1)s, no crash, no sanitizer report"
+source "$root/test/harness/libfuzzer.sh"
+# Seeds: real-looking lines.
+mk_libfuzz firewall_fuzz 9000 "$root/test/firewall_fuzz/fuzz_logline.c" \
+    "$root/test/firewall_fuzz/logline.dict" "$root/test/firewall_fuzz/corpus" \
+    "$root/src/firewall/logline.c"

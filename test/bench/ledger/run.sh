@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Ledger ingestion: 8 clients (pgbench -c 8) send "done <qty> x <price>"
+# messages, in the amount formats sellers use, for 100 groups through
+# mekatek.chat_ingest (C) and through peer.chat_ingest (PL/pgSQL, peer.sql:
+# the same tables, idempotency rule, lookups, entry, outbox row and stored
+# answer), each in its own fresh database on one server, side by side:
+# messages per second, p99 latency, and the ratio.
+# Default: MK_BENCH_SECONDS (30) per side and round.  The issue's full run,
+# 1,000,000 messages per side (125,000 per client):
+#   MK_BENCH_MESSAGES=1000000 bash test/bench/ledger/run.sh
+# MK_BENCH_ROUNDS (default 1) repeats the pair, alternating which side goes
+# first, and prints the medians.  synchronous_commit is off (as in the
+# other benchmarks) so that the figures show the ingestion, not fsync.
+# Goal (issue 21): C >= 2x the peer's throughput.  The machine is shared:
+# figures are noisy.
+source "$(dirname "$0")/../../harness/common.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+port=${MK_BENCH_PORT:-$(mk_port bench_ledger)}
+secs=${MK_BENCH_SECONDS:-30}
+rounds=${MK_BENCH_ROUNDS:-1}
+messages=${MK_BENCH_MESSAGES:-}
+name=bench-ledger
+
+make -s -C "$MK_ROOT" all >/dev/null
+bindir=$(bash "$MK_ROOT/test/harness/stage.sh" | tail -n 1)
+bash "$MK_ROOT/test/harness/cluster.sh" fresh "$name" "$port" "$bindir"
+[ "${MK_BENCH_KEEP:-0}" = 1 ] || trap 'bash "$MK_ROOT/test/harness/cluster.sh" stop '"$name"' "$bindir"' EXIT
+export PGHOST=$MK_BUILD/$name/run PGPORT=$port PGUSER=postgres
+psql() { "$bindir/psql" -Xq -v ON_ERROR_STOP=1 "$@"; }
+work=$MK_BUILD/$name/scripts
+mkdir -p "$work"
+
+fresh_db() { # name
+    psql -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
+    psql -d "$1" -c "ALTER DATABASE $1 SET synchronous_commit = off" \
+         -c "CREATE EXTENSION mekatek CASCADE" -f "$here/peer.sql" \
+         -c "SELECT mekatek.ledger_setup('6281100000000', 'owner')" \
+         -c "INSERT INTO mekatek.ledger_user (phone, name) VALUES ('6281100000002', 'seller')" \
+         -c "INSERT INTO mekatek.ledger_user_role SELECT user_id, 'seller' FROM mekatek.ledger_user WHERE phone = '6281100000002'" \
+         -c "INSERT INTO mekatek.ledger_group (group_id, name, buyer_phone)
+             SELECT 'g' || i || '@g.us', 'Group ' || i, (6281200000000 + i)::text FROM generate_series(1, 100) i" \
+         -c "ANALYZE mekatek.ledger_group, mekatek.ledger_user, mekatek.ledger_user_role, mekatek.ledger_role_permission" >/dev/null
+}
+# Only the seeded tables are analysed: an ANALYZE of the empty message and
+# entry tables records "0 rows", and a plan made then scans them whole
+# until autovacuum analyses them again (on either side).
+
+# One message: a random group, a unique id per client and transaction.
+for side in c pl; do
+    fn=mekatek.chat_ingest; [ $side = pl ] && fn=peer.chat_ingest
+    cat >"$work/$side.pgbench" <<SQL
+\set g random(1, 100)
+\set q random(1, 5)
+\set p random(1, 200)
+\set f random(0, 3)
+SELECT outcome FROM $fn('wa', :client_id || '-' || :n, 'g' || :g || '@g.us', '6281100000002@c.us', now(),
+    'done ' || :q || ' x ' || (ARRAY[(:p * 1000)::text, :p || '.000', :p || ',000', :p || 'rb'])[:f + 1] || ' diamonds');
+\set n :n + 1
+SQL
+done
+
+run() { # side db -> "msgs/s p99ms"
+    local args=(-n -M prepared -f "$work/$1.pgbench" -D n=0 -c 8 -j 2 -l --log-prefix="$work/log-$1")
+    rm -f "$work/log-$1".*
+    if [ -n "$messages" ]; then args+=(-t $((messages / 8))); else args+=(-T "$secs"); fi
+    local tps
+    tps=$("$bindir/pgbench" "${args[@]}" "$2" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    # per-transaction log: field 3 is the latency in microseconds
+    local p99
+    p99=$(cat "$work/log-$1".* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}')
+    local n
+    n=$(psql -d "$2" -Atc "SELECT count(*) FROM mekatek.ledger_entry")
+    echo "$tps $p99 $n"
+}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+printf '%-6s %14s %10s %10s %14s %10s %10s %7s\n' round "C msg/s" "C p99 ms" "C entries" "plpgsql msg/s" "p99 ms" entries ratio
+cs="" ps="" c99="" p99s=""
+for r in $(seq 1 "$rounds"); do
+    fresh_db bench_c; fresh_db bench_pl
+    if [ $((r % 2)) = 1 ]; then
+        read -r ct cp cn < <(run c bench_c); read -r pt pp pn < <(run pl bench_pl)
+    else
+        read -r pt pp pn < <(run pl bench_pl); read -r ct cp cn < <(run c bench_c)
+    fi
+    printf '%-6s %14.0f %10s %10s %14.0f %10s %10s %6.2fx\n' "$r" "$ct" "$cp" "$cn" "$pt" "$pp" "$pn" "$(echo "$ct / $pt" | bc -l)"
+    cs="$cs $ct"; ps="$ps $pt"; c99="$c99 $cp"; p99s="$p99s $pp"
+done
+if [ "$rounds" != 1 ]; then
+    cm=$(echo $cs | median); pm=$(echo $ps | median)
+    printf '%-6s %14.0f %10s %10s %14.0f %10s %10s %6.2fx\n' median "$cm" "$(echo $c99 | median)" - "$pm" "$(echo $p99s | median)" - "$(echo "$cm / $pm" | bc -l)"
+fi
