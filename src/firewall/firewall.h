@@ -46,6 +46,7 @@ typedef struct fw_rule
  * and no empty port range.  *nskipped counts the others; with keep_all they
  * are returned too, marked as barriers (their match set is unknown).
  */
+extern bool mk_fw_schema_0_2(void);
 extern int	mk_fw_policy_family(const char *policy);
 extern int	mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskipped);
 

@@ -731,6 +731,23 @@ target_kind(const char *action, const char *target, bool is_goto, const fw_polic
 	return FW_K_UNKNOWN;
 }
 
+/* The rows of a policy; 0.1.0's fw_rule (before ALTER EXTENSION UPDATE) has no goto. */
+#define LOAD_SQL(goto_col) \
+	"SELECT r.position, r.direction, r.proto, r.src, r.dst, " \
+	"       pg_catalog.lower(r.sport), pg_catalog.upper(r.sport) OPERATOR(pg_catalog.-) 1, " \
+	"       pg_catalog.lower(r.dport), pg_catalog.upper(r.dport) OPERATOR(pg_catalog.-) 1, " \
+	"       r.in_iface, r.out_iface, r.action, r.target, " goto_col ", " \
+	"       pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.matches)), E'\\x1f'), " \
+	"       r.sport IS NOT NULL AND pg_catalog.isempty(r.sport), " \
+	"       r.dport IS NOT NULL AND pg_catalog.isempty(r.dport), " \
+	"       coalesce(r.target OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT c.direction " \
+	"                  FROM mekatek.fw_rule c WHERE c.policy OPERATOR(pg_catalog.=) $1 " \
+	"                   AND c.direction IS NOT NULL)), false) " \
+	"  FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1 ORDER BY r.position"
+
+static const char *const load_sql = LOAD_SQL("r.goto");
+static const char *const load_sql_0_1 = LOAD_SQL("false");
+
 void
 mk_fw_model_load(fw_policy_model *m, const char *policy)
 {
@@ -738,23 +755,15 @@ mk_fw_model_load(fw_policy_model *m, const char *policy)
 	Datum		args[1];
 	MemoryContext caller = CurrentMemoryContext;
 	uint64		nrows;
+	bool		v2;
 
 	memset(m, 0, sizeof(*m));
 	m->name = pstrdup(policy);
 	m->family = mk_fw_policy_family(policy);
 	args[0] = CStringGetTextDatum(policy);
+	v2 = mk_fw_schema_0_2();	/* 0.1.0's fw_rule has no goto */
 	SPI_connect();
-	mk_spi_execute("SELECT r.position, r.direction, r.proto, r.src, r.dst, "
-				   "       pg_catalog.lower(r.sport), pg_catalog.upper(r.sport) OPERATOR(pg_catalog.-) 1, "
-				   "       pg_catalog.lower(r.dport), pg_catalog.upper(r.dport) OPERATOR(pg_catalog.-) 1, "
-				   "       r.in_iface, r.out_iface, r.action, r.target, r.goto, "
-				   "       pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.matches)), E'\\x1f'), "
-				   "       r.sport IS NOT NULL AND pg_catalog.isempty(r.sport), "
-				   "       r.dport IS NOT NULL AND pg_catalog.isempty(r.dport), "
-				   "       coalesce(r.target OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT DISTINCT c.direction "
-				   "                  FROM mekatek.fw_rule c WHERE c.policy OPERATOR(pg_catalog.=) $1 "
-				   "                   AND c.direction IS NOT NULL)), false) "
-				   "  FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1 ORDER BY r.position",
+	mk_spi_execute(v2 ? load_sql : load_sql_0_1,
 				   1, argtypes, args, NULL, true, 0, SPI_OK_SELECT, "loading the policy");
 	nrows = SPI_processed;
 	m->r = MemoryContextAllocZero(caller, sizeof(fw_mrule) * (nrows + 1));

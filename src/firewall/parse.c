@@ -40,8 +40,11 @@ typedef struct parse_cache
 void
 mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt)
 {
+	bool		v2 = mk_fw_schema_0_2();
+
 	SPI_connect();
-	mk_spi_execute("SELECT p.prefix, p.action FROM mekatek.fw_prefix_action p "
+	mk_spi_execute(!v2 ? "SELECT p.prefix, p.action FROM mekatek.fw_prefix_action p" :
+				   "SELECT p.prefix, p.action FROM mekatek.fw_prefix_action p "
 				   "UNION ALL "
 				   "SELECT d.prefix, d.action FROM mekatek.fw_prefix_action_default d "
 				   " WHERE NOT EXISTS (SELECT FROM mekatek.fw_prefix_action p "

@@ -97,6 +97,25 @@ text_or_null(HeapTuple tup, TupleDesc td, int col)
 }
 
 /*
+ * Whether the installed schema is 0.2.0's (mekatek.fw_policy exists).  The
+ * library is updated before ALTER EXTENSION UPDATE runs, so until then the
+ * C functions must work on 0.1.0's tables.
+ */
+bool
+mk_fw_schema_0_2(void)
+{
+	bool		isnull;
+	bool		r;
+
+	SPI_connect();
+	mk_spi_execute("SELECT pg_catalog.to_regclass('mekatek.fw_policy') IS NOT NULL", 0, NULL, NULL, NULL,
+				   true, 0, SPI_OK_SELECT, "reading the schema version");
+	r = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return r;
+}
+
+/*
  * A policy's address family; ERROR when the policy does not exist (an
  * unknown name must never read as an empty policy: restoring the export of
  * one flushes every filter rule) or mixes the families.
@@ -114,9 +133,12 @@ mk_fw_policy_family(const char *policy)
 	int			nfam = 0;
 	char	   *fams;
 
+	bool		v2 = mk_fw_schema_0_2();
+
 	args[0] = CStringGetTextDatum(policy);
 	SPI_connect();
-	mk_spi_execute("SELECT (SELECT p.family FROM mekatek.fw_policy p WHERE p.policy OPERATOR(pg_catalog.=) $1), "
+	mk_spi_execute(v2 ?
+				   "SELECT (SELECT p.family FROM mekatek.fw_policy p WHERE p.policy OPERATOR(pg_catalog.=) $1), "
 				   "  EXISTS (SELECT FROM mekatek.fw_policy p WHERE p.policy OPERATOR(pg_catalog.=) $1) "
 				   "  OR EXISTS (SELECT FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1) "
 				   "  OR EXISTS (SELECT FROM mekatek.fw_chain_policy c WHERE c.policy OPERATOR(pg_catalog.=) $1), "
@@ -127,6 +149,13 @@ mk_fw_policy_family(const char *policy)
 				   "     UNION ALL SELECT CASE WHEN r.proto OPERATOR(pg_catalog.=) ANY ('{icmp,1}') THEN 4 "
 				   "                           WHEN r.proto OPERATOR(pg_catalog.=) ANY ('{icmpv6,ipv6-icmp,58}') THEN 6 END "
 				   "       FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1) x(f) "
+				   "   WHERE f IS NOT NULL)" :
+				   "SELECT NULL::int, EXISTS (SELECT FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1) "
+				   "  OR EXISTS (SELECT FROM mekatek.fw_chain_policy c WHERE c.policy OPERATOR(pg_catalog.=) $1), "
+				   "  (SELECT pg_catalog.count(DISTINCT f) OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) "
+				   "          coalesce(pg_catalog.min(f), 0) FROM ( "
+				   "     SELECT pg_catalog.family(r.src) FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1 "
+				   "     UNION ALL SELECT pg_catalog.family(r.dst) FROM mekatek.fw_rule r WHERE r.policy OPERATOR(pg_catalog.=) $1) x(f) "
 				   "   WHERE f IS NOT NULL)",
 				   1, argtypes, args, NULL, true, 0, SPI_OK_SELECT, "reading the policy's family");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -654,6 +683,7 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 	import_state st;
 	bool		in_filter = true;
 	bool		seen_filter = false;
+	bool		v2;
 	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
 	char	   *rules = mk_arg_cstring(fcinfo, 1, "rules", true);
 	Oid			rule_types[17] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
@@ -670,14 +700,22 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 	memset(&st, 0, sizeof(st));
 	st.policy = policy;
 	SPI_connect();
-	st.insert_rule = mk_spi_prepare(
+	v2 = mk_fw_schema_0_2();
+	/* 0.1.0's table has no counters and no goto: they are not kept there */
+	st.insert_rule = mk_spi_prepare(v2 ?
 								 "INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, "
 								 "  action, in_iface, out_iface, target, matches, target_options, packets, bytes, goto) "
 								 "VALUES ($1, $2, $3, $4, "
 								 "  pg_catalog.network($5::pg_catalog.inet), $6::pg_catalog.int4range, "
 								 "  pg_catalog.network($7::pg_catalog.inet), $8::pg_catalog.int4range, "
 								 "  $9, $10, $11, $12, $13::pg_catalog.jsonb, $14::pg_catalog.jsonb, "
-								 "  $15::pg_catalog.int8, $16::pg_catalog.int8, $17)",
+								 "  $15::pg_catalog.int8, $16::pg_catalog.int8, $17)" :
+								 "INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, "
+								 "  action, in_iface, out_iface, target, matches, target_options) "
+								 "VALUES ($1, $2, $3, $4, "
+								 "  pg_catalog.network($5::pg_catalog.inet), $6::pg_catalog.int4range, "
+								 "  pg_catalog.network($7::pg_catalog.inet), $8::pg_catalog.int4range, "
+								 "  $9, $10, $11, $12, $13::pg_catalog.jsonb, $14::pg_catalog.jsonb)",
 								 17, rule_types, "fw_import_iptables");
 	st.insert_chain = mk_spi_prepare(
 								  "INSERT INTO mekatek.fw_chain_policy (policy, chain, action) VALUES ($1, $2, $3) "
@@ -832,7 +870,8 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 	 */
 	pol_args[0] = CStringGetTextDatum(policy);
 	pol_args[1] = Int32GetDatum(st.family);
-	mk_spi_execute("INSERT INTO mekatek.fw_policy (policy, family) "
+	if (v2)
+		mk_spi_execute("INSERT INTO mekatek.fw_policy (policy, family) "
 				   "VALUES ($1, coalesce(nullif($2, 0), 4)) "
 				   "ON CONFLICT (policy) DO UPDATE "
 				   "SET family = coalesce(nullif($2, 0), mekatek.fw_policy.family), "
