@@ -29,6 +29,7 @@
 #include "utils/tuplestore.h"
 
 #include "firewall/firewall.h"
+#include "firewall/model.h"
 
 typedef fw_rel rel;
 
@@ -48,8 +49,8 @@ rel_text(const char *a, const char *b)
 	return strcmp(a, b) == 0 ? REL_EQUAL : REL_DISJOINT;
 }
 
-static inline rel
-rel_iface(const char *a, const char *b)
+fw_rel
+mk_fw_rel_iface(const char *a, const char *b)
 {
 	int			la,
 				lb;
@@ -142,6 +143,9 @@ mk_fw_rule_rel(const fw_rule *a, const fw_rule *b)
 	bool		sub = true,
 				sup = true;
 
+	/* an IPv4 rule and an IPv6 rule never see the same packet */
+	if (a->family != 0 && b->family != 0 && a->family != b->family)
+		return REL_DISJOINT;
 	f[0] = rel_text(a->direction, b->direction);
 	if (f[0] == REL_DISJOINT)
 		return REL_DISJOINT;
@@ -160,10 +164,10 @@ mk_fw_rule_rel(const fw_rule *a, const fw_rule *b)
 	f[5] = rel_range(a->dport_lo, a->dport_hi, b->dport_lo, b->dport_hi);
 	if (f[5] == REL_DISJOINT)
 		return REL_DISJOINT;
-	f[6] = rel_iface(a->in_iface, b->in_iface);
+	f[6] = mk_fw_rel_iface(a->in_iface, b->in_iface);
 	if (f[6] == REL_DISJOINT)
 		return REL_DISJOINT;
-	f[7] = rel_iface(a->out_iface, b->out_iface);
+	f[7] = mk_fw_rel_iface(a->out_iface, b->out_iface);
 	if (f[7] == REL_DISJOINT)
 		return REL_DISJOINT;
 	for (int i = 0; i < 8; i++)
@@ -184,30 +188,84 @@ mk_fw_rule_rel(const fw_rule *a, const fw_rule *b)
 	return REL_OVERLAP;
 }
 
+/* One reported pair; sorted and made unique before they are returned. */
+typedef struct anomaly_row
+{
+	int32		a,
+				b;
+	const char *kind;
+} anomaly_row;
+
+static int
+anomaly_cmp(const void *x, const void *y)
+{
+	const anomaly_row *p = x,
+			   *q = y;
+
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	return strcmp(p->kind, q->kind);
+}
+
+static inline bool
+decides(const fw_mrule *r)
+{
+	return r->kind == FW_K_ACCEPT || r->kind == FW_K_BLOCK;
+}
+
+/*
+ * The classification runs over the flattened evaluation order (user chains
+ * inlined at their jumps, see model.c), so a rule of a chain is compared
+ * with what comes before and after the jump that reaches it.  A
+ * conservative rule (a match the model does not know, or a rule after a
+ * RETURN) and a target of unknown verdict are never classified, but they
+ * lie between the others: a rule a with the same decision as a later
+ * superset b is redundant only when nothing between them could decide
+ * some of a's packets otherwise, and such rules could.
+ */
 PG_FUNCTION_INFO_V1(mk_fw_anomalies);
 Datum
 mk_fw_anomalies(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *policy = mk_arg_cstring(fcinfo, 0, "policy", false);
-	fw_rule    *r;
+	fw_policy_model m;
+	fw_mrule   *r;
 	int			n,
-				nskipped;
+				nconservative = 0;
+	anomaly_row *rows = NULL;
+	int			nrows = 0,
+				caprows = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	n = mk_fw_load_policy(policy, false, &r, &nskipped);
+	mk_fw_model_load(&m, policy);
+	n = mk_fw_model_flatten(&m, &r);
+	for (int i = 0; i < m.n; i++)
+		if (m.r[i].conservative && m.r[i].kind != FW_K_NONE)
+			nconservative++;
 
 	for (int i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
+		if (!decides(&r[i]) || r[i].conservative)
+			continue;
 		for (int j = i + 1; j < n; j++)
 		{
-			rel			x = mk_fw_rule_rel(&r[i], &r[j]);
+			rel			x;
 			const char *kind = NULL;
-			bool		same = r[i].decision == r[j].decision;
+			bool		same;
 
+			/* a synthetic rule (a goto's fall-through) names the goto as a
+			 * only: as b it would name a rule that is not there */
+			if (!decides(&r[j]) || r[j].conservative || r[j].synthetic ||
+				r[i].position == r[j].position)
+				continue;
+			x = mk_fw_mrule_rel(&r[i], &r[j]);
 			if (x == REL_DISJOINT)
 				continue;
+			same = r[i].kind == r[j].kind;
 			if (!same)
 			{
 				if (x == REL_EQUAL || x == REL_SUPERSET)
@@ -222,32 +280,50 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 			else if (x == REL_SUBSET)
 			{
 				/* removing a changes nothing unless a rule between them
-				 * would then decide some of a's packets the other way */
+				 * could then decide some of a's packets another way */
 				bool		blocked = false;
 
 				for (int k = i + 1; k < j && !blocked; k++)
-					if (r[k].decision != r[i].decision &&
-						mk_fw_rule_rel(&r[i], &r[k]) != REL_DISJOINT)
+					if (r[k].kind != r[i].kind &&
+						mk_fw_mrule_rel(&r[i], &r[k]) != REL_DISJOINT)
 						blocked = true;
 				if (!blocked)
 					kind = "redundancy";
 			}
 			if (kind)
 			{
-				Datum		values[3];
-				bool		nulls[3] = {false, false, false};
-
-				values[0] = Int32GetDatum(r[i].position);
-				values[1] = Int32GetDatum(r[j].position);
-				values[2] = CStringGetTextDatum(kind);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				if (nrows == caprows)
+				{
+					caprows = caprows ? caprows * 2 : 64;
+					rows = rows ? repalloc_huge(rows, sizeof(anomaly_row) * caprows)
+						: palloc(sizeof(anomaly_row) * caprows);
+				}
+				rows[nrows].a = r[i].position;
+				rows[nrows].b = r[j].position;
+				rows[nrows].kind = kind;
+				nrows++;
 			}
 		}
 	}
-	if (nskipped > 0)
+	if (nrows > 1)
+		qsort(rows, nrows, sizeof(anomaly_row), anomaly_cmp);
+	for (int k = 0; k < nrows; k++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (k > 0 && anomaly_cmp(&rows[k], &rows[k - 1]) == 0)
+			continue;
+		values[0] = Int32GetDatum(rows[k].a);
+		values[1] = Int32GetDatum(rows[k].b);
+		values[2] = CStringGetTextDatum(rows[k].kind);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	if (nconservative > 0)
 		ereport(NOTICE,
-				(errmsg("fw_anomalies left out %d rule(s) of policy \"%s\"", nskipped, policy),
-				 errdetail("Rules with a non-terminating target, an empty port range or matches the table cannot represent (flagged) are not classified.")));
+				(errmsg("fw_anomalies treated %d rule(s) of policy \"%s\" conservatively", nconservative,
+						mk_quote_short(policy)),
+				 errdetail("Rules with a match Mekatek does not model (limit, recent, mark, ...) or a target of unknown verdict are not classified; they may match any of their packets, so no rule is called redundant across them.")));
 	return (Datum) 0;
 }
 

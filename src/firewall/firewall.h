@@ -22,6 +22,7 @@ typedef struct fw_addr
 typedef struct fw_rule
 {
 	int32		position;
+	int			family;			/* the policy's: 4 or 6 */
 	char	   *direction;		/* NULL: any chain */
 	char	   *proto;			/* NULL: any; lower case */
 	int			proto_num;		/* IP protocol number, -1 any, -2 unknown name */
@@ -45,6 +46,8 @@ typedef struct fw_rule
  * and no empty port range.  *nskipped counts the others; with keep_all they
  * are returned too, marked as barriers (their match set is unknown).
  */
+extern bool mk_fw_schema_0_2(void);
+extern int	mk_fw_policy_family(const char *policy);
 extern int	mk_fw_load_policy(const char *policy, bool keep_all, fw_rule **rules, int *nskipped);
 
 /* Match-set relation of two rules, as anomaly.c classifies them. */
@@ -87,9 +90,13 @@ typedef struct fw_prefix_map
 extern void mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt);
 extern const char *mk_fw_prefix_action(const fw_prefix_map *map, fwl_span prefix);
 extern int	mk_fw_log_year(void);
+extern int	mk_fw_classic_year(const fwl_event *ev, int year);
 extern bool mk_fw_event_time(const fwl_event *ev, int year, TimestampTz *result);
 extern const char *mk_fw_direction(const fwl_event *ev);
 extern const char *mk_fw_extra_key(const fwl_event *ev, int idx, int *klen);
+
+/* Threat alerts (firewall/alert.c): their settings. */
+extern void mk_fw_alert_init(void);
 
 /* Settings (firewall/settings.c). */
 extern int	fw_log_year;

@@ -25,6 +25,34 @@ COMMENT ON FUNCTION mekatek.fw_prefix_action_normalise() IS
 CREATE TRIGGER fw_prefix_action_normalise BEFORE INSERT OR UPDATE ON mekatek.fw_prefix_action
     FOR EACH ROW EXECUTE FUNCTION mekatek.fw_prefix_action_normalise();
 
+-- The prefixes common distributions' firewalls log with, so that a load
+-- maps them without any setup.  A row of fw_prefix_action with the same
+-- prefix overrides a default; this table belongs to the extension (it is
+-- not dumped) and is the same in every database.
+CREATE TABLE mekatek.fw_prefix_action_default (
+    prefix text PRIMARY KEY,
+    action text NOT NULL CHECK (action IN ('accept', 'deny', 'drop', 'reject')),
+    origin text NOT NULL
+);
+COMMENT ON TABLE mekatek.fw_prefix_action_default IS
+    'Built-in LOG prefixes (ufw, firewalld, common hand-written ones) and the action each stands for; a row of mekatek.fw_prefix_action with the same prefix overrides it';
+INSERT INTO mekatek.fw_prefix_action_default (prefix, action, origin) VALUES
+    ('[UFW BLOCK]', 'drop', 'ufw'),
+    ('[UFW LIMIT BLOCK]', 'drop', 'ufw'),
+    ('[UFW ALLOW]', 'accept', 'ufw'),
+    ('FINAL_REJECT:', 'reject', 'firewalld'),
+    ('filter_IN_public_REJECT:', 'reject', 'firewalld'),
+    ('filter_IN_public_DROP:', 'drop', 'firewalld'),
+    ('filter_FWD_public_REJECT:', 'reject', 'firewalld'),
+    ('filter_FWD_public_DROP:', 'drop', 'firewalld'),
+    ('DROP', 'drop', 'common'),
+    ('DROP:', 'drop', 'common'),
+    ('DROPPED:', 'drop', 'common'),
+    ('REJECT', 'reject', 'common'),
+    ('REJECT:', 'reject', 'common'),
+    ('ACCEPT', 'accept', 'common'),
+    ('ACCEPT:', 'accept', 'common');
+
 CREATE TYPE mekatek.fw_event AS (
     logged_at  timestamptz,
     host       text,
@@ -215,10 +243,13 @@ CREATE TABLE mekatek.fw_rule (
     target_options jsonb,
     matches        jsonb CHECK (jsonb_typeof(matches) = 'array'),
     flagged        boolean GENERATED ALWAYS AS (matches IS NOT NULL) STORED,
+    packets        bigint CHECK (packets >= 0),
+    bytes          bigint CHECK (bytes >= 0),
+    "goto"         boolean NOT NULL DEFAULT false CHECK (NOT "goto" OR target IS NOT NULL),
     PRIMARY KEY (policy, position)
 );
 COMMENT ON TABLE mekatek.fw_rule IS
-    'Ordered filter rules of named policies; NULL means any.  action is NULL for a non-terminating target (LOG, a user chain: see target); matches keeps, in order, the iptables options the columns cannot represent (state, limit, icmp-type, negations...), and such rules are flagged and left out of anomaly and usage analysis';
+    'Ordered filter rules of named policies; NULL means any.  action is NULL for a non-terminating target (LOG, a user chain: see target); matches keeps, in order, the iptables options the columns cannot represent (state, limit, icmp-type, negations...), and flag the rule; packets and bytes are iptables-save -c counters; goto marks -g (target names the chain)';
 
 CREATE FUNCTION mekatek.fw_rule_normalise() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -242,11 +273,27 @@ CREATE TABLE mekatek.fw_chain_policy (
 COMMENT ON TABLE mekatek.fw_chain_policy IS
     'Default policy (iptables -P) of each built-in chain of a policy';
 
+CREATE TABLE mekatek.fw_policy (
+    policy      text PRIMARY KEY,
+    family      int NOT NULL CHECK (family IN (4, 6)),
+    imported_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mekatek.fw_policy IS
+    'The imported policies and the address family of each (one per policy: iptables-restore and ip6tables-restore each refuse the other''s rules); fw_import_iptables writes it';
+SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_policy', '');
+
+CREATE FUNCTION mekatek.fw_policy_family(policy text) RETURNS int
+AS 'MODULE_PATHNAME', 'mk_fw_policy_family_sql'
+LANGUAGE C STABLE STRICT
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_policy_family(text) IS
+    'The address family (4 or 6) of a policy: mekatek.fw_policy''s, else that of its rules'' addresses and ICMP protocol, else 4; ERROR 42704 for a policy with no rule, chain policy or fw_policy row, 22023 for one whose rules mix the families';
+
 CREATE FUNCTION mekatek.fw_import_iptables(policy text, rules text) RETURNS int
 AS 'MODULE_PATHNAME', 'mk_fw_import_iptables'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mekatek.fw_import_iptables(text, text) IS
-    'Replaces the rules of a policy with those of an iptables-save dump or a script of iptables/ip6tables -A/-P command lines; unrepresentable matches are kept in matches and flagged; returns the number of rules';
+    'Replaces the rules of a policy with those of an iptables-save dump (with or without -c counters) or a script of iptables/ip6tables -A/-P command lines, and records the policy and its address family in mekatek.fw_policy; every problem is an ERROR naming the line (an option given twice, a second chain policy or COMMIT, a table without COMMIT, a bad address, mask or port, both families in one policy); unrepresentable matches are kept in matches and flagged; returns the number of rules';
 
 CREATE FUNCTION mekatek.fw_iptables_quote(word text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -257,17 +304,41 @@ COMMENT ON FUNCTION mekatek.fw_iptables_quote(text) IS
     'Quotes one word for an iptables-restore script';
 
 CREATE FUNCTION mekatek.fw_port_text(r int4range) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT CASE WHEN coalesce(lower(r), 0) = coalesce(upper(r) - 1, 65535) THEN coalesce(lower(r), 0)::text
-                  ELSE coalesce(lower(r), 0) || ':' || coalesce(upper(r) - 1, 65535) END $$;
+AS $$
+BEGIN
+    -- an empty range matches no port; writing it as any port would turn
+    -- the rule into one that matches every port
+    IF isempty(r) THEN
+        RAISE EXCEPTION 'fw_port_text: the port range is empty; iptables has no way to write it'
+            USING ERRCODE = '22023', HINT = 'Delete the rule, or give it a range that holds a port.';
+    END IF;
+    RETURN CASE WHEN coalesce(lower(r), 0) = coalesce(upper(r) - 1, 65535) THEN coalesce(lower(r), 0)::text
+                ELSE coalesce(lower(r), 0) || ':' || coalesce(upper(r) - 1, 65535) END;
+END $$;
 COMMENT ON FUNCTION mekatek.fw_port_text(int4range) IS
-    'A port range as iptables writes it: 22 or 1024:65535';
+    'A port range as iptables writes it: 22 or 1024:65535; ERROR 22023 for an empty range';
 
 CREATE FUNCTION mekatek.fw_export_iptables(policy text) RETURNS text
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
+DECLARE
+    script text;
+    policy_family int;
+    bad int;
+BEGIN
+    -- an unknown name must be an error: the script of an empty policy,
+    -- restored, would flush every filter rule
+    policy_family := mekatek.fw_policy_family(policy);
+    -- an empty port range matches no port, and iptables cannot write one
+    bad := (SELECT min(r.position) FROM mekatek.fw_rule r
+             WHERE r.policy = $1 AND (isempty(r.sport) OR isempty(r.dport)));
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'fw_export_iptables: rule % of policy "%" has an empty port range', bad, left(policy, 64)
+            USING ERRCODE = '22023', HINT = 'It matches no packet: delete it, or give it a range that holds a port.';
+    END IF;
     WITH chains AS (
         SELECT c.chain, upper(c.action) AS action FROM mekatek.fw_chain_policy c WHERE c.policy = $1
         UNION
@@ -287,6 +358,7 @@ AS $$
                CASE WHEN r.direction IS NULL
                     THEN format('# position %s is not exported: it has no chain (direction is NULL)', r.position)
                     ELSE concat_ws(' ',
+               CASE WHEN r.packets IS NOT NULL THEN format('[%s:%s]', r.packets, coalesce(r.bytes, 0)) END,
                '-A ' || r.direction,
                '-s ' || r.src, '-d ' || r.dst,
                '-i ' || mekatek.fw_iptables_quote(r.in_iface), '-o ' || mekatek.fw_iptables_quote(r.out_iface),
@@ -295,17 +367,19 @@ AS $$
                '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
                (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
                   FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
-               '-j ' || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
+               CASE WHEN r."goto" THEN '-g ' ELSE '-j ' END
+                   || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
                (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
                   FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END
           FROM mekatek.fw_rule r WHERE r.policy = $1
         UNION ALL
         SELECT 3, 0, '', 'COMMIT'
     )
-    SELECT string_agg(line, E'\n' ORDER BY k, o, chain) || E'\n' FROM lines
-$$;
+    SELECT string_agg(line, E'\n' ORDER BY k, o, chain) || E'\n' INTO script FROM lines;
+    RETURN script;
+END $$;
 COMMENT ON FUNCTION mekatek.fw_export_iptables(text) IS
-    'The policy as an iptables-restore script (filter table), rules in position order; importing it again gives the same rows';
+    'The policy as an iptables-restore script (filter table; ip6tables-restore for an IPv6 policy), rules in position order, iptables-save -c counters kept; importing it again gives the same rows.  ERROR 42704 for an unknown policy';
 
 ------------------------------------------------------------------------
 -- Anomalies, usage, trend, order
@@ -316,14 +390,27 @@ RETURNS TABLE (rule_a int, rule_b int, anomaly text)
 AS 'MODULE_PATHNAME', 'mk_fw_anomalies'
 LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION mekatek.fw_anomalies(text) IS
-    'Every ordered pair of rules (rule_a before rule_b) classified as shadowing, correlation, generalization or redundancy by Al-Shaer and Hamed''s definitions (deny, drop and reject count as one decision); flagged rules and non-terminating targets are left out with a NOTICE';
+    'Every ordered pair of rules (rule_a before rule_b) classified as shadowing, correlation, generalization or redundancy by Al-Shaer and Hamed''s definitions (deny, drop and reject count as one decision), over the evaluation order with user chains inlined at their jumps; state, multiport, iprange, icmp-type, tcp-flags and negations are exact; a rule with a match Mekatek does not model is never classified but may decide any of its packets (so no redundancy is reported across it), with a NOTICE';
+
+CREATE FUNCTION mekatek.fw_trace(policy text, chain text DEFAULT 'INPUT', proto text DEFAULT 'tcp',
+                                  src inet DEFAULT NULL, dst inet DEFAULT NULL,
+                                  sport int DEFAULT NULL, dport int DEFAULT NULL,
+                                  in_iface text DEFAULT NULL, out_iface text DEFAULT NULL,
+                                  state text DEFAULT 'NEW', icmp_type int DEFAULT NULL,
+                                  icmp_code int DEFAULT NULL, tcp_flags text DEFAULT NULL)
+RETURNS TABLE (step int, chain text, "position" int, target text, verdict text, certain boolean)
+AS 'MODULE_PATHNAME', 'mk_fw_trace'
+LANGUAGE C STABLE CALLED ON NULL INPUT
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text) IS
+    'Which rule decides a packet: every rule the packet matches on its way through the chain (LOG rules, jumps into user chains, RETURN), the last row the verdict (position NULL: the chain policy).  A rule with a match Mekatek does not model is a row with certain false and the packet goes on; the verdict is then not certain.  tcp_flags NULL means SYN for a NEW packet, ACK otherwise';
 
 CREATE FUNCTION mekatek.fw_rule_usage(policy text, since timestamptz, until timestamptz)
 RETURNS TABLE ("position" int, hits bigint, probability float8, cumulative float8)
 AS 'MODULE_PATHNAME', 'mk_fw_rule_usage'
 LANGUAGE C STABLE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION mekatek.fw_rule_usage(text, timestamptz, timestamptz) IS
-    'Matches each logged packet of [since, until) first-match against the policy; per rule its hits, P = f/N and the running sum in policy order; a last row with position NULL counts the packets no rule matched.  A NULL bound is open (and only then are lines without a header time counted)';
+    'Matches each logged packet of [since, until) first-match against the policy; per rule its hits, P = f/N and the running sum in policy order; a last row with position NULL counts the packets no rule matched.  Only packets of the policy''s address family count (an IPv4 policy never sees IPv6 traffic).  A NULL bound is open (and only then are lines without a header time counted); since after until is an ERROR';
 
 CREATE FUNCTION mekatek.fw_rule_trend(policy text, since timestamptz, until timestamptz,
                                       "window" interval DEFAULT '1 week')
@@ -332,6 +419,8 @@ RETURNS TABLE ("position" int, hits bigint, probability float8, dominant boolean
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
+DECLARE
+    policy_family int;
 BEGIN
     IF policy IS NULL OR since IS NULL OR until IS NULL OR "window" IS NULL THEN
         RAISE EXCEPTION 'fw_rule_trend: policy, since, until and window must not be null'
@@ -345,6 +434,9 @@ BEGIN
         RAISE EXCEPTION 'fw_rule_trend: more than 1000 windows of % between % and %', "window", since, until
             USING ERRCODE = '22023', HINT = 'Use a longer window.';
     END IF;
+    -- an unknown policy is refused here, before the query that would quote
+    -- itself in the error's context
+    policy_family := mekatek.fw_policy_family(policy);
     RETURN QUERY
     WITH total AS (
         SELECT f.position, f.hits, f.probability
@@ -377,6 +469,38 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION mekatek.fw_rule_trend(text, timestamptz, timestamptz, interval) IS
     'Per rule: usage over [since, until), dominant (among the most used rules that together carry at least 70% of the traffic), decaying (no hits, or a share that fell in each of the last two window steps to at most half of its best window), and the probability per window';
+
+
+------------------------------------------------------------------------
+-- Threat alerts (src/firewall/alert.c)
+------------------------------------------------------------------------
+
+CREATE TABLE mekatek.fw_alert (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL CHECK (kind IN ('port_scan', 'host_scan', 'brute_force', 'flood')),
+    src         inet,
+    dst         inet,
+    dport       int CHECK (dport BETWEEN 0 AND 65535),
+    first_seen  timestamptz NOT NULL,
+    last_seen   timestamptz NOT NULL CHECK (last_seen >= first_seen),
+    events      bigint NOT NULL CHECK (events > 0),
+    detected_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE mekatek.fw_alert IS
+    'Threats found in the log as it is loaded, one row per burst: port_scan (src probed many ports of dst; events = ports), host_scan (src probed many hosts; events = hosts), brute_force (src opened many connections to service dport of dst; events = SYNs), flood (many packets to dst; events = packets); each new row is also a NOTIFY on channel mekatek_firewall with the row as JSON';
+CREATE INDEX fw_alert_key ON mekatek.fw_alert (kind, src, dst, dport, last_seen);
+SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_alert', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_alert_id_seq', '');
+
+CREATE FUNCTION mekatek.fw_log_alert_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'mk_fw_log_alert_trg'
+LANGUAGE C
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_log_alert_trg() IS
+    'Trigger (AFTER INSERT ON mekatek.fw_log FOR EACH STATEMENT): finds scans, brute force and floods among the statement''s new rows (settings mekatek.fw_alert_window, fw_scan_ports, fw_scan_hosts, fw_bruteforce_attempts, fw_bruteforce_ports, fw_flood_packets; mekatek.fw_alerts off disables it), records them in mekatek.fw_alert and notifies mekatek_firewall';
+CREATE TRIGGER fw_log_alert AFTER INSERT ON mekatek.fw_log
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.fw_log_alert_trg();
 
 ------------------------------------------------------------------------
 -- Privileges
@@ -505,9 +629,17 @@ RETURNS TABLE (antecedent text[], action text, support float8, confidence float8
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
+DECLARE
+    e_state text;
+    e_msg text;
+    e_detail text;
+    e_hint text;
 BEGIN
     IF since IS NULL OR until IS NULL THEN
         RAISE EXCEPTION 'fw_mine: since and until must not be null' USING ERRCODE = '22004';
+    ELSIF since > until THEN
+        RAISE EXCEPTION 'fw_mine: since (%) is after until (%)', since, until
+            USING ERRCODE = '22023', HINT = 'The window is [since, until): since comes first.';
     END IF;
     -- One basket per logged packet; items are nominal attributes, addresses
     -- as their /24 (IPv6 /64) network and ephemeral source ports as one
@@ -528,10 +660,35 @@ BEGIN
                since, until), min_support, min_confidence) a
      WHERE cardinality(a.consequent) = 1 AND a.consequent[1] LIKE 'action=%'
      ORDER BY a.confidence DESC, a.support DESC, a.antecedent;
+EXCEPTION WHEN OTHERS THEN
+    -- the caller sees its own call, not the query built above (issue 14):
+    -- the error is raised again without the context that quotes it
+    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_msg = MESSAGE_TEXT,
+                            e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+    IF e_msg NOT LIKE 'fw_mine: %' THEN
+        e_msg := 'fw_mine: ' || e_msg;
+    END IF;
+    IF e_detail = '' AND e_hint = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_msg;
+    ELSIF e_detail = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_msg, HINT = e_hint;
+    ELSIF e_hint = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_msg, DETAIL = e_detail;
+    ELSE
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_msg, DETAIL = e_detail, HINT = e_hint;
+    END IF;
 END $$;
 COMMENT ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) IS
     'Association rules over the log of [since, until) with the action on the right-hand side (Golnabi et al.), mined by the basket module''s Apriori (mekatek.apriori): items direction=, proto=, src=/24, sport=, dst=/24, dport=';
 GRANT EXECUTE ON FUNCTION mekatek.fw_mine(timestamptz, timestamptz, float8, float8) TO mekatek_analyst;
+
+-- Grants on the objects new in 0.2.0 (the upgrade script repeats them).
+GRANT SELECT ON mekatek.fw_policy, mekatek.fw_prefix_action_default, mekatek.fw_alert TO mekatek_analyst;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_policy, mekatek.fw_alert TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.fw_log_alert_trg() TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.fw_policy_family(text),
+                mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text)
+      TO mekatek_analyst;
 
 -- ---------------------------------------------------------------------
 -- pg_dump: these tables hold what users wrote, so pg_dump must write

@@ -95,6 +95,7 @@ typedef struct fw_loader
 	/* parsing */
 	fw_prefix_map map;
 	int			year;
+	int64		unmapped;		/* loaded lines whose prefix maps to no action */
 
 	/* rejects */
 	Tuplestorestate *rejects;
@@ -540,7 +541,10 @@ process_line(fw_loader *ld, const char *line, size_t len)
 	if (act)
 		put_text(o, act, strlen(act));
 	else
+	{
+		ld->unmapped++;
 		appendBinaryStringInfo(o, "\\N", 2);
+	}
 	appendStringInfoCharMacro(o, '\t');
 	put_extra(ld, o, &ev);
 	appendStringInfoChar(o, '\n');
@@ -748,6 +752,13 @@ run_load(fw_loader *ld)
 
 	flush_rejects(ld);
 	tuplestore_end(ld->rejects);
+	/* once per load: fw_mine and fw_generalize ignore lines without one */
+	if (ld->unmapped > 0)
+		ereport(WARNING,
+				(errmsg("%lld of %lld loaded lines have a LOG prefix that maps to no action",
+						(long long) ld->unmapped, (long long) loaded),
+				 errdetail("Their action is NULL; fw_mine and fw_generalize learn nothing from them."),
+				 errhint("Map the prefixes in mekatek.fw_prefix_action (SELECT DISTINCT prefix FROM mekatek.fw_log WHERE action IS NULL lists them).")));
 	return loaded;
 }
 

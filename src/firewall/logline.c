@@ -49,7 +49,11 @@ fwl_status_text(fwl_status st)
 		case FWL_ERR_TOO_MANY:
 			return "more fields than a LOG line has";
 		case FWL_ERR_NUL:
-			return "a NUL byte inside the line, or a line longer than 8192 bytes";
+			return "a NUL byte inside the line";
+		case FWL_ERR_TOO_LONG:
+			return "a line longer than 8192 bytes";
+		case FWL_ERR_PORT:
+			return "SPT= or DPT= is not a port between 0 and 65535";
 	}
 	return "unknown";
 }
@@ -402,12 +406,16 @@ outer_field(fwl_event *ev, tokstate *ts, fwl_span key, fwl_span val)
 	if (span_eq(key, "SPT") && !(ev->has & FWL_HAS_SPT))
 	{
 		ev->has |= FWL_HAS_SPT;
-		return parse_int(val, &ev->spt) ? FWL_OK : FWL_ERR_NUMBER;
+		if (!parse_int(val, &ev->spt))
+			return FWL_ERR_NUMBER;
+		return ev->spt <= 65535 ? FWL_OK : FWL_ERR_PORT;
 	}
 	if (span_eq(key, "DPT") && !(ev->has & FWL_HAS_DPT))
 	{
 		ev->has |= FWL_HAS_DPT;
-		return parse_int(val, &ev->dpt) ? FWL_OK : FWL_ERR_NUMBER;
+		if (!parse_int(val, &ev->dpt))
+			return FWL_ERR_NUMBER;
+		return ev->dpt <= 65535 ? FWL_OK : FWL_ERR_PORT;
 	}
 	if (ts->is_icmp && span_eq(key, "TYPE") && !(ev->has & FWL_HAS_TYPE))
 	{
@@ -567,12 +575,15 @@ fwl_parse(const char *buf, size_t len, fwl_event *ev, size_t *err_off)
 	*err_off = 0;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
-	if (len > FWL_MAX_LINE || memchr(buf, '\0', len))
+	if (len > 0 && memchr(buf, '\0', len))
 	{
-		const char *z = len ? memchr(buf, '\0', len) : NULL;
-
-		*err_off = z ? (size_t) (z - buf) : FWL_MAX_LINE;
+		*err_off = (size_t) ((const char *) memchr(buf, '\0', len) - buf);
 		return FWL_ERR_NUL;
+	}
+	if (len > FWL_MAX_LINE)
+	{
+		*err_off = FWL_MAX_LINE;
+		return FWL_ERR_TOO_LONG;
 	}
 
 	h = parse_header(buf, len, ev);

@@ -100,7 +100,9 @@ typedef enum fwl_status
 	FWL_ERR_MISSING,			/* SRC=, DST= or PROTO= missing */
 	FWL_ERR_BRACKET,			/* an unterminated or nested [...] */
 	FWL_ERR_TOO_MANY,			/* more fields than FWL_MAX_KV */
-	FWL_ERR_NUL					/* a NUL byte inside the line */
+	FWL_ERR_NUL,				/* a NUL byte inside the line */
+	FWL_ERR_TOO_LONG,			/* a line longer than FWL_MAX_LINE */
+	FWL_ERR_PORT				/* SPT= or DPT= above 65535 */
 } fwl_status;
 
 /*

@@ -40,8 +40,15 @@ typedef struct parse_cache
 void
 mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt)
 {
+	bool		v2 = mk_fw_schema_0_2();
+
 	SPI_connect();
-	mk_spi_execute("SELECT prefix, action FROM mekatek.fw_prefix_action", 0, NULL, NULL, NULL,
+	mk_spi_execute(!v2 ? "SELECT p.prefix, p.action FROM mekatek.fw_prefix_action p" :
+				   "SELECT p.prefix, p.action FROM mekatek.fw_prefix_action p "
+				   "UNION ALL "
+				   "SELECT d.prefix, d.action FROM mekatek.fw_prefix_action_default d "
+				   " WHERE NOT EXISTS (SELECT FROM mekatek.fw_prefix_action p "
+				   "                    WHERE p.prefix OPERATOR(pg_catalog.=) d.prefix)", 0, NULL, NULL, NULL,
 				   true, 0, SPI_OK_SELECT, "reading mekatek.fw_prefix_action");
 	map->n = (int) SPI_processed;
 	map->prefix = MemoryContextAlloc(mcxt, sizeof(char *) * (map->n + 1));
@@ -59,6 +66,16 @@ mk_fw_load_prefix_map(fw_prefix_map *map, MemoryContext mcxt)
 	SPI_finish();
 }
 
+/*
+ * Classic syslog headers print no year.  With mekatek.fw_log_year unset a
+ * line takes the year the transaction started in, unless its month and day
+ * lie more than one day after that start: no log is written in the future,
+ * so such a line was written last year (a December line read in January).
+ * The one day of slack covers a logging host whose clock or time zone runs
+ * ahead of the server's.  A set mekatek.fw_log_year is taken as it is.
+ */
+static int	fw_rollover_limit = 13 * 32;	/* month * 32 + day; later dates roll back */
+
 /* mekatek.fw_log_year, or the year the transaction started in */
 int
 mk_fw_log_year(void)
@@ -66,12 +83,27 @@ mk_fw_log_year(void)
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			tz;
+	int			year;
 
 	if (fw_log_year > 0)
 		return fw_log_year;
 	if (timestamp2tm(GetCurrentTransactionStartTimestamp(), &tz, &tm, &fsec, NULL, NULL) != 0)
 		elog(ERROR, "timestamp out of range");
-	return tm.tm_year;
+	year = tm.tm_year;
+	if (timestamp2tm(GetCurrentTransactionStartTimestamp() + USECS_PER_DAY, &tz, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "timestamp out of range");
+	/* on 31 December every date of the year is at most a day ahead */
+	fw_rollover_limit = tm.tm_year > year ? 13 * 32 : tm.tm_mon * 32 + tm.tm_mday;
+	return year;
+}
+
+/* The year of a classic header's date, given mk_fw_log_year()'s result. */
+int
+mk_fw_classic_year(const fwl_event *ev, int year)
+{
+	if (fw_log_year > 0)
+		return year;
+	return ev->mon * 32 + ev->day > fw_rollover_limit ? year - 1 : year;
 }
 
 /*
@@ -86,7 +118,7 @@ mk_fw_event_time(const fwl_event *ev, int year, TimestampTz *result)
 	int			tz;
 
 	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = ev->header == FWL_HDR_CLASSIC ? year : ev->year;
+	tm.tm_year = ev->header == FWL_HDR_CLASSIC ? mk_fw_classic_year(ev, year) : ev->year;
 	tm.tm_mon = ev->mon;
 	tm.tm_mday = ev->day;
 	tm.tm_hour = ev->hour;
@@ -467,7 +499,7 @@ mk_fw_parse_error(PG_FUNCTION_ARGS)
 	if (st == FWL_OK && ev->header == FWL_HDR_CLASSIC)
 	{
 		/* the day of month is checked against the year in the server */
-		if (ev->day > fwl_days_in_month(mk_fw_log_year(), ev->mon))
+		if (ev->day > fwl_days_in_month(mk_fw_classic_year(ev, mk_fw_log_year()), ev->mon))
 		{
 			st = FWL_ERR_HEADER;
 			off = 0;

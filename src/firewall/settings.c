@@ -13,11 +13,12 @@ void
 mk_firewall_init(void)
 {
 	DefineCustomIntVariable("mekatek.fw_log_year",
-							"Year for classic syslog headers, which print none (0: the current year).",
+							"Year for classic syslog headers, which print none (0: the year the transaction started in, or the year before for a date more than a day after that start).",
 							NULL, &fw_log_year, 0, 0, 9999,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("mekatek.fw_parse_strict",
 							 "When off, mekatek.fw_parse returns NULL for a line that is not a LOG line instead of raising an error.",
 							 NULL, &fw_parse_strict, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	mk_fw_alert_init();
 }

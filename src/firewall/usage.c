@@ -169,6 +169,7 @@ typedef struct usage_dest
 	int		   *lists[NDIR][NPCLASS];
 	int			nlist[NDIR][NPCLASS];
 	int64	   *hits;
+	int			family;			/* the policy's; other packets are not its traffic */
 	int64		total;
 	int64		unmatched;
 } usage_dest;
@@ -211,9 +212,12 @@ usage_receive(TupleTableSlot *slot, DestReceiver *self)
 	t = DatumGetInetPP(slot->tts_values[3]);
 	p.family = ip_family(s) == PGSQL_AF_INET ? 4 : 6;
 	if (ip_family(t) != ip_family(s))
-		p.family = 0;			/* never from the parser: matches only "any" */
+		p.family = 0;			/* never from the parser */
+	if (p.family != u->family)
+		return true;			/* the other family's policy decides it */
 	p.src = ip_addr(s);
 	p.dst = ip_addr(t);
+	p.src4 = p.dst4 = 0;
 	if (p.family == 4)
 	{
 		p.src4 = v4(p.src);
@@ -272,11 +276,18 @@ mk_fw_rule_usage(PG_FUNCTION_ARGS)
 	int			ret,
 				pin;
 
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2) &&
+		timestamp_cmp_internal(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2)) > 0)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "The window is [since, until): since comes first.",
+				 "fw_rule_usage: since (%s) is after until (%s)",
+				 pstrdup(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(1))),
+				 pstrdup(timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(2))));
 	InitMaterializedSRF(fcinfo, 0);
 	n = mk_fw_load_policy(policy, false, &r, &nskipped);
 
 	/* compile */
 	memset(&u, 0, sizeof(u));
+	u.family = n > 0 ? r[0].family : mk_fw_policy_family(policy);
 	c = palloc0(sizeof(crule) * (n + 1));
 	u.c = c;
 	u.hits = palloc0(sizeof(int64) * (n + 1));

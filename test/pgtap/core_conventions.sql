@@ -61,6 +61,8 @@ SELECT is_empty($$
 -- goes on this list, with the reason:
 --   ledger_command: the command words the ledger's parser knows, written
 --     by the install script and changed only by an upgrade script.
+--   fw_prefix_action_default: the built-in LOG prefixes, written by the
+--     install script; a user overrides them in fw_prefix_action (dumped).
 -- backup_config is filled at install too, but it holds the DBA's policy
 -- and is registered (a restored row replaces the installed one).
 SELECT is_empty($$
@@ -69,7 +71,7 @@ SELECT is_empty($$
      WHERE c.relnamespace = 'mekatek'::regnamespace
        AND c.relkind IN ('r', 'p')
        AND NOT c.oid = ANY (coalesce(e.extconfig, '{}'))
-       AND c.relname <> ALL (ARRAY['ledger_command']::name[]) $$,
+       AND c.relname <> ALL (ARRAY['ledger_command', 'fw_prefix_action_default']::name[]) $$,
     'every table in schema mekatek is registered with pg_extension_config_dump or listed as install-only');
 
 -- A restored table whose sequence is not registered starts its ids at 1

@@ -52,6 +52,16 @@ SELECT format('Mar 9 10:00:%s gw kernel: [9.5] IPTABLES_INPUT: IN=eth0 OUT= SRC=
               lpad((g % 60)::text, 2, '0'), g)
   FROM generate_series(1, 20) g;
 INSERT INTO mekatek.fw_chain_policy VALUES ('gw', 'FORWARD', 'drop') ON CONFLICT DO NOTHING;
+-- an alert an earlier load raised (fw_alert is new in 0.2.0; the upgrade
+-- test runs this script on 0.1.0 too)
+DO $$
+BEGIN
+    IF to_regclass('mekatek.fw_alert') IS NOT NULL THEN
+        INSERT INTO mekatek.fw_alert (kind, src, dst, dport, first_seen, last_seen, events)
+        VALUES ('brute_force', '203.0.113.9', '202.110.90.45', 22,
+                '2024-03-09 10:00:00+07', '2024-03-09 10:00:50+07', 40);
+    END IF;
+END $$;
 
 -- backup: the catalogue of earlier runs, as backup_run leaves it.
 UPDATE mekatek.backup_config SET keep_daily = 9, part_size = '8MB';

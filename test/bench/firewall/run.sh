@@ -77,3 +77,27 @@ psql -Xq -At -c "SELECT 'first-match differences against the peer on the window:
 psql -Xq -At -c "SELECT 'anomalous pairs among 1,000 random rules: ' || count(*) FROM mekatek.fw_anomalies('random1000')"
 ms=$(psql -Xq -At -c "SELECT round(bench.time_ms('SELECT count(*) FROM mekatek.fw_anomalies(''random1000'')')::numeric, 1)")
 printf '\n%-34s %10s ms (in the server, second run)\n' "fw_anomalies, 1,000 rules" "$ms"
+
+# 4. threat detection on the load path: the same file loaded again with
+# mekatek.fw_alerts off and on (the trigger fw_log_alert)
+for mode in off on; do
+    psql -Xq -c "TRUNCATE mekatek.fw_log, mekatek.fw_alert"
+    t0=$(now)
+    psql -Xq -At -c "SET mekatek.fw_alerts = $mode" -c "SELECT loaded FROM mekatek.fw_load_file('$file')" >/dev/null 2>&1
+    t1=$(now)
+    eval "load_$mode=\$(el \$t0 \$t1)"
+done
+printf '\n%-34s %12s %12s %8s\n' "load $lines lines, detection" on off ratio
+printf '%-34s %11.1fs %11.1fs %7.2fx\n' "fw_load_file" "$load_on" "$load_off" "$(el 0 "$load_on / $load_off")"
+psql -Xq -At -c "SELECT 'alerts on the synthetic log: ' || count(*) FROM mekatek.fw_alert"
+
+# 5. anomalies with chains, and fw_trace latency
+for n in 1000 10000; do
+    psql -Xq -v n=$n -f "$here/chains.sql" >/dev/null
+    ms=$(psql -Xq -At -c "SELECT round(bench.time_ms('SELECT count(*) FROM mekatek.fw_anomalies(''chains$n'')')::numeric, 1)" 2>/dev/null)
+    printf '%-34s %10s ms\n' "fw_anomalies, $n rules, 20 chains" "$ms"
+done
+one=$(psql -Xq -At -c "SELECT round(bench.time_ms('SELECT count(*) FROM mekatek.fw_trace(''chains1000'', src => ''10.1.1.9'', dst => ''192.0.2.1'', sport => 40000, dport => 42)')::numeric, 2)")
+many=$(psql -Xq -At -c "SELECT round(bench.time_ms('SELECT count(*) FROM generate_series(1, 10000) g, LATERAL mekatek.fw_trace(''chains1000'', src => (''10.'' || g % 7 || ''.'' || g % 251 || ''.9'')::inet, dst => ''192.0.2.1'', sport => 40000, dport => 1 + g % 1000) t')::numeric, 1)")
+printf '%-34s %10s ms (policy read included)\n' "fw_trace, one packet, 1,000 rules" "$one"
+printf '%-34s %10s ms\n' "fw_trace, 10,000 packets (LATERAL)" "$many"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# firewall threat alerts: a generated log holds normal traffic and one port
+# scan, one ssh brute force and one flood.  Loading it (in one piece, and
+# again in two pieces, so detection is incremental across loads) must give
+# exactly those three rows in mekatek.fw_alert, and a client LISTENing on
+# mekatek_firewall must receive exactly their three JSON payloads.
+set -euo pipefail
+db=mekatek_fw_alerts
+psql() { command psql -X -v ON_ERROR_STOP=1 -q "$@"; }
+work=$(mktemp -d)
+psql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+trap 'psql -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true; rm -rf "$work"' EXIT
+psql -d $db <<'SQL'
+CREATE EXTENSION mekatek;
+CREATE TABLE lines (t timestamptz, line text);
+CREATE FUNCTION line(t timestamptz, src text, dst text, spt int, dpt int, flags text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('%s fw kernel: DROP IN=eth0 OUT= SRC=%s DST=%s LEN=60 TTL=64 ID=1 PROTO=TCP SPT=%s DPT=%s WINDOW=1024 RES=0x00 %s URGP=0',
+                  to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), src, dst, spt, dpt, flags) $$;
+-- normal traffic: 50 clients, a web server, ten minutes
+INSERT INTO lines
+SELECT t, line(t, '10.0.0.' || (1 + g % 50), '192.0.2.10', 30000 + g, (ARRAY[80, 443])[1 + g % 2],
+               (ARRAY['SYN', 'ACK', 'ACK PSH', 'ACK FIN'])[1 + g % 4])
+  FROM generate_series(1, 600) g, LATERAL (SELECT '2024-03-14 12:00:00+00'::timestamptz + g * interval '1 s') x(t);
+-- a port scan: ports 1..100 of one host in 20 seconds
+INSERT INTO lines
+SELECT t, line(t, '198.51.100.66', '192.0.2.20', 51000, g, 'SYN')
+  FROM generate_series(1, 100) g, LATERAL (SELECT '2024-03-14 12:02:00+00'::timestamptz + g * interval '200 ms') x(t);
+-- ssh brute force: 40 new connections in 50 seconds
+INSERT INTO lines
+SELECT t, line(t, '203.0.113.99', '192.0.2.30', 40000 + g, 22, 'SYN')
+  FROM generate_series(1, 40) g, LATERAL (SELECT '2024-03-14 12:05:00+00'::timestamptz + g * interval '1250 ms') x(t);
+-- a flood: 1,500 packets to one web server in 30 seconds, spoofed sources
+INSERT INTO lines
+SELECT t, line(t, '172.16.' || (g / 250) || '.' || (g % 250), '192.0.2.40', 1024 + g, 80, 'SYN')
+  FROM generate_series(1, 1500) g, LATERAL (SELECT '2024-03-14 12:07:00+00'::timestamptz + g * interval '20 ms') x(t);
+SQL
+
+expected="brute_force 203.0.113.99 192.0.2.30 22 40
+flood 192.0.2.40 1500
+port_scan 198.51.100.66 192.0.2.20 100"
+show="SELECT concat_ws(' ', kind, host(src), host(dst), dport, events) FROM mekatek.fw_alert ORDER BY kind"
+
+# A listening client: LISTEN, then wait for the load to finish, then one
+# more statement so that psql prints the notifications it received.
+( echo "LISTEN mekatek_firewall;"
+  while [ ! -e "$work/loaded" ]; do sleep 0.1; done
+  echo "SELECT 1;" ) | psql -d $db -tA >"$work/listen.out" 2>&1 &
+listener=$!
+# psql's output goes to a file and is buffered: ask the server instead
+until [ "$(psql -d $db -tA -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'")" = 1 ]; do
+    sleep 0.1
+done
+
+psql -d $db -tA -c "SELECT 'loaded ' || loaded || ', rejected ' || rejected FROM mekatek.fw_load((SELECT string_agg(line, E'\n' ORDER BY t) FROM lines))"
+touch "$work/loaded"
+wait $listener
+got=$(psql -d $db -tA -c "$show")
+if [ "$got" != "$expected" ]; then echo "FAIL: one load gave"; echo "$got"; echo "want"; echo "$expected"; exit 1; fi
+echo "ok: one load: exactly the three threats"
+echo "$got" | sed 's/^/  /'
+n=$(grep -c 'notification "mekatek_firewall"' "$work/listen.out" || true)
+for kind in port_scan brute_force flood; do
+    grep -q "\"kind\" *: *\"$kind\"" "$work/listen.out" || { echo "FAIL: no $kind payload"; cat "$work/listen.out"; exit 1; }
+done
+[ "$n" = 3 ] || { echo "FAIL: $n notifications, want 3"; cat "$work/listen.out"; exit 1; }
+echo "ok: the listener received exactly 3 payloads, for example:"
+grep 'notification' "$work/listen.out" | head -1 | sed 's/^/  /'
+
+# Again in two loads, in time order as logs are loaded, split in the middle
+# of the brute force: the second load sees the first's rows of the window
+# before it and extends the alert instead of adding one.
+psql -d $db -c "TRUNCATE mekatek.fw_log, mekatek.fw_alert"
+psql -d $db -tA -c "SELECT 'first half: loaded ' || loaded FROM mekatek.fw_load((SELECT string_agg(line, E'\n' ORDER BY t) FROM lines WHERE t < '2024-03-14 12:05:25+00'))"
+psql -d $db -tA -c "SELECT 'second half: loaded ' || loaded FROM mekatek.fw_load((SELECT string_agg(line, E'\n' ORDER BY t) FROM lines WHERE t >= '2024-03-14 12:05:25+00'))"
+got=$(psql -d $db -tA -c "$show")
+if [ "$got" != "$expected" ]; then echo "FAIL: two loads gave"; echo "$got"; echo "want"; echo "$expected"; exit 1; fi
+echo "ok: two loads: the same three threats, extended, none twice"
+
+# Normal traffic alone: nothing.
+psql -d $db -c "TRUNCATE mekatek.fw_log, mekatek.fw_alert"
+psql -d $db -tA -c "SELECT 'normal only: loaded ' || loaded FROM mekatek.fw_load((SELECT string_agg(line, E'\n' ORDER BY t) FROM lines WHERE line LIKE '%SRC=10.0.0.%'))"
+got=$(psql -d $db -tA -c "SELECT count(*) FROM mekatek.fw_alert")
+[ "$got" = 0 ] || { echo "FAIL: $got alerts on normal traffic"; exit 1; }
+echo "ok: normal traffic alone raises no alert"
