@@ -104,7 +104,9 @@ BEGIN
             q, cfg.bucket, k,
             format('format csv, header true, compression gzip, part_size %L, server_side_encryption %s',
                    cfg.part_size, CASE WHEN cfg.server_side_encryption THEN 'AES256' ELSE 'none' END),
-            skip);
+            skip,
+            -- a table target's SQL is ours: the caller's rights suffice
+            CASE WHEN t.query IS NULL THEN current_user ELSE t.owner END);
         IF r.uploaded THEN
             UPDATE mekatek.backup_object x
                SET status = 'uploaded', rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
@@ -253,93 +255,3 @@ COMMENT ON FUNCTION mekatek.backup_export_object(text, text, text, text, text, n
 'The export behind backup_run: like s3_export, run as the role owner (the caller must have its privileges), read-only, and returns the object''s SHA-256; an export whose SHA-256 equals skip_if_sha256 is not stored (its multipart upload is aborted)';
 REVOKE ALL ON FUNCTION mekatek.backup_export_object(text, text, text, text, text, name) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mekatek.backup_export_object(text, text, text, text, text, name) TO mekatek_admin;
-
--- backup_run_target passes each target's owner to backup_export_object.
-CREATE OR REPLACE FUNCTION mekatek.backup_run_target(target text, category text DEFAULT NULL)
-RETURNS mekatek.backup_object
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-DECLARE
-    cfg   mekatek.backup_config;
-    t     mekatek.backup_target;
-    prev  mekatek.backup_object;
-    cat   text := category;
-    k     text;
-    q     text;
-    r     record;
-    skip  text;
-    size  bigint;
-    oid_  bigint;
-    err   text;
-    o     mekatek.backup_object;
-BEGIN
-    SELECT * INTO cfg FROM mekatek.backup_config;
-    IF cfg.bucket IS NULL THEN
-        RAISE EXCEPTION 'backups have no bucket: mekatek.backup_config.bucket is null'
-            USING ERRCODE = '55000', HINT = 'UPDATE mekatek.backup_config SET bucket = ''my-bucket'';';
-    END IF;
-    IF cat IS NULL THEN
-        cat := mekatek.backup_category(((now() AT TIME ZONE 'UTC') - cfg.category_lag)::date);
-    ELSIF cat NOT IN ('daily', 'weekly', 'monthly') THEN
-        RAISE EXCEPTION 'invalid backup category "%"', cat
-            USING ERRCODE = '22023', HINT = 'Use daily, weekly or monthly, or NULL for the calendar rule.';
-    END IF;
-    SELECT * INTO t FROM mekatek.backup_target x WHERE x.name = backup_run_target.target;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'backup target "%" does not exist', left(backup_run_target.target, 100)
-            USING ERRCODE = '22023', HINT = 'See SELECT name FROM mekatek.backup_target;';
-    END IF;
-
-    k := format('%s/%s/%s/%s/%s.csv.gz', cfg.prefix, current_database(), t.name, cat,
-                to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.MS"Z"'));
-    q := coalesce(t.query, format('TABLE %s', t.table_name));
-    SELECT * INTO prev FROM mekatek.backup_object x
-     WHERE x.target_id = t.target_id AND x.status IN ('uploaded', 'duplicate')
-     ORDER BY x.object_id DESC LIMIT 1;
-    INSERT INTO mekatek.backup_object (target_id, category, bucket, key)
-    VALUES (t.target_id, cat, cfg.bucket, k)
-    RETURNING object_id INTO oid_;
-    BEGIN
-        -- An export equal to the previous object is recorded as its
-        -- duplicate only when the store confirms that object is there
-        -- with its size; absent or of another size, the export is stored
-        -- anew.  S3 unreachable: the HEAD fails, and so does the target.
-        IF prev.object_id IS NOT NULL THEN
-            size := mekatek.s3_object_size(prev.bucket, prev.key);
-            IF size IS NOT DISTINCT FROM prev.bytes THEN
-                skip := prev.sha256;
-            END IF;
-        END IF;
-        SELECT * INTO r FROM mekatek.backup_export_object(
-            q, cfg.bucket, k,
-            format('format csv, header true, compression gzip, part_size %L, server_side_encryption %s',
-                   cfg.part_size, CASE WHEN cfg.server_side_encryption THEN 'AES256' ELSE 'none' END),
-            skip,
-            -- a table target's SQL is ours: the caller's rights suffice
-            CASE WHEN t.query IS NULL THEN current_user ELSE t.owner END);
-        IF r.uploaded THEN
-            UPDATE mekatek.backup_object x
-               SET status = 'uploaded', rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
-                   attempts = r.attempts, finished_at = clock_timestamp()
-             WHERE x.object_id = oid_;
-        ELSE
-            UPDATE mekatek.backup_object x
-               SET status = 'duplicate', key = prev.key, bucket = prev.bucket,
-                   duplicate_of = coalesce(prev.duplicate_of, prev.object_id),
-                   rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
-                   attempts = r.attempts, finished_at = clock_timestamp()
-             WHERE x.object_id = oid_;
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
-        UPDATE mekatek.backup_object x
-           SET status = 'failed', error = err, finished_at = clock_timestamp(),
-               attempts = coalesce((regexp_match(err, 'after (\d+) attempt'))[1]::int, 1)
-         WHERE x.object_id = oid_;
-        RAISE WARNING 'backup of target "%" failed: %', t.name, err;
-    END;
-    SELECT * INTO o FROM mekatek.backup_object x WHERE x.object_id = oid_;
-    RETURN o;
-END
-$$;
