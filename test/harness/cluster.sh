@@ -15,6 +15,11 @@ start() {
     local port=$1 bindir=$2
     mkdir -p "$dir/run"
     if [ "$(id -u)" = 0 ]; then chown -R postgres: "$dir"; fi
+    # Root runs the server as postgres, which must be able to reach the
+    # checkout: a private parent folder (mktemp -d is 0700) stops initdb.
+    if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$bindir/initdb"; then
+        mk_die "the postgres account cannot reach $bindir (a parent folder is private: chmod a+x it)"
+    fi
     if [ ! -s "$dir/data/PG_VERSION" ]; then
         mk_as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
             || { cat "$dir/initdb.log" >&2; mk_die "initdb failed"; }
