@@ -9,8 +9,13 @@
 
 CREATE TABLE mekatek.branch (
     branch_id   integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name        text NOT NULL UNIQUE CHECK (btrim(name) <> '')
+    name        text NOT NULL UNIQUE CHECK (btrim(name) <> ''),
+    -- Business days, weeks and months of the branch are cut here, never
+    -- in the session's time zone.
+    time_zone   text NOT NULL DEFAULT 'Asia/Jakarta'
+                CONSTRAINT branch_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL)
 );
+COMMENT ON COLUMN mekatek.branch.time_zone IS 'pos: the branch''s time zone (IANA name); its receipts, days, weeks and months are in it whatever the session''s setting';
 COMMENT ON TABLE mekatek.branch IS 'pos: a shop or pharmacy branch; sales and cashiers belong to one';
 
 CREATE TABLE mekatek.product (

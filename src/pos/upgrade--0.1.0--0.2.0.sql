@@ -20,3 +20,13 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.batch_batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.sale_sale_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.stock_movement_movement_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.audit_log_audit_id_seq', '');
+
+-- ---------------------------------------------------------------------
+-- The branch's own time zone: days, weeks, months and receipts are cut
+-- in it.  Existing branches get Asia/Jakarta, the default of 0.1.0's
+-- users; an admin changes it with UPDATE.
+-- ---------------------------------------------------------------------
+ALTER TABLE mekatek.branch
+    ADD COLUMN time_zone text NOT NULL DEFAULT 'Asia/Jakarta'
+        CONSTRAINT branch_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL);
+COMMENT ON COLUMN mekatek.branch.time_zone IS 'pos: the branch''s time zone (IANA name); its receipts, days, weeks and months are in it whatever the session''s setting';
