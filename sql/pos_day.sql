@@ -78,6 +78,10 @@ SELECT mekatek.checkout(2, '[{"sku": "PCT500", "qty": 1}]');
 UPDATE mekatek.sale SET status = 'void' WHERE sale_id = :open_sale RETURNING status;
 RESET ROLE;
 
+-- Stock is per branch: Sleman sells only what was sent there.
+SET ROLE regress_admin;
+SELECT mekatek.transfer_stock(1, 2, 'OBH100', 1) AS obh_to_sleman, mekatek.transfer_stock(1, 2, 'PCT500', 3) AS pct_to_sleman;
+RESET ROLE;
 -- Budi at the Sleman branch sees only his branch's sales.
 SET ROLE regress_budi;
 SELECT mekatek.checkout(2, '[{"sku": "OBH100", "qty": 1}]') AS budi_sale \gset
@@ -100,7 +104,7 @@ SELECT p.sku, b.lot, b.qty_on_hand, b.expires_on - current_date AS days_left
 
 -- Expired stock is never sold.  (An expired lot can only be recorded by a
 -- superuser here, since receive_stock refuses expired goods.)
-INSERT INTO mekatek.batch (product_id, lot, expires_on) VALUES (3, 'O-OLD', current_date - 1);
+INSERT INTO mekatek.batch (product_id, lot, expires_on, branch_id) VALUES (3, 'O-OLD', current_date - 1, 1);
 SELECT mekatek.adjust_stock(currval(pg_get_serial_sequence('mekatek.batch', 'batch_id')), 5, 'found in the back room') > 0 AS recorded;
 SELECT mekatek.checkout(1, '[{"sku": "OBH100", "qty": 4}]');
 

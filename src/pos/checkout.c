@@ -14,6 +14,7 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -25,10 +26,23 @@ PG_FUNCTION_INFO_V1(pos_checkout);
 static SPIPlanPtr resolve_plan;
 static SPIPlanPtr sale_plan;
 static SPIPlanPtr lines_plan;
+static SPIPlanPtr legacy_lines_plan;
 
 int64		pos_checkout_sale_id = 0;
 
-/* Name a key other than sku and qty in a line object, if there is one. */
+/* The keys a line may have besides sku and qty: its prescription. */
+static const char *const rx_keys[] = {"prescriber", "prescription_no", "prescription_date"};
+
+static bool
+is_rx_key(const char *key, int len)
+{
+	for (int i = 0; i < (int) lengthof(rx_keys); i++)
+		if ((int) strlen(rx_keys[i]) == len && memcmp(rx_keys[i], key, len) == 0)
+			return true;
+	return false;
+}
+
+/* Name a key other than sku, qty and the prescription's in a line object, if there is one. */
 static void
 reject_unknown_keys(JsonbContainer *obj, int index)
 {
@@ -41,7 +55,8 @@ reject_unknown_keys(JsonbContainer *obj, int index)
 		if (tok != WJB_KEY)
 			continue;
 		if (!(v.val.string.len == 3 &&
-			  (memcmp(v.val.string.val, "sku", 3) == 0 || memcmp(v.val.string.val, "qty", 3) == 0)))
+			  (memcmp(v.val.string.val, "sku", 3) == 0 || memcmp(v.val.string.val, "qty", 3) == 0)) &&
+			!is_rx_key(v.val.string.val, v.val.string.len))
 			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, CHECKOUT_HINT,
 					 "line %d of checkout has an unknown key \"%.*s\"",
 					 index + 1, Min(v.val.string.len, 64), v.val.string.val);
@@ -85,6 +100,41 @@ line_sku(JsonbValue *sku, int index)
 	return pnstrdup(sku->val.string.val, sku->val.string.len);
 }
 
+/*
+ * A line's prescription key as text (NULL when absent); the columns' CHECKs
+ * bound the lengths and the date, and make the three all or none.
+ */
+static Datum
+line_rx(JsonbContainer *obj, int key, int index, bool *isnull)
+{
+	JsonbValue	v;
+	JsonbValue *found = getKeyJsonValueFromContainer(obj, rx_keys[key], strlen(rx_keys[key]), &v);
+
+	*isnull = found == NULL || found->type == jbvNull;
+	if (*isnull)
+		return (Datum) 0;
+	if (found->type != jbvString)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "A prescription is {\"prescriber\": \"dr. Sari\", \"prescription_no\": \"R-1\", \"prescription_date\": \"2026-11-30\"}.",
+				 "line %d of checkout: \"%s\" must be a string", index + 1, rx_keys[key]);
+	if (found->val.string.len > 1000)
+		mk_error(ERRCODE_STRING_DATA_RIGHT_TRUNCATION, NULL,
+				 "line %d of checkout: \"%s\" must have at most 1000 bytes, not %d",
+				 index + 1, rx_keys[key], found->val.string.len);
+	if (key == 2)
+	{
+		/* parsed here, so that a bad date names the line, not our INSERT */
+		char	   *text = pnstrdup(found->val.string.val, found->val.string.len);
+
+		if (strspn(text, "0123456789-") != strlen(text) || strlen(text) != 10)
+			mk_error(ERRCODE_INVALID_DATETIME_FORMAT, "Write the date as YYYY-MM-DD.",
+					 "line %d of checkout: prescription_date must be a date, not \"%s\"",
+					 index + 1, mk_quote_short(text));
+		return DirectFunctionCall1(date_in, CStringGetDatum(text));
+	}
+	return PointerGetDatum(cstring_to_text_with_len(found->val.string.val, found->val.string.len));
+}
+
 Datum
 pos_checkout(PG_FUNCTION_ARGS)
 {
@@ -92,12 +142,16 @@ pos_checkout(PG_FUNCTION_ARGS)
 	Jsonb	   *jb;
 	int			n;
 	Datum	   *skus, *qtys, *pids, *prices;
+	Datum	   *rx[3];
+	bool	   *rx_null[3];
 	static const Oid resolve_types[] = {TEXTARRAYOID};
 	static const Oid sale_types[] = {INT4OID};
-	static const Oid lines_types[] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID};
-	Datum		args[4];
+	static const Oid lines_types[] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID, DATEARRAYOID};
+	Datum		args[7];
 	bool		isnull;
 	int64		sale_id;
+	SPIPlanPtr	plan;
 
 	mk_arg_not_null(fcinfo, 0, "branch_id");
 	mk_arg_not_null(fcinfo, 1, "lines");
@@ -116,6 +170,11 @@ pos_checkout(PG_FUNCTION_ARGS)
 	qtys = palloc(sizeof(Datum) * n);
 	pids = palloc(sizeof(Datum) * n);
 	prices = palloc(sizeof(Datum) * n);
+	for (int k = 0; k < 3; k++)
+	{
+		rx[k] = palloc(sizeof(Datum) * n);
+		rx_null[k] = palloc(sizeof(bool) * n);
+	}
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *el = getIthJsonbValueFromContainer(&jb->root, i);
@@ -129,6 +188,12 @@ pos_checkout(PG_FUNCTION_ARGS)
 		reject_unknown_keys(obj, i);
 		skus[i] = CStringGetTextDatum(line_sku(getKeyJsonValueFromContainer(obj, "sku", 3, &skuv), i));
 		qtys[i] = Int32GetDatum(line_qty(getKeyJsonValueFromContainer(obj, "qty", 3, &qtyv), i));
+		for (int k = 0; k < 3; k++)
+			rx[k][i] = line_rx(obj, k, i, &rx_null[k][i]);
+		if (rx_null[0][i] != rx_null[1][i] || rx_null[0][i] != rx_null[2][i])
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+					 "A prescription is {\"prescriber\": \"dr. Sari\", \"prescription_no\": \"R-1\", \"prescription_date\": \"2026-11-30\"}.",
+					 "line %d of checkout: give prescriber, prescription_no and prescription_date together", i + 1);
 	}
 
 	SPI_connect();
@@ -160,19 +225,37 @@ pos_checkout(PG_FUNCTION_ARGS)
 	mk_spi_execute_plan(sale_plan, args, NULL, false, 0, SPI_OK_INSERT_RETURNING, "sale insert");
 	sale_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
-	mk_spi_plan(&lines_plan,
-				"INSERT INTO mekatek.sale_line (sale_id, line_no, product_id, qty, unit_price)"
-				" SELECT $1, t.ord, t.product_id, t.qty, t.price"
-				"   FROM unnest($2, $3, $4) WITH ORDINALITY AS t(product_id, qty, price, ord)",
-				4, lines_types);
+	if (pos_schema_has_branches())
+		plan = mk_spi_plan(&lines_plan,
+						   "INSERT INTO mekatek.sale_line (sale_id, line_no, product_id, qty, unit_price,"
+						   "                               prescriber, prescription_no, prescription_date)"
+						   " SELECT $1, t.ord, t.product_id, t.qty, t.price, t.prescriber, t.rx_no, t.rx_date"
+						   "   FROM unnest($2, $3, $4, $5, $6, $7) WITH ORDINALITY"
+						   "        AS t(product_id, qty, price, prescriber, rx_no, rx_date, ord)",
+						   7, lines_types);
+	else						/* 0.1.0's schema, until ALTER EXTENSION UPDATE */
+		plan = mk_spi_plan(&legacy_lines_plan,
+						   "INSERT INTO mekatek.sale_line (sale_id, line_no, product_id, qty, unit_price)"
+						   " SELECT $1, t.ord, t.product_id, t.qty, t.price"
+						   "   FROM unnest($2, $3, $4) WITH ORDINALITY AS t(product_id, qty, price, ord)",
+						   4, lines_types);
 	args[0] = Int64GetDatum(sale_id);
 	args[1] = PointerGetDatum(construct_array(pids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[2] = PointerGetDatum(construct_array(qtys, n, INT4OID, 4, true, TYPALIGN_INT));
 	args[3] = PointerGetDatum(construct_array(prices, n, NUMERICOID, -1, false, TYPALIGN_INT));
+	for (int k = 0; k < 3; k++)
+	{
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
+
+		args[4 + k] = PointerGetDatum(k < 2 ?
+									  construct_md_array(rx[k], rx_null[k], 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT) :
+									  construct_md_array(rx[k], rx_null[k], 1, dims, lbs, DATEOID, 4, true, TYPALIGN_INT));
+	}
 	pos_checkout_sale_id = sale_id;
 	PG_TRY();
 	{
-		mk_spi_execute_plan(lines_plan, args, NULL, false, 0, SPI_OK_INSERT, "sale line insert");
+		mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_INSERT, "sale line insert");
 	}
 	PG_FINALLY();
 	{

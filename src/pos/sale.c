@@ -13,8 +13,12 @@
  *   pos_sale_void_trg   AFTER UPDATE ROW on sale when it becomes void:
  *                       returns the quantities to their batches.
  *
+ * Stock is per branch: a line takes only the batches of its sale's branch,
+ * and a batch is sellable while the branch's own date (branch.time_zone)
+ * is before its expiry.
+ *
  * Concurrency: batches are locked (FOR UPDATE) in one global order,
- * (product_id, expires_on, batch_id), by sales and voids alike, so sales
+ * (product_id, branch_id, expires_on, batch_id), by sales and voids alike, so sales
  * cannot deadlock on each other whatever order their lines are listed in,
  * and a batch's quantity is read after its lock is held, so stock is never
  * sold twice.  In READ COMMITTED a batch emptied by a concurrent sale drops
@@ -30,7 +34,9 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -50,6 +56,12 @@ static SPIPlanPtr fefo_plan;
 static SPIPlanPtr product_after_plan;
 static SPIPlanPtr total_plan;
 static SPIPlanPtr void_plan;
+static SPIPlanPtr branch_plan;
+static SPIPlanPtr legacy_fefo_plan;
+static SPIPlanPtr legacy_after_plan;
+
+/* This statement's database has per-branch stock (pos_schema_has_branches). */
+static bool pos_branches = true;
 
 /*
  * The checks of a line inserted by anything but checkout(): the sale is
@@ -201,9 +213,12 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 typedef struct NewLine
 {
 	int64		product_id;
+	int32		branch_id;		/* the sale's branch */
+	DateADT		today;			/* the branch's date now */
 	int64		sale_id;
 	int32		line_no;
 	int32		qty;
+	bool		has_rx;			/* prescriber, number and date are given */
 	Datum		amount;
 } NewLine;
 
@@ -214,6 +229,8 @@ newline_cmp(const void *a, const void *b)
 
 	if (x->product_id != y->product_id)
 		return x->product_id < y->product_id ? -1 : 1;
+	if (x->branch_id != y->branch_id)
+		return x->branch_id < y->branch_id ? -1 : 1;
 	if (x->sale_id != y->sale_id)
 		return x->sale_id < y->sale_id ? -1 : 1;
 	return x->line_no < y->line_no ? -1 : (x->line_no > y->line_no);
@@ -228,6 +245,9 @@ read_new_lines(FunctionCallInfo fcinfo, int *count)
 	int			a_sale = mk_trigger_column(td, "sale_id", INT8OID, true), a_line = mk_trigger_column(td, "line_no", INT4OID, true);
 	int			a_product = mk_trigger_column(td, "product_id", INT8OID, true), a_qty = mk_trigger_column(td, "qty", INT4OID, true);
 	int			a_amount = mk_trigger_column(td, "amount", NUMERICOID, false);
+	/* absent from 0.1.0's schema, which runs on this library until updated */
+	bool		rx_column = SPI_fnumber(RelationGetDescr(td->tg_relation), "prescription_no") > 0;
+	int			a_rx = rx_column ? mk_trigger_column(td, "prescription_no", TEXTOID, false) : 0;
 	int			n = 0, cap = 8;
 	NewLine    *lines = palloc(sizeof(NewLine) * cap);
 	bool		isnull;
@@ -248,11 +268,64 @@ read_new_lines(FunctionCallInfo fcinfo, int *count)
 		lines[n].product_id = DatumGetInt64(slot_getattr(t.slot, a_product, &isnull));
 		lines[n].qty = DatumGetInt32(slot_getattr(t.slot, a_qty, &isnull));
 		lines[n].amount = datumCopy(slot_getattr(t.slot, a_amount, &isnull), false, -1);
+		/* the table's CHECK makes the three prescription columns all or none */
+		if (rx_column)
+			(void) slot_getattr(t.slot, a_rx, &isnull);
+		lines[n].has_rx = rx_column && !isnull;
 		n++;
 	}
 	mk_transition_close(&t);
 	*count = n;
 	return lines;
+}
+
+/*
+ * Each line's branch and the branch's date, one lookup per sale (a
+ * statement usually inserts the lines of one sale).  Inside SPI.
+ */
+static void
+resolve_branches(NewLine *lines, int n)
+{
+	static const Oid types[] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+
+	if (!pos_branches)
+	{
+		/* 0.1.0's schema: one stock, the session's date */
+		for (int i = 0; i < n; i++)
+		{
+			lines[i].branch_id = 0;
+			lines[i].today = GetSQLCurrentDate();
+		}
+		return;
+	}
+
+	mk_spi_plan(&branch_plan,
+				"SELECT s.branch_id, (pg_catalog.now() AT TIME ZONE b.time_zone)::date"
+				"  FROM mekatek.sale s JOIN mekatek.branch b ON b.branch_id = s.branch_id"
+				" WHERE s.sale_id = $1",
+				1, types);
+	for (int i = 0; i < n; i++)
+	{
+		int			j;
+
+		for (j = 0; j < i && lines[j].sale_id != lines[i].sale_id; j++)
+			;
+		if (j < i)
+		{
+			lines[i].branch_id = lines[j].branch_id;
+			lines[i].today = lines[j].today;
+			continue;
+		}
+		args[0] = Int64GetDatum(lines[i].sale_id);
+		if (mk_spi_execute_plan(branch_plan, args, NULL, true, 1, SPI_OK_SELECT, "sale branch lookup") != 1)
+			mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, NULL,
+					 "sale " INT64_FORMAT " does not exist", lines[i].sale_id);
+		lines[i].branch_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		lines[i].today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* Take from the batches of one fetched set; returns the units still needed. */
@@ -287,19 +360,30 @@ take_rows(const NewLine *line, SPITupleTable *rows, uint64 nrows, int32 need)
 static int32
 take_fefo(const NewLine *line)
 {
-	static const Oid types[] = {INT8OID};
-	Datum		args[1];
+	static const Oid types[] = {INT8OID, INT4OID, DATEOID};
+	Datum		args[3];
 	Portal		portal;
 	int32		need = line->qty;
 	int			pin;
 
-	mk_spi_plan(&fefo_plan,
-				"SELECT batch_id, qty_on_hand FROM mekatek.batch"
-				" WHERE product_id = $1 AND qty_on_hand > 0 AND expires_on > current_date"
-				" ORDER BY expires_on, batch_id FOR UPDATE",
-				1, types);
+	SPIPlanPtr	plan;
+
+	if (pos_branches)
+		plan = mk_spi_plan(&fefo_plan,
+						   "SELECT batch_id, qty_on_hand FROM mekatek.batch"
+						   " WHERE product_id = $1 AND branch_id = $2 AND qty_on_hand > 0 AND expires_on > $3"
+						   " ORDER BY expires_on, batch_id FOR UPDATE",
+						   3, types);
+	else
+		plan = mk_spi_plan(&legacy_fefo_plan,
+						   "SELECT batch_id, qty_on_hand FROM mekatek.batch"
+						   " WHERE product_id = $1 AND $2 = 0 AND qty_on_hand > 0 AND expires_on > $3"
+						   " ORDER BY expires_on, batch_id FOR UPDATE",
+						   3, types);
 	args[0] = Int64GetDatum(line->product_id);
-	mk_spi_execute_plan(fefo_plan, args, NULL, false, 1, SPI_OK_SELECT, "batch lookup");
+	args[1] = Int32GetDatum(line->branch_id);
+	args[2] = DateADTGetDatum(line->today);
+	mk_spi_execute_plan(plan, args, NULL, false, 1, SPI_OK_SELECT, "batch lookup");
 	if (SPI_processed == 0)
 		return need;
 	need = take_rows(line, SPI_tuptable, SPI_processed, need);
@@ -307,7 +391,7 @@ take_fefo(const NewLine *line)
 		return 0;
 
 	pin = mk_spi_pin_begin();
-	portal = SPI_cursor_open(NULL, fefo_plan, args, NULL, false);
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 	mk_spi_pin_end(pin);
 	while (need > 0)
 	{
@@ -322,34 +406,79 @@ take_fefo(const NewLine *line)
 }
 
 /*
+ * Prescription and controlled medicines: a keras, psikotropika or
+ * narkotika line needs its prescription; psikotropika and narkotika are
+ * sold only by a pharmacist (mekatek_pharmacist) or an admin.  The acting
+ * role is checked, never this SECURITY DEFINER trigger's owner.
+ */
+static void
+check_drug_class(const NewLine *lines, int n, const char *sku, const char *drug_class)
+{
+	bool		controlled = strcmp(drug_class, "psikotropika") == 0 || strcmp(drug_class, "narkotika") == 0;
+
+	if (strcmp(drug_class, "keras") != 0 && !controlled)
+		return;
+	for (int i = 0; i < n; i++)
+		if (!lines[i].has_rx)
+			mk_error(ERRCODE_CHECK_VIOLATION,
+					 "Give the line's prescriber, prescription_no and prescription_date (checkout: the same keys in the line).",
+					 "SKU \"%s\" is %s: line %d of sale " INT64_FORMAT " needs a prescription",
+					 sku, drug_class, lines[i].line_no, lines[i].sale_id);
+	if (controlled && !mk_acting_is_admin())
+	{
+		Oid			pharmacist = get_role_oid("mekatek_pharmacist", true);
+
+		if (!OidIsValid(pharmacist) || !has_privs_of_role(GetOuterUserId(), pharmacist))
+			mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
+					 "Only members of mekatek_pharmacist (or mekatek_admin) sell psikotropika and narkotika.",
+					 "permission denied to sell SKU \"%s\" (%s)", sku, drug_class);
+	}
+}
+
+/*
  * After a product's lines are served: refuse a shortfall, and tell
  * listeners on mekatek_stock when the product has just fallen below its
  * minimum.
  */
 static void
-after_product(int64 product_id, int64 asked, int64 missing)
+after_product(const NewLine *line, int nlines, int64 asked, int64 missing)
 {
-	static const Oid types[] = {INT8OID};
-	Datum		args[1];
+	static const Oid types[] = {INT8OID, INT4OID, DATEOID};
+	Datum		args[3];
+	int64		product_id = line->product_id;
 	bool		isnull;
 	char	   *sku;
 	int32		min_stock;
 	int64		sellable;
 
-	mk_spi_plan(&product_after_plan,
-				"SELECT p.sku, p.min_stock,"
-				"       (SELECT coalesce(sum(b.qty_on_hand), 0) FROM mekatek.batch b"
-				"         WHERE b.product_id = p.product_id AND b.qty_on_hand > 0"
-				"           AND b.expires_on > current_date)::int8"
-				"  FROM mekatek.product p WHERE p.product_id = $1",
-				1, types);
+	SPIPlanPtr	plan;
+
+	if (pos_branches)
+		plan = mk_spi_plan(&product_after_plan,
+						   "SELECT p.sku, p.min_stock,"
+						   "       (SELECT coalesce(sum(b.qty_on_hand), 0) FROM mekatek.batch b"
+						   "         WHERE b.product_id = p.product_id AND b.branch_id = $2 AND b.qty_on_hand > 0"
+						   "           AND b.expires_on > $3)::int8, p.drug_class"
+						   "  FROM mekatek.product p WHERE p.product_id = $1",
+						   3, types);
+	else
+		plan = mk_spi_plan(&legacy_after_plan,
+						   "SELECT p.sku, p.min_stock,"
+						   "       (SELECT coalesce(sum(b.qty_on_hand), 0) FROM mekatek.batch b"
+						   "         WHERE b.product_id = p.product_id AND $2 = 0 AND b.qty_on_hand > 0"
+						   "           AND b.expires_on > $3)::int8, 'bebas'::text"
+						   "  FROM mekatek.product p WHERE p.product_id = $1",
+						   3, types);
 	args[0] = Int64GetDatum(product_id);
-	if (mk_spi_execute_plan(product_after_plan, args, NULL, false, 1, SPI_OK_SELECT,
+	args[1] = Int32GetDatum(line->branch_id);
+	args[2] = DateADTGetDatum(line->today);
+	if (mk_spi_execute_plan(plan, args, NULL, false, 1, SPI_OK_SELECT,
 							"stock check after a sale") != 1)
 		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "product " INT64_FORMAT " vanished", product_id);
 	sku = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	min_stock = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	sellable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	check_drug_class(line, nlines, sku, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
 
 	if (missing > 0)
 		mk_error(ERRCODE_CHECK_VIOLATION,
@@ -363,6 +492,7 @@ after_product(int64 product_id, int64 asked, int64 missing)
 
 		mk_payload_begin(&payload);
 		mk_payload_str(&payload, "sku", sku);
+		mk_payload_int(&payload, "branch_id", line->branch_id);
 		mk_payload_int(&payload, "on_hand", sellable);
 		mk_payload_int(&payload, "min_stock", min_stock);
 		mk_payload_notify(&payload, "mekatek_stock");
@@ -402,20 +532,23 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 	lines = read_new_lines(fcinfo, &n);
 	if (n == 0)
 		return PointerGetDatum(NULL);
-	qsort(lines, n, sizeof(NewLine), newline_cmp);
 
 	SPI_connect();
+	pos_branches = pos_schema_has_branches();
+	resolve_branches(lines, n);
+	qsort(lines, n, sizeof(NewLine), newline_cmp);
 	for (int i = 0; i < n;)
 	{
-		int64		product_id = lines[i].product_id;
+		int			first = i;
 		int64		asked = 0, missing = 0;
 
-		for (; i < n && lines[i].product_id == product_id; i++)
+		for (; i < n && lines[i].product_id == lines[first].product_id &&
+			 lines[i].branch_id == lines[first].branch_id; i++)
 		{
 			asked += lines[i].qty;
 			missing += take_fefo(&lines[i]);
 		}
-		after_product(product_id, asked, missing);
+		after_product(&lines[first], i - first, asked, missing);
 	}
 
 	/* Totals per sale, in sale order (usually one sale per statement). */

@@ -11,8 +11,9 @@ SELECT 'LG' || i, 'Ledger product ' || i, 1000 + i, i % 4 FROM generate_series(1
 SELECT mekatek.receive_stock('LG' || (1 + i % 12), 'L' || i, current_date + 1 + (i * 7) % 200, 1 + i % 9)
   FROM generate_series(1, 40) i;
 -- an expired lot with stock: must never be sold
-INSERT INTO mekatek.batch (product_id, lot, expires_on)
-SELECT product_id, 'EXPIRED', current_date - 3 FROM mekatek.product WHERE sku = 'LG1';
+INSERT INTO mekatek.batch (product_id, lot, expires_on, branch_id)
+SELECT product_id, 'EXPIRED', current_date - 3, (SELECT branch_id FROM mekatek.branch WHERE name = 'Ledger')
+  FROM mekatek.product WHERE sku = 'LG1';
 SELECT mekatek.adjust_stock(batch_id, 50, 'expired lot found') FROM mekatek.batch WHERE lot = 'EXPIRED';
 
 CREATE TEMP TABLE outcome (ok int DEFAULT 0, refused int DEFAULT 0, voided int DEFAULT 0);

@@ -19,6 +19,8 @@ CREATE TEMP TABLE ids AS
 SELECT (SELECT branch_id FROM mekatek.branch WHERE name = 'Tap Pusat') AS b1,
        (SELECT branch_id FROM mekatek.branch WHERE name = 'Tap Sleman') AS b2;
 GRANT SELECT ON ids TO PUBLIC;
+-- stock is per branch: Sleman gets its own lot
+SELECT mekatek.receive_stock('TAP1', 'T2', current_date + 30, 100, NULL, (SELECT b2 FROM ids));
 
 -- Privileges as declared (the matrix in the README).
 SELECT table_privs_are('mekatek', 'audit_log', 'mekatek_admin', ARRAY['SELECT'], 'admin only reads the audit log');

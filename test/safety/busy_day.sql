@@ -29,6 +29,13 @@ INSERT INTO mekatek.staff (role_name, full_name, email, branch_id)
 VALUES ('ana', 'Ana Wijaya', 'ana@apotek.example', 1), ('budi', 'Budi Santoso', NULL, 2);
 SELECT count(mekatek.receive_stock(sku, 'BUSY-' || sku, current_date + 500, 2000, 1000))
   FROM mekatek.product;
+-- 0.2.0 keeps stock per branch: the Sleman branch gets its own delivery,
+-- a transfer and a purchase order (0.1.0 sold every branch from one stock).
+SELECT to_regproc('mekatek.transfer_stock') IS NOT NULL AS has_stockroom \gset
+\if :has_stockroom
+SELECT count(mekatek.receive_stock(sku, 'BUSY2-' || sku, current_date + 500, 2000, 1000, 2))
+  FROM mekatek.product;
+\endif
 SELECT count(mekatek.checkout(1 + g % 2, jsonb_build_array(
            jsonb_build_object('sku', (ARRAY['PCT500', 'AMX500', 'ORS200', 'VTC500'])[1 + g % 4], 'qty', 1 + g % 3),
            jsonb_build_object('sku', 'OBH100', 'qty', 1))))
@@ -40,6 +47,26 @@ UPDATE mekatek.sale SET status = 'void' WHERE sale_id IN (10, 20, 30);
 SELECT mekatek.adjust_stock((SELECT batch_id FROM mekatek.batch WHERE lot = 'BUSY-PCT500'), -1, 'one strip found torn at the stock count');
 SELECT mekatek.adjust_stock((SELECT batch_id FROM mekatek.batch WHERE lot = 'BUSY-AMX500'), -2, 'written off before expiry', 'expiry');
 UPDATE mekatek.product SET price = 5500 WHERE sku = 'PCT500';
+-- the stock room: transfers, a purchase order, stock counts, a prescription
+\if :has_stockroom
+SELECT mekatek.transfer_stock(1, 2, 'PCT500', 5, in_transit => true) AS in_transit_transfer;
+SELECT mekatek.transfer_stock(1, 2, 'AMX500', 3) AS done_transfer;
+INSERT INTO mekatek.supplier (name, contact) VALUES ('PBF Sehat Sentosa', '0274-555-0101');
+INSERT INTO mekatek.purchase_order (supplier_id, branch_id) VALUES (1, 1);
+INSERT INTO mekatek.purchase_order_line (po_id, line_no, product_id, qty_ordered, unit_cost)
+VALUES (1, 1, 1, 100, 3000), (1, 2, 2, 40, 8000);
+UPDATE mekatek.purchase_order SET status = 'ordered' WHERE po_id = 1;
+SELECT mekatek.receive_purchase(1, 1, 'PO1-PCT', current_date + 700, 60);
+INSERT INTO mekatek.product (sku, name, unit, price, drug_class)
+VALUES ('AMX250', 'Amoxicillin 250 mg', 'strip', 9000, 'keras');
+SELECT mekatek.receive_stock('AMX250', 'A-250', current_date + 400, 50, 6000, 1);
+SELECT mekatek.count_open(2, ARRAY['PCT500']) AS busy_count \gset
+SELECT mekatek.count_enter(:busy_count, batch_id, qty_on_hand - 1)
+  FROM mekatek.batch WHERE lot = 'BUSY2-PCT500' AND branch_id = 2;
+SELECT count(*) FROM mekatek.count_close(:busy_count);
+SELECT mekatek.count_open(2) AS open_count;
+SELECT mekatek.checkout(1, '[{"sku": "AMX250", "qty": 1, "prescriber": "dr. Sari", "prescription_no": "R-77", "prescription_date": "2026-11-30"}]');
+\endif
 
 -- basket: a second run.
 SELECT mekatek.basket_mine('pharmacy lines',

@@ -3,6 +3,7 @@
 # the run, while also selling from 200 other products.  Refused sales are
 # caught and counted; afterwards exactly 500 units of the hot product have
 # been sold (never more), no batch is negative and the ledger adds up.
+# Then a mixed load at two branches (below).
 set -euo pipefail
 db=mekatek_pos_load
 psql -Xq -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -61,5 +62,88 @@ BEGIN
     IF bad > 0 THEN RAISE EXCEPTION '% sales with a wrong total', bad; END IF;
 END $$;
 SELECT 'ok: no oversell, no negative stock, ledger and totals add up';
+SQL
+
+# Two branches: 8 clients mix sales at both branches, transfers both ways,
+# receipts and voids (returns) of one product.  Afterwards every batch
+# equals its ledger, each branch's stock of the product equals the sum of
+# its movements, nothing is negative, and the units add up: received -
+# sold + voided = on hand at the two branches (transfers move units, never
+# make or lose them).  Deadlocks between opposite transfers are retried.
+psql -Xq -v ON_ERROR_STOP=1 <<'SQL'
+INSERT INTO mekatek.branch (name, time_zone) VALUES ('Load Makassar', 'Asia/Makassar');
+INSERT INTO mekatek.product (sku, name, price) VALUES ('MIX', 'Mixed product', 1000);
+SELECT mekatek.receive_stock('MIX', 'M1-' || b, current_date + 50, 300, 500, b),
+       mekatek.receive_stock('MIX', 'M2-' || b, current_date + 90, 300, 600, b)
+  FROM (VALUES (1), (2)) v(b);
+CREATE FUNCTION mixed_op(op int, branch int, n int) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE sid bigint;
+BEGIN
+    CASE op
+    WHEN 0, 1, 2 THEN
+        PERFORM mekatek.checkout(branch, jsonb_build_array(jsonb_build_object('sku', 'MIX', 'qty', n)));
+    WHEN 3 THEN
+        PERFORM mekatek.transfer_stock(branch, 3 - branch, 'MIX', n);
+    WHEN 4 THEN
+        PERFORM mekatek.receive_stock('MIX', 'M' || (1 + n % 2) || '-' || branch, current_date + 50 + 40 * (n % 2), n, NULL, branch);
+    ELSE
+        SELECT s.sale_id INTO sid FROM mekatek.sale s
+         WHERE s.status = 'paid' AND s.branch_id = branch
+           AND EXISTS (SELECT FROM mekatek.sale_line l JOIN mekatek.product p USING (product_id)
+                        WHERE l.sale_id = s.sale_id AND p.sku = 'MIX')
+         ORDER BY s.sale_id DESC LIMIT 1 FOR UPDATE SKIP LOCKED;
+        IF sid IS NOT NULL THEN
+            UPDATE mekatek.sale SET status = 'void' WHERE sale_id = sid;
+        END IF;
+    END CASE;
+    RETURN 'ok';
+EXCEPTION WHEN check_violation THEN
+    RETURN 'refused';
+END $$;
+SQL
+cat > "$MK_BUILD/pos_load_mixed.pgbench" <<'SCRIPT'
+\set op random(0, 5)
+\set branch random(1, 2)
+\set n random(1, 4)
+SELECT mixed_op(:op, :branch, :n);
+SCRIPT
+"$MK_BINDIR/pgbench" -n -f "$MK_BUILD/pos_load_mixed.pgbench" -c 8 -j 2 -t 150 --max-tries=50 2>&1 \
+    | grep -E '^(number of (transactions|failed|transactions retried)|tps)' || true
+psql -Xq -At -v ON_ERROR_STOP=1 <<'SQL'
+DO $$
+DECLARE bad int; received bigint; sold bigint; voided bigint; on_hand bigint; in_transit bigint;
+BEGIN
+    SELECT count(*) INTO bad FROM (
+        SELECT b.batch_id FROM mekatek.batch b LEFT JOIN mekatek.stock_movement m USING (batch_id)
+         GROUP BY b.batch_id HAVING b.qty_on_hand <> coalesce(sum(m.qty_delta), 0)) x;
+    IF bad > 0 THEN RAISE EXCEPTION 'ledger invariant broken on % batches', bad; END IF;
+    SELECT count(*) INTO bad FROM (
+        SELECT b.branch_id, b.product_id FROM mekatek.batch b
+         GROUP BY b.branch_id, b.product_id
+        HAVING sum(b.qty_on_hand) <> (SELECT coalesce(sum(m.qty_delta), 0) FROM mekatek.stock_movement m
+                                        JOIN mekatek.batch x USING (batch_id)
+                                       WHERE x.branch_id = b.branch_id AND x.product_id = b.product_id)) x;
+    IF bad > 0 THEN RAISE EXCEPTION 'per-branch ledger broken for % branch-products', bad; END IF;
+    SELECT count(*) INTO bad FROM mekatek.batch WHERE qty_on_hand < 0;
+    IF bad > 0 THEN RAISE EXCEPTION '% negative batches', bad; END IF;
+    SELECT coalesce(sum(m.qty_delta) FILTER (WHERE m.reason = 'receipt'), 0),
+           coalesce(-sum(m.qty_delta) FILTER (WHERE m.reason = 'sale'), 0),
+           coalesce(sum(m.qty_delta) FILTER (WHERE m.reason = 'void'), 0),
+           coalesce(sum(m.qty_delta) FILTER (WHERE m.reason IN ('transfer_out', 'transfer_in')), 0)
+      INTO received, sold, voided, in_transit
+      FROM mekatek.stock_movement m JOIN mekatek.batch b USING (batch_id) JOIN mekatek.product p USING (product_id)
+     WHERE p.sku = 'MIX';
+    SELECT sum(b.qty_on_hand) INTO on_hand FROM mekatek.batch b JOIN mekatek.product p USING (product_id) WHERE p.sku = 'MIX';
+    IF in_transit <> 0 THEN RAISE EXCEPTION 'transfers made or lost % units', in_transit; END IF;
+    IF received - sold + voided <> on_hand THEN
+        RAISE EXCEPTION 'MIX: received % - sold % + voided % <> on hand %', received, sold, voided, on_hand;
+    END IF;
+    RAISE NOTICE 'MIX: received %, sold %, voided %, on hand % (branch 1: %, branch 2: %), % transfers',
+        received, sold, voided, on_hand,
+        (SELECT sum(qty_on_hand) FROM mekatek.batch b JOIN mekatek.product p USING (product_id) WHERE p.sku = 'MIX' AND b.branch_id = 1),
+        (SELECT sum(qty_on_hand) FROM mekatek.batch b JOIN mekatek.product p USING (product_id) WHERE p.sku = 'MIX' AND b.branch_id = 2),
+        (SELECT count(*) FROM mekatek.stock_transfer);
+END $$;
+SELECT 'ok: two branches under mixed load: every batch and branch equals its ledger, transfers conserve units';
 SQL
 psql -Xq -d postgres -c "DROP DATABASE $db"
