@@ -123,3 +123,36 @@ SELECT agent_id, qty, status FROM agent_order ORDER BY order_id;
 INSERT INTO agent (name, lat, lon, stock) VALUES ('bad', 95, 0, 1);
 INSERT INTO agent (name, lat, lon, stock) VALUES ('bad', 0, 'NaN', 1);
 UPDATE agent SET stock = -1 WHERE agent_id = 1;
+
+-- An order's life: placed -> confirmed -> delivered, or cancelled before
+-- delivery; cancelling gives the units back to the agent at once.
+\set SHOW_CONTEXT never
+SELECT order_id AS order_a FROM agent_place_order(1, 5, 2) \gset
+SELECT stock FROM agent WHERE agent_id = 5;
+SELECT order_id, status FROM agent_order_set_status(:order_a, 'cancelled');
+SELECT stock FROM agent WHERE agent_id = 5;
+SELECT status FROM agent_order_set_status(:order_a, 'cancelled');
+SELECT status FROM agent_order_set_status(:order_a, 'placed');
+SELECT order_id, status FROM agent_order_set_status(1, 'confirmed');
+SELECT order_id, status FROM agent_order_set_status(1, 'delivered');
+SELECT agent_order_set_status(1, 'cancelled');
+SELECT agent_order_set_status(1, 'lost');
+SELECT agent_order_set_status(999, 'confirmed');
+UPDATE agent_order SET qty = 1 WHERE order_id = 1;
+UPDATE agent_order SET status = 'delivered' WHERE order_id = 1;
+-- A reseller in an agent's network with its own login orders for itself
+-- only, and may cancel its own order but not confirm it.
+CREATE ROLE regress_geo_toko LOGIN IN ROLE mekatek_cashier;
+UPDATE reseller SET agent_id = 5, login_role = 'regress_geo_toko' WHERE reseller_id = 2;
+SET ROLE regress_geo_toko;
+SELECT order_id AS order_b FROM agent_place_order(2, 5, 1) \gset
+SELECT agent_place_order(1, 5, 1);
+SELECT agent_order_set_status(:order_b, 'confirmed');
+SELECT status FROM agent_order_set_status(:order_b, 'cancelled');
+RESET ROLE;
+SELECT stock FROM agent WHERE agent_id = 5;
+UPDATE reseller SET agent_id = NULL, login_role = NULL WHERE reseller_id = 2;
+DROP ROLE regress_geo_toko;
+\set SHOW_CONTEXT errors
+-- nearest_agents gives each agent's position for a map.
+SELECT agent_id, agent_lat, agent_lon FROM nearest_agents(-7.2880, 112.7950, 2);

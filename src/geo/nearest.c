@@ -53,6 +53,8 @@ typedef struct MkNearest
 	double		dist;
 	int64		agent_id;
 	int32		stock;
+	double		lat;
+	double		lon;
 	Datum		name;
 	Datum		address;
 	bool		name_null;
@@ -177,7 +179,7 @@ open_agent_index(Relation *heap, Relation *index, MkAgentCols *c)
  */
 static int
 top_k_offer(MkNearest *top, int n, int k, TupleTableSlot *slot, const MkAgentCols *c,
-			double d, int64 id, int32 stock)
+			double d, int64 id, int32 stock, double lat, double lon)
 {
 	int			pos;
 
@@ -192,6 +194,8 @@ top_k_offer(MkNearest *top, int n, int k, TupleTableSlot *slot, const MkAgentCol
 	top[pos].dist = d;
 	top[pos].agent_id = id;
 	top[pos].stock = stock;
+	top[pos].lat = lat;
+	top[pos].lon = lon;
 	top[pos].name = mk_copy_text(slot, c->name, &top[pos].name_null);
 	top[pos].address = mk_copy_text(slot, c->address, &top[pos].address_null);
 	return n;
@@ -221,7 +225,9 @@ scan_nearest(const MkNearestArgs *a, MkNearest *top)
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		double		bound,
-					d;
+					d,
+					lat,
+					lon;
 		bool		isnull;
 		int32		stock;
 
@@ -241,13 +247,13 @@ scan_nearest(const MkNearestArgs *a, MkNearest *top)
 		stock = DatumGetInt32(slot_getattr(slot, c.stock, &isnull));
 		if (isnull || stock < a->min_stock)
 			continue;
-		d = MK_GEO_EARTH_KM * mk_geo_angle(a->lat, a->lon,
-										   DatumGetFloat8(slot_getattr(slot, c.lat, &isnull)),
-										   DatumGetFloat8(slot_getattr(slot, c.lon, &isnull)));
+		lat = DatumGetFloat8(slot_getattr(slot, c.lat, &isnull));
+		lon = DatumGetFloat8(slot_getattr(slot, c.lon, &isnull));
+		d = MK_GEO_EARTH_KM * mk_geo_angle(a->lat, a->lon, lat, lon);
 		if (d > a->max_km)
 			continue;
 		n = top_k_offer(top, n, a->k, slot, &c,
-						d, DatumGetInt64(slot_getattr(slot, c.id, &isnull)), stock);
+						d, DatumGetInt64(slot_getattr(slot, c.id, &isnull)), stock, lat, lon);
 	}
 
 	ExecDropSingleTupleTableSlot(slot);
@@ -273,8 +279,8 @@ mk_geo_nearest_agents(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
 
 		values[0] = Int64GetDatum(top[i].agent_id);
 		values[1] = top[i].name;
@@ -283,6 +289,9 @@ mk_geo_nearest_agents(PG_FUNCTION_ARGS)
 		nulls[2] = top[i].address_null;
 		values[3] = Int32GetDatum(top[i].stock);
 		values[4] = Float8GetDatum(top[i].dist);
+		/* lat and lon since 0.2.0; 0.1.0's declaration has five columns */
+		values[5] = Float8GetDatum(top[i].lat);
+		values[6] = Float8GetDatum(top[i].lon);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
