@@ -68,8 +68,6 @@ mk_s3_config_load(MkS3Config *cfg)
 	const char *rest;
 	const char *slash;
 
-	require_setting(mk_s3_access_key_id, "mekatek.s3_access_key_id");
-	require_setting(mk_s3_secret_access_key, "mekatek.s3_secret_access_key");
 	require_setting(mk_s3_region, "mekatek.s3_region");
 	warn_unless_preloaded();
 
@@ -100,9 +98,7 @@ mk_s3_config_load(MkS3Config *cfg)
 				 "setting \"mekatek.s3_endpoint\" has no usable host: \"%s\"", ep);
 	cfg->path_style = (mk_s3_uri_style == 1);
 	cfg->region = pstrdup(mk_s3_region);
-	cfg->access_key = pstrdup(mk_s3_access_key_id);
-	cfg->secret_key = pstrdup(mk_s3_secret_access_key);
-	cfg->session_token = (mk_s3_session_token && mk_s3_session_token[0]) ? pstrdup(mk_s3_session_token) : NULL;
+	mk_s3_credentials_load(cfg);
 	cfg->verify_tls = mk_s3_verify_tls;
 	cfg->timeout_s = mk_s3_timeout;
 	cfg->max_retries = mk_s3_max_retries;
@@ -536,7 +532,7 @@ mk_s3_report(const MkS3Result *res, const char *what, const char *bucket, const 
 	else if (res->status == 403 || res->status == 401)
 	{
 		code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-		hint = "Check mekatek.s3_access_key_id, mekatek.s3_secret_access_key, mekatek.s3_region and the bucket's policy.";
+		hint = "Check the credentials (the mekatek.s3_* key settings, else the server's AWS_* environment or AWS credentials file), mekatek.s3_region and the bucket's policy.";
 	}
 	else if (res->status == 404)
 		code = ERRCODE_UNDEFINED_FILE;
