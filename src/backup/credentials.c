@@ -255,10 +255,11 @@ mk_s3_credentials_load(MkS3Config *cfg)
 		if (!set(profile))
 			profile = set(getenv("AWS_PROFILE")) ? getenv("AWS_PROFILE") : "default";
 		if (!from_file(cfg, profile, &where))
-			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-					 "Give the server's account an AWS credentials file (~/.aws/credentials, or AWS_SHARED_CREDENTIALS_FILE), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment; or set mekatek.s3_access_key_id and mekatek.s3_secret_access_key.",
-					 "no S3 credentials: the settings are empty, the server's environment has none and there is no credentials file%s",
-					 where ? psprintf(" (looked for %s)", where) : "");
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("no S3 credentials: the settings are empty, the server's environment has none and there is no credentials file"),
+					 where ? errdetail("Looked for %s.", where) : 0,
+					 errhint("Give the server's account an AWS credentials file (~/.aws/credentials, or AWS_SHARED_CREDENTIALS_FILE), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment; or set mekatek.s3_access_key_id and mekatek.s3_secret_access_key.")));
 		cfg->credential_source = where;
 	}
 	remember(cfg->secret_key);

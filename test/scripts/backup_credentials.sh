@@ -77,7 +77,7 @@ bk_check "no AWS_PROFILE: the file's [default] (its wrong secret: 28000)" 1 \
     "$(export_to file/default.csv | grep -c '^ERROR:  28000:')"
 server AWS_SHARED_CREDENTIALS_FILE=$files/missing
 bk_check "no keys anywhere: 55000 saying where it looked" 1 \
-    "$(export_to none.csv | grep -c "^ERROR:  55000: no S3 credentials: .*looked for profile \"default\" of $files/missing")"
+    "$(export_to none.csv | grep -A1 '^ERROR:  55000: no S3 credentials' | grep -c "^DETAIL:  Looked for profile \"default\" of $files/missing.")"
 server AWS_ACCESS_KEY_ID=$KEY
 bk_check "half the keys in the environment: 55000 naming the missing one" 1 \
     "$(export_to half.csv | grep -c '^ERROR:  55000: S3 credentials: the server.s environment has AWS_ACCESS_KEY_ID but not AWS_SECRET_ACCESS_KEY')"
