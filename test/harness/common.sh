@@ -47,6 +47,16 @@ mk_port() {
     echo $((MK_TEST_PORT + MK_PORT_OFFSET[$1]))
 }
 
+# mk_private NAME: set bindir, port, cluster (the script), dir and sock for
+# a test's own cluster NAME, started with "$cluster" fresh NAME "$port" "$bindir".
+mk_private() {
+    bindir=${MK_BINDIR:?MK_BINDIR must point at the PostgreSQL binaries}
+    port=$(mk_port "$1")
+    cluster=$MK_ROOT/test/harness/cluster.sh
+    dir=$MK_BUILD/$1
+    sock=$dir/run
+}
+
 mk_log() { printf '== %s\n' "$*" >&2; }
 mk_die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 

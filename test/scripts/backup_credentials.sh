@@ -10,11 +10,7 @@
 # set_config($1, $2), in a name built from pieces, in a literal and in an
 # error, never reaches the server log.
 source "$(dirname "$0")/../backup_s3/lib.sh"
-bindir=${MK_BINDIR:?MK_BINDIR must point at the PostgreSQL binaries}
-port=$(mk_port creds)
-cluster=$MK_ROOT/test/harness/cluster.sh
-dir=$MK_BUILD/creds
-sock=$dir/run
+mk_private creds
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE
 
 bk_port S3RVER
