@@ -29,7 +29,7 @@ import pq  # noqa: E402
 LONG = os.environ.get("MK_FUZZ_LONG", "0") == "1"
 SEED = int(os.environ.get("MK_FUZZ_SEED", "14"))
 BUDGET = int(os.environ.get("MK_FUZZ_CALLS", "0")) or (10**6 if LONG else 48)
-RANDOM_COMBOS = 60 if LONG else 10
+RANDOM_COMBOS = 200 if LONG else 10
 TIMEOUT_MS = int(os.environ.get("MK_FUZZ_TIMEOUT_MS", "3000" if LONG else "1500"))
 GRACE_S = float(os.environ.get("MK_FUZZ_GRACE", "10"))
 MEM_MB = int(os.environ.get("MK_FUZZ_MEM_MB", "1024"))
