@@ -46,8 +46,11 @@ RESET mekatek.s3_timeout;
 RESET ROLE;
 RESET mekatek.s3_secret_access_key;
 
--- Nothing to sign with: a clear error before any connection.
+-- Nothing to sign with: a clear error before any connection (terse: the
+-- DETAIL names the server account's credentials file).
+\set VERBOSITY terse
 SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'k.csv');
+\set VERBOSITY default
 SET mekatek.s3_access_key_id = 'AKIDEXAMPLE';
 SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'k.csv');
 SET mekatek.s3_secret_access_key = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -58,6 +61,14 @@ RESET mekatek.s3_endpoint;
 -- Bad arguments are refused before anything is sent.
 SELECT * FROM mekatek.s3_export('SELECT 1', 'My_Bucket', 'k.csv');
 SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', '');
+-- Dot segments would be dropped from the signed URL (then 28000
+-- SignatureDoesNotMatch, or another object): refused up front.
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'exports/../k.csv');
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', './k.csv');
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'a/..');
+SELECT mekatek.s3_import('mekatek.backup_target', '', 'format csv', 'my-bucket', '../k.csv');
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', E'k\n.csv');
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', repeat('k', 2000));
 SELECT * FROM mekatek.s3_export(NULL, 'my-bucket', 'k.csv');
 SELECT * FROM mekatek.s3_export('DELETE FROM mekatek.backup_target RETURNING *', 'my-bucket', 'k.csv');
 SELECT * FROM mekatek.s3_export('SELECT 1; SELECT 2', 'my-bucket', 'k.csv');

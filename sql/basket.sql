@@ -261,6 +261,17 @@ RESET max_parallel_workers_per_gather;
 SELECT mekatek.basket_counts(ARRAY['a'], '{"a": 1}');
 SELECT mekatek.basket_counts(ARRAY['a'], '[["a"], []]');
 SELECT mekatek.basket_counts(ARRAY['a'], '[["a", [1]]]');
+-- One candidates value per aggregate: another one on a later row (or NULL
+-- on some rows only) is an error, not silently the first row's.
+SELECT mekatek.basket_counts(b, c::jsonb)
+  FROM (VALUES (ARRAY['a', 'b'], '[["a"]]'), (ARRAY['b'], '[["b"]]')) v(b, c);
+SELECT mekatek.basket_counts(b, c::jsonb)
+  FROM (VALUES (ARRAY['a', 'b'], '[["a"]]'), (ARRAY['b'], NULL)) v(b, c);
+SELECT mekatek.basket_counts(b, c::jsonb)
+  FROM (VALUES (ARRAY['a', 'b'], NULL), (ARRAY['b'], '[["b"]]')) v(b, c);
+-- The same value on every row, from a column, counts.
+SELECT mekatek.basket_counts(b, c::jsonb)
+  FROM (VALUES (ARRAY['a', 'b'], '[["a"]]'), (ARRAY['b'], '[["a"]]')) v(b, c);
 
 -- Filters analysts know from arules and MADlib.  Two-item consequents,
 -- at most one item on the left, lift above 1, only coffee on the right:

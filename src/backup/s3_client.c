@@ -68,8 +68,6 @@ mk_s3_config_load(MkS3Config *cfg)
 	const char *rest;
 	const char *slash;
 
-	require_setting(mk_s3_access_key_id, "mekatek.s3_access_key_id");
-	require_setting(mk_s3_secret_access_key, "mekatek.s3_secret_access_key");
 	require_setting(mk_s3_region, "mekatek.s3_region");
 	warn_unless_preloaded();
 
@@ -100,14 +98,14 @@ mk_s3_config_load(MkS3Config *cfg)
 				 "setting \"mekatek.s3_endpoint\" has no usable host: \"%s\"", ep);
 	cfg->path_style = (mk_s3_uri_style == 1);
 	cfg->region = pstrdup(mk_s3_region);
-	cfg->access_key = pstrdup(mk_s3_access_key_id);
-	cfg->secret_key = pstrdup(mk_s3_secret_access_key);
-	cfg->session_token = (mk_s3_session_token && mk_s3_session_token[0]) ? pstrdup(mk_s3_session_token) : NULL;
+	mk_s3_credentials_load(cfg);
 	cfg->verify_tls = mk_s3_verify_tls;
 	cfg->timeout_s = mk_s3_timeout;
 	cfg->max_retries = mk_s3_max_retries;
 	cfg->retry_base_ms = mk_s3_retry_base;
 }
+
+static void mk_s3_check_key_segments(const char *key);
 
 void
 mk_s3_check_names(const char *bucket, const char *key)
@@ -118,14 +116,45 @@ mk_s3_check_names(const char *bucket, const char *key)
 	if (n < 3 || n > 63 || strspn(bucket, "abcdefghijklmnopqrstuvwxyz0123456789.-") != n)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
 				 "Bucket names have 3 to 63 characters: lower-case letters, digits, dots and hyphens.",
-				 "invalid S3 bucket name \"%s\"", bucket);
+				 "invalid S3 bucket name \"%s\"", mk_quote_short(bucket));
 	if (key != NULL)
 	{
 		n = strlen(key);
 		if (n == 0 || n > 1024)
 			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Object keys have 1 to 1024 bytes.",
-					 "invalid S3 object key \"%s\"", key);
+					 "invalid S3 object key \"%s\" (%zu bytes)", mk_quote_short(key), n);
+		mk_s3_check_key_segments(key);
 	}
+}
+
+/*
+ * A "." or ".." segment is removed from the URL path by libcurl and by
+ * proxies (RFC 3986 dot segments) after it was signed, so the request
+ * would fail as SignatureDoesNotMatch (28000) with a hint about the
+ * credentials, or reach another key than the one named; control
+ * characters are not sent as written either.  Refuse them up front.
+ */
+static void
+mk_s3_check_key_segments(const char *key)
+{
+	for (const char *seg = key; seg != NULL;)
+	{
+		const char *end = strchr(seg, '/');
+		size_t		len = end ? (size_t) (end - seg) : strlen(seg);
+
+		if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+					 "A key may not have \".\" or \"..\" between slashes: URLs drop such segments, so the object would not be the one named.",
+					 "invalid S3 object key \"%s\": it has a \"%.*s\" segment", mk_quote_short(key), (int) len, seg);
+		seg = end ? end + 1 : NULL;
+	}
+	for (const unsigned char *c = (const unsigned char *) key; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+					 "Object keys may not contain control characters (tabs, newlines, ...).",
+					 "invalid S3 object key \"%s...\": it has a control character (0x%02x) at byte %d",
+					 mk_quote_short(pnstrdup(key, (const char *) c - key)), *c,
+					 (int) ((const char *) c - key) + 1);
 }
 
 static bool curl_ready = false;
@@ -536,7 +565,7 @@ mk_s3_report(const MkS3Result *res, const char *what, const char *bucket, const 
 	else if (res->status == 403 || res->status == 401)
 	{
 		code = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-		hint = "Check mekatek.s3_access_key_id, mekatek.s3_secret_access_key, mekatek.s3_region and the bucket's policy.";
+		hint = "Check the credentials (the mekatek.s3_* key settings, else the server's AWS_* environment or AWS credentials file), mekatek.s3_region and the bucket's policy.";
 	}
 	else if (res->status == 404)
 		code = ERRCODE_UNDEFINED_FILE;

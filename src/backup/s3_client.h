@@ -22,6 +22,7 @@ typedef struct MkS3Config
 	char	   *access_key;
 	char	   *secret_key;
 	char	   *session_token;	/* NULL when not set */
+	const char *credential_source;	/* where the keys came from, for errors */
 	bool		verify_tls;
 	int			timeout_s;		/* no progress for this long fails a request */
 	int			max_retries;	/* retries after the first attempt */
@@ -61,6 +62,19 @@ typedef struct MkS3Result
 } MkS3Result;
 
 extern void mk_s3_config_load(MkS3Config *cfg);
+
+/*
+ * The keys (backup/credentials.c): the settings, else the server's
+ * environment or the AWS shared credentials file.
+ */
+extern void mk_s3_credentials_load(MkS3Config *cfg);
+extern void mk_s3_credentials_init(void);
+/* The secret values known to this process, for redaction; returns how many. */
+#define MK_S3_SECRETS_MAX 10
+extern int	mk_s3_secret_values(const char **out, int max);
+/* Assign hook of the secret settings: remembers each value for redaction. */
+extern void mk_s3_secret_assigned(const char *newval, void *extra);
+extern char *mk_s3_profile;
 extern CURL *mk_s3_curl_new(void);
 extern void mk_s3_result_init(MkS3Result *res);
 

@@ -1,6 +1,7 @@
 /*
  * settings.c: the backup module's settings, and the log hook that keeps
- * S3 credentials out of the server log.
+ * S3 credentials out of the server log (mekatek.s3_profile and the other
+ * sources of the keys are in credentials.c).
  */
 #include "core/mekatek.h"
 
@@ -55,6 +56,7 @@ static void
 redact_credentials(ErrorData *edata)
 {
 	const char *name = credential_in(edata->message);
+	const char *secrets[MK_S3_SECRETS_MAX];
 
 	if (name && edata->message_id &&
 		strcmp(edata->message_id, "parameter \"%s\" changed to \"%s\"") == 0)
@@ -68,6 +70,19 @@ redact_credentials(ErrorData *edata)
 			edata->message = psprintf("%.*s<a statement naming a Mekatek S3 credential>",
 									  (int) (at - edata->message), edata->message);
 	}
+	/*
+	 * Bound parameters are logged in the DETAIL (log_statement) or the
+	 * CONTEXT (an error in the portal): set_config($1, $2) with $1 naming a
+	 * credential sends the value there before anything knows it is one.
+	 */
+	if (credential_in(edata->detail))
+		edata->detail = pstrdup("parameters: <hidden: one names a Mekatek S3 credential>");
+	if (credential_in(edata->detail_log))
+		edata->detail_log = pstrdup("parameters: <hidden: one names a Mekatek S3 credential>");
+	if (credential_in(edata->context) && strstr(edata->context, "parameters:"))
+		edata->context = pstrdup("portal with parameters <hidden: one names a Mekatek S3 credential>");
+	/* Whatever the way it came, a known secret's value is never printed. */
+	mk_redact_error(edata, secrets, mk_s3_secret_values(secrets, lengthof(secrets)));
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 }
@@ -90,10 +105,12 @@ mk_backup_init(void)
 							   NULL, &mk_s3_access_key_id, "", PGC_SUSET, secret, NULL, NULL, NULL);
 	DefineCustomStringVariable("mekatek.s3_secret_access_key",
 							   "S3 secret access key: superuser-only, never shown.",
-							   NULL, &mk_s3_secret_access_key, "", PGC_SUSET, secret, NULL, NULL, NULL);
+							   NULL, &mk_s3_secret_access_key, "", PGC_SUSET, secret, NULL,
+							   mk_s3_secret_assigned, NULL);
 	DefineCustomStringVariable("mekatek.s3_session_token",
 							   "S3 session token for temporary credentials.",
-							   NULL, &mk_s3_session_token, "", PGC_SUSET, secret, NULL, NULL, NULL);
+							   NULL, &mk_s3_session_token, "", PGC_SUSET, secret, NULL,
+							   mk_s3_secret_assigned, NULL);
 	DefineCustomBoolVariable("mekatek.s3_verify_tls", "Verify the S3 server's TLS certificate.",
 							 NULL, &mk_s3_verify_tls, true, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("mekatek.s3_timeout",
@@ -107,6 +124,7 @@ mk_backup_init(void)
 							"First retry delay; it doubles at each retry.",
 							NULL, &mk_s3_retry_base, 200, 0, 60000, PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	mk_s3_credentials_init();
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = redact_credentials;
 }

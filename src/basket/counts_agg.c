@@ -22,6 +22,7 @@
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -79,6 +80,13 @@ typedef struct BkAggState
 	int64	   *ccount;			/* [ncand] */
 	int32	   *boff;			/* [nitems + 1] candidates by first item */
 	int32	   *bcand;
+
+	/*
+	 * The candidates argument as the first row gave it, to refuse a later
+	 * row that gives others; NULL when the argument is a constant (or a
+	 * query parameter), which cannot change.
+	 */
+	struct varlena *cand_arg;
 
 	/* per basket scratch */
 	int32	   *present;
@@ -332,6 +340,31 @@ bk_agg_context(FunctionCallInfo fcinfo)
 	return ctx;
 }
 
+/* Whether the candidates argument of this call is a constant or a parameter. */
+static bool
+bk_agg_arg_constant(FunctionCallInfo fcinfo)
+{
+	Aggref	   *ref = AggGetAggref(fcinfo);
+	Node	   *arg;
+
+	if (ref == NULL || list_length(ref->args) < 2)
+		return false;
+	arg = (Node *) ((TargetEntry *) lsecond(ref->args))->expr;
+	return IsA(arg, Const) || (IsA(arg, Param) && ((Param *) arg)->paramkind == PARAM_EXTERN);
+}
+
+static bool
+bk_agg_same_arg(const BkAggState *s, Datum d)
+{
+	struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+	bool		same = VARSIZE_ANY_EXHDR(v) == VARSIZE_ANY_EXHDR(s->cand_arg) &&
+		memcmp(VARDATA_ANY(v), VARDATA_ANY(s->cand_arg), VARSIZE_ANY_EXHDR(v)) == 0;
+
+	if ((Pointer) v != DatumGetPointer(d))
+		pfree(v);
+	return same;
+}
+
 PG_FUNCTION_INFO_V1(mk_basket_counts_trans);
 Datum
 mk_basket_counts_trans(PG_FUNCTION_ARGS)
@@ -343,12 +376,20 @@ mk_basket_counts_trans(PG_FUNCTION_ARGS)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ctx);
 
-		/* the candidates are read once: every row passes the same value */
+		/* the candidates are read once: every row must pass the same value */
 		s = bk_agg_new(ctx, !PG_ARGISNULL(2));
 		if (s->candidates)
+		{
 			bk_agg_parse(s, PG_GETARG_JSONB_P(2));
+			if (!bk_agg_arg_constant(fcinfo))
+				s->cand_arg = PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(2));
+		}
 		MemoryContextSwitchTo(old);
 	}
+	else if (s->candidates == PG_ARGISNULL(2) || (s->cand_arg && !bk_agg_same_arg(s, PG_GETARG_DATUM(2))))
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "Pass one candidates value for the whole aggregate (a constant, or the same value on every row); count other candidates in another call.",
+				 "basket_counts: argument \"candidates\" differs between rows of one aggregate");
 	if (!PG_ARGISNULL(1))
 		bk_agg_basket(s, PG_GETARG_ARRAYTYPE_P(1));
 	PG_RETURN_POINTER(s);
@@ -359,7 +400,9 @@ static void
 bk_agg_merge(BkAggState *a, const BkAggState *b)
 {
 	if (a->candidates != b->candidates)
-		elog(ERROR, "basket counting: cannot combine item and itemset counts");
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "Pass one candidates value for the whole aggregate: NULL (count every item) or the itemsets, not both.",
+				 "basket_counts: argument \"candidates\" is NULL on some rows and not on others");
 	a->n += b->n;
 	if (!a->candidates)
 	{
@@ -388,7 +431,9 @@ bk_agg_merge(BkAggState *a, const BkAggState *b)
 	}
 	/* both parsed the same candidates argument */
 	if (a->ncand != b->ncand || a->nitems != b->nitems)
-		elog(ERROR, "basket counting: partial states count different candidates");
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "Pass one candidates value for the whole aggregate (a constant, or the same value on every row); count other candidates in another call.",
+				 "basket_counts: argument \"candidates\" differs between rows of one aggregate");
 	for (int32 c = 0; c < a->ncand; c++)
 		a->ccount[c] += b->ccount[c];
 }

@@ -211,6 +211,14 @@ mk_array_data(ArrayType *a)
 extern char *mk_quote_short(const char *value);
 
 /*
+ * Replace each of the secrets (values shorter than 8 bytes are ignored) in
+ * every text field of a log line, and hide the statement when it holds one
+ * (core/redact.c).  For an emit_log_hook: never raises.  Returns whether
+ * anything was redacted.
+ */
+extern bool mk_redact_error(ErrorData *edata, const char *const *secrets, int nsecrets);
+
+/*
  * NOTIFY payloads (core/notify.c): small JSON objects built member by
  * member.  String members are clipped (at a character boundary) so that a
  * payload never exceeds NOTIFY's 8000 byte limit, whatever a device sends;

@@ -790,15 +790,20 @@ mk_fw_load_file(PG_FUNCTION_ARGS)
 	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
 		mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
 				 "Only superusers and members of pg_read_server_files read server files; a client can pass the lines to mekatek.fw_load(text).",
-				 "permission denied to read server file \"%s\"", path);
+				 "permission denied to read server file \"%s\"", mk_quote_short(path));
 
 	ld = palloc0(sizeof(fw_loader));
 	ld->path = path;
 	ld->file = AllocateFile(path, PG_BINARY_R);
+	/* errcode_for_file_access() calls these XX000: they are the caller's */
+	if (ld->file == NULL && (errno == ENAMETOOLONG || errno == ELOOP))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not open file \"%s\" for reading: %m", mk_quote_short(path))));
 	if (ld->file == NULL)
 		ereport(ERROR,
 				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\" for reading: %m", path),
+				 errmsg("could not open file \"%s\" for reading: %m", mk_quote_short(path)),
 				 errhint("The path is read by the server process (relative paths start in its data directory).")));
 	if (fstat(fileno(ld->file), &st) != 0)
 		ereport(ERROR,

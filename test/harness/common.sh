@@ -19,6 +19,8 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +4      the "sqlsmith" cluster                       test/bench/sqlsmith/run.sh
 #   +5      the "notify" cluster                         test/scripts/devices_notifier.sh
 #   +6      the stand-in Telegram Bot API                test/scripts/devices_notifier.sh
+#   +7      the "creds" cluster (AWS environment)        test/scripts/backup_credentials.sh
+#   +8      the "fuzz" cluster                           test/scripts/core_fuzz.sh
 #   +10..19 S3 peers, fault proxy, a port left closed    test/backup_s3/lib.sh (bk_port)
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
@@ -32,6 +34,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
     [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [notify]=5 [telegram]=6
+    [creds]=7 [fuzz]=8
     [s3_first]=10 [s3_last]=19
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
@@ -42,6 +45,16 @@ declare -A MK_PORT_OFFSET=(
 mk_port() {
     [ -n "${MK_PORT_OFFSET[$1]:-}" ] || { echo "mk_port: no port named $1" >&2; return 1; }
     echo $((MK_TEST_PORT + MK_PORT_OFFSET[$1]))
+}
+
+# mk_private NAME: set bindir, port, cluster (the script), dir and sock for
+# a test's own cluster NAME, started with "$cluster" fresh NAME "$port" "$bindir".
+mk_private() {
+    bindir=${MK_BINDIR:?MK_BINDIR must point at the PostgreSQL binaries}
+    port=$(mk_port "$1")
+    cluster=$MK_ROOT/test/harness/cluster.sh
+    dir=$MK_BUILD/$1
+    sock=$dir/run
 }
 
 mk_log() { printf '== %s\n' "$*" >&2; }
