@@ -117,6 +117,8 @@ INSERT INTO mekatek.sale (branch_id) VALUES (1) RETURNING sale_id AS gone \gset
 INSERT INTO mekatek.sale_line (sale_id, product_id, qty) VALUES (:gone, 1, 1);
 UPDATE mekatek.sale SET status = 'void' WHERE sale_id = :gone;
 INSERT INTO mekatek.payment (sale_id, method, amount) VALUES (:gone, 'cash', 5000);
+-- ...nor a sale at another branch, by hand either
+INSERT INTO mekatek.sale (branch_id) VALUES (2);
 -- a cashier cannot record a refund by hand
 INSERT INTO mekatek.payment (sale_id, method, amount) VALUES (:hand, 'cash', -5000);
 RESET ROLE;

@@ -9,10 +9,11 @@
  * It validates the whole JSON first (so an error names the bad element
  * instead of a cast failure deep in a query), computes every line's money
  * (tax.c: discounts, DPP, PPN, in whole rupiah) and matches the payments to
- * the total, then inserts the sale, all its lines in ONE statement (so the
- * stock trigger takes every line's batches in the global lock order; it
- * also marks the sale paid, which gives it its receipt number), and the
- * payments.  The triggers skip the checks checkout has made for exactly
+ * the total, then inserts the sale, its payments, and all its lines in ONE
+ * statement (so the stock trigger takes every line's batches in the global
+ * lock order; it also marks the sale paid, which gives it its receipt
+ * number and locks the branch's counter until commit: nothing but the
+ * receipt comes after it).  The triggers skip the checks checkout has made for exactly
  * its own rows (pos_checkout_sale_id); the line trigger still recomputes
  * the money from the stored columns and checks the discount limit.
  *
@@ -545,20 +546,8 @@ check_branch(Checkout *co)
 	co->included = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	accepted = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	staff_branch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &staff_null));
-	if (!mk_acting_is_admin())
-	{
-		const char *who = GetUserNameFromId(GetUserId(), false);
-
-		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)))
-			mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-					 "An admin adds the login to mekatek.staff with its branch; a web app runs SET LOCAL ROLE <cashier> first.",
-					 "\"%s\" is not on the staff of any branch and cannot sell", mk_quote_short(who));
-		if (staff_null || staff_branch != co->branch_id)
-			mk_error(ERRCODE_INSUFFICIENT_PRIVILEGE,
-					 "A cashier sells only at the branch of its row in mekatek.staff.",
-					 "\"%s\" works at %s, not at branch %d", mk_quote_short(who),
-					 staff_null ? "no branch" : psprintf("branch %d", staff_branch), co->branch_id);
-	}
+	pos_staff_check(co->branch_id, DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)),
+					staff_null, staff_branch);
 	return accepted;
 }
 
@@ -636,13 +625,24 @@ insert_sale(Checkout *co, int64 *existing)
 	Datum		args[2];
 	char		nulls[2] = {' ', co->key ? ' ' : 'n'};
 	bool		isnull;
+	volatile uint64 n = 0;
 
 	mk_spi_plan(&sale_plan,
 				"INSERT INTO mekatek.sale (branch_id, idempotency_key) VALUES ($1, $2)"
 				" ON CONFLICT (branch_id, idempotency_key) DO NOTHING RETURNING sale_id", 2, types);
 	args[0] = Int32GetDatum(co->branch_id);
 	args[1] = co->key ? CStringGetTextDatum(co->key) : (Datum) 0;
-	if (mk_spi_execute_plan(sale_plan, args, nulls, false, 0, SPI_OK_INSERT_RETURNING, "sale insert") == 1)
+	pos_checkout_staff_checked = true;
+	PG_TRY();
+	{
+		n = mk_spi_execute_plan(sale_plan, args, nulls, false, 0, SPI_OK_INSERT_RETURNING, "sale insert");
+	}
+	PG_FINALLY();
+	{
+		pos_checkout_staff_checked = false;
+	}
+	PG_END_TRY();
+	if (n == 1)
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	*existing = find_sale(co, true);
@@ -834,9 +834,15 @@ run_checkout(Checkout *co, bool want_receipt, Datum *doc)
 				sale_id = insert_sale(co, &existing);
 				if (sale_id != 0)
 				{
+					/*
+					 * Payments first: the lines' statement marks the sale
+					 * paid, which takes the branch's receipt number and
+					 * holds its counter row until commit, so as little as
+					 * possible comes after it.
+					 */
 					pos_checkout_sale_id = sale_id;
-					insert_lines(co, sale_id);
 					insert_payments(co, sale_id);
+					insert_lines(co, sale_id);
 					pos_checkout_sale_id = 0;
 				}
 				else

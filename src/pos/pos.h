@@ -73,6 +73,14 @@ extern int64 pos_percent_rupiah(int64 cents, int64 bp);
 /* "Rp 49.000", "-Rp 1.500,50" */
 extern char *pos_rupiah(int64 cents);
 
+/*
+ * Staff (staff.c): 42501 with this module's message unless the acting role
+ * may sell at branch_id (admins anywhere).  pos_checkout_staff_checked:
+ * checkout() has checked already, for the sale it inserts.
+ */
+extern void pos_staff_check(int32 branch_id, bool on_staff, bool no_branch, int32 staff_branch);
+extern bool pos_checkout_staff_checked;
+
 /* Set by return_line() while it inserts its refund (payment.c). */
 extern bool pos_refund_in_progress;
 

@@ -229,6 +229,11 @@ AS 'MODULE_PATHNAME', 'pos_sale_guard_trg' LANGUAGE C
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mekatek.pos_sale_guard_trg() IS 'pos: BEFORE UPDATE on sale: allowed status changes (open to paid or void, paid to void by an admin); a paid sale''s payments cover its total and it gets its receipt number';
 
+CREATE FUNCTION mekatek.pos_sale_insert_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_sale_insert_trg' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_sale_insert_trg() IS 'pos: BEFORE INSERT on sale: a login without a staff row, or a cashier of another branch, gets this module''s error and hint (before row security''s)';
+
 CREATE FUNCTION mekatek.pos_payment_trg() RETURNS trigger
 AS 'MODULE_PATHNAME', 'pos_payment_trg' LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
@@ -323,6 +328,8 @@ CREATE TRIGGER pos_line_immutable BEFORE UPDATE OR DELETE ON mekatek.sale_line
 CREATE TRIGGER pos_line_no_truncate BEFORE TRUNCATE ON mekatek.sale_line
     FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_append_only_trg();
 
+CREATE TRIGGER pos_sale_staff BEFORE INSERT ON mekatek.sale
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_insert_trg();
 CREATE TRIGGER pos_payment_check BEFORE INSERT ON mekatek.payment
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_payment_trg();
 CREATE TRIGGER pos_payment_append_only BEFORE UPDATE OR DELETE ON mekatek.payment

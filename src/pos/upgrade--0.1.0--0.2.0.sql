@@ -150,6 +150,11 @@ ALTER FUNCTION mekatek.pos_sale_guard_trg() SECURITY DEFINER SET search_path = p
 COMMENT ON FUNCTION mekatek.pos_sale_guard_trg() IS 'pos: BEFORE UPDATE on sale: allowed status changes (open to paid or void, paid to void by an admin); a paid sale''s payments cover its total and it gets its receipt number';
 COMMENT ON FUNCTION mekatek.checkout(integer, jsonb) IS 'pos: records a paid sale from [{"sku": "PCT500", "qty": 2}, ...] in one call, paid in cash exactly (0.1.0''s call); returns sale_id';
 
+CREATE FUNCTION mekatek.pos_sale_insert_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_sale_insert_trg' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_sale_insert_trg() IS 'pos: BEFORE INSERT on sale: a login without a staff row, or a cashier of another branch, gets this module''s error and hint (before row security''s)';
+
 CREATE FUNCTION mekatek.pos_payment_trg() RETURNS trigger
 AS 'MODULE_PATHNAME', 'pos_payment_trg' LANGUAGE C
 SET search_path = pg_catalog, pg_temp;
@@ -218,6 +223,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION mekatek.till_report(date, date) IS 'pos: per business day (the branch''s time zone) and branch: paid sales, gross, discounts, returns (on the day they came back), DPP and PPN net of returns, and net takings';
 
+CREATE TRIGGER pos_sale_staff BEFORE INSERT ON mekatek.sale
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_insert_trg();
 CREATE TRIGGER pos_payment_check BEFORE INSERT ON mekatek.payment
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_payment_trg();
 CREATE TRIGGER pos_payment_append_only BEFORE UPDATE OR DELETE ON mekatek.payment
