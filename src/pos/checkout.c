@@ -299,8 +299,6 @@ parse_sale_discount(Checkout *co, Jsonb *jb)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, "discount of checkout has both percent and amount");
 }
 
-static const char *const methods[] = {"cash", "debit_card", "credit_card", "qris", "bank_transfer", "store_credit", NULL};
-
 static void
 parse_payments(Checkout *co, Jsonb *jb)
 {
@@ -319,7 +317,6 @@ parse_payments(Checkout *co, Jsonb *jb)
 		JsonbContainer *obj;
 		JsonbValue	a, *m, *r;
 		CoPay	   *p = &co->pays[i];
-		bool		known_method = false;
 
 		if (el == NULL || el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
 			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, PAYMENTS_HINT,
@@ -331,11 +328,8 @@ parse_payments(Checkout *co, Jsonb *jb)
 			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, PAYMENTS_HINT,
 					 "payment %d of checkout needs a string \"method\"", i + 1);
 		p->method = pnstrdup(m->val.string.val, m->val.string.len);
-		for (const char *const *k = methods; *k; k++)
-			known_method |= strcmp(*k, p->method) == 0;
-		if (!known_method)
-			mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-					 "The methods are cash, debit_card, credit_card, qris, bank_transfer and store_credit.",
+		if (!pos_payment_method_known(p->method))
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, POS_METHODS_HINT,
 					 "payment %d of checkout has an unknown method \"%s\"", i + 1, mk_quote_short(p->method));
 		p->given = parse_amount(getKeyJsonValueFromContainer(obj, "amount", 6, &a),
 								psprintf("amount of payment %d", i + 1), true);

@@ -24,6 +24,18 @@ static SPIPlanPtr sale_plan;
 
 bool		pos_refund_in_progress = false;
 
+/* The methods payment.method's CHECK constraint allows. */
+bool
+pos_payment_method_known(const char *method)
+{
+	static const char *const methods[] = {"cash", "debit_card", "credit_card", "qris", "bank_transfer", "store_credit"};
+
+	for (int i = 0; i < (int) lengthof(methods); i++)
+		if (strcmp(method, methods[i]) == 0)
+			return true;
+	return false;
+}
+
 /* BEFORE INSERT ON payment FOR EACH ROW */
 Datum
 pos_payment_trg(PG_FUNCTION_ARGS)

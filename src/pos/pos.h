@@ -81,6 +81,10 @@ extern char *pos_rupiah(int64 cents);
 extern void pos_staff_check(int32 branch_id, bool on_staff, bool no_branch, int32 staff_branch);
 extern bool pos_checkout_staff_checked;
 
+/* Payments (payment.c): one of the methods payment.method allows. */
+extern bool pos_payment_method_known(const char *method);
+#define POS_METHODS_HINT "The methods are cash, debit_card, credit_card, qris, bank_transfer and store_credit."
+
 /* Set by return_line() while it inserts its refund (payment.c). */
 extern bool pos_refund_in_progress;
 

@@ -85,6 +85,9 @@ pos_return_line(PG_FUNCTION_ARGS)
 	mk_arg_not_null(fcinfo, 4, "resellable");
 	resellable = PG_GETARG_BOOL(4);
 	method = mk_arg_cstring(fcinfo, 5, "refund_method", false);
+	if (!pos_payment_method_known(method))
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, POS_METHODS_HINT,
+				 "refund_method \"%s\" is not a payment method", mk_quote_short(method));
 
 	SPI_connect();
 	pos_check_sale_visible(sale_id);
