@@ -60,6 +60,9 @@ SET ROLE regress_ana;
 INSERT INTO mekatek.sale (branch_id) VALUES (1) RETURNING sale_id, status, total;
 INSERT INTO mekatek.sale_line (sale_id, line_no, product_id, qty) VALUES (2, 1, 3, 1), (2, 2, 1, 2);
 SELECT sale_id, total, status FROM mekatek.sale WHERE sale_id = 2;
+-- (since 0.2.0 a sale is paid when its payments cover its total; the
+-- change of a cash payment is computed)
+INSERT INTO mekatek.payment (sale_id, method, amount, tendered) VALUES (2, 'cash', 28500, 30000);
 UPDATE mekatek.sale SET status = 'paid' WHERE sale_id = 2;
 
 -- An oversell is refused, naming the SKU, the quantity asked and what is

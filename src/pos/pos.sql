@@ -24,10 +24,30 @@ CREATE TABLE mekatek.branch (
     -- Business days, weeks and months of the branch are cut here, never
     -- in the session's time zone.
     time_zone   text NOT NULL DEFAULT 'Asia/Jakarta'
-                CONSTRAINT branch_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL)
+                CONSTRAINT branch_time_zone_known CHECK (pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL),
+    -- The till (issue 15): whether the branch's prices include PPN, and
+    -- the payment methods it accepts.
+    prices_include_tax boolean NOT NULL DEFAULT true,
+    payment_methods text[] NOT NULL DEFAULT '{cash,debit_card,credit_card,qris,bank_transfer,store_credit}'
+                CONSTRAINT branch_payment_methods_known CHECK (
+                    cardinality(payment_methods) > 0 AND array_position(payment_methods, NULL) IS NULL
+                    AND payment_methods <@ '{cash,debit_card,credit_card,qris,bank_transfer,store_credit}'::text[])
 );
 COMMENT ON COLUMN mekatek.branch.time_zone IS 'pos: the branch''s time zone (IANA name); its receipts, days, weeks and months are in it whatever the session''s setting';
+COMMENT ON COLUMN mekatek.branch.prices_include_tax IS 'pos: true when the branch''s product prices include PPN (DPP = price * 100 / (100 + rate)); false when PPN is added on top';
+COMMENT ON COLUMN mekatek.branch.payment_methods IS 'pos: the payment methods the branch accepts (cash, debit_card, credit_card, qris, bank_transfer, store_credit)';
 COMMENT ON TABLE mekatek.branch IS 'pos: a shop or pharmacy branch; sales and cashiers belong to one';
+
+-- PPN rates other than the standard one (mekatek.ppn_rate, 11% by
+-- default), e.g. exempt medicines at 0.  A product without a tax class
+-- pays the standard rate.  (The product *class* of the stock room, bebas /
+-- keras / ..., is a different thing.)
+CREATE TABLE mekatek.tax_class (
+    tax_class   text PRIMARY KEY CONSTRAINT tax_class_name_check CHECK (tax_class ~ '^[a-z][a-z0-9_]{0,31}$'),
+    rate        numeric(5,2) NOT NULL CONSTRAINT tax_class_rate_check CHECK (rate >= 0 AND rate < 100),
+    note        text
+);
+COMMENT ON TABLE mekatek.tax_class IS 'pos: a PPN rate (percent) for products of this tax class; products without one pay mekatek.ppn_rate';
 
 CREATE TABLE mekatek.product (
     product_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -41,8 +61,10 @@ CREATE TABLE mekatek.product (
     -- on the sale line, psikotropika and narkotika also a pharmacist.
     drug_class  text NOT NULL DEFAULT 'bebas'
                 CONSTRAINT product_drug_class_known
-                CHECK (drug_class IN ('bebas', 'bebas terbatas', 'keras', 'psikotropika', 'narkotika'))
+                CHECK (drug_class IN ('bebas', 'bebas terbatas', 'keras', 'psikotropika', 'narkotika')),
+    tax_class   text CONSTRAINT product_tax_class_fkey REFERENCES mekatek.tax_class
 );
+COMMENT ON COLUMN mekatek.product.tax_class IS 'pos: the product''s PPN class (mekatek.tax_class); NULL: the standard rate mekatek.ppn_rate';
 COMMENT ON TABLE mekatek.product IS 'pos: a product (medicine) with its selling price and minimum stock; changes are audited';
 COMMENT ON COLUMN mekatek.product.drug_class IS 'pos: bebas, bebas terbatas, keras (prescription), psikotropika or narkotika (controlled: prescription and a pharmacist); distinct from a tax class';
 
@@ -72,8 +94,20 @@ CREATE TABLE mekatek.sale (
     lines       integer NOT NULL DEFAULT 0,
     status      text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'paid', 'void')),
     voided_at   timestamptz,
-    voided_by   name
+    voided_by   name,
+    -- The till (issue 15), kept by the triggers like total: the lines'
+    -- price * qty, all discounts, the tax base and the PPN, refunds.
+    receipt_no  text CONSTRAINT sale_receipt_no_key UNIQUE,
+    gross       numeric(14,2) NOT NULL DEFAULT 0,
+    discount    numeric(14,2) NOT NULL DEFAULT 0,
+    dpp         numeric(14,2) NOT NULL DEFAULT 0,
+    ppn         numeric(14,2) NOT NULL DEFAULT 0,
+    refunded    numeric(14,2) NOT NULL DEFAULT 0,
+    idempotency_key text CONSTRAINT sale_idempotency_key_check CHECK (length(idempotency_key) BETWEEN 1 AND 128),
+    CONSTRAINT sale_idempotency_key_key UNIQUE (branch_id, idempotency_key)
 );
+COMMENT ON COLUMN mekatek.sale.receipt_no IS 'pos: BB-YYYYMMDD-NNNNNN, branch, day in the branch''s time zone and number of the day; given when the sale is paid';
+COMMENT ON COLUMN mekatek.sale.idempotency_key IS 'pos: the key a web app sent with checkout(); a retry with the same key at the same branch returns this sale';
 COMMENT ON TABLE mekatek.sale IS 'pos: a sale (open, paid or void); total and lines (the number of lines) are kept by triggers';
 CREATE INDEX sale_sold_at_idx ON mekatek.sale (sold_at);
 CREATE INDEX sale_branch_idx ON mekatek.sale (branch_id, sold_at);
@@ -91,29 +125,96 @@ CREATE TABLE mekatek.sale_line (
     prescription_date date CONSTRAINT sale_line_prescription_date_check CHECK (prescription_date > '2000-01-01' AND prescription_date < 'infinity'),
     CONSTRAINT sale_line_prescription_whole
         CHECK ((prescriber IS NULL) = (prescription_no IS NULL) AND (prescriber IS NULL) = (prescription_date IS NULL)),
-    PRIMARY KEY (sale_id, line_no)
+    PRIMARY KEY (sale_id, line_no),
+    -- The till (issue 15).  amount = unit_price * qty - discount -
+    -- sale_discount (+ ppn when prices exclude it); NULL tax columns: a
+    -- line recorded before 0.2.0.
+    discount    numeric(14,2) NOT NULL DEFAULT 0 CONSTRAINT sale_line_discount_check CHECK (discount >= 0),
+    sale_discount numeric(14,2) NOT NULL DEFAULT 0 CONSTRAINT sale_line_sale_discount_check CHECK (sale_discount >= 0),
+    tax_rate    numeric(5,2) CONSTRAINT sale_line_tax_rate_check CHECK (tax_rate >= 0 AND tax_rate < 100),
+    tax_included boolean,
+    dpp         numeric(14,2),
+    ppn         numeric(14,2)
 );
+COMMENT ON COLUMN mekatek.sale_line.discount IS 'pos: the line''s own discount in rupiah (a percent is turned into rupiah by checkout)';
+COMMENT ON COLUMN mekatek.sale_line.sale_discount IS 'pos: the line''s share of the sale''s discount, in proportion to what the line costs after its own discount';
 COMMENT ON COLUMN mekatek.sale_line.prescription_no IS 'pos: the prescription''s number; with prescriber and prescription_date, required for keras, psikotropika and narkotika products';
 COMMENT ON TABLE mekatek.sale_line IS 'pos: a line of a sale; inserting it takes the stock (FEFO) and fills unit_price and amount';
 CREATE INDEX sale_line_product_idx ON mekatek.sale_line (product_id);
+
+-- Payments of a sale (issue 15): a sale is paid when they cover its
+-- total.  Cash records what was tendered and the change given; the other
+-- methods a reference (card approval code, QRIS or transfer reference).
+-- A refund of a return is a payment with a negative amount.
+CREATE TABLE mekatek.payment (
+    payment_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sale_id     bigint NOT NULL REFERENCES mekatek.sale,
+    method      text NOT NULL CONSTRAINT payment_method_check
+                CHECK (method IN ('cash', 'debit_card', 'credit_card', 'qris', 'bank_transfer', 'store_credit')),
+    amount      numeric(14,2) NOT NULL CONSTRAINT payment_amount_check CHECK (amount <> 0),
+    tendered    numeric(14,2),
+    change      numeric(14,2),
+    reference   text CONSTRAINT payment_reference_check CHECK (length(reference) BETWEEN 1 AND 64),
+    actor       name NOT NULL DEFAULT current_user,
+    at          timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT payment_cash_check CHECK ((tendered IS NOT NULL) = (method = 'cash' AND amount > 0)
+        AND (change IS NULL) = (tendered IS NULL)
+        AND (tendered IS NULL OR (tendered >= amount AND change = tendered - amount))),
+    CONSTRAINT payment_reference_needed CHECK (method = 'cash' OR amount < 0 OR reference IS NOT NULL)
+);
+COMMENT ON TABLE mekatek.payment IS 'pos: the payments of a sale (cash with tendered and change, or a non-cash method with its reference); a negative amount is a refund';
+CREATE INDEX payment_sale_idx ON mekatek.payment (sale_id);
+
+-- The last receipt number given per branch and business day (in the
+-- branch's time zone).  A paid sale takes the next one by an upsert that
+-- holds the row's lock until commit: numbers never repeat, and a rolled
+-- back sale gives its number back, so there are no gaps either.
+CREATE TABLE mekatek.receipt_counter (
+    branch_id   integer NOT NULL REFERENCES mekatek.branch,
+    day         date NOT NULL,
+    last_no     integer NOT NULL CONSTRAINT receipt_counter_last_no_check CHECK (last_no BETWEEN 1 AND 999999),
+    PRIMARY KEY (branch_id, day)
+);
+COMMENT ON TABLE mekatek.receipt_counter IS 'pos: the last receipt number given per branch and business day; written only by the sale trigger';
 
 CREATE TABLE mekatek.stock_movement (
     movement_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     batch_id    bigint NOT NULL REFERENCES mekatek.batch,
     qty_delta   integer NOT NULL CHECK (qty_delta <> 0),
     reason      text NOT NULL CHECK (reason IN ('receipt', 'sale', 'void', 'adjustment', 'expiry',
-                                        'transfer_out', 'transfer_in', 'count')),
+                                        'transfer_out', 'transfer_in', 'count', 'return')),
     sale_id     bigint REFERENCES mekatek.sale,
     line_no     integer,
     actor       name NOT NULL,
     at          timestamptz NOT NULL DEFAULT now(),
     note        text,
-    CHECK ((reason IN ('sale', 'void')) = (sale_id IS NOT NULL)),
+    CHECK ((reason IN ('sale', 'void', 'return')) = (sale_id IS NOT NULL)),
     CHECK (reason NOT IN ('adjustment', 'expiry') OR btrim(note) <> '')
 );
 COMMENT ON TABLE mekatek.stock_movement IS 'pos: append-only ledger of every change of a batch''s qty_on_hand';
 CREATE INDEX stock_movement_batch_idx ON mekatek.stock_movement (batch_id);
 CREATE INDEX stock_movement_sale_idx ON mekatek.stock_movement (sale_id) WHERE sale_id IS NOT NULL;
+
+-- Returns (issue 15): units of a line of a paid sale that came back,
+-- with the refund and the DPP and PPN it gives back.  Resellable goods
+-- went back to their lots (stock_movement reason 'return'); the others
+-- stay out of stock, in quarantine.
+CREATE TABLE mekatek.sale_return (
+    return_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sale_id     bigint NOT NULL,
+    line_no     integer NOT NULL,
+    qty         integer NOT NULL CONSTRAINT sale_return_qty_check CHECK (qty > 0),
+    resellable  boolean NOT NULL,
+    reason      text NOT NULL CONSTRAINT sale_return_reason_check CHECK (btrim(reason) <> '' AND length(reason) <= 500),
+    refund      numeric(14,2) NOT NULL CONSTRAINT sale_return_refund_check CHECK (refund >= 0),
+    dpp         numeric(14,2) NOT NULL,
+    ppn         numeric(14,2) NOT NULL,
+    actor       name NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT sale_return_line_fkey FOREIGN KEY (sale_id, line_no) REFERENCES mekatek.sale_line
+);
+COMMENT ON TABLE mekatek.sale_return IS 'pos: returned units of a sale line (who, when, why, resellable or quarantined) with the refund and its DPP and PPN; append-only, written by return_line()';
+CREATE INDEX sale_return_line_idx ON mekatek.sale_return (sale_id, line_no);
 
 CREATE TABLE mekatek.staff (
     role_name   name PRIMARY KEY,
@@ -256,9 +357,22 @@ AS 'MODULE_PATHNAME', 'pos_line_stock_trg' LANGUAGE C
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mekatek.pos_line_stock_trg() IS 'pos: AFTER INSERT statement trigger on sale_line: takes the stock FEFO, writes the ledger, keeps sale.total';
 
+-- SECURITY DEFINER: a sale becoming paid takes its receipt number from
+-- receipt_counter, which no role may write.
 CREATE FUNCTION mekatek.pos_sale_guard_trg() RETURNS trigger
-AS 'MODULE_PATHNAME', 'pos_sale_guard_trg' LANGUAGE C;
-COMMENT ON FUNCTION mekatek.pos_sale_guard_trg() IS 'pos: BEFORE UPDATE on sale: allowed status changes (open to paid or void, paid to void by an admin)';
+AS 'MODULE_PATHNAME', 'pos_sale_guard_trg' LANGUAGE C
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_sale_guard_trg() IS 'pos: BEFORE UPDATE on sale: allowed status changes (open to paid or void, paid to void by an admin); a paid sale''s payments cover its total and it gets its receipt number';
+
+CREATE FUNCTION mekatek.pos_sale_insert_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_sale_insert_trg' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_sale_insert_trg() IS 'pos: BEFORE INSERT on sale: a login without a staff row, or a cashier of another branch, gets this module''s error and hint (before row security''s)';
+
+CREATE FUNCTION mekatek.pos_payment_trg() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pos_payment_trg' LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.pos_payment_trg() IS 'pos: BEFORE INSERT on payment: the sale is visible and not void, the method accepted at its branch, no overpayment; fills a cash payment''s tendered and change';
 
 CREATE FUNCTION mekatek.pos_sale_void_trg() RETURNS trigger
 AS 'MODULE_PATHNAME', 'pos_sale_void_trg' LANGUAGE C
@@ -347,7 +461,34 @@ CREATE FUNCTION mekatek.checkout(branch_id integer, lines jsonb)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pos_checkout' LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION mekatek.checkout(integer, jsonb) IS 'pos: records a paid sale from [{"sku": "PCT500", "qty": 2}, ...] in one call; returns sale_id';
+COMMENT ON FUNCTION mekatek.checkout(integer, jsonb) IS 'pos: records a paid sale from [{"sku": "PCT500", "qty": 2}, ...] in one call, paid in cash exactly (0.1.0''s call); returns sale_id';
+
+CREATE FUNCTION mekatek.checkout(branch_id integer, lines jsonb, payments jsonb,
+                                 discount jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pos_checkout_pay' LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.checkout(integer, jsonb, jsonb, jsonb, text) IS 'pos: records a paid sale with line discounts, a sale discount, PPN and its payments in one call (a retry with the same idempotency_key returns the first sale); returns its receipt as jsonb';
+
+-- SECURITY DEFINER (the lots come from the ledger, which a cashier cannot
+-- read); the C code checks first, as the acting role, that it may see
+-- the sale.
+CREATE FUNCTION mekatek.receipt(sale_id bigint) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pos_receipt' LANGUAGE C STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.receipt(bigint) IS 'pos: a sale''s receipt as jsonb: branch, cashier, time in the branch''s time zone, lines with lots and expiry, discounts, DPP, PPN, total, payments and change';
+
+CREATE FUNCTION mekatek.receipt_text(sale_id bigint, width integer DEFAULT 32) RETURNS text
+AS 'MODULE_PATHNAME', 'pos_receipt_text' LANGUAGE C STABLE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.receipt_text(bigint, integer) IS 'pos: a sale''s receipt as plain text for a thermal printer, width columns (32 for 58 mm paper, 48 for 80 mm), rupiah as Rp 49.000';
+
+CREATE FUNCTION mekatek.return_line(sale_id bigint, line_no integer, qty integer, reason text,
+                                    resellable boolean DEFAULT true, refund_method text DEFAULT 'cash')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pos_return_line' LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION mekatek.return_line(bigint, integer, integer, text, boolean, text) IS 'pos: returns qty units of a line of a paid sale (a reason required): stock back to its lots unless not resellable, a refund payment, sale.refunded; a cashier within mekatek.return_days at its branch, an admin always; returns return_id';
 
 -- Runs as the caller (a SECURITY DEFINER function would see its owner as
 -- current_user); staff's row-level security lets each login read its row.
@@ -374,6 +515,15 @@ CREATE TRIGGER pos_line_immutable BEFORE UPDATE OR DELETE ON mekatek.sale_line
 CREATE TRIGGER pos_line_no_truncate BEFORE TRUNCATE ON mekatek.sale_line
     FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_append_only_trg();
 
+CREATE TRIGGER pos_sale_staff BEFORE INSERT ON mekatek.sale
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_insert_trg();
+CREATE TRIGGER pos_payment_check BEFORE INSERT ON mekatek.payment
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_payment_trg();
+CREATE TRIGGER pos_payment_append_only BEFORE UPDATE OR DELETE ON mekatek.payment
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_append_only_trg();
+CREATE TRIGGER pos_payment_no_truncate BEFORE TRUNCATE ON mekatek.payment
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_append_only_trg();
+
 CREATE TRIGGER pos_sale_guard BEFORE UPDATE ON mekatek.sale
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_sale_guard_trg();
 -- No WHEN clause: the C function returns at once unless the sale has just
@@ -394,6 +544,12 @@ CREATE TRIGGER pos_purchase_guard BEFORE UPDATE ON mekatek.purchase_order
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_purchase_guard_trg();
 CREATE TRIGGER pos_purchase_line_guard BEFORE INSERT OR UPDATE OR DELETE ON mekatek.purchase_order_line
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_purchase_guard_trg();
+CREATE TRIGGER pos_return_append_only BEFORE UPDATE OR DELETE ON mekatek.sale_return
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_append_only_trg();
+CREATE TRIGGER pos_return_no_truncate BEFORE TRUNCATE ON mekatek.sale_return
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.pos_append_only_trg();
+CREATE TRIGGER pos_return_audit AFTER INSERT ON mekatek.sale_return
+    FOR EACH ROW EXECUTE FUNCTION mekatek.pos_audit_trg();
 
 CREATE TRIGGER pos_product_audit AFTER INSERT OR UPDATE OR DELETE ON mekatek.product
     FOR EACH ROW EXECUTE FUNCTION mekatek.pos_audit_trg();
@@ -746,19 +902,67 @@ SELECT s.supplier_id, s.name AS supplier, p.sku, p.name, r.received_at, r.unit_c
   JOIN mekatek.product p ON p.product_id = b.product_id;
 COMMENT ON VIEW mekatek.supplier_price_history IS 'pos: every price a supplier delivered a product at (the deliveries against purchase orders), newest last';
 
+-- The till's day: per branch and business day (in the branch's time
+-- zone), what was sold before discounts, the discounts, the returns, the
+-- tax base and PPN of what was kept, and the net takings.  Runs as the
+-- caller: a cashier sees its branch.
+CREATE FUNCTION mekatek.till_report(from_date date, to_date date)
+RETURNS TABLE (day date, branch_id integer, sales bigint, gross numeric, discounts numeric,
+               returns numeric, dpp numeric, ppn numeric, net numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- a day of a branch in its own time zone lies within a day either
+    -- side of the UTC dates: the index on sold_at narrows, the zone decides
+    WITH sold AS (
+        SELECT s.branch_id, (pg_catalog.timezone(b.time_zone, s.sold_at))::date AS day,
+               count(*) AS sales, sum(s.gross) AS gross, sum(s.discount) AS discounts,
+               sum(s.dpp) AS dpp, sum(s.ppn) AS ppn, sum(s.total) AS total
+          FROM mekatek.sale s JOIN mekatek.branch b ON b.branch_id = s.branch_id
+         WHERE s.status = 'paid'
+           AND s.sold_at >= from_date::timestamp - interval '1 day'
+           AND s.sold_at < to_date::timestamp + interval '2 days'
+         GROUP BY 1, 2
+    ), back AS (
+        SELECT s.branch_id, (pg_catalog.timezone(b.time_zone, r.at))::date AS day,
+               sum(r.refund) AS refund, sum(r.dpp) AS dpp, sum(r.ppn) AS ppn
+          FROM mekatek.sale_return r
+          JOIN mekatek.sale s ON s.sale_id = r.sale_id
+          JOIN mekatek.branch b ON b.branch_id = s.branch_id
+         WHERE r.at >= from_date::timestamp - interval '1 day'
+           AND r.at < to_date::timestamp + interval '2 days'
+         GROUP BY 1, 2
+    )
+    SELECT day, branch_id, coalesce(sold.sales, 0), coalesce(sold.gross, 0), coalesce(sold.discounts, 0),
+           coalesce(back.refund, 0), coalesce(sold.dpp, 0) - coalesce(back.dpp, 0),
+           coalesce(sold.ppn, 0) - coalesce(back.ppn, 0), coalesce(sold.total, 0) - coalesce(back.refund, 0)
+      FROM sold FULL JOIN back USING (branch_id, day)
+     WHERE day BETWEEN from_date AND to_date
+     ORDER BY day, branch_id
+$$;
+COMMENT ON FUNCTION mekatek.till_report(date, date) IS 'pos: per business day (the branch''s time zone) and branch: paid sales, gross, discounts, returns (on the day they came back), DPP and PPN net of returns, and net takings';
+
 -- ---------------------------------------------------------------------
 -- Privileges and row-level security
 -- ---------------------------------------------------------------------
 
-GRANT SELECT ON mekatek.branch, mekatek.product, mekatek.batch TO mekatek_cashier, mekatek_analyst;
+GRANT SELECT ON mekatek.branch, mekatek.product, mekatek.batch, mekatek.tax_class TO mekatek_cashier, mekatek_analyst;
 GRANT INSERT, UPDATE (name) ON mekatek.branch TO mekatek_admin;
+GRANT UPDATE (prices_include_tax, payment_methods) ON mekatek.branch TO mekatek_admin;
 GRANT INSERT (sku, name, unit, price, min_stock, active, drug_class),
       UPDATE (name, unit, price, min_stock, active, drug_class) ON mekatek.product TO mekatek_admin;
+GRANT INSERT (tax_class), UPDATE (tax_class) ON mekatek.product TO mekatek_admin;
+GRANT INSERT, UPDATE, DELETE ON mekatek.tax_class TO mekatek_admin;
 GRANT SELECT ON mekatek.stock_alert TO mekatek_cashier, mekatek_analyst;
 
 GRANT SELECT, INSERT (branch_id), UPDATE (status) ON mekatek.sale TO mekatek_cashier;
+GRANT INSERT (idempotency_key) ON mekatek.sale TO mekatek_cashier;
 GRANT SELECT, INSERT (sale_id, line_no, product_id, qty, unit_price, prescriber, prescription_no, prescription_date)
     ON mekatek.sale_line TO mekatek_cashier;
+GRANT INSERT (discount, sale_discount, tax_rate, tax_included) ON mekatek.sale_line TO mekatek_cashier;
+GRANT SELECT, INSERT (sale_id, method, amount, tendered, change, reference) ON mekatek.payment TO mekatek_cashier;
+GRANT SELECT ON mekatek.sale_return TO mekatek_cashier;
+GRANT SELECT ON mekatek.payment, mekatek.sale_return TO mekatek_analyst;
 GRANT SELECT ON mekatek.sale, mekatek.sale_line, mekatek.stock_movement TO mekatek_analyst;
 GRANT SELECT ON mekatek.stock_movement, mekatek.audit_log TO mekatek_admin;
 
@@ -767,6 +971,11 @@ GRANT INSERT, UPDATE, DELETE ON mekatek.staff TO mekatek_admin;
 
 GRANT EXECUTE ON FUNCTION mekatek.is_admin(), mekatek.pos_my_branch() TO mekatek_cashier, mekatek_analyst;
 GRANT EXECUTE ON FUNCTION mekatek.checkout(integer, jsonb) TO mekatek_cashier;
+GRANT EXECUTE ON FUNCTION mekatek.checkout(integer, jsonb, jsonb, jsonb, text),
+    mekatek.receipt(bigint), mekatek.receipt_text(bigint, integer),
+    mekatek.return_line(bigint, integer, integer, text, boolean, text) TO mekatek_cashier;
+GRANT EXECUTE ON FUNCTION mekatek.receipt(bigint), mekatek.receipt_text(bigint, integer),
+    mekatek.till_report(date, date) TO mekatek_cashier, mekatek_analyst;
 GRANT EXECUTE ON FUNCTION mekatek.sales_report(date, date, text, integer),
     mekatek.top_products(date, date, integer, integer),
     mekatek.dashboard(integer, date), mekatek.pos_report_range(date, date, text),
@@ -818,6 +1027,19 @@ CREATE POLICY sale_line_cashier ON mekatek.sale_line TO mekatek_cashier
 CREATE POLICY sale_line_admin ON mekatek.sale_line TO mekatek_admin USING (true) WITH CHECK (true);
 CREATE POLICY sale_line_analyst ON mekatek.sale_line FOR SELECT TO mekatek_analyst USING (true);
 
+ALTER TABLE mekatek.payment ENABLE ROW LEVEL SECURITY;
+CREATE POLICY payment_cashier ON mekatek.payment TO mekatek_cashier
+    USING (EXISTS (SELECT FROM mekatek.sale s WHERE s.sale_id = payment.sale_id))
+    WITH CHECK (EXISTS (SELECT FROM mekatek.sale s WHERE s.sale_id = payment.sale_id));
+CREATE POLICY payment_admin ON mekatek.payment TO mekatek_admin USING (true) WITH CHECK (true);
+CREATE POLICY payment_analyst ON mekatek.payment FOR SELECT TO mekatek_analyst USING (true);
+
+ALTER TABLE mekatek.sale_return ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sale_return_cashier ON mekatek.sale_return FOR SELECT TO mekatek_cashier
+    USING (EXISTS (SELECT FROM mekatek.sale s WHERE s.sale_id = sale_return.sale_id));
+CREATE POLICY sale_return_admin ON mekatek.sale_return FOR SELECT TO mekatek_admin USING (true);
+CREATE POLICY sale_return_analyst ON mekatek.sale_return FOR SELECT TO mekatek_analyst USING (true);
+
 ALTER TABLE mekatek.staff ENABLE ROW LEVEL SECURITY;
 CREATE POLICY staff_self ON mekatek.staff FOR ALL TO PUBLIC
     USING (role_name = current_user) WITH CHECK (role_name = current_user);
@@ -857,3 +1079,9 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.supplier_supplier_id_seq', '
 SELECT pg_catalog.pg_extension_config_dump('mekatek.purchase_order_po_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.purchase_receipt_receipt_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.stock_count_count_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.tax_class', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.payment', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.receipt_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.sale_return', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.payment_payment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.sale_return_return_id_seq', '');

@@ -39,6 +39,7 @@
 #include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/rel.h"
@@ -51,6 +52,8 @@ PG_FUNCTION_INFO_V1(pos_sale_guard_trg);
 PG_FUNCTION_INFO_V1(pos_sale_void_trg);
 
 static SPIPlanPtr line_ctx_plan;
+static SPIPlanPtr line_ctx_legacy_plan;
+static SPIPlanPtr total_legacy_plan;
 static SPIPlanPtr next_line_plan;
 static SPIPlanPtr fefo_plan;
 static SPIPlanPtr product_after_plan;
@@ -62,6 +65,8 @@ static SPIPlanPtr legacy_after_plan;
 
 /* This statement's database has per-branch stock (pos_schema_has_branches). */
 static bool pos_branches = true;
+static SPIPlanPtr audit_plan;
+static SPIPlanPtr paid_plan;
 
 /*
  * The checks of a line inserted by anything but checkout(): the sale is
@@ -71,22 +76,35 @@ static bool pos_branches = true;
  */
 static Datum
 check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool line_null,
-		   int a_price, int a_line, int *cols, Datum *vals, int *ncols)
+		   int a_price, int a_line, int *cols, Datum *vals, int *ncols,
+		   bool tax_null, int a_rate, int a_included, int32 *rate_bp, bool *included, bool till)
 {
-	static const Oid ctx_types[] = {INT8OID, INT8OID};
-	Datum		args[2];
+	static const Oid ctx_types[] = {INT8OID, INT8OID, INT4OID};
+	Datum		args[3];
 	char	   *status, *sku;
 	bool		active, isnull;
 
 	SPI_connect();
+	if (!till)
+		mk_spi_plan(&line_ctx_legacy_plan,
+					"SELECT p.price, p.active, p.sku, s.status, $3, true"
+					"  FROM mekatek.sale s LEFT JOIN mekatek.product p ON p.product_id OPERATOR(pg_catalog.=) $2"
+					" WHERE s.sale_id OPERATOR(pg_catalog.=) $1",
+					3, ctx_types);
+	else
 	mk_spi_plan(&line_ctx_plan,
-				"SELECT p.price, p.active, p.sku, s.status"
-				"  FROM mekatek.sale s LEFT JOIN mekatek.product p ON p.product_id = $2"
-				" WHERE s.sale_id = $1",
-				2, ctx_types);
+				"SELECT p.price, p.active, p.sku, s.status,"
+				"       coalesce((tc.rate OPERATOR(pg_catalog.*) 100)::int4, $3), b.prices_include_tax"
+				"  FROM mekatek.sale s JOIN mekatek.branch b ON b.branch_id OPERATOR(pg_catalog.=) s.branch_id"
+				"  LEFT JOIN mekatek.product p ON p.product_id OPERATOR(pg_catalog.=) $2"
+				"  LEFT JOIN mekatek.tax_class tc ON tc.tax_class OPERATOR(pg_catalog.=) p.tax_class"
+				" WHERE s.sale_id OPERATOR(pg_catalog.=) $1",
+				3, ctx_types);
 	args[0] = Int64GetDatum(sale_id);
 	args[1] = Int64GetDatum(product_id);
-	mk_spi_execute_plan(line_ctx_plan, args, NULL, true, 1, SPI_OK_SELECT, "sale line lookup");
+	args[2] = Int32GetDatum(pos_ppn_rate_bp());
+	mk_spi_execute_plan(till ? line_ctx_plan : line_ctx_legacy_plan, args, NULL, true, 1, SPI_OK_SELECT,
+						"sale line lookup");
 	if (SPI_processed == 0)
 		mk_error(ERRCODE_FOREIGN_KEY_VIOLATION,
 				 "A cashier sees only the sales of its own branch.",
@@ -105,6 +123,16 @@ check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool l
 	if (!active)
 		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
 				 "product \"%s\" is not active", sku);
+
+	if (tax_null)
+	{
+		*rate_bp = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+		*included = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
+		cols[*ncols] = a_rate;
+		vals[(*ncols)++] = pos_cents_numeric(*rate_bp);
+		cols[*ncols] = a_included;
+		vals[(*ncols)++] = BoolGetDatum(*included);
+	}
 
 	if (price_null)
 	{
@@ -131,7 +159,7 @@ check_line(int64 sale_id, int64 product_id, Datum price, bool price_null, bool l
 		static const Oid next_types[] = {INT8OID};
 
 		mk_spi_plan(&next_line_plan,
-					"SELECT coalesce(max(line_no), 0) + 1 FROM mekatek.sale_line WHERE sale_id = $1",
+					"SELECT coalesce(max(line_no), 0) OPERATOR(pg_catalog.+) 1 FROM mekatek.sale_line WHERE sale_id OPERATOR(pg_catalog.=) $1",
 					1, next_types);
 		mk_spi_execute_plan(next_line_plan, args, NULL, false, 1, SPI_OK_SELECT, "line number lookup");
 		cols[*ncols] = a_line;
@@ -155,13 +183,17 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	tuple;
 	int			a_sale, a_line, a_product, a_qty, a_price, a_amount;
-	bool		isnull, price_null, line_null;
+	int			a_disc = 0, a_sdisc = 0, a_rate = 0, a_included = 0, a_dpp = 0, a_ppn = 0;
+	bool		isnull, price_null, line_null, rate_null = false, included_null = false, till;
 	int64		sale_id, product_id;
-	int32		qty;
-	Datum		price, amount;
-	int			cols[3];
-	Datum		vals[3];
-	bool		nulls[3] = {false, false, false};
+	int32		qty, line_no, rate_bp = 0;
+	bool		included = true;
+	Datum		price;
+	PosLineMoney m;
+	int64		disc, sdisc;
+	int			cols[8];
+	Datum		vals[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	int			ncols = 0;
 
 	mk_trigger_on(fcinfo, "pos_line_fill_trg", true, MK_ON_INSERT, "sale_line");
@@ -174,6 +206,16 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 	a_qty = mk_trigger_column(td, "qty", INT4OID, true);
 	a_price = mk_trigger_column(td, "unit_price", NUMERICOID, false);
 	a_amount = mk_trigger_column(td, "amount", NUMERICOID, false);
+	till = pos_till_columns(td);
+	if (till)
+	{
+		a_disc = mk_trigger_column(td, "discount", NUMERICOID, true);
+		a_sdisc = mk_trigger_column(td, "sale_discount", NUMERICOID, true);
+		a_rate = mk_trigger_column(td, "tax_rate", NUMERICOID, false);
+		a_included = mk_trigger_column(td, "tax_included", BOOLOID, false);
+		a_dpp = mk_trigger_column(td, "dpp", NUMERICOID, false);
+		a_ppn = mk_trigger_column(td, "ppn", NUMERICOID, false);
+	}
 
 	sale_id = DatumGetInt64(heap_getattr(tuple, a_sale, desc, &isnull));
 	if (isnull)
@@ -188,24 +230,46 @@ pos_line_fill_trg(PG_FUNCTION_ARGS)
 		mk_error(ERRCODE_CHECK_VIOLATION, NULL,
 				 "sale_line.qty must be positive, not %d", qty);
 	price = heap_getattr(tuple, a_price, desc, &price_null);
-	(void) heap_getattr(tuple, a_line, desc, &line_null);
+	line_no = DatumGetInt32(heap_getattr(tuple, a_line, desc, &line_null));
+	disc = till ? pos_numeric_cents(heap_getattr(tuple, a_disc, desc, &isnull), "sale_line.discount") : 0;
+	sdisc = till ? pos_numeric_cents(heap_getattr(tuple, a_sdisc, desc, &isnull), "sale_line.sale_discount") : 0;
+	if (till)
+	{
+		Datum		r = heap_getattr(tuple, a_rate, desc, &rate_null);
+		Datum		inc = heap_getattr(tuple, a_included, desc, &included_null);
 
-	/* checkout() has checked these rows already; see pos.h */
-	if (sale_id != pos_checkout_sale_id || price_null || line_null)
-		price = check_line(sale_id, product_id, price, price_null, line_null, a_price, a_line,
-						   cols, vals, &ncols);
+		if (!rate_null)
+			rate_bp = pos_rate_bp(r);
+		if (!included_null)
+			included = DatumGetBool(inc);
+	}
 
 	/*
-	 * amount = unit_price * qty, coerced to the column's numeric(14,2): a
-	 * trigger's values bypass the insert's own coercion, so an overflow
-	 * would otherwise go unnoticed.
+	 * checkout() has checked these rows already (see pos.h); any other
+	 * insert takes the tax rate and inclusion from the product and branch,
+	 * whatever it says.
 	 */
-	amount = DirectFunctionCall2(numeric_mul, price,
-								 DirectFunctionCall1(int4_numeric, Int32GetDatum(qty)));
-	amount = DirectFunctionCall2(numeric, amount,
-								 Int32GetDatum(TupleDescAttr(desc, a_amount - 1)->atttypmod));
+	if (sale_id != pos_checkout_sale_id || price_null || line_null || rate_null || included_null)
+		price = check_line(sale_id, product_id, price, price_null, line_null, a_price, a_line,
+						   cols, vals, &ncols, till, a_rate, a_included, &rate_bp, &included, till);
+
+	/*
+	 * The line's money in cents (tax.c), stored as the columns'
+	 * numeric(14,2): a trigger's values bypass the insert's own coercion,
+	 * so the range is checked there.
+	 */
+	pos_line_money(pos_numeric_cents(price, "sale_line.unit_price"), qty, disc, sdisc,
+				   rate_bp, included, &m);
+	pos_check_discount_limit(sale_id, line_null ? 0 : line_no, m.gross, disc + sdisc);
 	cols[ncols] = a_amount;
-	vals[ncols++] = amount;
+	vals[ncols++] = pos_cents_numeric(m.amount);
+	if (till)
+	{
+		cols[ncols] = a_dpp;
+		vals[ncols++] = pos_cents_numeric(m.dpp);
+		cols[ncols] = a_ppn;
+		vals[ncols++] = pos_cents_numeric(m.ppn);
+	}
 
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, vals, nulls));
 }
@@ -219,7 +283,12 @@ typedef struct NewLine
 	int32		line_no;
 	int32		qty;
 	bool		has_rx;			/* prescriber, number and date are given */
-	Datum		amount;
+	/* cents */
+	int64		amount;
+	int64		gross;
+	int64		discount;		/* the line's own and its share of the sale's */
+	int64		dpp;
+	int64		ppn;
 } NewLine;
 
 static int
@@ -248,6 +317,12 @@ read_new_lines(FunctionCallInfo fcinfo, int *count)
 	/* absent from 0.1.0's schema, which runs on this library until updated */
 	bool		rx_column = SPI_fnumber(RelationGetDescr(td->tg_relation), "prescription_no") > 0;
 	int			a_rx = rx_column ? mk_trigger_column(td, "prescription_no", TEXTOID, false) : 0;
+	int			a_price = mk_trigger_column(td, "unit_price", NUMERICOID, false);
+	bool		till = pos_till_columns(td);
+	int			a_disc = till ? mk_trigger_column(td, "discount", NUMERICOID, true) : 0;
+	int			a_sdisc = till ? mk_trigger_column(td, "sale_discount", NUMERICOID, true) : 0;
+	int			a_dpp = till ? mk_trigger_column(td, "dpp", NUMERICOID, false) : 0;
+	int			a_ppn = till ? mk_trigger_column(td, "ppn", NUMERICOID, false) : 0;
 	int			n = 0, cap = 8;
 	NewLine    *lines = palloc(sizeof(NewLine) * cap);
 	bool		isnull;
@@ -267,11 +342,22 @@ read_new_lines(FunctionCallInfo fcinfo, int *count)
 		lines[n].line_no = DatumGetInt32(slot_getattr(t.slot, a_line, &isnull));
 		lines[n].product_id = DatumGetInt64(slot_getattr(t.slot, a_product, &isnull));
 		lines[n].qty = DatumGetInt32(slot_getattr(t.slot, a_qty, &isnull));
-		lines[n].amount = datumCopy(slot_getattr(t.slot, a_amount, &isnull), false, -1);
 		/* the table's CHECK makes the three prescription columns all or none */
 		if (rx_column)
 			(void) slot_getattr(t.slot, a_rx, &isnull);
 		lines[n].has_rx = rx_column && !isnull;
+		/* the row trigger filled every one of these */
+		lines[n].amount = pos_numeric_cents(slot_getattr(t.slot, a_amount, &isnull), "amount");
+		lines[n].gross = pos_numeric_cents(slot_getattr(t.slot, a_price, &isnull), "unit_price") * lines[n].qty;
+		if (till)
+		{
+			lines[n].discount = pos_numeric_cents(slot_getattr(t.slot, a_disc, &isnull), "discount") +
+				pos_numeric_cents(slot_getattr(t.slot, a_sdisc, &isnull), "sale_discount");
+			lines[n].dpp = pos_numeric_cents(slot_getattr(t.slot, a_dpp, &isnull), "dpp");
+			lines[n].ppn = pos_numeric_cents(slot_getattr(t.slot, a_ppn, &isnull), "ppn");
+		}
+		else
+			lines[n].discount = lines[n].dpp = lines[n].ppn = 0;
 		n++;
 	}
 	mk_transition_close(&t);
@@ -480,11 +566,26 @@ after_product(const NewLine *line, int nlines, int64 asked, int64 missing)
 	sellable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	check_drug_class(line, nlines, sku, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
 
+	/*
+	 * The DETAIL is JSON, for a program: {"sku": ..., "asked": ...,
+	 * "available": ...}.  SQLSTATE 23M01 is this error's alone.
+	 */
 	if (missing > 0)
-		mk_error(ERRCODE_CHECK_VIOLATION,
-				 "Only unexpired batches are sold; see mekatek.stock_alert.",
-				 "insufficient stock for SKU \"%s\": asked " INT64_FORMAT ", available " INT64_FORMAT,
-				 sku, asked, asked - missing);
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		appendStringInfoString(&detail, "{\"sku\": ");
+		escape_json(&detail, sku);
+		appendStringInfo(&detail, ", \"asked\": " INT64_FORMAT ", \"available\": " INT64_FORMAT "}",
+						 asked, asked - missing);
+		ereport(ERROR,
+				(errcode(POS_ERRCODE_INSUFFICIENT_STOCK),
+				 errmsg("insufficient stock for SKU \"%s\": asked " INT64_FORMAT ", available " INT64_FORMAT,
+						sku, asked, asked - missing),
+				 errdetail_internal("%s", detail.data),
+				 errhint("Only unexpired batches are sold; see mekatek.stock_alert.")));
+	}
 
 	if (sellable < min_stock && sellable + asked >= min_stock)
 	{
@@ -504,21 +605,89 @@ after_product(const NewLine *line, int nlines, int64 asked, int64 missing)
  * mark its sale paid in the same UPDATE: one row version instead of two.
  */
 static void
-add_to_total(int64 sale_id, Datum amount, int32 lines)
+add_to_total(int64 sale_id, const NewLine *sum, int32 lines)
 {
-	static const Oid types[] = {INT8OID, NUMERICOID, INT4OID, BOOLOID};
-	Datum		args[4];
+	static const Oid types[] = {INT8OID, NUMERICOID, INT4OID, BOOLOID, NUMERICOID, NUMERICOID,
+	NUMERICOID, NUMERICOID};
+	Datum		args[8];
 
+	if (!pos_till_schema())
+	{
+		/* 0.1.0's tables, until ALTER EXTENSION mekatek UPDATE */
+		mk_spi_plan(&total_legacy_plan,
+					"UPDATE mekatek.sale SET total = total OPERATOR(pg_catalog.+) $2,"
+					"       lines = lines OPERATOR(pg_catalog.+) $3,"
+					"       status = CASE WHEN $4 THEN 'paid' ELSE status END"
+					" WHERE sale_id OPERATOR(pg_catalog.=) $1",
+					4, types);
+		args[0] = Int64GetDatum(sale_id);
+		args[1] = pos_cents_numeric(sum->amount);
+		args[2] = Int32GetDatum(lines);
+		args[3] = BoolGetDatum(sale_id == pos_checkout_sale_id);
+		mk_spi_execute_plan(total_legacy_plan, args, NULL, false, 0, SPI_OK_UPDATE, "sale total update");
+		return;
+	}
 	mk_spi_plan(&total_plan,
-				"UPDATE mekatek.sale SET total = total + $2, lines = lines + $3,"
+				"UPDATE mekatek.sale SET total = total OPERATOR(pg_catalog.+) $2,"
+				"       lines = lines OPERATOR(pg_catalog.+) $3,"
+				"       gross = gross OPERATOR(pg_catalog.+) $5,"
+				"       discount = discount OPERATOR(pg_catalog.+) $6,"
+				"       dpp = dpp OPERATOR(pg_catalog.+) $7,"
+				"       ppn = ppn OPERATOR(pg_catalog.+) $8,"
 				"       status = CASE WHEN $4 THEN 'paid' ELSE status END"
-				" WHERE sale_id = $1",
-				4, types);
+				" WHERE sale_id OPERATOR(pg_catalog.=) $1",
+				8, types);
 	args[0] = Int64GetDatum(sale_id);
-	args[1] = amount;
+	args[1] = pos_cents_numeric(sum->amount);
 	args[2] = Int32GetDatum(lines);
 	args[3] = BoolGetDatum(sale_id == pos_checkout_sale_id);
+	args[4] = pos_cents_numeric(sum->gross);
+	args[5] = pos_cents_numeric(sum->discount);
+	args[6] = pos_cents_numeric(sum->dpp);
+	args[7] = pos_cents_numeric(sum->ppn);
 	mk_spi_execute_plan(total_plan, args, NULL, false, 0, SPI_OK_UPDATE, "sale total update");
+}
+
+/*
+ * Every discounted line goes to the audit log: who gave it (the acting
+ * role), the line's price and the discounts, in one statement.
+ */
+static void
+audit_discounts(const NewLine *lines, int n)
+{
+	static const Oid types[] = {NAMEOID, TEXTARRAYOID, JSONBARRAYOID};
+	static const Oid ctypes[] = {TEXTOID, JSONBOID};
+	MkColumns	c;
+	Datum		args[3];
+	NameData	actor;
+
+	mk_columns_init(&c, 2, 4);
+	for (int i = 0; i < n; i++)
+	{
+		int			k;
+		StringInfoData j;
+
+		if (lines[i].discount == 0)
+			continue;
+		k = mk_columns_add(&c);
+		c.cols[0][k] = CStringGetTextDatum(psprintf(INT64_FORMAT "/%d", lines[i].sale_id, lines[i].line_no));
+		initStringInfo(&j);
+		appendStringInfo(&j, "{\"sale_id\": " INT64_FORMAT ", \"line_no\": %d, \"gross\": %s, \"discount\": %s}",
+						 lines[i].sale_id, lines[i].line_no,
+						 DatumGetCString(DirectFunctionCall1(numeric_out, pos_cents_numeric(lines[i].gross))),
+						 DatumGetCString(DirectFunctionCall1(numeric_out, pos_cents_numeric(lines[i].discount))));
+		c.cols[1][k] = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
+	}
+	if (c.n == 0)
+		return;
+	mk_columns_arrays(&c, ctypes, args + 1);
+	namestrcpy(&actor, mk_acting_role());
+	args[0] = NameGetDatum(&actor);
+	mk_spi_plan(&audit_plan,
+				"INSERT INTO mekatek.audit_log (actor, table_name, op, row_key, new)"
+				" SELECT $1, 'sale_line', 'INSERT', t.k, t.j FROM unnest($2, $3) AS t(k, j)",
+				3, types);
+	mk_spi_execute_plan(audit_plan, args, NULL, false, 0, SPI_OK_INSERT, "discount audit");
 }
 
 /* AFTER INSERT ON sale_line FOR EACH STATEMENT (SECURITY DEFINER). */
@@ -555,7 +724,7 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		int64		sale_id = lines[i].sale_id;
-		Datum		sum = lines[i].amount;
+		NewLine		sum = lines[i];
 		int32		count = 1;
 		bool		seen = false;
 
@@ -566,14 +735,46 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 		for (int j = i + 1; j < n; j++)
 			if (lines[j].sale_id == sale_id)
 			{
-				sum = DirectFunctionCall2(numeric_add, sum, lines[j].amount);
+				sum.amount += lines[j].amount;
+				sum.gross += lines[j].gross;
+				sum.discount += lines[j].discount;
+				sum.dpp += lines[j].dpp;
+				sum.ppn += lines[j].ppn;
 				count++;
 			}
-		add_to_total(sale_id, sum, count);
+		add_to_total(sale_id, &sum, count);
 		CHECK_FOR_INTERRUPTS();
 	}
+	audit_discounts(lines, n);
 	SPI_finish();
 	return PointerGetDatum(NULL);
+}
+
+/* A sale is paid when its payments cover its total (23M02 otherwise). */
+static void
+check_paid(int64 sale_id, Datum total)
+{
+	static const Oid types[] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+	int64		paid, due = pos_numeric_cents(total, "total");
+
+	SPI_connect();
+	mk_spi_plan(&paid_plan,
+				"SELECT coalesce(sum(amount), 0) FROM mekatek.payment WHERE sale_id OPERATOR(pg_catalog.=) $1",
+				1, types);
+	args[0] = Int64GetDatum(sale_id);
+	mk_spi_execute_plan(paid_plan, args, NULL, true, 1, SPI_OK_SELECT, "payment sum");
+	paid = pos_numeric_cents(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), "paid");
+	SPI_finish();
+	if (paid < due)
+		ereport(ERROR,
+				(errcode(POS_ERRCODE_UNDERPAID),
+				 errmsg("sale " INT64_FORMAT " is paid %s of its total %s", sale_id, pos_rupiah(paid), pos_rupiah(due)),
+				 errdetail_internal("{\"sale_id\": " INT64_FORMAT ", \"total\": %s, \"paid\": %s}", sale_id,
+									DatumGetCString(DirectFunctionCall1(numeric_out, pos_cents_numeric(due))),
+									DatumGetCString(DirectFunctionCall1(numeric_out, pos_cents_numeric(paid)))),
+				 errhint("Insert its payments into mekatek.payment first, or use mekatek.checkout().")));
 }
 
 /* BEFORE UPDATE ON sale FOR EACH ROW: the life cycle open -> paid -> void. */
@@ -614,10 +815,24 @@ pos_sale_guard_trg(PG_FUNCTION_ARGS)
 				 "only mekatek_admin may void paid sale " INT64_FORMAT, sale_id);
 	if (strcmp(to, "paid") == 0)
 	{
+		int			col;
+		Datum		receipt;
+		bool		rnull = false;
+
 		if (DatumGetInt32(heap_getattr(td->tg_newtuple, mk_trigger_column(td, "lines", INT4OID, true), desc, &isnull)) == 0)
 			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
 					 "sale " INT64_FORMAT " has no lines and cannot be paid", sale_id);
-		return PointerGetDatum(td->tg_newtuple);
+		/* 0.1.0's tables, until ALTER EXTENSION mekatek UPDATE: no payments, no numbers */
+		if (SPI_fnumber(desc, "receipt_no") <= 0)
+			return PointerGetDatum(td->tg_newtuple);
+		col = mk_trigger_column(td, "receipt_no", TEXTOID, false);
+		/* checkout() has matched its payments to the total itself */
+		if (sale_id != pos_checkout_sale_id)
+			check_paid(sale_id, heap_getattr(td->tg_newtuple, mk_trigger_column(td, "total", NUMERICOID, true), desc, &isnull));
+		receipt = CStringGetTextDatum(
+			pos_next_receipt_no(DatumGetInt32(heap_getattr(td->tg_newtuple, mk_trigger_column(td, "branch_id", INT4OID, true), desc, &isnull)),
+								DatumGetTimestampTz(heap_getattr(td->tg_newtuple, mk_trigger_column(td, "sold_at", TIMESTAMPTZOID, true), desc, &isnull))));
+		return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_newtuple, desc, 1, &col, &receipt, &rnull));
 	}
 	/* to void: stamp who and when */
 	{

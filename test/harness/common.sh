@@ -21,6 +21,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +6      the stand-in Telegram Bot API                test/scripts/devices_notifier.sh
 #   +7      the "creds" cluster (AWS environment)        test/scripts/backup_credentials.sh
 #   +8      the "fuzz" cluster                           test/scripts/core_fuzz.sh
+#   +9      PgBouncer (transaction pooling)              test/scripts/pos_webapp.sh
 #   +10..19 S3 peers, fault proxy, a port left closed    test/backup_s3/lib.sh (bk_port)
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
@@ -34,7 +35,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
     [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [notify]=5 [telegram]=6
-    [creds]=7 [fuzz]=8
+    [creds]=7 [fuzz]=8 [pgbouncer]=9
     [s3_first]=10 [s3_last]=19
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45

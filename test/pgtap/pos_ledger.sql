@@ -35,7 +35,7 @@ BEGIN
                 UPDATE mekatek.sale SET status = 'void' WHERE sale_id = sid;
                 UPDATE outcome SET voided = voided + 1;
             END IF;
-        EXCEPTION WHEN check_violation THEN
+        EXCEPTION WHEN SQLSTATE '23M01' THEN  -- insufficient stock (since 0.2.0; 23514 before)
             UPDATE outcome SET refused = refused + 1;
         END;
         IF i % 50 = 0 THEN

@@ -67,6 +67,20 @@ SELECT count(*) FROM mekatek.count_close(:busy_count);
 SELECT mekatek.count_open(2) AS open_count;
 SELECT mekatek.checkout(1, '[{"sku": "AMX250", "qty": 1, "prescriber": "dr. Sari", "prescription_no": "R-77", "prescription_date": "2026-11-30"}]');
 \endif
+-- the till (0.2.0): a tax class, a sale with discounts paid in cash and
+-- QRIS, a retried request, a return (payment, receipt_counter, sale_return)
+SELECT to_regclass('mekatek.sale_return') IS NOT NULL AS has_till \gset
+\if :has_till
+INSERT INTO mekatek.tax_class (tax_class, rate, note) VALUES ('exempt', 0, 'PPN-exempt medicines');
+UPDATE mekatek.product SET tax_class = 'exempt' WHERE sku = 'AMX500';
+SELECT mekatek.checkout(1, '[{"sku": "PCT500", "qty": 2, "discount_percent": 10}, {"sku": "AMX500", "qty": "1"}]',
+                        '[{"method": "qris", "amount": 5000, "reference": "QR-BUSY-1"}, {"method": "cash", "amount": 50000}]',
+                        '{"amount": 500}', 'busy-web-0001') ->> 'sale_id' AS till_sale \gset
+SELECT mekatek.checkout(1, '[{"sku": "PCT500", "qty": 2}]', '[{"method": "cash", "amount": 1}]',
+                        NULL, 'busy-web-0001') ->> 'sale_id' = :'till_sale' AS same_sale;
+SELECT mekatek.return_line(:till_sale, 1, 1, 'one strip too many') > 0 AS returned;
+SELECT mekatek.return_line(:till_sale, 2, 1, 'box crushed', false) > 0 AS quarantined;
+\endif
 
 -- basket: a second run.
 SELECT mekatek.basket_mine('pharmacy lines',

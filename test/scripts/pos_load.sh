@@ -22,7 +22,7 @@ CREATE FUNCTION try_sell(lines jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM mekatek.checkout(1, lines);
     RETURN true;
-EXCEPTION WHEN check_violation THEN
+EXCEPTION WHEN SQLSTATE '23M01' THEN  -- insufficient stock (since 0.2.0; 23514 before)
     INSERT INTO refused VALUES (1);
     RETURN false;
 END $$;
