@@ -6,6 +6,7 @@
 # Runs its own private cluster ("edge", port MK_EDGE_PORT or MK_TEST_PORT+1,
 # see test/harness/common.sh) so that stopping it disturbs no other test.
 source "$(dirname "$0")/../harness/common.sh"
+source "$MK_ROOT/test/devices/lib.sh"
 root=$MK_ROOT
 bindir=${MK_BINDIR:?MK_BINDIR must point at the PostgreSQL binaries}
 port=${MK_EDGE_PORT:-$(mk_port edge)}
@@ -15,16 +16,7 @@ work=$root/build/edge-fault
 sock=$root/build/edge/run
 N=10000
 
-# The port can be taken for a moment by some client's ephemeral port on a
-# busy machine: try a few times before calling it a failure.
-start_cluster() { # fresh|start
-    local i
-    for i in 1 2 3 4 5; do
-        MK_FAST=1 bash "$cluster" "$1" edge "$port" "$bindir" >/dev/null 2>"$work/cluster.err" && return 0
-        sleep 1
-    done
-    cat "$work/cluster.err"; return 1
-}
+start_cluster() { dv_cluster "$1" edge "$port" "$work"; }
 
 [ -x "$edge" ] || make -s -C "$root" src/edge/mekatek-edge
 rm -rf "$work"; mkdir -p "$work"
