@@ -210,3 +210,232 @@ GRANT EXECUTE ON FUNCTION mekatek.device_check_silence() TO mekatek_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.device TO mekatek_admin;
 GRANT SELECT ON mekatek.device TO mekatek_analyst;
 SELECT pg_catalog.pg_extension_config_dump('mekatek.device', '');
+
+-- ------------------------------------------------------------------ rollups
+-- Hourly and daily counts stored as the events arrive: AFTER INSERT
+-- statement triggers (named to fire after the *_apply triggers, so that
+-- the flags those set are read back) add each statement's events to their
+-- hour and day, one upsert per (room or lab, hour) and per day, however
+-- many events a batch carries.  Hours and days are those of
+-- mekatek.device_time_zone (default UTC), never the session's.  A restore
+-- or a replicated row (session_replication_role = replica) fires no
+-- trigger: the rollups come with the dump, counted once.  Rollups only
+-- grow; mekatek.device_apply_retention() deletes raw events once their
+-- hour is absorbed and older than mekatek.device_raw_retention.
+CREATE TABLE mekatek.visitor_hourly (
+    room_id  text NOT NULL,
+    hour     timestamptz NOT NULL,
+    entered  bigint NOT NULL DEFAULT 0,
+    exited   bigint NOT NULL DEFAULT 0,
+    events   bigint NOT NULL DEFAULT 0,
+    flagged  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_id, hour)
+);
+COMMENT ON TABLE mekatek.visitor_hourly IS
+'Camera events per room and hour (start of the hour in mekatek.device_time_zone), stored as they arrive: entered/exited count the people of unflagged events, events every event, flagged the late and bad_time ones';
+
+CREATE TABLE mekatek.visitor_daily (
+    room_id  text NOT NULL,
+    day      date NOT NULL,
+    entered  bigint NOT NULL DEFAULT 0,
+    exited   bigint NOT NULL DEFAULT 0,
+    events   bigint NOT NULL DEFAULT 0,
+    flagged  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_id, day)
+);
+COMMENT ON TABLE mekatek.visitor_daily IS
+'Camera events per room and day in mekatek.device_time_zone, stored as they arrive (columns as in visitor_hourly)';
+
+CREATE TABLE mekatek.rfid_hourly (
+    lab      text NOT NULL,
+    hour     timestamptz NOT NULL,
+    scans    bigint NOT NULL DEFAULT 0,
+    flagged  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (lab, hour)
+);
+COMMENT ON TABLE mekatek.rfid_hourly IS
+'Scans per lab and hour (start of the hour in mekatek.device_time_zone), stored as they arrive: scans every scan, flagged those that moved no item';
+
+CREATE TABLE mekatek.rfid_daily (
+    lab      text NOT NULL,
+    day      date NOT NULL,
+    scans    bigint NOT NULL DEFAULT 0,
+    flagged  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (lab, day)
+);
+COMMENT ON TABLE mekatek.rfid_daily IS
+'Scans per lab and day in mekatek.device_time_zone, stored as they arrive (columns as in rfid_hourly)';
+
+CREATE FUNCTION mekatek.device_time_zone() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$ SELECT coalesce(nullif(current_setting('mekatek.device_time_zone', true), ''), 'UTC') $$;
+COMMENT ON FUNCTION mekatek.device_time_zone() IS
+'The time zone of the device rollups'' hours and days: mekatek.device_time_zone, UTC when unset';
+
+CREATE FUNCTION mekatek.visitor_event_rollup() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    tz text := mekatek.device_time_zone();
+BEGIN
+    -- The rows as the apply trigger left them (it sets flag), counted per
+    -- hour once; the day's row adds up its hours.  Ordered by key so that
+    -- two batches upsert the same rows in the same order.
+    WITH a AS (
+        SELECT v.room_id, date_trunc('hour', v.seen_at, tz) AS hour,
+               coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'in'), 0) AS entered,
+               coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'out'), 0) AS exited,
+               count(*) AS events, count(*) FILTER (WHERE v.flag IS NOT NULL) AS flagged
+          FROM new_events ne JOIN mekatek.visitor_event v ON v.event_no = ne.event_no
+         GROUP BY 1, 2
+    ), h AS (
+        INSERT INTO mekatek.visitor_hourly AS r (room_id, hour, entered, exited, events, flagged)
+        SELECT * FROM a ORDER BY 1, 2
+        ON CONFLICT (room_id, hour) DO UPDATE
+           SET entered = r.entered + excluded.entered, exited = r.exited + excluded.exited,
+               events = r.events + excluded.events, flagged = r.flagged + excluded.flagged
+    )
+    INSERT INTO mekatek.visitor_daily AS r (room_id, day, entered, exited, events, flagged)
+    SELECT room_id, (hour AT TIME ZONE tz)::date, sum(entered), sum(exited), sum(events), sum(flagged)
+      FROM a GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (room_id, day) DO UPDATE
+       SET entered = r.entered + excluded.entered, exited = r.exited + excluded.exited,
+           events = r.events + excluded.events, flagged = r.flagged + excluded.flagged;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION mekatek.visitor_event_rollup() IS
+'AFTER INSERT statement trigger on visitor_event (after visitor_event_apply): adds the inserted events to visitor_hourly and visitor_daily';
+CREATE TRIGGER visitor_event_rollup AFTER INSERT ON mekatek.visitor_event
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.visitor_event_rollup();
+
+CREATE FUNCTION mekatek.rfid_scan_rollup() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    tz text := mekatek.device_time_zone();
+BEGIN
+    WITH a AS (
+        SELECT s.lab, date_trunc('hour', s.scanned_at, tz) AS hour,
+               count(*) AS scans, count(*) FILTER (WHERE s.flag IS NOT NULL) AS flagged
+          FROM new_scans ns JOIN mekatek.rfid_scan s ON s.scan_id = ns.scan_id
+         GROUP BY 1, 2
+    ), h AS (
+        INSERT INTO mekatek.rfid_hourly AS r (lab, hour, scans, flagged)
+        SELECT * FROM a ORDER BY 1, 2
+        ON CONFLICT (lab, hour) DO UPDATE
+           SET scans = r.scans + excluded.scans, flagged = r.flagged + excluded.flagged
+    )
+    INSERT INTO mekatek.rfid_daily AS r (lab, day, scans, flagged)
+    SELECT lab, (hour AT TIME ZONE tz)::date, sum(scans), sum(flagged)
+      FROM a GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (lab, day) DO UPDATE
+       SET scans = r.scans + excluded.scans, flagged = r.flagged + excluded.flagged;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION mekatek.rfid_scan_rollup() IS
+'AFTER INSERT statement trigger on rfid_scan (after rfid_scan_apply): adds the inserted scans to rfid_hourly and rfid_daily';
+CREATE TRIGGER rfid_scan_rollup AFTER INSERT ON mekatek.rfid_scan
+    REFERENCING NEW TABLE AS new_scans
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_rollup();
+
+-- One raw table's share of device_apply_retention (names fixed by it).
+CREATE FUNCTION mekatek.device_retention_table(raw text, at_col text, key_col text, rollup text,
+                                               counted text, cutoff timestamptz, tz text,
+                                               OUT deleted bigint, OUT kept bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+BEGIN
+    EXECUTE format($q$
+        WITH g AS (
+            SELECT r.%2$I AS k, date_trunc('hour', r.%3$I, $2) AS hour, count(*) AS c
+              FROM mekatek.%1$I r WHERE r.%3$I < $1 GROUP BY 1, 2
+        ), ok AS (
+            SELECT g.k, g.hour FROM g
+              JOIN mekatek.%4$I h ON h.%2$I = g.k AND h.hour = g.hour AND h.%5$I >= g.c
+        ), d AS (
+            DELETE FROM mekatek.%1$I r USING ok
+             WHERE r.%3$I < $1 AND r.%2$I = ok.k AND date_trunc('hour', r.%3$I, $2) = ok.hour
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM d), (SELECT coalesce(sum(c), 0) FROM g) - (SELECT count(*) FROM d)
+        $q$, raw, key_col, at_col, rollup, counted)
+      INTO deleted, kept USING cutoff, tz;
+    IF kept > 0 THEN
+        RAISE WARNING 'device_apply_retention: % rows of % older than mekatek.device_raw_retention (%) kept: their hours are not in the rollups',
+                      kept, raw, current_setting('mekatek.device_raw_retention')
+            USING HINT = 'Rows that reached the table without its trigger (restored or replicated without the rollup tables) are never deleted unabsorbed.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mekatek.device_retention_table(text, text, text, text, text, timestamptz, text) IS
+'Internal to device_apply_retention: deletes one raw device table''s rows older than cutoff from the hours its hourly rollup has absorbed';
+REVOKE ALL ON FUNCTION mekatek.device_retention_table(text, text, text, text, text, timestamptz, text) FROM PUBLIC;
+
+-- Raw events older than mekatek.device_raw_retention (whole hours of
+-- mekatek.device_time_zone) go, but only from hours whose rollup holds at
+-- least as many events as are left in them: rows that reached the table
+-- without its trigger (a restore without the rollup tables, a replica
+-- applying only the raw table, the trigger disabled) stay, counted in
+-- "kept", and a WARNING says so.
+CREATE FUNCTION mekatek.device_apply_retention()
+RETURNS TABLE (table_name text, deleted bigint, kept bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    tz text := mekatek.device_time_zone();
+    -- The setting is shown with its unit ("90d"), which interval reads.
+    keep interval := coalesce(nullif(current_setting('mekatek.device_raw_retention', true), ''), '0')::interval;
+    cutoff timestamptz;
+BEGIN
+    IF keep = interval '0' THEN
+        RAISE NOTICE 'mekatek.device_raw_retention is 0: raw events are kept';
+        RETURN;
+    END IF;
+    cutoff := date_trunc('hour', now() - keep, tz);
+    RETURN QUERY
+    SELECT t.raw, r.deleted, r.kept
+      FROM (VALUES (1, 'visitor_event', 'seen_at', 'room_id', 'visitor_hourly', 'events'),
+                   (2, 'rfid_scan', 'scanned_at', 'lab', 'rfid_hourly', 'scans')) t(i, raw, at_col, key_col, rollup, counted),
+           LATERAL mekatek.device_retention_table(t.raw, t.at_col, t.key_col, t.rollup, t.counted, cutoff, tz) r
+     ORDER BY t.i;
+END
+$$;
+COMMENT ON FUNCTION mekatek.device_apply_retention() IS
+'Admin (or pg_cron, daily): deletes raw visitor_event and rfid_scan rows older than mekatek.device_raw_retention whose hour the rollups have absorbed; returns per table how many went and how many older rows were kept because their hour is not absorbed';
+
+GRANT SELECT ON mekatek.visitor_hourly, mekatek.visitor_daily, mekatek.rfid_hourly, mekatek.rfid_daily
+   TO mekatek_analyst, mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.device_apply_retention() TO mekatek_admin;
+SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_hourly', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_hourly', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_daily', '');
+
+-- Events that arrived before this upgrade: into the rollups once, so that
+-- reports see them and retention may delete them.
+INSERT INTO mekatek.visitor_hourly (room_id, hour, entered, exited, events, flagged)
+SELECT room_id, date_trunc('hour', seen_at, mekatek.device_time_zone()),
+       coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'in'), 0),
+       coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'out'), 0),
+       count(*), count(*) FILTER (WHERE flag IS NOT NULL)
+  FROM mekatek.visitor_event GROUP BY 1, 2;
+INSERT INTO mekatek.visitor_daily (room_id, day, entered, exited, events, flagged)
+SELECT room_id, (seen_at AT TIME ZONE mekatek.device_time_zone())::date,
+       coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'in'), 0),
+       coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'out'), 0),
+       count(*), count(*) FILTER (WHERE flag IS NOT NULL)
+  FROM mekatek.visitor_event GROUP BY 1, 2;
+INSERT INTO mekatek.rfid_hourly (lab, hour, scans, flagged)
+SELECT lab, date_trunc('hour', scanned_at, mekatek.device_time_zone()), count(*), count(*) FILTER (WHERE flag IS NOT NULL)
+  FROM mekatek.rfid_scan GROUP BY 1, 2;
+INSERT INTO mekatek.rfid_daily (lab, day, scans, flagged)
+SELECT lab, (scanned_at AT TIME ZONE mekatek.device_time_zone())::date, count(*), count(*) FILTER (WHERE flag IS NOT NULL)
+  FROM mekatek.rfid_scan GROUP BY 1, 2;
