@@ -43,6 +43,14 @@
  * blank or comment; events = inserted + duplicates + refused by the
  * server + left in the spool.
  *
+ * With --mqtt the events come from an MQTT broker instead (QoS 1,
+ * topics and JSON payloads in edge_mqtt.c) and take the same way: batch,
+ * spool, replay.  A malformed message is rejected as the input line
+ * "mqtt TOPIC PAYLOAD", which this program also reads, so the reject file
+ * stays one format.  libmosquitto 2.0 acknowledges a message when it
+ * arrives: the batch being filled is lost if the process is killed
+ * outright (SIGTERM and SIGINT flush it).
+ *
  * Exit status: 0 when everything read was delivered (or rejected), 1 on a
  * usage or local I/O error, 2 when --wait ran out with events still in the
  * spool (they stay there for the next run).
