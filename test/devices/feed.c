@@ -76,7 +76,7 @@ main(int argc, char **argv)
 		mosquitto_lib_init();
 		mosq = mosquitto_new(NULL, true, NULL);
 		mosquitto_publish_callback_set(mosq, on_publish);
-		mosquitto_max_inflight_messages_set(mosq, 100);
+		mosquitto_max_inflight_messages_set(mosq, 1000);
 		rc = mosquitto_connect(mosq, host, colon ? atoi(colon + 1) : 1883, 30);
 		if (rc != MOSQ_ERR_SUCCESS)
 		{

@@ -23,7 +23,9 @@
 # are bound by fsync at ~1,000 commits/s here).
 # Then the capacity notification latency (commit to listener, p50/p99)
 # measured by a small libpq listener while the four clients keep inserting.
-# MK_BENCH_WORKLOADS picks workloads (default "batch single rfid");
+# Then (workload "mqtt", test/bench/devices/mqtt.sh) mekatek-edge fed by
+# MQTT against its line input: events/s and publish-to-commit latency.
+# MK_BENCH_WORKLOADS picks workloads (default "batch single rfid mqtt");
 # MK_BENCH_ROUNDS (default 1) repeats each without/with pair and prints the
 # medians.  The bench server is sized like a production server for this
 # load: shared_buffers 2GB (the items and their indexes fit), max_wal_size
@@ -113,7 +115,9 @@ triggers() { # ENABLE|DISABLE workload: empty the tables, then switch
 echo "4 clients, $secs s per measurement, $(nproc) cores (shared)"
 printf '%-8s %18s %18s %8s\n' workload "with trigger ev/s" "no trigger ev/s" cost
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-for w in ${MK_BENCH_WORKLOADS:-batch single rfid}; do
+workloads=${MK_BENCH_WORKLOADS:-batch single rfid mqtt}
+for w in $workloads; do
+    [ "$w" = mqtt ] && continue
     per=100; [ "$w" = single ] && per=1
     offs= ons= costs=
     for r in $(seq "$rounds"); do
@@ -145,3 +149,4 @@ SELECT 'lab items: ' || string_agg(state || ' ' || n, ', ' ORDER BY state)
 SELECT 'invariant inside = entered - exited + miscounted broken on ' || count(*) || ' rooms (want 0)'
   FROM mekatek.room_occupancy WHERE inside <> entered - exited + miscounted OR inside < 0;
 SQL
+case " $workloads " in *" mqtt "*) source "$here/mqtt.sh" ;; esac
