@@ -46,6 +46,20 @@ fail(char *why, size_t whylen, const char *fmt, const char *arg)
 	return false;
 }
 
+static bool token_ok(const char *s, size_t max);
+
+/*
+ * A JSON string that is a name or a token: 1 to max bytes, no blank, no
+ * control character (a \u0000 inside would otherwise cut it short).
+ */
+static bool
+json_token_ok(json_object *v, size_t max)
+{
+	const char *s = json_object_get_string(v);
+
+	return (size_t) json_object_get_string_len(v) == strlen(s) && token_ok(s, max);
+}
+
 /* A name or a token: 1 to max bytes, no blank, no control character. */
 static bool
 token_ok(const char *s, size_t max)
@@ -69,9 +83,9 @@ get_token(json_object *o, const char *key, size_t max, const char **out,
 	*out = NULL;
 	if (!json_object_object_get_ex(o, key, &v))
 		return true;
-	if (!json_object_is_type(v, json_type_string) || !token_ok(json_object_get_string(v), max))
+	if (!json_object_is_type(v, json_type_string) || !json_token_ok(v, max))
 	{
-		snprintf(why, whylen, "\"%s\" must be a string of 1 to %zu bytes without blanks", key, max);
+		snprintf(why, whylen, "\"%s\" must be a string of 1 to %zu bytes without blanks or control characters", key, max);
 		return false;
 	}
 	*out = json_object_get_string(v);
@@ -89,7 +103,7 @@ get_time(json_object *o, char *out, size_t outlen, bool *has, char *why, size_t 
 		return true;
 	if (json_object_is_type(v, json_type_string))
 	{
-		if (!token_ok(json_object_get_string(v), TIME_MAX_BYTES))
+		if (!json_token_ok(v, TIME_MAX_BYTES))
 			return fail(why, whylen, "\"time\" must be ISO 8601 without blanks%s", "");
 		snprintf(out, outlen, "%s", json_object_get_string(v));
 	}

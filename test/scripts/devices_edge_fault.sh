@@ -156,7 +156,9 @@ python3 - "$work/garbage.txt" <<'PY'
 import random, sys
 random.seed(7)
 words = [b"visitor", b"rfid", b"in", b"out", b"resto", b"cam-9", b"04D693CAA36580", b"LAB-1",
-         b"@x", b"@", b"2024-05-01T10:00:00+07", b"-1", b"0", b"99999", b"1", b"\xff\xfe", b"\x00", b"#"]
+         b"@x", b"@", b"2024-05-01T10:00:00+07", b"-1", b"0", b"99999", b"1", b"\xff\xfe", b"\x00", b"#",
+         b"mqtt", b"mekatek/visitor/cam-9", b"mekatek/rfid/sc-9", b'{"room": "resto", "dir": "in", "id": "z"}',
+         b'{"uid": "04D693CAA36580", "lab": "LAB-1", "time": 1764583200}', b"{", b"}", b'"n":', b"[", b'"\\u0000"']
 with open(sys.argv[1], "wb") as f:
     for i in range(3000):
         r = random.random()
