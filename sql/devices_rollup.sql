@@ -1,4 +1,4 @@
--- devices: hourly and daily rollups stored as events arrive, in the
+-- devices: hourly and daily rollups stored incrementally, in the
 -- configured zone (here Asia/Kolkata, +05:30, so hours start at :30 UTC),
 -- and the retention of raw events, which never deletes an hour the rollups
 -- have not absorbed.
@@ -25,7 +25,13 @@ INSERT INTO mekatek.rfid_scan(event_id, scanner, uid, lab, scanned_at) VALUES
     ('ru:s2', 'sc-r', 'not-a-uid', 'LAB-R', '2026-11-29 00:01+05:30')
 ON CONFLICT DO NOTHING;
 SELECT count(*) FROM mekatek.visitor_hourly;     -- devices read no rollup
+SELECT mekatek.device_rollup_absorb();            -- nor move them
 RESET ROLE;
+-- The triggers left counts per statement and hour; absorbing them fills
+-- the rollups (pg_cron does it every minute) and empties the pending rows.
+SELECT count(*) > 0 AS pending FROM mekatek.visitor_rollup_pending WHERE room_id = 'ru1';
+SELECT mekatek.device_rollup_absorb() > 0 AS absorbed;
+SELECT (SELECT count(*) FROM mekatek.visitor_rollup_pending) + (SELECT count(*) FROM mekatek.rfid_rollup_pending) AS pending_left;
 SELECT room_id, hour AT TIME ZONE 'Asia/Kolkata' AS kolkata_hour, entered, exited, events, flagged
   FROM mekatek.visitor_hourly WHERE room_id = 'ru1' ORDER BY hour;
 SELECT room_id, day, entered, exited, events, flagged FROM mekatek.visitor_daily WHERE room_id = 'ru1' ORDER BY day;

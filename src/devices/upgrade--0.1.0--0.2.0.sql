@@ -212,16 +212,20 @@ GRANT SELECT ON mekatek.device TO mekatek_analyst;
 SELECT pg_catalog.pg_extension_config_dump('mekatek.device', '');
 
 -- ------------------------------------------------------------------ rollups
--- Hourly and daily counts stored as the events arrive: AFTER INSERT
--- statement triggers (named to fire after the *_apply triggers, so that
--- the flags those set are read back) add each statement's events to their
--- hour and day, one upsert per (room or lab, hour) and per day, however
--- many events a batch carries.  Hours and days are those of
--- mekatek.device_time_zone (default UTC), never the session's.  A restore
--- or a replicated row (session_replication_role = replica) fires no
--- trigger: the rollups come with the dump, counted once.  Rollups only
--- grow; mekatek.device_apply_retention() deletes raw events once their
--- hour is absorbed and older than mekatek.device_raw_retention.
+-- Hourly and daily counts, stored incrementally in two steps so that no
+-- two devices ever wait on the same row: AFTER INSERT statement triggers
+-- (named to fire after the *_apply triggers, so that the flags those set
+-- are read back) append each statement's counts per (room or lab, hour)
+-- to a pending table, plain INSERTs that take no shared lock; and
+-- mekatek.device_rollup_absorb() (pg_cron, every minute) moves the pending
+-- rows into the hourly and daily tables (DELETE ... RETURNING, so a row is
+-- absorbed once, and one still uncommitted waits for the next run).
+-- Hours and days are those of mekatek.device_time_zone (default UTC), never
+-- the session's.  A restore or a replicated row (session_replication_role
+-- = replica) fires no trigger: rollups and pending rows come with the
+-- dump, counted once.  Rollups only grow; mekatek.device_apply_retention()
+-- deletes raw events once their hour is absorbed and older than
+-- mekatek.device_raw_retention.
 CREATE TABLE mekatek.visitor_hourly (
     room_id  text NOT NULL,
     hour     timestamptz NOT NULL,
@@ -232,7 +236,7 @@ CREATE TABLE mekatek.visitor_hourly (
     PRIMARY KEY (room_id, hour)
 );
 COMMENT ON TABLE mekatek.visitor_hourly IS
-'Camera events per room and hour (start of the hour in mekatek.device_time_zone), stored as they arrive: entered/exited count the people of unflagged events, events every event, flagged the late and bad_time ones';
+'Camera events per room and hour (start of the hour in mekatek.device_time_zone), added by device_rollup_absorb(): entered/exited count the people of unflagged events, events every event, flagged the late and bad_time ones';
 
 CREATE TABLE mekatek.visitor_daily (
     room_id  text NOT NULL,
@@ -244,7 +248,7 @@ CREATE TABLE mekatek.visitor_daily (
     PRIMARY KEY (room_id, day)
 );
 COMMENT ON TABLE mekatek.visitor_daily IS
-'Camera events per room and day in mekatek.device_time_zone, stored as they arrive (columns as in visitor_hourly)';
+'Camera events per room and day in mekatek.device_time_zone, added by device_rollup_absorb() (columns as in visitor_hourly)';
 
 CREATE TABLE mekatek.rfid_hourly (
     lab      text NOT NULL,
@@ -254,7 +258,7 @@ CREATE TABLE mekatek.rfid_hourly (
     PRIMARY KEY (lab, hour)
 );
 COMMENT ON TABLE mekatek.rfid_hourly IS
-'Scans per lab and hour (start of the hour in mekatek.device_time_zone), stored as they arrive: scans every scan, flagged those that moved no item';
+'Scans per lab and hour (start of the hour in mekatek.device_time_zone), added by device_rollup_absorb(): scans every scan, flagged those that moved no item';
 
 CREATE TABLE mekatek.rfid_daily (
     lab      text NOT NULL,
@@ -264,7 +268,29 @@ CREATE TABLE mekatek.rfid_daily (
     PRIMARY KEY (lab, day)
 );
 COMMENT ON TABLE mekatek.rfid_daily IS
-'Scans per lab and day in mekatek.device_time_zone, stored as they arrive (columns as in rfid_hourly)';
+'Scans per lab and day in mekatek.device_time_zone, added by device_rollup_absorb() (columns as in rfid_hourly)';
+
+CREATE TABLE mekatek.visitor_rollup_pending (
+    room_id  text NOT NULL,
+    hour     timestamptz NOT NULL,
+    day      date NOT NULL,
+    entered  bigint NOT NULL,
+    exited   bigint NOT NULL,
+    events   bigint NOT NULL,
+    flagged  bigint NOT NULL
+);
+COMMENT ON TABLE mekatek.visitor_rollup_pending IS
+'Camera event counts per statement, room and hour, waiting for device_rollup_absorb() to add them to visitor_hourly and visitor_daily';
+
+CREATE TABLE mekatek.rfid_rollup_pending (
+    lab      text NOT NULL,
+    hour     timestamptz NOT NULL,
+    day      date NOT NULL,
+    scans    bigint NOT NULL,
+    flagged  bigint NOT NULL
+);
+COMMENT ON TABLE mekatek.rfid_rollup_pending IS
+'Scan counts per statement, lab and hour, waiting for device_rollup_absorb() to add them to rfid_hourly and rfid_daily';
 
 CREATE FUNCTION mekatek.device_time_zone() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -280,34 +306,19 @@ AS $$
 DECLARE
     tz text := mekatek.device_time_zone();
 BEGIN
-    -- The rows as the apply trigger left them (it sets flag), counted per
-    -- hour once; the day's row adds up its hours.  Ordered by key so that
-    -- two batches upsert the same rows in the same order.
-    WITH a AS (
-        SELECT v.room_id, date_trunc('hour', v.seen_at, tz) AS hour,
-               coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'in'), 0) AS entered,
-               coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'out'), 0) AS exited,
-               count(*) AS events, count(*) FILTER (WHERE v.flag IS NOT NULL) AS flagged
-          FROM new_events ne JOIN mekatek.visitor_event v ON v.event_no = ne.event_no
-         GROUP BY 1, 2
-    ), h AS (
-        INSERT INTO mekatek.visitor_hourly AS r (room_id, hour, entered, exited, events, flagged)
-        SELECT * FROM a ORDER BY 1, 2
-        ON CONFLICT (room_id, hour) DO UPDATE
-           SET entered = r.entered + excluded.entered, exited = r.exited + excluded.exited,
-               events = r.events + excluded.events, flagged = r.flagged + excluded.flagged
-    )
-    INSERT INTO mekatek.visitor_daily AS r (room_id, day, entered, exited, events, flagged)
-    SELECT room_id, (hour AT TIME ZONE tz)::date, sum(entered), sum(exited), sum(events), sum(flagged)
-      FROM a GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (room_id, day) DO UPDATE
-       SET entered = r.entered + excluded.entered, exited = r.exited + excluded.exited,
-           events = r.events + excluded.events, flagged = r.flagged + excluded.flagged;
+    -- The rows as the apply trigger left them (it sets flag).
+    INSERT INTO mekatek.visitor_rollup_pending (room_id, hour, day, entered, exited, events, flagged)
+    SELECT v.room_id, date_trunc('hour', v.seen_at, tz), (v.seen_at AT TIME ZONE tz)::date,
+           coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'in'), 0),
+           coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'out'), 0),
+           count(*), count(*) FILTER (WHERE v.flag IS NOT NULL)
+      FROM new_events ne JOIN mekatek.visitor_event v ON v.event_no = ne.event_no
+     GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION mekatek.visitor_event_rollup() IS
-'AFTER INSERT statement trigger on visitor_event (after visitor_event_apply): adds the inserted events to visitor_hourly and visitor_daily';
+'AFTER INSERT statement trigger on visitor_event (after visitor_event_apply): appends the inserted events'' counts per room and hour to visitor_rollup_pending';
 CREATE TRIGGER visitor_event_rollup AFTER INSERT ON mekatek.visitor_event
     REFERENCING NEW TABLE AS new_events
     FOR EACH STATEMENT EXECUTE FUNCTION mekatek.visitor_event_rollup();
@@ -319,30 +330,66 @@ AS $$
 DECLARE
     tz text := mekatek.device_time_zone();
 BEGIN
-    WITH a AS (
-        SELECT s.lab, date_trunc('hour', s.scanned_at, tz) AS hour,
-               count(*) AS scans, count(*) FILTER (WHERE s.flag IS NOT NULL) AS flagged
-          FROM new_scans ns JOIN mekatek.rfid_scan s ON s.scan_id = ns.scan_id
-         GROUP BY 1, 2
-    ), h AS (
-        INSERT INTO mekatek.rfid_hourly AS r (lab, hour, scans, flagged)
-        SELECT * FROM a ORDER BY 1, 2
-        ON CONFLICT (lab, hour) DO UPDATE
-           SET scans = r.scans + excluded.scans, flagged = r.flagged + excluded.flagged
-    )
-    INSERT INTO mekatek.rfid_daily AS r (lab, day, scans, flagged)
-    SELECT lab, (hour AT TIME ZONE tz)::date, sum(scans), sum(flagged)
-      FROM a GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (lab, day) DO UPDATE
-       SET scans = r.scans + excluded.scans, flagged = r.flagged + excluded.flagged;
+    INSERT INTO mekatek.rfid_rollup_pending (lab, hour, day, scans, flagged)
+    SELECT s.lab, date_trunc('hour', s.scanned_at, tz), (s.scanned_at AT TIME ZONE tz)::date,
+           count(*), count(*) FILTER (WHERE s.flag IS NOT NULL)
+      FROM new_scans ns JOIN mekatek.rfid_scan s ON s.scan_id = ns.scan_id
+     GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION mekatek.rfid_scan_rollup() IS
-'AFTER INSERT statement trigger on rfid_scan (after rfid_scan_apply): adds the inserted scans to rfid_hourly and rfid_daily';
+'AFTER INSERT statement trigger on rfid_scan (after rfid_scan_apply): appends the inserted scans'' counts per lab and hour to rfid_rollup_pending';
 CREATE TRIGGER rfid_scan_rollup AFTER INSERT ON mekatek.rfid_scan
     REFERENCING NEW TABLE AS new_scans
     FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_rollup();
+
+CREATE FUNCTION mekatek.device_rollup_absorb() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    nv bigint;
+    nr bigint;
+BEGIN
+    -- Ordered by key so that two absorbers upsert the same rows in the same order.
+    WITH d AS (
+        DELETE FROM mekatek.visitor_rollup_pending RETURNING *
+    ), h AS (
+        INSERT INTO mekatek.visitor_hourly AS r (room_id, hour, entered, exited, events, flagged)
+        SELECT room_id, hour, sum(entered), sum(exited), sum(events), sum(flagged)
+          FROM d GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (room_id, hour) DO UPDATE
+           SET entered = r.entered + excluded.entered, exited = r.exited + excluded.exited,
+               events = r.events + excluded.events, flagged = r.flagged + excluded.flagged
+    ), y AS (
+        INSERT INTO mekatek.visitor_daily AS r (room_id, day, entered, exited, events, flagged)
+        SELECT room_id, day, sum(entered), sum(exited), sum(events), sum(flagged)
+          FROM d GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (room_id, day) DO UPDATE
+           SET entered = r.entered + excluded.entered, exited = r.exited + excluded.exited,
+               events = r.events + excluded.events, flagged = r.flagged + excluded.flagged
+    )
+    SELECT count(*) INTO nv FROM d;
+    WITH d AS (
+        DELETE FROM mekatek.rfid_rollup_pending RETURNING *
+    ), h AS (
+        INSERT INTO mekatek.rfid_hourly AS r (lab, hour, scans, flagged)
+        SELECT lab, hour, sum(scans), sum(flagged) FROM d GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (lab, hour) DO UPDATE
+           SET scans = r.scans + excluded.scans, flagged = r.flagged + excluded.flagged
+    ), y AS (
+        INSERT INTO mekatek.rfid_daily AS r (lab, day, scans, flagged)
+        SELECT lab, day, sum(scans), sum(flagged) FROM d GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (lab, day) DO UPDATE
+           SET scans = r.scans + excluded.scans, flagged = r.flagged + excluded.flagged
+    )
+    SELECT count(*) INTO nr FROM d;
+    RETURN nv + nr;
+END
+$$;
+COMMENT ON FUNCTION mekatek.device_rollup_absorb() IS
+'Adds the pending rollup rows (committed ones) to visitor_hourly/_daily and rfid_hourly/_daily and removes them; returns how many; run it every minute with pg_cron';
 
 -- One raw table's share of device_apply_retention (names fixed by it).
 CREATE FUNCTION mekatek.device_retention_table(raw text, at_col text, key_col text, rollup text,
@@ -400,6 +447,7 @@ BEGIN
         RETURN;
     END IF;
     cutoff := date_trunc('hour', now() - keep, tz);
+    PERFORM mekatek.device_rollup_absorb();
     RETURN QUERY
     SELECT t.raw, r.deleted, r.kept
       FROM (VALUES (1, 'visitor_event', 'seen_at', 'room_id', 'visitor_hourly', 'events'),
@@ -414,10 +462,13 @@ COMMENT ON FUNCTION mekatek.device_apply_retention() IS
 GRANT SELECT ON mekatek.visitor_hourly, mekatek.visitor_daily, mekatek.rfid_hourly, mekatek.rfid_daily
    TO mekatek_analyst, mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.device_apply_retention() TO mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.device_rollup_absorb() TO mekatek_admin, mekatek_analyst;
 SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_hourly', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_daily', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_hourly', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_daily', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.visitor_rollup_pending', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_rollup_pending', '');
 
 -- Events that arrived before this upgrade: into the rollups once, so that
 -- reports see them and retention may delete them.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Device events: four clients (pgbench, -c 4) insert visitor events for
-# MK_BENCH_SECONDS (default 60) each, with the C trigger keeping
-# room_occupancy and without it (trigger disabled, same table and indexes),
+# MK_BENCH_SECONDS (default 60) each, with the triggers (the C trigger
+# keeping room_occupancy, then the rollups) and without them (disabled,
+# same table and indexes),
 # side by side: events per second of both and the ratio.
 #   batch  : 100 events per INSERT (what mekatek-edge sends), 8 rooms
 #   single : 1 event per INSERT, each its own transaction (a bare device)
@@ -108,7 +109,7 @@ triggers() { # ENABLE|DISABLE workload: empty the tables, then switch
         psql -c "TRUNCATE mekatek.visitor_event, mekatek.capacity_alert" \
              -c "UPDATE mekatek.room_occupancy SET entered = 0, exited = 0, miscounted = 0, inside = 0" \
              -c "CHECKPOINT" \
-             -c "ALTER TABLE mekatek.visitor_event $1 TRIGGER visitor_event_apply"
+             -c "ALTER TABLE mekatek.visitor_event $1 TRIGGER USER"
     fi
 }
 
