@@ -214,9 +214,10 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.device', '');
 -- ------------------------------------------------------------------ rollups
 -- Hourly and daily counts, stored incrementally in two steps so that no
 -- two devices ever wait on the same row: AFTER INSERT statement triggers
--- (named to fire after the *_apply triggers, so that the flags those set
--- are read back) append each statement's counts per (room or lab, hour)
--- to a pending table, plain INSERTs that take no shared lock; and
+-- append each statement's counts per (room or lab, hour) to a pending
+-- table, plain INSERTs that take no shared lock, from the transition table
+-- alone (AFTER UPDATE triggers add the change when the apply triggers
+-- flag a row afterwards, so the big tables are never read back); and
 -- mekatek.device_rollup_absorb() (pg_cron, every minute) moves the pending
 -- rows into the hourly and daily tables (DELETE ... RETURNING, so a row is
 -- absorbed once, and one still uncommitted waits for the next run).
@@ -306,22 +307,59 @@ AS $$
 DECLARE
     tz text := mekatek.device_time_zone();
 BEGIN
-    -- The rows as the apply trigger left them (it sets flag).
+    -- Counts as inserted; flags the apply trigger sets afterwards arrive
+    -- as deltas from visitor_event_reflag (no read of the big table here).
     INSERT INTO mekatek.visitor_rollup_pending (room_id, hour, day, entered, exited, events, flagged)
-    SELECT v.room_id, date_trunc('hour', v.seen_at, tz), (v.seen_at AT TIME ZONE tz)::date,
-           coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'in'), 0),
-           coalesce(sum(v.n) FILTER (WHERE v.flag IS NULL AND v.direction = 'out'), 0),
-           count(*), count(*) FILTER (WHERE v.flag IS NOT NULL)
-      FROM new_events ne JOIN mekatek.visitor_event v ON v.event_no = ne.event_no
+    SELECT room_id, date_trunc('hour', seen_at, tz), (seen_at AT TIME ZONE tz)::date,
+           coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'in'), 0),
+           coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'out'), 0),
+           count(*), count(*) FILTER (WHERE flag IS NOT NULL)
+      FROM new_events
      GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION mekatek.visitor_event_rollup() IS
-'AFTER INSERT statement trigger on visitor_event (after visitor_event_apply): appends the inserted events'' counts per room and hour to visitor_rollup_pending';
+'AFTER INSERT statement trigger on visitor_event: appends the inserted events'' counts per room and hour to visitor_rollup_pending (flags set later arrive through visitor_event_reflag)';
 CREATE TRIGGER visitor_event_rollup AFTER INSERT ON mekatek.visitor_event
     REFERENCING NEW TABLE AS new_events
     FOR EACH STATEMENT EXECUTE FUNCTION mekatek.visitor_event_rollup();
+
+-- An UPDATE that changes what a row counts for (the apply trigger setting
+-- flag, above all) takes the old row's counts out and puts the new row's
+-- in, as pending deltas.
+CREATE FUNCTION mekatek.visitor_event_reflag() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    tz text := mekatek.device_time_zone();
+BEGIN
+    WITH ch AS (
+        SELECT o.room_id AS o_room, o.seen_at AS o_at, o.direction AS o_dir, o.n AS o_n, o.flag AS o_flag,
+               n.room_id, n.seen_at, n.direction, n.n, n.flag
+          FROM old_events o JOIN new_events n ON n.event_no = o.event_no
+         WHERE (o.room_id, o.seen_at, o.direction, o.n, o.flag) IS DISTINCT FROM
+               (n.room_id, n.seen_at, n.direction, n.n, n.flag)
+    ), c AS (
+        SELECT room_id, seen_at, direction, n, flag, 1 AS sign FROM ch
+        UNION ALL
+        SELECT o_room, o_at, o_dir, o_n, o_flag, -1 FROM ch
+    )
+    INSERT INTO mekatek.visitor_rollup_pending (room_id, hour, day, entered, exited, events, flagged)
+    SELECT room_id, date_trunc('hour', seen_at, tz), (seen_at AT TIME ZONE tz)::date,
+           coalesce(sum(sign * n) FILTER (WHERE flag IS NULL AND direction = 'in'), 0),
+           coalesce(sum(sign * n) FILTER (WHERE flag IS NULL AND direction = 'out'), 0),
+           sum(sign), coalesce(sum(sign) FILTER (WHERE flag IS NOT NULL), 0)
+      FROM c GROUP BY 1, 2, 3;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION mekatek.visitor_event_reflag() IS
+'AFTER UPDATE statement trigger on visitor_event: for rows whose room, time, direction, n or flag changed, appends the change of their counts to visitor_rollup_pending';
+CREATE TRIGGER visitor_event_reflag AFTER UPDATE ON mekatek.visitor_event
+    REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.visitor_event_reflag();
 
 CREATE FUNCTION mekatek.rfid_scan_rollup() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -331,18 +369,47 @@ DECLARE
     tz text := mekatek.device_time_zone();
 BEGIN
     INSERT INTO mekatek.rfid_rollup_pending (lab, hour, day, scans, flagged)
-    SELECT s.lab, date_trunc('hour', s.scanned_at, tz), (s.scanned_at AT TIME ZONE tz)::date,
-           count(*), count(*) FILTER (WHERE s.flag IS NOT NULL)
-      FROM new_scans ns JOIN mekatek.rfid_scan s ON s.scan_id = ns.scan_id
+    SELECT lab, date_trunc('hour', scanned_at, tz), (scanned_at AT TIME ZONE tz)::date,
+           count(*), count(*) FILTER (WHERE flag IS NOT NULL)
+      FROM new_scans
      GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION mekatek.rfid_scan_rollup() IS
-'AFTER INSERT statement trigger on rfid_scan (after rfid_scan_apply): appends the inserted scans'' counts per lab and hour to rfid_rollup_pending';
+'AFTER INSERT statement trigger on rfid_scan: appends the inserted scans'' counts per lab and hour to rfid_rollup_pending (flags set later arrive through rfid_scan_reflag)';
 CREATE TRIGGER rfid_scan_rollup AFTER INSERT ON mekatek.rfid_scan
     REFERENCING NEW TABLE AS new_scans
     FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_rollup();
+
+CREATE FUNCTION mekatek.rfid_scan_reflag() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    tz text := mekatek.device_time_zone();
+BEGIN
+    WITH ch AS (
+        SELECT o.lab AS o_lab, o.scanned_at AS o_at, o.flag AS o_flag, n.lab, n.scanned_at, n.flag
+          FROM old_scans o JOIN new_scans n ON n.scan_id = o.scan_id
+         WHERE (o.lab, o.scanned_at, o.flag) IS DISTINCT FROM (n.lab, n.scanned_at, n.flag)
+    ), c AS (
+        SELECT lab, scanned_at, flag, 1 AS sign FROM ch
+        UNION ALL
+        SELECT o_lab, o_at, o_flag, -1 FROM ch
+    )
+    INSERT INTO mekatek.rfid_rollup_pending (lab, hour, day, scans, flagged)
+    SELECT lab, date_trunc('hour', scanned_at, tz), (scanned_at AT TIME ZONE tz)::date,
+           sum(sign), coalesce(sum(sign) FILTER (WHERE flag IS NOT NULL), 0)
+      FROM c GROUP BY 1, 2, 3;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION mekatek.rfid_scan_reflag() IS
+'AFTER UPDATE statement trigger on rfid_scan: for rows whose lab, time or flag changed (the apply trigger flagging them), appends the change of their counts to rfid_rollup_pending';
+CREATE TRIGGER rfid_scan_reflag AFTER UPDATE ON mekatek.rfid_scan
+    REFERENCING OLD TABLE AS old_scans NEW TABLE AS new_scans
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_reflag();
 
 CREATE FUNCTION mekatek.device_rollup_absorb() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
