@@ -3,6 +3,7 @@
  */
 #include "core/mekatek.h"
 
+#include "pgtime.h"
 #include "utils/guc.h"
 #include "devices/devices.h"
 
@@ -10,6 +11,32 @@ int			mk_rfid_debounce_ms = 3000;
 int			mk_device_time_ahead_s = 3600;
 int			mk_device_time_behind_s = 3650 * 86400;
 int			mk_event_lateness_ms = 5 * 60 * 1000;
+static char *mk_device_time_zone = NULL;
+static int	mk_device_raw_retention_s = 0;
+
+/* A zone PostgreSQL knows, so that every rollup row is bucketed alike. */
+static bool
+check_device_time_zone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || **newval == '\0' || pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errdetail("Time zone \"%s\" is unknown.", *newval ? *newval : "");
+		return false;
+	}
+	return true;
+}
+
+/* 0, or at least a day: never inside mekatek.event_lateness (at most 24 h). */
+static bool
+check_raw_retention(int *newval, void **extra, GucSource source)
+{
+	if (*newval != 0 && *newval < 86400)
+	{
+		GUC_check_errdetail("Raw events are kept at least one day (or 0: forever).");
+		return false;
+	}
+	return true;
+}
 
 void
 mk_devices_init(void)
@@ -52,4 +79,18 @@ mk_devices_init(void)
 							5 * 60 * 1000, 0, 24 * 3600 * 1000,
 							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("mekatek.device_time_zone",
+							   "Time zone of the device rollups' hours and days.",
+							   "An IANA name; changing it buckets only the events that arrive afterwards.",
+							   &mk_device_time_zone,
+							   "UTC",
+							   PGC_SUSET, 0,
+							   check_device_time_zone, NULL, NULL);
+	DefineCustomIntVariable("mekatek.device_raw_retention",
+							"How long raw device events are kept once the rollups hold them.",
+							"Applied by mekatek.device_apply_retention(); 0 keeps them forever.",
+							&mk_device_raw_retention_s,
+							0, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							check_raw_retention, NULL, NULL);
 }

@@ -8,9 +8,11 @@ NOTIFY_BIN := src/edge/mekatek-notify
 
 all: $(EDGE_BIN) $(NOTIFY_BIN)
 
-$(EDGE_BIN): src/edge/mekatek-edge.c
-	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ $< \
-		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq -lcrypto
+# libmosquitto and json-c for its MQTT input (edge_mqtt.c); the extension
+# itself links neither.
+$(EDGE_BIN): src/edge/mekatek-edge.c src/edge/edge_mqtt.c src/edge/edge_mqtt.h
+	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ src/edge/mekatek-edge.c src/edge/edge_mqtt.c \
+		-I$(shell $(PG_CONFIG) --includedir) -L$(shell $(PG_CONFIG) --libdir) -lpq -lcrypto -lmosquitto -ljson-c -lm
 
 $(NOTIFY_BIN): src/edge/mekatek-notify.c
 	$(CC) -std=gnu99 -O2 -Wall -Wextra $(MK_CFLAGS) -o $@ $< \

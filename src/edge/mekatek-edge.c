@@ -43,6 +43,14 @@
  * blank or comment; events = inserted + duplicates + refused by the
  * server + left in the spool.
  *
+ * With --mqtt the events come from an MQTT broker instead (QoS 1,
+ * topics and JSON payloads in edge_mqtt.c) and take the same way: batch,
+ * spool, replay.  A malformed message is rejected as the input line
+ * "mqtt TOPIC PAYLOAD", which this program also reads, so the reject file
+ * stays one format.  libmosquitto 2.0 acknowledges a message when it
+ * arrives: the batch being filled is lost if the process is killed
+ * outright (SIGTERM and SIGINT flush it).
+ *
  * Exit status: 0 when everything read was delivered (or rejected), 1 on a
  * usage or local I/O error, 2 when --wait ran out with events still in the
  * spool (they stay there for the next run).
@@ -66,7 +74,10 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <mosquitto.h>
 #include <openssl/evp.h>
+
+#include "edge_mqtt.h"
 
 #define MAX_LINE	1024		/* longer lines are rejected, never cut */
 #define MAX_BATCH	1000
@@ -89,6 +100,13 @@ static int	flush_ms = 200;
 static int	wait_s = -1;			/* at EOF, how long to keep retrying; -1 forever */
 static int	baud = 115200;
 static bool quiet = false;
+static const char *mqtt_host = NULL;	/* --mqtt: subscribe instead of reading lines */
+static int	mqtt_port = 1883;
+static const char *mqtt_prefix = "mekatek";
+static const char *mqtt_client_id = NULL;
+static const char *mqtt_user = NULL;
+static const char *trace_path = NULL;
+static FILE *trace = NULL;
 
 static PGconn *conn = NULL;
 static struct timespec last_connect_try;
@@ -278,6 +296,68 @@ stamp_now(char *buf, size_t len)
 }
 
 /*
+ * Turn an MQTT message into an event in spool form: false (after
+ * rejecting it) when it is malformed.  A rejected message goes to the
+ * reject file as an input line "mqtt TOPIC PAYLOAD", which -i reads back;
+ * one that cannot be one line (a blank in the topic, a newline or a NUL in
+ * the payload, too long) as a comment with a printable prefix.
+ */
+static bool
+mqtt_event(const char *topic, const char *payload, size_t len, Event *ev)
+{
+	char		fields[EV_MAX];
+	char		id[200];
+	char		why[256];
+	char		tsbuf[40];
+	size_t		tlen = strlen(topic);
+	size_t		flen;
+
+	if (len > MAX_LINE)
+		snprintf(why, sizeof why, "payload longer than %d bytes", MAX_LINE);
+	else if (edge_mqtt_event(mqtt_prefix, topic, payload, len, fields, sizeof fields,
+							 id, sizeof id, why, sizeof why))
+	{
+		flen = strlen(fields);
+		/* No time: the message had an id (edge_mqtt.c), stamp the arrival. */
+		if (flen >= 2 && strcmp(fields + flen - 2, "\t-") == 0)
+		{
+			stamp_now(tsbuf, sizeof tsbuf);
+			snprintf(fields + flen - 1, sizeof fields - flen + 1, "%s", tsbuf);
+		}
+		if (id[0] == '\0')
+		{
+			unsigned char d[16];
+			const char *parts[1] = {fields};
+
+			digest(parts, 1, d);
+			memcpy(id, "mqtt:", 5);
+			hex16(d, id + 5);
+		}
+		if (snprintf(ev->text, sizeof ev->text, "%s\t%s", id, fields) < (int) sizeof ev->text)
+			return true;
+		snprintf(why, sizeof why, "event too long");
+	}
+	{
+		char		line[MAX_LINE + 1];
+		bool		one_line = tlen + len + 6 <= MAX_LINE && topic[strcspn(topic, " \t\r\n")] == '\0' &&
+			memchr(payload, '\n', len) == NULL && memchr(payload, '\r', len) == NULL &&
+			memchr(payload, '\0', len) == NULL;
+
+		snprintf(line, sizeof line, "mqtt %s %.*s", topic, (int) (len > MAX_LINE ? MAX_LINE : len), payload);
+		if (one_line)
+			reject(why, line);
+		else
+		{
+			for (char *p = line; *p; p++)
+				if ((unsigned char) *p < ' ' || *p == 0x7f)
+					*p = '?';
+			reject_unreadable(why, line);
+		}
+	}
+	return false;
+}
+
+/*
  * Turn an input line into an event in spool form ("ID\tKIND\tF1..F4\tTIME"):
  * false (after rejecting it) when it cannot be an event.
  */
@@ -302,6 +382,29 @@ parse_input(const char *line, Event *ev)
 	{
 		n_skipped++;			/* a comment, however many words */
 		return false;
+	}
+	{
+		/* "mqtt TOPIC PAYLOAD": a message as the reject file keeps it. */
+		const char *p = line + strspn(line, " \t");
+
+		if (strncmp(p, "mqtt", 4) == 0 && (p[4] == ' ' || p[4] == '\t'))
+		{
+			char		topic[MAX_LINE + 1];
+			size_t		tl,
+						pl;
+
+			p += 4;
+			p += strspn(p, " \t");
+			tl = strcspn(p, " \t");
+			memcpy(topic, p, tl);
+			topic[tl] = '\0';
+			p += tl;
+			p += strspn(p, " \t");
+			pl = strlen(p);
+			while (pl > 0 && p[pl - 1] == '\r')
+				pl--;
+			return mqtt_event(topic, p, pl, ev);
+		}
 	}
 	for (char *t = strtok_r(copy, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save))
 	{
@@ -602,6 +705,14 @@ send_events(Event **evs, int n)
 	if (!exec_ok("COMMIT"))
 		return 0;				/* outcome unknown: a resend is harmless */
 	n_inserted += inserted;
+	if (trace)
+	{
+		long long	at = now_us();
+
+		/* Settled, whether inserted now or found there (the bench's clock). */
+		for (int i = 0; i < n; i++)
+			fprintf(trace, "%s\t%lld\n", evs[i]->f[0], at);
+	}
 	return n;
 }
 
@@ -788,6 +899,133 @@ open_input(void)
 	return fd;
 }
 
+/*
+ * MQTT: events arrive through on_message into the same batch as lines
+ * do, and leave it the same way (flush_batch: inserted, or spooled when
+ * the database is away).
+ */
+static struct timespec mqtt_batch_started;
+static bool mqtt_connected = false;
+
+static void
+on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+	char		pattern[512];
+	(void) obj;
+
+	if (rc != 0)
+	{
+		logmsg("MQTT broker refused the connection: %s", mosquitto_connack_string(rc));
+		return;
+	}
+	/* Everything under the prefix: a message on a wrong topic is rejected, not ignored. */
+	snprintf(pattern, sizeof pattern, "%s/#", mqtt_prefix);
+	rc = mosquitto_subscribe(mosq, NULL, pattern, 1);
+	if (rc != MOSQ_ERR_SUCCESS)
+		logmsg("cannot subscribe to %s: %s", pattern, mosquitto_strerror(rc));
+	else
+		logmsg("MQTT connected, subscribed to %s (QoS 1)", pattern);
+	mqtt_connected = true;
+}
+
+static void
+on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+	(void) mosq;
+	(void) obj;
+	if (mqtt_connected)
+		logmsg("MQTT connection lost (%s)", rc ? mosquitto_strerror(rc) : "asked");
+	mqtt_connected = false;
+}
+
+static void
+on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+	(void) mosq;
+	(void) obj;
+	n_lines++;
+	if (!mqtt_event(msg->topic, msg->payload ? (const char *) msg->payload : "",
+					msg->payloadlen > 0 ? (size_t) msg->payloadlen : 0, &batch[nbatch]) ||
+		!split_event(&batch[nbatch]))
+		return;
+	n_events++;
+	if (nbatch++ == 0)
+		clock_gettime(CLOCK_MONOTONIC, &mqtt_batch_started);
+	if (nbatch == batch_max)
+		flush_batch();
+}
+
+static void
+run_mqtt(void)
+{
+	struct mosquitto *mosq;
+	char		id[160];
+	struct timespec last_try;
+	int			rc;
+
+	mosquitto_lib_init();
+	if (mqtt_client_id == NULL)
+	{
+		snprintf(id, sizeof id, "mekatek-edge-%s", edge_id);
+		mqtt_client_id = id;
+	}
+	/*
+	 * clean_session false: the broker keeps the subscription and queues
+	 * QoS 1 messages while this edge is away (up to its
+	 * max_queued_messages), and hands them over when it is back.
+	 */
+	mosq = mosquitto_new(mqtt_client_id, false, NULL);
+	if (mosq == NULL)
+		die("cannot create the MQTT client: %s", strerror(errno));
+	if (mqtt_user)
+	{
+		/* The password from the environment, never the command line (ps shows that). */
+		rc = mosquitto_username_pw_set(mosq, mqtt_user, getenv("MEKATEK_MQTT_PASSWORD"));
+		if (rc != MOSQ_ERR_SUCCESS)
+			die("MQTT credentials: %s", mosquitto_strerror(rc));
+	}
+	mosquitto_connect_callback_set(mosq, on_connect);
+	mosquitto_disconnect_callback_set(mosq, on_disconnect);
+	mosquitto_message_callback_set(mosq, on_message);
+	clock_gettime(CLOCK_MONOTONIC, &last_try);
+	rc = mosquitto_connect(mosq, mqtt_host, mqtt_port, 30);
+	if (rc != MOSQ_ERR_SUCCESS)
+		logmsg("MQTT broker %s:%d unreachable: %s", mqtt_host, mqtt_port,
+			   rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+	while (!stop_requested)
+	{
+		int			timeout = 200;
+
+		if (nbatch > 0)
+		{
+			double		left = flush_ms - since_ms(&mqtt_batch_started);
+
+			timeout = left < 1 ? 1 : (int) left;
+		}
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_loop(mosq, timeout, 1);
+		else
+		{
+			usleep(timeout * 1000);
+			/* One reconnection attempt per second while the broker is away. */
+			if (since_ms(&last_try) >= 1000)
+			{
+				clock_gettime(CLOCK_MONOTONIC, &last_try);
+				rc = mosquitto_reconnect(mosq);
+			}
+		}
+		if (nbatch > 0 && since_ms(&mqtt_batch_started) >= flush_ms)
+			flush_batch();
+		if (spool_pending && nbatch == 0)
+			drain_spool();
+	}
+	/* Stopping: what arrived is delivered or spooled before we go. */
+	flush_batch();
+	mosquitto_disconnect(mosq);
+	mosquitto_destroy(mosq);
+	mosquitto_lib_cleanup();
+}
+
 static void
 usage(void)
 {
@@ -803,8 +1041,14 @@ usage(void)
 			"  -f, --flush-ms N      send a partial batch after N ms (default 200)\n"
 			"  -w, --wait S          at end of input, retry the spool for S seconds (default: forever)\n"
 			"  -q, --quiet\n"
+			"  -m, --mqtt HOST[:PORT]  subscribe to PREFIX/# on this broker (QoS 1) instead of reading lines\n"
+			"      --mqtt-prefix P   topic prefix (default mekatek)\n"
+			"      --mqtt-client-id ID  persistent session name (default mekatek-edge-EDGEID)\n"
+			"      --mqtt-user USER  password from the environment: MEKATEK_MQTT_PASSWORD\n"
+			"      --trace PATH      append \"ID<TAB>epoch microseconds\" per event at its COMMIT\n"
 			"lines: [@ID] visitor CAMERA ROOM in|out [N] [TIME]\n"
-			"       [@ID] rfid SCANNER UID LAB [TIME]\n", MAX_BATCH);
+			"       [@ID] rfid SCANNER UID LAB [TIME]\n"
+			"       mqtt TOPIC PAYLOAD  (a message, as the reject file keeps it)\n", MAX_BATCH);
 	exit(1);
 }
 
@@ -817,6 +1061,9 @@ main(int argc, char **argv)
 		{"rejects", required_argument, NULL, 'r'}, {"edge-id", required_argument, NULL, 'e'},
 		{"batch", required_argument, NULL, 'b'}, {"flush-ms", required_argument, NULL, 'f'},
 		{"wait", required_argument, NULL, 'w'}, {"quiet", no_argument, NULL, 'q'},
+		{"mqtt", required_argument, NULL, 'm'}, {"mqtt-prefix", required_argument, NULL, 'P'},
+		{"mqtt-client-id", required_argument, NULL, 'C'}, {"mqtt-user", required_argument, NULL, 'U'},
+		{"trace", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
 	};
 	int			c,
@@ -833,7 +1080,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 
 	gethostname(edge_id, sizeof edge_id - 1);
-	while ((c = getopt_long(argc, argv, "d:i:s:r:e:b:f:w:qh", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "d:i:s:r:e:b:f:w:qhm:", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -851,11 +1098,36 @@ main(int argc, char **argv)
 			case 'f': flush_ms = atoi(optarg); break;
 			case 'w': wait_s = atoi(optarg); break;
 			case 'q': quiet = true; break;
+			case 'm':
+				{
+					char	   *colon = strrchr(optarg, ':');
+
+					mqtt_host = optarg;
+					if (colon)
+					{
+						*colon = '\0';
+						mqtt_port = atoi(colon + 1);
+						if (mqtt_port < 1 || mqtt_port > 65535)
+							die("--mqtt: bad port \"%s\"", colon + 1);
+					}
+				}
+				break;
+			case 'P':
+				if (strlen(optarg) < 1 || strlen(optarg) > 200 || strpbrk(optarg, "#+"))
+					die("--mqtt-prefix must be 1 to 200 characters without '#' or '+'");
+				mqtt_prefix = optarg;
+				break;
+			case 'C': mqtt_client_id = optarg; break;
+			case 'U': mqtt_user = optarg; break;
+			case 'T': trace_path = optarg; break;
 			default: usage();
 		}
 	}
-	if (optind != argc || batch_max < 1 || batch_max > MAX_BATCH || flush_ms < 1)
+	if (optind != argc || batch_max < 1 || batch_max > MAX_BATCH || flush_ms < 1 ||
+		(mqtt_host && input_path))
 		usage();
+	if (trace_path && (trace = fopen(trace_path, "a")) == NULL)
+		die("cannot open trace \"%s\": %s", trace_path, strerror(errno));
 	start_us = now_us();
 
 	memset(&sa, 0, sizeof sa);
@@ -876,9 +1148,11 @@ main(int argc, char **argv)
 		spool_pending = true;
 		logmsg("spool %s holds %ld bytes from a previous run", spool_path, ftell(spool));
 	}
-	fd = open_input();
+	fd = mqtt_host ? -1 : open_input();
 
-	while (!stop_requested)
+	if (mqtt_host)
+		run_mqtt();
+	while (!stop_requested && !mqtt_host)
 	{
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int			timeout = 1000;
@@ -969,12 +1243,14 @@ main(int argc, char **argv)
 	flush_batch();
 	if (spool_pending)
 		spool_sync();
-	logmsg("lines %lld: events %lld, rejected %lld, blank or comment %lld; "
+	logmsg("%s %lld: events %lld, rejected %lld, blank or comment %lld; "
 		   "events: inserted %lld, duplicates %lld, refused by the server %lld, spooled %lld%s",
-		   n_lines, n_events, n_local_rejects, n_skipped,
+		   mqtt_host ? "messages" : "lines", n_lines, n_events, n_local_rejects, n_skipped,
 		   n_inserted, n_dups, n_refused, n_spooled,
 		   spool_pending ? " (spool not empty)" : "");
 	if (conn)
 		PQfinish(conn);
+	if (trace && fclose(trace) != 0)
+		die("cannot write trace \"%s\": %s", trace_path, strerror(errno));
 	return spool_pending ? 2 : 0;
 }

@@ -23,6 +23,9 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +8      the "fuzz" cluster                           test/scripts/core_fuzz.sh
 #   +9      PgBouncer (transaction pooling)              test/scripts/pos_webapp.sh
 #   +10..19 S3 peers, fault proxy, a port left closed    test/backup_s3/lib.sh (bk_port)
+#   +20     the "mqtt" cluster (stopped mid-test)        test/scripts/devices_mqtt.sh
+#   +21     mosquitto, the MQTT broker                   test/scripts/devices_mqtt.sh
+#   +22     mosquitto for the devices bench              test/bench/devices/run.sh
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
 #   +42     bench cluster: geo                           test/bench/geo/run.sh
@@ -37,6 +40,7 @@ declare -A MK_PORT_OFFSET=(
     [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [notify]=5 [telegram]=6
     [creds]=7 [fuzz]=8 [pgbouncer]=9
     [s3_first]=10 [s3_last]=19
+    [mqtt]=20 [mqtt_broker]=21 [bench_mqtt_broker]=22
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
     [bench_ledger]=46
@@ -56,6 +60,33 @@ mk_private() {
     cluster=$MK_ROOT/test/harness/cluster.sh
     dir=$MK_BUILD/$1
     sock=$dir/run
+}
+
+# mk_mosquitto DIR PORT: start Debian's mosquitto on 127.0.0.1:PORT in the
+# background (its pid in DIR/mosquitto.pid, its log in DIR/mosquitto.log),
+# with room for the queues of a test (max_queued_messages).
+mk_mosquitto() {
+    local dir=$1 port=$2 i
+    mkdir -p "$dir"
+    cat >"$dir/mosquitto.conf" <<CONF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 100000
+max_inflight_messages 1000
+log_dest stderr
+log_type error
+log_type warning
+CONF
+    [ "$(id -u)" = 0 ] && echo "user root" >>"$dir/mosquitto.conf"
+    /usr/sbin/mosquitto -c "$dir/mosquitto.conf" 2>"$dir/mosquitto.log" &
+    echo $! >"$dir/mosquitto.pid"
+    for i in $(seq 1 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    cat "$dir/mosquitto.log" >&2
+    mk_die "mosquitto did not start on port $port"
 }
 
 mk_log() { printf '== %s\n' "$*" >&2; }

@@ -3,7 +3,7 @@
 -- it just inserted (RETURNING needs SELECT).  The triggers still maintain
 -- the tables the device cannot touch (they run SECURITY DEFINER).
 BEGIN;
-SELECT plan(34);
+SELECT plan(37);
 
 -- The matrix, read from the catalogue: schema-wide, nothing else.
 SELECT is_empty($$
@@ -39,6 +39,19 @@ SELECT ok(has_table_privilege('mekatek_analyst', 'mekatek.visitor_minute', 'SELE
           'analysts read the visitor report and the lab items');
 SELECT ok(NOT has_table_privilege('mekatek_analyst', 'mekatek.visitor_event', 'INSERT'),
           'analysts insert no events');
+SELECT ok(has_table_privilege('mekatek_analyst', 'mekatek.visitor_hourly', 'SELECT')
+          AND has_table_privilege('mekatek_analyst', 'mekatek.rfid_daily', 'SELECT')
+          AND has_function_privilege('mekatek_analyst', 'mekatek.device_rollup_absorb()', 'EXECUTE')
+          AND NOT has_table_privilege('mekatek_analyst', 'mekatek.visitor_hourly', 'UPDATE'),
+          'analysts read the rollups and may bring them up to date, nothing more');
+SELECT ok(NOT has_table_privilege('mekatek_device', 'mekatek.visitor_hourly', 'SELECT')
+          AND NOT has_table_privilege('mekatek_admin', 'mekatek.visitor_rollup_pending', 'SELECT')
+          AND NOT has_table_privilege('mekatek_admin', 'mekatek.rfid_rollup_pending', 'INSERT'),
+          'pending rollup rows are reached only through the triggers and device_rollup_absorb');
+SELECT ok(has_function_privilege('mekatek_admin', 'mekatek.device_apply_retention()', 'EXECUTE')
+          AND NOT has_function_privilege('mekatek_analyst', 'mekatek.device_apply_retention()', 'EXECUTE')
+          AND NOT has_function_privilege('mekatek_admin', 'mekatek.device_retention_table(text, text, text, text, text, timestamptz, text)', 'EXECUTE'),
+          'only admins apply the retention, and nobody calls its per-table step');
 SELECT is_empty($$
     SELECT c.oid::regclass::text FROM pg_class c
      WHERE c.oid IN ('mekatek.rfid_scan'::regclass, 'mekatek.visitor_event'::regclass,

@@ -132,3 +132,13 @@ SELECT mekatek.door_access('front', '04D693CAA36580');
 INSERT INTO mekatek.device (device_id, kind, heartbeat_interval) VALUES ('cam-2', 'camera', '30 s');
 SELECT mekatek.device_heartbeat('cam-2'), mekatek.device_heartbeat('lab-2');
 \endif
+-- devices' rollups (0.2.0): absorb the day so far, then leave one camera
+-- batch and one scan pending, so that both steps' tables hold rows.
+SELECT to_regclass('mekatek.visitor_rollup_pending') IS NOT NULL AS has_device_rollups \gset
+\if :has_device_rollups
+SELECT mekatek.device_rollup_absorb() > 0 AS absorbed;
+INSERT INTO mekatek.visitor_event (camera, room_id, direction, n, seen_at)
+VALUES ('cam-2', 'lobby', 'out', 1, timestamptz '2024-05-01 09:10:30+07');
+INSERT INTO mekatek.rfid_scan (scanner, uid, lab, scanned_at)
+VALUES ('lab-2', '04D693CAA36580', 'LAB-FISIKA', now());
+\endif

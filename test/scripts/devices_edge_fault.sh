@@ -6,6 +6,7 @@
 # Runs its own private cluster ("edge", port MK_EDGE_PORT or MK_TEST_PORT+1,
 # see test/harness/common.sh) so that stopping it disturbs no other test.
 source "$(dirname "$0")/../harness/common.sh"
+source "$MK_ROOT/test/devices/lib.sh"
 root=$MK_ROOT
 bindir=${MK_BINDIR:?MK_BINDIR must point at the PostgreSQL binaries}
 port=${MK_EDGE_PORT:-$(mk_port edge)}
@@ -15,16 +16,7 @@ work=$root/build/edge-fault
 sock=$root/build/edge/run
 N=10000
 
-# The port can be taken for a moment by some client's ephemeral port on a
-# busy machine: try a few times before calling it a failure.
-start_cluster() { # fresh|start
-    local i
-    for i in 1 2 3 4 5; do
-        MK_FAST=1 bash "$cluster" "$1" edge "$port" "$bindir" >/dev/null 2>"$work/cluster.err" && return 0
-        sleep 1
-    done
-    cat "$work/cluster.err"; return 1
-}
+start_cluster() { dv_cluster "$1" edge "$port" "$work"; }
 
 [ -x "$edge" ] || make -s -C "$root" src/edge/mekatek-edge
 rm -rf "$work"; mkdir -p "$work"
@@ -164,7 +156,9 @@ python3 - "$work/garbage.txt" <<'PY'
 import random, sys
 random.seed(7)
 words = [b"visitor", b"rfid", b"in", b"out", b"resto", b"cam-9", b"04D693CAA36580", b"LAB-1",
-         b"@x", b"@", b"2024-05-01T10:00:00+07", b"-1", b"0", b"99999", b"1", b"\xff\xfe", b"\x00", b"#"]
+         b"@x", b"@", b"2024-05-01T10:00:00+07", b"-1", b"0", b"99999", b"1", b"\xff\xfe", b"\x00", b"#",
+         b"mqtt", b"mekatek/visitor/cam-9", b"mekatek/rfid/sc-9", b'{"room": "resto", "dir": "in", "id": "z"}',
+         b'{"uid": "04D693CAA36580", "lab": "LAB-1", "time": 1764583200}', b"{", b"}", b'"n":', b"[", b'"\\u0000"']
 with open(sys.argv[1], "wb") as f:
     for i in range(3000):
         r = random.random()

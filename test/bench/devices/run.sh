@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Device events: four clients (pgbench, -c 4) insert visitor events for
-# MK_BENCH_SECONDS (default 60) each, with the C trigger keeping
-# room_occupancy and without it (trigger disabled, same table and indexes),
+# MK_BENCH_SECONDS (default 60) each, with the triggers (the C trigger
+# keeping room_occupancy, then the rollups) and without them (disabled,
+# same table and indexes),
 # side by side: events per second of both and the ratio.
 #   batch  : 100 events per INSERT (what mekatek-edge sends), 8 rooms
 #   single : 1 event per INSERT, each its own transaction (a bare device)
@@ -23,7 +24,9 @@
 # are bound by fsync at ~1,000 commits/s here).
 # Then the capacity notification latency (commit to listener, p50/p99)
 # measured by a small libpq listener while the four clients keep inserting.
-# MK_BENCH_WORKLOADS picks workloads (default "batch single rfid");
+# Then (workload "mqtt", test/bench/devices/mqtt.sh) mekatek-edge fed by
+# MQTT against its line input: events/s and publish-to-commit latency.
+# MK_BENCH_WORKLOADS picks workloads (default "batch single rfid mqtt");
 # MK_BENCH_ROUNDS (default 1) repeats each without/with pair and prints the
 # medians.  The bench server is sized like a production server for this
 # load: shared_buffers 2GB (the items and their indexes fit), max_wal_size
@@ -106,14 +109,16 @@ triggers() { # ENABLE|DISABLE workload: empty the tables, then switch
         psql -c "TRUNCATE mekatek.visitor_event, mekatek.capacity_alert" \
              -c "UPDATE mekatek.room_occupancy SET entered = 0, exited = 0, miscounted = 0, inside = 0" \
              -c "CHECKPOINT" \
-             -c "ALTER TABLE mekatek.visitor_event $1 TRIGGER visitor_event_apply"
+             -c "ALTER TABLE mekatek.visitor_event $1 TRIGGER USER"
     fi
 }
 
 echo "4 clients, $secs s per measurement, $(nproc) cores (shared)"
 printf '%-8s %18s %18s %8s\n' workload "with trigger ev/s" "no trigger ev/s" cost
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-for w in ${MK_BENCH_WORKLOADS:-batch single rfid}; do
+workloads=${MK_BENCH_WORKLOADS:-batch single rfid mqtt}
+for w in $workloads; do
+    [ "$w" = mqtt ] && continue
     per=100; [ "$w" = single ] && per=1
     offs= ons= costs=
     for r in $(seq "$rounds"); do
@@ -145,3 +150,4 @@ SELECT 'lab items: ' || string_agg(state || ' ' || n, ', ' ORDER BY state)
 SELECT 'invariant inside = entered - exited + miscounted broken on ' || count(*) || ' rooms (want 0)'
   FROM mekatek.room_occupancy WHERE inside <> entered - exited + miscounted OR inside < 0;
 SQL
+case " $workloads " in *" mqtt "*) source "$here/mqtt.sh" ;; esac
