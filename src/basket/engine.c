@@ -1465,14 +1465,13 @@ bk_cmp_lexkey(const BkLexKey *x, const BkLexKey *y, const BkLexArg *arg)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* sets[0 .. n-1] (items sorted, < nitems) in lexicographic order */
-static BasketItemset *
+/* Sort sets[0 .. n-1] (items sorted, < nitems) lexicographically. */
+static void
 bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 {
 	int			bits = 1;
 	BkLexArg	arg;
 	BkLexKey   *k;
-	BasketItemset *sorted;
 
 	while (bits < 32 && ((int64) 1 << bits) < (int64) nitems + 1)
 		bits++;
@@ -1492,12 +1491,30 @@ bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 	CHECK_FOR_INTERRUPTS();
 	bk_sort_lexkeys(k, n, &arg);
 	CHECK_FOR_INTERRUPTS();
-	sorted = bk_alloc(e, sizeof(BasketItemset) * Max(n, 1));
-	for (int64 s = 0; s < n; s++)
-		sorted[s] = sets[k[s].set];
+	/* sets[i] = the old sets[k[i].set], cycle by cycle, in place */
+	for (int64 i = 0; i < n; i++)
+	{
+		BasketItemset first;
+		int64		j = i;
+
+		if (k[i].set == i)
+			continue;
+		first = sets[i];
+		for (;;)
+		{
+			int64		from = k[j].set;
+
+			k[j].set = (int32) j;
+			if (from == i)
+			{
+				sets[j] = first;
+				break;
+			}
+			sets[j] = sets[from];
+			j = from;
+		}
+	}
 	bk_free(e, k, sizeof(BkLexKey) * Max(n, 1));
-	bk_free(e, sets, sizeof(BasketItemset) * Max(n, 1));
-	return sorted;
 }
 
 /*
@@ -1538,19 +1555,33 @@ bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 	BasketItemset *sets;
 	Size		nslots = 16;
 
+	/*
+	 * The mining arrays become the result in place (the slack of their
+	 * doubling given back first): a second copy of every itemset was the
+	 * peak of the engine's memory on dense data.
+	 */
+	StaticAssertStmt(sizeof(BkSet) == sizeof(BasketItemset),
+					 "a mined set becomes a result itemset in place");
+	e->setitems = bk_shrink(e, e->setitems, sizeof(int32) * e->capsetitems,
+							sizeof(int32) * Max(e->nsetitems, 1));
+	e->capsetitems = Max(e->nsetitems, 1);
 	for (int64 k = 0; k < e->nsetitems; k++)
 		e->setitems[k] = newidx[e->setitems[k]];
-	sets = bk_alloc(e, sizeof(BasketItemset) * Max(e->nsets, 1));
+	sets = bk_shrink(e, e->sets, sizeof(BkSet) * e->capsets,
+					 sizeof(BasketItemset) * Max(e->nsets, 1));
+	e->sets = NULL;
+	if (sets == NULL)
+		sets = bk_alloc0(e, sizeof(BasketItemset));
 	for (int64 s = 0; s < e->nsets; s++)
 	{
-		sets[s].len = e->sets[s].len;
-		sets[s].items = e->setitems + e->sets[s].off;
-		sets[s].count = e->sets[s].count;
+		BkSet		m = ((BkSet *) sets)[s];
+
+		sets[s].len = m.len;
+		sets[s].items = e->setitems + m.off;
+		sets[s].count = m.count;
 		basket_sort_ids(sets[s].items, sets[s].len);
 	}
-	bk_free(e, e->sets, sizeof(BkSet) * e->capsets);
-	e->sets = NULL;
-	sets = bk_sort_sets(e, sets, e->nsets, res->nitems);
+	bk_sort_sets(e, sets, e->nsets, res->nitems);
 
 	/* load at most 3/4: linear probing stays short, 8 bytes a slot */
 	while (nslots * 3 < (Size) e->nsets * 4)
@@ -2276,21 +2307,17 @@ static int32 *
 bk_sets_by_count(BasketEngine *e, const BasketResult *res)
 {
 	int64		n = res->nitemsets;
-	BkKey	   *k = bk_alloc(e, sizeof(BkKey) * Max(n, 1));
+	uint64	   *k = bk_alloc(e, sizeof(uint64) * Max(n, 1));
 	int32	   *order;
 
+	/* count descending, then index: counts and indexes are below 2^31 */
 	for (int64 s = 0; s < n; s++)
-	{
-		k[s].k1 = (double) res->itemsets[s].count;
-		k[s].k2 = 0;
-		k[s].a = (int32) s;
-		k[s].c = -1;
-	}
-	bk_sort_keys(k, n);
+		k[s] = ((uint64) (PG_INT32_MAX - res->itemsets[s].count) << 32) | (uint64) s;
+	bk_sort_words(k, n);
 	order = bk_alloc(e, sizeof(int32) * Max(n, 1));
 	for (int64 s = 0; s < n; s++)
-		order[s] = k[s].a;
-	bk_free(e, k, sizeof(BkKey) * Max(n, 1));
+		order[s] = (int32) (uint32) k[s];
+	bk_free(e, k, sizeof(uint64) * Max(n, 1));
 	return order;
 }
 
