@@ -102,8 +102,10 @@ typedef struct BkExt
 {
 	int32		item;
 	int32		n;				/* tids */
-	int32		cap;			/* allocated tids, for the accounting */
+	int32		cap;			/* allocated ints (tids and weights), for the accounting */
 	int32	   *tids;
+	int32	   *w;				/* the tids' weights, only when e->weighted */
+	int64		count;			/* their summed weight: the itemset's count */
 } BkExt;
 
 struct BasketEngine
@@ -144,6 +146,7 @@ struct BasketEngine
 	int32	   *prefix;			/* current prefix, deepest first unused */
 	int32	   *titems;			/* transactions: ranks ascending, each ended by -1 */
 	int64		ntitems;
+	bool		weighted;		/* reduced: a basket ends with -(its weight) */
 	int64	   *loff;			/* tid lists per rank, [nfreq + 1] */
 	int32	   *ltids;
 
@@ -893,6 +896,49 @@ bk_intersect(const int32 *a, int32 na, const int32 *b, int32 nb, int32 *out, int
 }
 
 /*
+ * out = a & b with the weights of the common tids in outw (*nout of them);
+ * returns their summed weight.  ra and rb are the summed weights of a and
+ * b: it gives up, returning less than minc, as soon as the weight left in
+ * either list cannot reach minc.
+ */
+static int64
+bk_intersect_w(const int32 *a, const int32 *wa, int32 na, int64 ra,
+			   const int32 *b, const int32 *wb, int32 nb, int64 rb,
+			   int32 *out, int32 *outw, int32 *nout, int64 minc)
+{
+	int64		c = 0;
+	int32		i = 0;
+	int32		j = 0;
+	int32		k = 0;
+
+	while (i < na && j < nb)
+	{
+		if (a[i] < b[j])
+		{
+			ra -= wa[i++];
+			if (c + ra < minc)
+				break;
+		}
+		else if (a[i] > b[j])
+		{
+			rb -= wb[j++];
+			if (c + rb < minc)
+				break;
+		}
+		else
+		{
+			out[k] = a[i];
+			outw[k++] = wa[i];
+			c += wa[i];
+			ra -= wa[i++];
+			rb -= wb[j++];
+		}
+	}
+	*nout = k;
+	return c;
+}
+
+/*
  * Eclat below the prefix e->prefix[0 .. plen-1]: ext[] are its frequent
  * one-item extensions (each already emitted) with their tid lists.
  */
@@ -914,18 +960,27 @@ bk_eclat(BasketEngine *e, int plen, BkExt *ext, int32 m)
 		e->prefix[plen] = ext[i].item;
 		for (int32 j = i + 1; j < m; j++)
 		{
-			int32		cap = Min(ext[i].n, ext[j].n);
+			int32		n = Min(ext[i].n, ext[j].n);
+			int32		cap = e->weighted ? 2 * n : n;
 			int32	   *buf = bk_alloc(e, sizeof(int32) * cap);
-			int32		c = bk_intersect(ext[i].tids, ext[i].n, ext[j].tids, ext[j].n,
-										 buf, e->minc);
+			int64		c;
 
+			if (e->weighted)
+				c = bk_intersect_w(ext[i].tids, ext[i].w, ext[i].n, ext[i].count,
+								   ext[j].tids, ext[j].w, ext[j].n, ext[j].count,
+								   buf, buf + n, &n, e->minc);
+			else
+				n = c = bk_intersect(ext[i].tids, ext[i].n, ext[j].tids, ext[j].n,
+									 buf, e->minc);
 			if (c >= e->minc)
 			{
 				bk_emit(e, e->prefix, plen + 1, ext[j].item, c);
 				next[nm].item = ext[j].item;
-				next[nm].n = c;
+				next[nm].n = n;
 				next[nm].cap = cap;
 				next[nm].tids = buf;
+				next[nm].w = e->weighted ? buf + cap / 2 : NULL;
+				next[nm].count = c;
 				nm++;
 			}
 			else
@@ -1172,6 +1227,8 @@ bk_mine_deep(BasketEngine *e)
 	int32	   *cnt = bk_alloc0(e, sizeof(int32) * nf);
 	int32	   *pos = bk_alloc(e, sizeof(int32) * nf);
 	int32	   *touched = bk_alloc(e, sizeof(int32) * nf);
+	/* reduced baskets: cnt sums weights, occ counts baskets (list lengths) */
+	int32	   *occ = e->weighted ? bk_alloc0(e, sizeof(int32) * nf) : cnt;
 
 	e->prefix = bk_alloc(e, sizeof(int32) * ((Size) nf + 1));
 	memset(pos, 0xff, sizeof(int32) * nf);
@@ -1205,6 +1262,22 @@ bk_mine_deep(BasketEngine *e)
 			if (q + BK_PREFETCH < loff[a + 1])
 				__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
+			if (e->weighted)
+			{
+				const int32 *end = p;
+				int32		w;
+
+				while (*end >= 0)
+					end++;
+				w = -*end;
+				for (; p < end; p++)
+				{
+					if (occ[*p]++ == 0)
+						touched[nt++] = *p;
+					cnt[*p] += w;
+				}
+				continue;
+			}
 			for (; *p >= 0; p++)
 				if (cnt[*p]++ == 0)
 					touched[nt++] = *p;
@@ -1216,18 +1289,19 @@ bk_mine_deep(BasketEngine *e)
 			if (cnt[b] >= e->minc)
 				touched[ne++] = b;
 			else
-				cnt[b] = 0;
+				cnt[b] = occ[b] = 0;
 		}
 		basket_sort_ids(touched, ne);
 		e->prefix[0] = a;
 		for (int32 i = 0; i < ne; i++)
 			bk_emit(e, e->prefix, 1, touched[i], cnt[touched[i]]);
 
-		if (ne >= 2 && e->max_len >= 3 && bk_dense(cnt, touched, ne, loff[a + 1] - loff[a]))
+		if (ne >= 2 && e->max_len >= 3 && !e->weighted &&
+			bk_dense(cnt, touched, ne, loff[a + 1] - loff[a]))
 		{
 			bk_deep_bits(e, a, loff, ltids, touched, ne, pos);
 			for (int32 i = 0; i < ne; i++)
-				cnt[touched[i]] = 0;
+				cnt[touched[i]] = 0;	/* never weighted: occ is cnt */
 		}
 		else if (ne >= 2 && e->max_len >= 3)
 		{
@@ -1238,7 +1312,7 @@ bk_mine_deep(BasketEngine *e)
 			int32	   *buf;
 
 			for (int32 i = 0; i < ne; i++)
-				total += cnt[touched[i]];
+				total += occ[touched[i]] * (e->weighted ? 2 : 1);
 			buf = bk_alloc(e, sizeof(int32) * total);
 			total = 0;
 			for (int32 i = 0; i < ne; i++)
@@ -1247,31 +1321,46 @@ bk_mine_deep(BasketEngine *e)
 
 				ext[i].item = b;
 				ext[i].n = 0;
-				ext[i].cap = cnt[b];
+				ext[i].cap = occ[b] * (e->weighted ? 2 : 1);
 				ext[i].tids = buf + total;
-				total += cnt[b];
+				ext[i].w = e->weighted ? buf + total + occ[b] : NULL;
+				ext[i].count = cnt[b];
+				total += ext[i].cap;
 				pos[b] = i;
 			}
 			for (int64 q = loff[a]; q < loff[a + 1]; q++)
 			{
 				int32		t = ltids[q];
 				const int32 *p = titems + t + 1;
+				int32		w = 1;
 
 				if (q + BK_PREFETCH < loff[a + 1])
 					__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
+				if (e->weighted)
+				{
+					const int32 *end = p;
+
+					while (*end >= 0)
+						end++;
+					w = -*end;
+				}
 				for (; *p >= 0; p++)
 				{
 					int32		i = pos[*p];
 
 					if (i >= 0)
+					{
+						if (ext[i].w)
+							ext[i].w[ext[i].n] = w;
 						ext[i].tids[ext[i].n++] = t;
+					}
 				}
 			}
 			for (int32 i = 0; i < ne; i++)
 			{
 				pos[touched[i]] = -1;
-				cnt[touched[i]] = 0;
+				cnt[touched[i]] = occ[touched[i]] = 0;
 			}
 			bk_eclat(e, 1, ext, ne);
 			bk_free(e, buf, sizeof(int32) * total);
@@ -1279,9 +1368,11 @@ bk_mine_deep(BasketEngine *e)
 		}
 		else
 			for (int32 i = 0; i < ne; i++)
-				cnt[touched[i]] = 0;
+				cnt[touched[i]] = occ[touched[i]] = 0;
 	}
 
+	if (occ != cnt)
+		bk_free(e, occ, sizeof(int32) * nf);
 	bk_free(e, touched, sizeof(int32) * nf);
 	bk_free(e, pos, sizeof(int32) * nf);
 	bk_free(e, cnt, sizeof(int32) * nf);
@@ -1372,6 +1463,111 @@ bk_recode(BasketEngine *e, const int64 *off, int32 *items, Size itemsbytes,
 	e->titems = bk_shrink(e, items, itemsbytes, sizeof(int32) * (w + 1));
 	e->ntitems = w;
 	return Min(itemsbytes, sizeof(int32) * (w + 1));
+}
+
+/*
+ * Transaction reduction, as Borgelt's programs do it (tbg_reduce): identical
+ * recoded baskets become one, ended by -(their number) instead of -1, and
+ * every count sums those weights.  Large inputs repeat baskets (a retail
+ * set copied 57 times holds each one 57 times): the walks over a prefix's
+ * baskets, which miss the cache on every basket, shrink with them.  Done
+ * only on sparse baskets (the bitset Eclat of dense ones needs unit weights,
+ * and measured faster on mushroom than weighted lists) and when it at least
+ * halves them.  Returns the bytes titems holds afterwards.
+ */
+static bool
+bk_same_basket(const int32 *a, const int32 *b)
+{
+	for (;; a++, b++)
+	{
+		if (*a != *b && (*a >= 0 || *b >= 0))
+			return false;
+		if (*a < 0)
+			return true;
+	}
+}
+
+/* Baskets met (the first of each kind stays); compacts them when compact. */
+static int64
+bk_reduce_pass(BasketEngine *e, int32 *slots, uint32 mask, bool compact)
+{
+	int32	   *t = e->titems;
+	int64		n = e->ntitems;
+	int64		w = 0;
+	int64		kinds = 0;
+	int64		nb = 0;
+
+	for (int64 s = 0; s < n; nb++)
+	{
+		int64		len = 0;
+		uint32		i;
+
+		if ((nb & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		while (t[s + len] >= 0)
+			len++;
+		i = hash_bytes((const unsigned char *) (t + s), (int) (sizeof(int32) * len)) & mask;
+		for (;;)
+		{
+			int32		v = slots[i];
+
+			if (v == 0)
+			{
+				kinds++;
+				if (compact)
+				{
+					memmove(t + w, t + s, sizeof(int32) * len);
+					t[w + len] = -1;
+					slots[i] = (int32) w + 1;
+					w += len + 1;
+				}
+				else
+					slots[i] = (int32) s + 1;
+				break;
+			}
+			if (bk_same_basket(t + v - 1, t + s))
+			{
+				if (compact)
+					t[v - 1 + len]--;
+				break;
+			}
+			i = (i + 1) & mask;
+		}
+		s += len + 1;
+	}
+	if (compact)
+		e->ntitems = w;
+	return kinds * 2 <= nb ? kinds : -1;
+}
+
+static Size
+bk_reduce(BasketEngine *e, Size tbytes)
+{
+	int64		nb = 0;
+	Size		nslots = 16;
+	int32	   *slots;
+
+	for (int64 k = 0; k < e->ntitems; k++)
+		nb += e->titems[k] < 0;
+	/* dense baskets (more than one in sixteen items each) keep the bitsets */
+	if (nb < 2 || (e->ntitems - nb) * 16 >= nb * e->nfreq)
+		return tbytes;
+	while (nslots < (Size) nb * 2)
+		nslots *= 2;
+	slots = bk_alloc0(e, sizeof(int32) * nslots);
+	if (bk_reduce_pass(e, slots, (uint32) (nslots - 1), false) >= 0)
+	{
+		memset(slots, 0, sizeof(int32) * nslots);
+		ereport(DEBUG1,
+				(errmsg_internal("basket: %lld baskets of two or more frequent items reduced to %lld kinds",
+								 (long long) nb,
+								 (long long) bk_reduce_pass(e, slots, (uint32) (nslots - 1), true))));
+		e->weighted = true;
+		e->titems = bk_shrink(e, e->titems, tbytes, sizeof(int32) * (e->ntitems + 1));
+		tbytes = Min(tbytes, sizeof(int32) * (e->ntitems + 1));
+	}
+	bk_free(e, slots, sizeof(int32) * nslots);
+	return tbytes;
 }
 
 /*
@@ -1660,6 +1856,7 @@ basket_engine_mine(BasketEngine *e, const BasketOptions *o)
 		Size		tbytes = bk_recode(e, off, items, itemsbytes, icount, rank2item);
 
 		bk_free(e, off, e->offbytes);
+		tbytes = bk_reduce(e, tbytes);
 		bk_mine_deep(e);
 		bk_free(e, e->titems, tbytes);
 		e->titems = NULL;
