@@ -102,8 +102,10 @@ typedef struct BkExt
 {
 	int32		item;
 	int32		n;				/* tids */
-	int32		cap;			/* allocated tids, for the accounting */
+	int32		cap;			/* allocated ints (tids and weights), for the accounting */
 	int32	   *tids;
+	int32	   *w;				/* the tids' weights, only when e->weighted */
+	int64		count;			/* their summed weight: the itemset's count */
 } BkExt;
 
 struct BasketEngine
@@ -144,6 +146,7 @@ struct BasketEngine
 	int32	   *prefix;			/* current prefix, deepest first unused */
 	int32	   *titems;			/* transactions: ranks ascending, each ended by -1 */
 	int64		ntitems;
+	bool		weighted;		/* reduced: a basket ends with -(its weight) */
 	int64	   *loff;			/* tid lists per rank, [nfreq + 1] */
 	int32	   *ltids;
 
@@ -155,8 +158,10 @@ struct BasketEngine
 	int64		capsetitems;
 
 	/* the result's itemsets by their items: index + 1, 0 = empty */
-	int32	   *hslots;
+	uint64	   *hslots;		/* fingerprint << 32 | (index + 1), 0 = empty */
+	uint64	   *hg;				/* [nitems] an item's share of a set's hash */
 	uint32		hmask;
+	bool		hverify;		/* two sets on one chain share a fingerprint */
 };
 
 /* ---------------------------------------------------------------------
@@ -892,6 +897,49 @@ bk_intersect(const int32 *a, int32 na, const int32 *b, int32 nb, int32 *out, int
 }
 
 /*
+ * out = a & b with the weights of the common tids in outw (*nout of them);
+ * returns their summed weight.  ra and rb are the summed weights of a and
+ * b: it gives up, returning less than minc, as soon as the weight left in
+ * either list cannot reach minc.
+ */
+static int64
+bk_intersect_w(const int32 *a, const int32 *wa, int32 na, int64 ra,
+			   const int32 *b, const int32 *wb, int32 nb, int64 rb,
+			   int32 *out, int32 *outw, int32 *nout, int64 minc)
+{
+	int64		c = 0;
+	int32		i = 0;
+	int32		j = 0;
+	int32		k = 0;
+
+	while (i < na && j < nb)
+	{
+		if (a[i] < b[j])
+		{
+			ra -= wa[i++];
+			if (c + ra < minc)
+				break;
+		}
+		else if (a[i] > b[j])
+		{
+			rb -= wb[j++];
+			if (c + rb < minc)
+				break;
+		}
+		else
+		{
+			out[k] = a[i];
+			outw[k++] = wa[i];
+			c += wa[i];
+			ra -= wa[i++];
+			rb -= wb[j++];
+		}
+	}
+	*nout = k;
+	return c;
+}
+
+/*
  * Eclat below the prefix e->prefix[0 .. plen-1]: ext[] are its frequent
  * one-item extensions (each already emitted) with their tid lists.
  */
@@ -913,18 +961,27 @@ bk_eclat(BasketEngine *e, int plen, BkExt *ext, int32 m)
 		e->prefix[plen] = ext[i].item;
 		for (int32 j = i + 1; j < m; j++)
 		{
-			int32		cap = Min(ext[i].n, ext[j].n);
+			int32		n = Min(ext[i].n, ext[j].n);
+			int32		cap = e->weighted ? 2 * n : n;
 			int32	   *buf = bk_alloc(e, sizeof(int32) * cap);
-			int32		c = bk_intersect(ext[i].tids, ext[i].n, ext[j].tids, ext[j].n,
-										 buf, e->minc);
+			int64		c;
 
+			if (e->weighted)
+				c = bk_intersect_w(ext[i].tids, ext[i].w, ext[i].n, ext[i].count,
+								   ext[j].tids, ext[j].w, ext[j].n, ext[j].count,
+								   buf, buf + n, &n, e->minc);
+			else
+				n = c = bk_intersect(ext[i].tids, ext[i].n, ext[j].tids, ext[j].n,
+									 buf, e->minc);
 			if (c >= e->minc)
 			{
 				bk_emit(e, e->prefix, plen + 1, ext[j].item, c);
 				next[nm].item = ext[j].item;
-				next[nm].n = c;
+				next[nm].n = n;
 				next[nm].cap = cap;
 				next[nm].tids = buf;
+				next[nm].w = e->weighted ? buf + cap / 2 : NULL;
+				next[nm].count = c;
 				nm++;
 			}
 			else
@@ -1171,6 +1228,8 @@ bk_mine_deep(BasketEngine *e)
 	int32	   *cnt = bk_alloc0(e, sizeof(int32) * nf);
 	int32	   *pos = bk_alloc(e, sizeof(int32) * nf);
 	int32	   *touched = bk_alloc(e, sizeof(int32) * nf);
+	/* reduced baskets: cnt sums weights, occ counts baskets (list lengths) */
+	int32	   *occ = e->weighted ? bk_alloc0(e, sizeof(int32) * nf) : cnt;
 
 	e->prefix = bk_alloc(e, sizeof(int32) * ((Size) nf + 1));
 	memset(pos, 0xff, sizeof(int32) * nf);
@@ -1204,6 +1263,22 @@ bk_mine_deep(BasketEngine *e)
 			if (q + BK_PREFETCH < loff[a + 1])
 				__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
+			if (e->weighted)
+			{
+				const int32 *end = p;
+				int32		w;
+
+				while (*end >= 0)
+					end++;
+				w = -*end;
+				for (; p < end; p++)
+				{
+					if (occ[*p]++ == 0)
+						touched[nt++] = *p;
+					cnt[*p] += w;
+				}
+				continue;
+			}
 			for (; *p >= 0; p++)
 				if (cnt[*p]++ == 0)
 					touched[nt++] = *p;
@@ -1215,18 +1290,19 @@ bk_mine_deep(BasketEngine *e)
 			if (cnt[b] >= e->minc)
 				touched[ne++] = b;
 			else
-				cnt[b] = 0;
+				cnt[b] = occ[b] = 0;
 		}
 		basket_sort_ids(touched, ne);
 		e->prefix[0] = a;
 		for (int32 i = 0; i < ne; i++)
 			bk_emit(e, e->prefix, 1, touched[i], cnt[touched[i]]);
 
-		if (ne >= 2 && e->max_len >= 3 && bk_dense(cnt, touched, ne, loff[a + 1] - loff[a]))
+		if (ne >= 2 && e->max_len >= 3 && !e->weighted &&
+			bk_dense(cnt, touched, ne, loff[a + 1] - loff[a]))
 		{
 			bk_deep_bits(e, a, loff, ltids, touched, ne, pos);
 			for (int32 i = 0; i < ne; i++)
-				cnt[touched[i]] = 0;
+				cnt[touched[i]] = 0;	/* never weighted: occ is cnt */
 		}
 		else if (ne >= 2 && e->max_len >= 3)
 		{
@@ -1237,7 +1313,7 @@ bk_mine_deep(BasketEngine *e)
 			int32	   *buf;
 
 			for (int32 i = 0; i < ne; i++)
-				total += cnt[touched[i]];
+				total += occ[touched[i]] * (e->weighted ? 2 : 1);
 			buf = bk_alloc(e, sizeof(int32) * total);
 			total = 0;
 			for (int32 i = 0; i < ne; i++)
@@ -1246,31 +1322,46 @@ bk_mine_deep(BasketEngine *e)
 
 				ext[i].item = b;
 				ext[i].n = 0;
-				ext[i].cap = cnt[b];
+				ext[i].cap = occ[b] * (e->weighted ? 2 : 1);
 				ext[i].tids = buf + total;
-				total += cnt[b];
+				ext[i].w = e->weighted ? buf + total + occ[b] : NULL;
+				ext[i].count = cnt[b];
+				total += ext[i].cap;
 				pos[b] = i;
 			}
 			for (int64 q = loff[a]; q < loff[a + 1]; q++)
 			{
 				int32		t = ltids[q];
 				const int32 *p = titems + t + 1;
+				int32		w = 1;
 
 				if (q + BK_PREFETCH < loff[a + 1])
 					__builtin_prefetch(titems + ltids[q + BK_PREFETCH]);
 
+				if (e->weighted)
+				{
+					const int32 *end = p;
+
+					while (*end >= 0)
+						end++;
+					w = -*end;
+				}
 				for (; *p >= 0; p++)
 				{
 					int32		i = pos[*p];
 
 					if (i >= 0)
+					{
+						if (ext[i].w)
+							ext[i].w[ext[i].n] = w;
 						ext[i].tids[ext[i].n++] = t;
+					}
 				}
 			}
 			for (int32 i = 0; i < ne; i++)
 			{
 				pos[touched[i]] = -1;
-				cnt[touched[i]] = 0;
+				cnt[touched[i]] = occ[touched[i]] = 0;
 			}
 			bk_eclat(e, 1, ext, ne);
 			bk_free(e, buf, sizeof(int32) * total);
@@ -1278,9 +1369,11 @@ bk_mine_deep(BasketEngine *e)
 		}
 		else
 			for (int32 i = 0; i < ne; i++)
-				cnt[touched[i]] = 0;
+				cnt[touched[i]] = occ[touched[i]] = 0;
 	}
 
+	if (occ != cnt)
+		bk_free(e, occ, sizeof(int32) * nf);
 	bk_free(e, touched, sizeof(int32) * nf);
 	bk_free(e, pos, sizeof(int32) * nf);
 	bk_free(e, cnt, sizeof(int32) * nf);
@@ -1374,6 +1467,111 @@ bk_recode(BasketEngine *e, const int64 *off, int32 *items, Size itemsbytes,
 }
 
 /*
+ * Transaction reduction, as Borgelt's programs do it (tbg_reduce): identical
+ * recoded baskets become one, ended by -(their number) instead of -1, and
+ * every count sums those weights.  Large inputs repeat baskets (a retail
+ * set copied 57 times holds each one 57 times): the walks over a prefix's
+ * baskets, which miss the cache on every basket, shrink with them.  Done
+ * only on sparse baskets (the bitset Eclat of dense ones needs unit weights,
+ * and measured faster on mushroom than weighted lists) and when it at least
+ * halves them.  Returns the bytes titems holds afterwards.
+ */
+static bool
+bk_same_basket(const int32 *a, const int32 *b)
+{
+	for (;; a++, b++)
+	{
+		if (*a != *b && (*a >= 0 || *b >= 0))
+			return false;
+		if (*a < 0)
+			return true;
+	}
+}
+
+/* Baskets met (the first of each kind stays); compacts them when compact. */
+static int64
+bk_reduce_pass(BasketEngine *e, int32 *slots, uint32 mask, bool compact)
+{
+	int32	   *t = e->titems;
+	int64		n = e->ntitems;
+	int64		w = 0;
+	int64		kinds = 0;
+	int64		nb = 0;
+
+	for (int64 s = 0; s < n; nb++)
+	{
+		int64		len = 0;
+		uint32		i;
+
+		if ((nb & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		while (t[s + len] >= 0)
+			len++;
+		i = hash_bytes((const unsigned char *) (t + s), (int) (sizeof(int32) * len)) & mask;
+		for (;;)
+		{
+			int32		v = slots[i];
+
+			if (v == 0)
+			{
+				kinds++;
+				if (compact)
+				{
+					memmove(t + w, t + s, sizeof(int32) * len);
+					t[w + len] = -1;
+					slots[i] = (int32) w + 1;
+					w += len + 1;
+				}
+				else
+					slots[i] = (int32) s + 1;
+				break;
+			}
+			if (bk_same_basket(t + v - 1, t + s))
+			{
+				if (compact)
+					t[v - 1 + len]--;
+				break;
+			}
+			i = (i + 1) & mask;
+		}
+		s += len + 1;
+	}
+	if (compact)
+		e->ntitems = w;
+	return kinds * 2 <= nb ? kinds : -1;
+}
+
+static Size
+bk_reduce(BasketEngine *e, Size tbytes)
+{
+	int64		nb = 0;
+	Size		nslots = 16;
+	int32	   *slots;
+
+	for (int64 k = 0; k < e->ntitems; k++)
+		nb += e->titems[k] < 0;
+	/* dense baskets (more than one in sixteen items each) keep the bitsets */
+	if (nb < 2 || (e->ntitems - nb) * 16 >= nb * e->nfreq)
+		return tbytes;
+	while (nslots < (Size) nb * 2)
+		nslots *= 2;
+	slots = bk_alloc0(e, sizeof(int32) * nslots);
+	if (bk_reduce_pass(e, slots, (uint32) (nslots - 1), false) >= 0)
+	{
+		memset(slots, 0, sizeof(int32) * nslots);
+		ereport(DEBUG1,
+				(errmsg_internal("basket: %lld baskets of two or more frequent items reduced to %lld kinds",
+								 (long long) nb,
+								 (long long) bk_reduce_pass(e, slots, (uint32) (nslots - 1), true))));
+		e->weighted = true;
+		e->titems = bk_shrink(e, e->titems, tbytes, sizeof(int32) * (e->ntitems + 1));
+		tbytes = Min(tbytes, sizeof(int32) * (e->ntitems + 1));
+	}
+	bk_free(e, slots, sizeof(int32) * nslots);
+	return tbytes;
+}
+
+/*
  * Name the result's items in byte order: result item i is the i-th frequent
  * item by name.  Returns rank -> result item.
  */
@@ -1423,23 +1621,125 @@ bk_cmp_lex(const BasketItemset *a, const BasketItemset *b)
 	return (a->len > b->len) - (a->len < b->len);
 }
 
-#define ST_SORT bk_sort_lex
-#define ST_ELEMENT_TYPE BasketItemset
-#define ST_COMPARE(a, b) bk_cmp_lex(a, b)
+/*
+ * The lexicographic sort compares a packed key first: the leading items
+ * (each + 1, 0 past the end, so that a prefix sorts first) in one word,
+ * as many as fit.  Only sets sharing all those items reach through their
+ * pointers, which on dense data made the sort mostly cache misses.
+ */
+typedef struct BkLexKey
+{
+	uint64		key;
+	int32		set;
+} BkLexKey;
+
+typedef struct BkLexArg
+{
+	const BasketItemset *sets;
+	int32		npacked;		/* items a key holds */
+} BkLexArg;
+
+static inline int
+bk_cmp_lexkey(const BkLexKey *x, const BkLexKey *y, const BkLexArg *arg)
+{
+	const BasketItemset *a;
+	const BasketItemset *b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	a = &arg->sets[x->set];
+	b = &arg->sets[y->set];
+	if (a->len <= arg->npacked && b->len <= arg->npacked)
+		return 0;				/* equal keys: the same set, never two */
+	return bk_cmp_lex(a, b);
+}
+
+#define ST_SORT bk_sort_lexkeys
+#define ST_ELEMENT_TYPE BkLexKey
+#define ST_COMPARE(a, b, arg) bk_cmp_lexkey(a, b, arg)
+#define ST_COMPARE_ARG_TYPE BkLexArg
 #define ST_SCOPE static
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* Rule generation looks up two subsets per rule: a word-at-a-time hash. */
-static inline uint32
-bk_set_hash(const int32 *items, int32 len)
+/* Sort sets[0 .. n-1] (items sorted, < nitems) lexicographically. */
+static void
+bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 {
-	uint32		h = (uint32) len;
+	int			bits = 1;
+	BkLexArg	arg;
+	BkLexKey   *k;
+
+	while (bits < 32 && ((int64) 1 << bits) < (int64) nitems + 1)
+		bits++;
+	arg.sets = sets;
+	arg.npacked = 64 / bits;
+	k = bk_alloc(e, sizeof(BkLexKey) * Max(n, 1));
+	for (int64 s = 0; s < n; s++)
+	{
+		uint64		key = 0;
+		int32		len = Min(sets[s].len, arg.npacked);
+
+		for (int32 i = 0; i < arg.npacked; i++)
+			key = (key << bits) | (uint64) (i < len ? sets[s].items[i] + 1 : 0);
+		k[s].key = key;
+		k[s].set = (int32) s;
+	}
+	CHECK_FOR_INTERRUPTS();
+	bk_sort_lexkeys(k, n, &arg);
+	CHECK_FOR_INTERRUPTS();
+	/* sets[i] = the old sets[k[i].set], cycle by cycle, in place */
+	for (int64 i = 0; i < n; i++)
+	{
+		BasketItemset first;
+		int64		j = i;
+
+		if (k[i].set == i)
+			continue;
+		first = sets[i];
+		for (;;)
+		{
+			int64		from = k[j].set;
+
+			k[j].set = (int32) j;
+			if (from == i)
+			{
+				sets[j] = first;
+				break;
+			}
+			sets[j] = sets[from];
+			j = from;
+		}
+	}
+	bk_free(e, k, sizeof(BkLexKey) * Max(n, 1));
+}
+
+/*
+ * Rule generation looks up two subsets per rule.  A slot holds a 32-bit
+ * fingerprint of the set beside its index, so that a lookup reads one word
+ * and not the set's items: the lookups are only of sets known to be in the
+ * table (subsets of frequent itemsets), so the first slot with the
+ * fingerprint is the set as long as no set before it on its probe chain
+ * shares the fingerprint.  Building the table checks that; if it ever
+ * fails, lookups compare the items as well (hverify).
+ *
+ * A set's hash is the sum of its items' (hg[item], 64 mixed bits each), so
+ * that an antecedent's is its itemset's minus the consequent's items: one
+ * subtraction per rule instead of hashing the antecedent again.
+ */
+static inline uint64
+bk_set_hash(const BasketEngine *e, const int32 *items, int32 len)
+{
+	uint64		h = 0;
 
 	for (int32 i = 0; i < len; i++)
-		h = pg_rotate_left32(h, 5) ^ ((uint32) items[i] * 0x9E3779B1u);
-	return murmurhash32(h);
+		h += e->hg[items[i]];
+	return h;
 }
+
+/* the slot half and the fingerprint half of a set's hash */
+#define BK_HSLOT(h) murmurhash32((uint32) (h))
+#define BK_HPRINT(h) ((uint64) murmurhash32((uint32) ((h) >> 32)) << 32)
 
 static inline bool
 bk_same_items(const int32 *a, const int32 *b, int32 len)
@@ -1456,53 +1756,85 @@ bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 	BasketItemset *sets;
 	Size		nslots = 16;
 
+	/*
+	 * The mining arrays become the result in place (the slack of their
+	 * doubling given back first): a second copy of every itemset was the
+	 * peak of the engine's memory on dense data.
+	 */
+	StaticAssertStmt(sizeof(BkSet) == sizeof(BasketItemset),
+					 "a mined set becomes a result itemset in place");
+	e->setitems = bk_shrink(e, e->setitems, sizeof(int32) * e->capsetitems,
+							sizeof(int32) * Max(e->nsetitems, 1));
+	e->capsetitems = Max(e->nsetitems, 1);
 	for (int64 k = 0; k < e->nsetitems; k++)
 		e->setitems[k] = newidx[e->setitems[k]];
-	sets = bk_alloc(e, sizeof(BasketItemset) * Max(e->nsets, 1));
+	sets = bk_shrink(e, e->sets, sizeof(BkSet) * e->capsets,
+					 sizeof(BasketItemset) * Max(e->nsets, 1));
+	e->sets = NULL;
+	if (sets == NULL)
+		sets = bk_alloc0(e, sizeof(BasketItemset));
 	for (int64 s = 0; s < e->nsets; s++)
 	{
-		sets[s].len = e->sets[s].len;
-		sets[s].items = e->setitems + e->sets[s].off;
-		sets[s].count = e->sets[s].count;
+		BkSet		m = ((BkSet *) sets)[s];
+
+		sets[s].len = m.len;
+		sets[s].items = e->setitems + m.off;
+		sets[s].count = m.count;
 		basket_sort_ids(sets[s].items, sets[s].len);
 	}
-	bk_free(e, e->sets, sizeof(BkSet) * e->capsets);
-	e->sets = NULL;
-	CHECK_FOR_INTERRUPTS();
-	bk_sort_lex(sets, e->nsets);
-	CHECK_FOR_INTERRUPTS();
+	bk_sort_sets(e, sets, e->nsets, res->nitems);
 
-	while (nslots < (Size) e->nsets * 2)
+	e->hg = bk_alloc(e, sizeof(uint64) * Max(res->nitems, 1));
+	for (int32 i = 0; i < res->nitems; i++)
+		e->hg[i] = ((uint64) murmurhash32((uint32) i) << 32) |
+			murmurhash32((uint32) i ^ 0x9e3779b9u);
+	/* load at most 3/4: linear probing stays short, 8 bytes a slot */
+	while (nslots * 3 < (Size) e->nsets * 4)
 		nslots *= 2;
-	e->hslots = bk_alloc0(e, sizeof(int32) * nslots);
+	e->hslots = bk_alloc0(e, sizeof(uint64) * nslots);
 	e->hmask = nslots - 1;
+	e->hverify = false;
 	for (int64 s = 0; s < e->nsets; s++)
 	{
-		uint32		i = bk_set_hash(sets[s].items, sets[s].len) & e->hmask;
+		uint64		h = bk_set_hash(e, sets[s].items, sets[s].len);
+		uint64		print = BK_HPRINT(h);
+		uint32		i = BK_HSLOT(h) & e->hmask;
 
+		if ((s & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
 		while (e->hslots[i])
+		{
+			if ((e->hslots[i] & ~(uint64) PG_UINT32_MAX) == print)
+				e->hverify = true;
 			i = (i + 1) & e->hmask;
-		e->hslots[i] = (int32) s + 1;
+		}
+		e->hslots[i] = print | (uint32) (s + 1);
 	}
 	res->nitemsets = e->nsets;
 	res->itemsets = sets;
 }
 
-/* The index of the itemset items[0 .. len-1] (sorted), or -1. */
+/*
+ * The index of the itemset items[0 .. len-1] (sorted), which must be in the
+ * result (a subset of a frequent itemset).
+ */
 static int32
-bk_find(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
+bk_find_hashed(BasketEngine *e, const BasketResult *res, uint64 h, const int32 *items, int32 len)
 {
-	uint32		i = bk_set_hash(items, len) & e->hmask;
+	uint64		print = BK_HPRINT(h);
+	uint32		i = BK_HSLOT(h) & e->hmask;
 
 	for (;;)
 	{
-		int32		s = e->hslots[i];
+		uint64		v = e->hslots[i];
+		int32		s = (int32) (uint32) v - 1;
 
-		if (s == 0)
-			return -1;
-		if (res->itemsets[s - 1].len == len &&
-			bk_same_items(res->itemsets[s - 1].items, items, len))
-			return s - 1;
+		if (v == 0)
+			elog(ERROR, "basket engine: subset of a frequent itemset is missing");
+		if ((v & ~(uint64) PG_UINT32_MAX) == print &&
+			(!e->hverify ||
+			 (res->itemsets[s].len == len && bk_same_items(res->itemsets[s].items, items, len))))
+			return s;
 		i = (i + 1) & e->hmask;
 	}
 }
@@ -1510,11 +1842,7 @@ bk_find(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
 static int32
 bk_find_subset(BasketEngine *e, const BasketResult *res, const int32 *items, int32 len)
 {
-	int32		s = bk_find(e, res, items, len);
-
-	if (s < 0)
-		elog(ERROR, "basket engine: subset of a frequent itemset is missing");
-	return s;
+	return bk_find_hashed(e, res, bk_set_hash(e, items, len), items, len);
 }
 
 BasketResult *
@@ -1542,6 +1870,7 @@ basket_engine_mine(BasketEngine *e, const BasketOptions *o)
 		Size		tbytes = bk_recode(e, off, items, itemsbytes, icount, rank2item);
 
 		bk_free(e, off, e->offbytes);
+		tbytes = bk_reduce(e, tbytes);
 		bk_mine_deep(e);
 		bk_free(e, e->titems, tbytes);
 		e->titems = NULL;
@@ -1636,6 +1965,28 @@ bk_cmp_gkey(const BkGKey *x, const BkGKey *y)
 #define ST_SCOPE static
 #define ST_DEFINE
 #include "lib/sort_template.h"
+
+/*
+ * The same key packed in one word when the count and two itemset indexes
+ * fit (they do on every benchmark input): 8 bytes a rule and an integer
+ * compare.
+ */
+#define ST_SORT bk_sort_words
+#define ST_ELEMENT_TYPE uint64
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static int
+bk_bits_for(int64 x)
+{
+	int			b = 1;
+
+	while (b < 63 && ((int64) 1 << b) <= x)
+		b++;
+	return b;
+}
 
 typedef struct BkOut
 {
@@ -1913,6 +2264,8 @@ typedef struct BkRuleGen
 	BkGKey	   *gkeys;
 	int64		ngkeys;
 	int64		capgkeys;
+	int			pshift;			/* > 0: keys packed in words, index bits */
+	uint64	   *pkeys;
 } BkRuleGen;
 
 /*
@@ -1977,9 +2330,9 @@ bk_redundant(BkRuleGen *g, int32 na, int32 nc, int64 cx, int64 ca)
 	return false;
 }
 
-/* The rule X \ C => C, C = the positions pos[0 .. nc-1] of X. */
+/* The rule X \ C => C, C = the positions pos[0 .. nc-1] of X; hx: X's hash. */
 static void
-bk_rule_try(BkRuleGen *g, int32 xs, const int32 *pos, int32 nc)
+bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc)
 {
 	const BasketOptions *o = g->o;
 	const BasketItemset *x = &g->res->itemsets[xs];
@@ -2000,7 +2353,9 @@ bk_rule_try(BkRuleGen *g, int32 xs, const int32 *pos, int32 nc)
 		return;
 	if (g->rhs && !bk_all_flagged(g->rhs, g->cons, nc))
 		return;
-	a = bk_find_subset(g->e, g->res, g->ante, na);
+	for (int32 i = 0; i < nc; i++)
+		hx -= g->e->hg[g->cons[i]];
+	a = bk_find_hashed(g->e, g->res, hx, g->ante, na);
 	if ((double) x->count < o->min_confidence * (double) g->res->itemsets[a].count * (1.0 - 1e-12))
 		return;
 	c = nc == 1 ? g->single[g->cons[0]] : bk_find_subset(g->e, g->res, g->cons, nc);
@@ -2010,7 +2365,20 @@ bk_rule_try(BkRuleGen *g, int32 xs, const int32 *pos, int32 nc)
 	if (o->remove_redundant && na >= 2 &&
 		bk_redundant(g, na, nc, x->count, g->res->itemsets[a].count))
 		return;
-	if (g->by_count)
+	if (g->by_count && g->pshift > 0)
+	{
+		if (g->ngkeys == g->capgkeys)
+		{
+			int64		ncap = bk_next_cap(g->capgkeys, g->ngkeys + 1);
+
+			g->pkeys = bk_grow(g->e, g->pkeys, sizeof(uint64) * g->capgkeys,
+							   sizeof(uint64) * ncap);
+			g->capgkeys = ncap;
+		}
+		g->pkeys[g->ngkeys++] = ((uint64) g->res->itemsets[a].count << (2 * g->pshift)) |
+			((uint64) a << g->pshift) | (uint64) c;
+	}
+	else if (g->by_count)
 	{
 		if (g->ngkeys == g->capgkeys)
 		{
@@ -2060,6 +2428,7 @@ static void
 bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 {
 	int32		len = g->res->itemsets[xs].len;
+	uint64		hx = bk_set_hash(g->e, g->res->itemsets[xs].items, len);
 	int32		pos[64];
 
 	if (nc > 64)
@@ -2070,7 +2439,7 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 	{
 		int32		i;
 
-		bk_rule_try(g, xs, pos, nc);
+		bk_rule_try(g, xs, hx, pos, nc);
 		for (i = nc - 1; i >= 0 && pos[i] == len - nc + i; i--)
 			;
 		if (i < 0)
@@ -2087,6 +2456,27 @@ bk_rules_flush(BkRuleGen *g)
 {
 	const BasketOptions *o = g->o;
 
+	if (g->by_count && g->pshift > 0)
+	{
+		uint64		mask = ((uint64) 1 << g->pshift) - 1;
+
+		CHECK_FOR_INTERRUPTS();
+		bk_sort_words(g->pkeys, g->ngkeys);
+		for (int64 i = 0; i < g->ngkeys; i++)
+		{
+			BasketRule	r;
+			uint64		k = g->pkeys[i];
+
+			if ((i & 0xff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			bk_rule_make(g->res, (int32) ((k >> g->pshift) & mask), (int32) (k & mask),
+						 g->group, &r);
+			g->fn(g->arg, g->res, &r);
+		}
+		g->out.delivered += g->ngkeys;
+		g->ngkeys = 0;
+		return;
+	}
 	if (g->by_count)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -2131,21 +2521,17 @@ static int32 *
 bk_sets_by_count(BasketEngine *e, const BasketResult *res)
 {
 	int64		n = res->nitemsets;
-	BkKey	   *k = bk_alloc(e, sizeof(BkKey) * Max(n, 1));
+	uint64	   *k = bk_alloc(e, sizeof(uint64) * Max(n, 1));
 	int32	   *order;
 
+	/* count descending, then index: counts and indexes are below 2^31 */
 	for (int64 s = 0; s < n; s++)
-	{
-		k[s].k1 = (double) res->itemsets[s].count;
-		k[s].k2 = 0;
-		k[s].a = (int32) s;
-		k[s].c = -1;
-	}
-	bk_sort_keys(k, n);
+		k[s] = ((uint64) (PG_INT32_MAX - res->itemsets[s].count) << 32) | (uint64) s;
+	bk_sort_words(k, n);
 	order = bk_alloc(e, sizeof(int32) * Max(n, 1));
 	for (int64 s = 0; s < n; s++)
-		order[s] = k[s].a;
-	bk_free(e, k, sizeof(BkKey) * Max(n, 1));
+		order[s] = (int32) (uint32) k[s];
+	bk_free(e, k, sizeof(uint64) * Max(n, 1));
 	return order;
 }
 
@@ -2179,8 +2565,12 @@ basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 	g.group = -1;
 	if (by_count)
 	{
+		int			ib = bk_bits_for(res->nitemsets);
+
 		g.out.collect = false;
 		order = bk_sets_by_count(e, res);
+		if (bk_bits_for(res->ntransactions) + 2 * ib <= 64)
+			g.pshift = ib;
 	}
 
 	for (int64 i = 0; i < res->nitemsets; i++)
@@ -2212,6 +2602,8 @@ basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 		bk_free(e, order, sizeof(int32) * Max(res->nitemsets, 1));
 	if (g.gkeys)
 		bk_free(e, g.gkeys, sizeof(BkGKey) * g.capgkeys);
+	if (g.pkeys)
+		bk_free(e, g.pkeys, sizeof(uint64) * g.capgkeys);
 	bk_out_done(&g.out);
 	return g.out.delivered;
 }

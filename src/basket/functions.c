@@ -202,6 +202,10 @@ typedef struct BkRows
 	double	   *lfact;			/* log i! for i <= N, or NULL: lgamma */
 	Datum	   *single;			/* one-item arrays, made on first use */
 	MemoryContext cxt;			/* where they live */
+	/* the last antecedent array: in the documented order rules share it */
+	const BasketItemset *ante;
+	Datum		ante_array;
+	MemoryContext antecxt;
 } BkRows;
 
 /*
@@ -221,6 +225,8 @@ bk_rows_init(BkRows *rows, const BasketResult *res)
 	rows->single = palloc0(sizeof(Datum) * Max(res->nitems, 1));
 	rows->cxt = CurrentMemoryContext;
 	rows->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "basket row", ALLOCSET_SMALL_SIZES);
+	rows->antecxt = AllocSetContextCreate(CurrentMemoryContext, "basket antecedent",
+										  ALLOCSET_SMALL_SIZES);
 	if (res->ntransactions <= BK_LFACT_MAX)
 	{
 		rows->lfact = palloc(sizeof(double) * (res->ntransactions + 1));
@@ -250,6 +256,27 @@ bk_array(const BkRows *rows, const BasketItemset *set)
 	for (int32 i = 0; i < set->len; i++)
 		rows->buf[i] = rows->texts[set->items[i]];
 	return PointerGetDatum(construct_array(rows->buf, set->len, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * A rule's antecedent array.  Rules come grouped by antecedent (the
+ * documented order sorts them so within a count), so the last one is kept.
+ */
+static Datum
+bk_ante_array(BkRows *rows, const BasketItemset *set)
+{
+	MemoryContext old;
+
+	if (set->len == 1)
+		return bk_array(rows, set);
+	if (set == rows->ante)
+		return rows->ante_array;
+	MemoryContextReset(rows->antecxt);
+	old = MemoryContextSwitchTo(rows->antecxt);
+	rows->ante_array = bk_array(rows, set);
+	rows->ante = set;
+	MemoryContextSwitchTo(old);
+	return rows->ante_array;
 }
 
 /* The measures of a rule, in the order of mekatek.apriori's columns. */
@@ -365,13 +392,13 @@ bk_put_set(void *arg, const BasketResult *res, const BasketItemset *set)
 
 /* The rule's columns from values[first] on, as mekatek.apriori returns them. */
 static void
-bk_rule_values(const BkRows *rows, const BasketResult *res, const BasketRule *r,
+bk_rule_values(BkRows *rows, const BasketResult *res, const BasketRule *r,
 			   Datum *values)
 {
 	BkMeasures	m;
 
 	bk_measures(rows, res, r, &m);
-	values[0] = bk_array(rows, r->antecedent);
+	values[0] = bk_ante_array(rows, r->antecedent);
 	values[1] = bk_array(rows, r->consequent);
 	values[2] = Float8GetDatum(m.support);
 	values[3] = Float8GetDatum(r->confidence);

@@ -4,9 +4,10 @@
 -- paper's PHP application counts).  Data sets alternate between the two
 -- input forms and contain duplicate and NULL items.  Then 20 dense data sets
 -- check every itemset length, closed and maximal sets, multi-item
--- consequents, chi-square and Fisher's p, and every filter and option.
+-- consequents, chi-square and Fisher's p, and every filter and option, and
+-- (sparse baskets three times) the reduction of identical baskets to weighted ones.
 BEGIN;
-SELECT plan(146);
+SELECT plan(149);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -279,6 +280,41 @@ SELECT is((SELECT array_agg((antecedent, consequent)::text) FROM mekatek.apriori
 SELECT is((SELECT array_agg(f::text) FROM mekatek.frequent_itemsets('SELECT items FROM dbasket WHERE ds = 7', 0.1, top => 5) f),
           (SELECT array_agg(f::text) FROM (SELECT * FROM mekatek.frequent_itemsets('SELECT items FROM dbasket WHERE ds = 7', 0.1) LIMIT 5) f),
           'frequent_itemsets top => 5 is the first five itemsets of the documented order');
+
+-- sparse baskets, each three times: the engine merges identical baskets
+-- into one of weight 3 (on sparse data, when that at least halves them) and
+-- mines the weights on tid lists; counts are three times the brute force's
+-- (itemsets of up to three items, as above), confidences the same
+CREATE TEMP TABLE sline AS
+SELECT DISTINCT tid, 'x' || lpad(floor(120 * random() ^ 4)::int::text, 3, '0') AS item
+  FROM generate_series(1, 300) tid, generate_series(1, 2 + (tid * 7) % 5) k;
+CREATE TEMP TABLE sset AS
+WITH c AS (
+    SELECT ARRAY[item] AS items, count(*) AS count FROM sline GROUP BY item
+    UNION ALL
+    SELECT ARRAY[a.item, b.item], count(*) FROM sline a JOIN sline b ON b.tid = a.tid AND b.item > a.item
+     GROUP BY a.item, b.item
+    UNION ALL
+    SELECT ARRAY[a.item, b.item, c.item], count(*)
+      FROM sline a JOIN sline b ON b.tid = a.tid AND b.item > a.item
+                   JOIN sline c ON c.tid = a.tid AND c.item > b.item
+     GROUP BY a.item, b.item, c.item)
+SELECT items, count * 3 AS count FROM c WHERE count * 3 >= 0.005 * 900;
+CREATE TEMP TABLE srule AS
+SELECT a.items AS antecedent, ARRAY[c] AS consequent, x.count, x.count::float8 / a.count AS confidence
+  FROM sset x CROSS JOIN LATERAL unnest(x.items) c
+  JOIN sset a ON a.items = (SELECT array_agg(i ORDER BY i) FROM unnest(x.items) i WHERE i <> c)
+ WHERE cardinality(x.items) >= 2 AND x.count >= 0.3 * a.count;
+SELECT cmp_ok((SELECT count(*) FROM sset WHERE cardinality(items) = 3), '>', 0::bigint,
+              'the repeated sparse baskets have itemsets of three items');
+SELECT is(pg_temp.differ(
+              'SELECT items, count FROM mekatek.frequent_itemsets(''SELECT array_agg(item) FROM sline, generate_series(1, 3) k GROUP BY tid, k'', 0.005, 3)',
+              'SELECT items, count FROM sset'),
+          0::bigint, 'sparse baskets repeated three times (reduced to weighted ones): every itemset, three times the count');
+SELECT is(pg_temp.differ(
+              'SELECT antecedent, consequent, count, confidence FROM mekatek.apriori(''SELECT tid * 3 + k, item FROM sline, generate_series(0, 2) k'', 0.005, 0.3, 3)',
+              'SELECT antecedent, consequent, count, confidence FROM srule'),
+          0::bigint, 'sparse baskets repeated three times: every rule, three times the count, the same confidence');
 
 SELECT * FROM finish();
 ROLLBACK;

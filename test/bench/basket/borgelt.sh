@@ -30,7 +30,8 @@ for f in retail.dat mushroom.dat T10I4D100K.dat; do
 done
 runs=${MK_BENCH_RUNS:-3}
 rows_re=${MK_BENCH_ROWS:-.}
-work=$MK_BUILD/bench-borgelt
+# not $MK_BUILD/bench-borgelt: that is the private cluster, wiped when it starts
+work=$MK_BUILD/bench-borgelt-data
 mkdir -p "$work"
 
 peers=()
