@@ -98,6 +98,11 @@ extern const char *mk_fw_extra_key(const fwl_event *ev, int idx, int *klen);
 /* Threat alerts (firewall/alert.c): their settings. */
 extern void mk_fw_alert_init(void);
 
+/* fw_load_file's file, opened only inside mekatek.fw_log_directory. */
+extern FILE *mk_fw_open_log_file(const char *path, char **resolved);
+extern void mk_fw_log_directory_init(void);
+extern void mk_fw_diff_init(void);
+
 /* Settings (firewall/settings.c). */
 extern int	fw_log_year;
 extern bool fw_parse_strict;

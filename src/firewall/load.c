@@ -782,7 +782,7 @@ mk_fw_load_file(PG_FUNCTION_ARGS)
 {
 	fw_loader  *ld;
 	char	   *path;
-	struct stat st;
+	char	   *resolved;
 	int64		loaded;
 
 	path = mk_arg_cstring(fcinfo, 0, "path", false);
@@ -794,18 +794,8 @@ mk_fw_load_file(PG_FUNCTION_ARGS)
 
 	ld = palloc0(sizeof(fw_loader));
 	ld->path = path;
-	ld->file = AllocateFile(path, PG_BINARY_R);
-	if (ld->file == NULL)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\" for reading: %m", path),
-				 errhint("The path is read by the server process (relative paths start in its data directory).")));
-	if (fstat(fileno(ld->file), &st) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-	if (S_ISDIR(st.st_mode))
-		mk_error(ERRCODE_WRONG_OBJECT_TYPE, NULL, "\"%s\" is a directory", path);
+	/* only inside mekatek.fw_log_directory (log_directory.c) */
+	ld->file = mk_fw_open_log_file(path, &resolved);
 	ld->chunk = palloc(FW_LOAD_CHUNK);
 	ld->buf = ld->chunk;
 	loaded = run_load(ld);

@@ -146,23 +146,7 @@ BEGIN
                format(':%s %s [0:0]', chain, action)
           FROM chains
         UNION ALL
-        SELECT 2, r.position, '',
-               CASE WHEN r.direction IS NULL
-                    THEN format('# position %s is not exported: it has no chain (direction is NULL)', r.position)
-                    ELSE concat_ws(' ',
-               CASE WHEN r.packets IS NOT NULL THEN format('[%s:%s]', r.packets, coalesce(r.bytes, 0)) END,
-               '-A ' || r.direction,
-               '-s ' || r.src, '-d ' || r.dst,
-               '-i ' || mekatek.fw_iptables_quote(r.in_iface), '-o ' || mekatek.fw_iptables_quote(r.out_iface),
-               '-p ' || r.proto,
-               CASE WHEN r.proto IN ('tcp', 'udp', 'sctp', 'udplite') THEN '-m ' || r.proto END,
-               '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
-               (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
-                  FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
-               CASE WHEN r."goto" THEN '-g ' ELSE '-j ' END
-                   || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
-               (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
-                  FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END
+        SELECT 2, r.position, '', mekatek.fw_rule_text(r, true)
           FROM mekatek.fw_rule r WHERE r.policy = $1
         UNION ALL
         SELECT 3, 0, '', 'COMMIT'
@@ -322,3 +306,89 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_chain_policy', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_log_raw_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.fw_reject_id_seq', '');
+
+-- fw_reject: admins only (issue 14 §4); analysts read the counts.
+REVOKE SELECT ON mekatek.fw_reject FROM mekatek_analyst;
+-- Rejected lines may hold anything of the file that was read (a secret, a
+-- password file): only admins read fw_reject; analysts see how many lines
+-- each load rejected, never their text.
+CREATE VIEW mekatek.fw_reject_counts WITH (security_barrier) AS
+SELECT r.source, count(*) AS rejected, min(r.line_no) AS first_line_no,
+       min(r.rejected_at) AS first_rejected_at, max(r.rejected_at) AS last_rejected_at
+  FROM mekatek.fw_reject r
+ GROUP BY r.source;
+COMMENT ON VIEW mekatek.fw_reject_counts IS
+    'Per source file (NULL: fw_load and fw_load_raw) the number of rejected lines and when; the lines themselves are in mekatek.fw_reject, which only admins read';
+GRANT SELECT ON mekatek.fw_reject_counts TO mekatek_analyst;
+
+CREATE FUNCTION mekatek.fw_apply_order(policy text, new_policy text) RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    policy_family int;
+    n int;
+BEGIN
+    IF policy IS NULL OR new_policy IS NULL THEN
+        RAISE EXCEPTION 'fw_apply_order: policy and new_policy must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- an unknown policy is an error (42704), not an empty new policy
+    policy_family := mekatek.fw_policy_family(policy);
+    IF new_policy = policy OR EXISTS (SELECT FROM mekatek.fw_rule r WHERE r.policy = new_policy)
+       OR EXISTS (SELECT FROM mekatek.fw_chain_policy c WHERE c.policy = new_policy)
+       OR EXISTS (SELECT FROM mekatek.fw_policy p WHERE p.policy = new_policy) THEN
+        RAISE EXCEPTION 'fw_apply_order: policy "%" already exists', left(new_policy, 64)
+            USING ERRCODE = '42710', HINT = 'Name a new policy; the reordered rules never overwrite one.';
+    END IF;
+    INSERT INTO mekatek.fw_policy (policy, family) VALUES (new_policy, policy_family);
+    INSERT INTO mekatek.fw_chain_policy (policy, chain, action)
+    SELECT new_policy, c.chain, c.action FROM mekatek.fw_chain_policy c WHERE c.policy = $1;
+    INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, action,
+                                 in_iface, out_iface, target, target_options, matches, packets, bytes, "goto")
+    SELECT new_policy, o.new_position, r.direction, r.proto, r.src, r.sport, r.dst, r.dport, r.action,
+           r.in_iface, r.out_iface, r.target, r.target_options, r.matches, r.packets, r.bytes, r."goto"
+      FROM mekatek.fw_suggest_order(policy) o
+      JOIN mekatek.fw_rule r ON r.policy = $1 AND r.position = o.position
+     ORDER BY o.new_position;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_apply_order(text, text) IS
+    'Writes the order of mekatek.fw_suggest_order(policy) as a new policy new_policy (rules, chain policies, family; counters kept), ready for fw_export_iptables; no packet''s decision changes.  ERROR 42704 for an unknown policy, 42710 when new_policy exists; returns the number of rules';
+GRANT EXECUTE ON FUNCTION mekatek.fw_apply_order(text, text) TO mekatek_admin;
+
+CREATE FUNCTION mekatek.fw_rule_text(r mekatek.fw_rule, counters boolean DEFAULT false) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+SELECT CASE WHEN r.direction IS NULL
+            THEN format('# position %s is not exported: it has no chain (direction is NULL)', r.position)
+            ELSE concat_ws(' ',
+       CASE WHEN counters AND r.packets IS NOT NULL THEN format('[%s:%s]', r.packets, coalesce(r.bytes, 0)) END,
+       '-A ' || r.direction,
+       '-s ' || r.src, '-d ' || r.dst,
+       '-i ' || mekatek.fw_iptables_quote(r.in_iface), '-o ' || mekatek.fw_iptables_quote(r.out_iface),
+       '-p ' || r.proto,
+       CASE WHEN r.proto IN ('tcp', 'udp', 'sctp', 'udplite') THEN '-m ' || r.proto END,
+       '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
+       (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
+          FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
+       CASE WHEN r."goto" THEN '-g ' ELSE '-j ' END
+           || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
+       (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
+          FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END $$;
+COMMENT ON FUNCTION mekatek.fw_rule_text(mekatek.fw_rule, boolean) IS
+    'One rule as an iptables-restore line (-A CHAIN ... -j TARGET), with its [packets:bytes] counters when counters is true; fw_export_iptables writes each rule this way';
+
+CREATE FUNCTION mekatek.fw_diff(policy_a text, policy_b text)
+RETURNS TABLE (change text, position_a int, position_b int, rule text, chain text,
+               verdict_a text, verdict_b text, proto text, src inet, dst inet, sport int, dport int,
+               icmp_type int, icmp_code int, tcp_flags text, state text, in_iface text, out_iface text,
+               certain boolean)
+AS 'MODULE_PATHNAME', 'mk_fw_diff'
+LANGUAGE C STABLE CALLED ON NULL INPUT
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_diff(text, text) IS
+    'What changes from policy_a to policy_b: rules removed, added and moved (a rule is the same when every field but position and counters is; moved are the rules outside a longest order both share), chain policies changed, and a decision row for every pair of deciding rules (position NULL: the chain policy) whose verdicts differ on some packet, with one such packet found exactly over the flattened orders (ready for fw_trace; certain false when a deciding rule has a match Mekatek does not model).  Work bounded by mekatek.fw_diff_work (ERROR 54000 past it); ERROR 42704 for an unknown policy';
+GRANT EXECUTE ON FUNCTION mekatek.fw_rule_text(mekatek.fw_rule, boolean), mekatek.fw_diff(text, text)
+      TO mekatek_analyst;
