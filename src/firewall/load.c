@@ -549,6 +549,28 @@ process_line(fw_loader *ld, const char *line, size_t len)
 	put_extra(ld, o, &ev);
 	appendStringInfoChar(o, '\n');
 
+	if (ev.header != FWL_HDR_NONE)
+	{
+		/* threat detection counts as the rows go by (alert.c) */
+		bool		syn = false;
+
+		if (ev.proto.len == 3 && pg_strncasecmp(ev.proto.p, "TCP", 3) == 0)
+		{
+			bool		s = false,
+						a = false;
+
+			for (int i = 0; i < ev.nflags; i++)
+			{
+				if (ev.tcp_flags[i].len == 3 && memcmp(ev.tcp_flags[i].p, "SYN", 3) == 0)
+					s = true;
+				else if (ev.tcp_flags[i].len == 3 && memcmp(ev.tcp_flags[i].p, "ACK", 3) == 0)
+					a = true;
+			}
+			syn = s && !a;
+		}
+		mk_fw_alert_load_row(ts, ev.family, ev.src, ev.dst, (ev.has & FWL_HAS_DPT) ? ev.dpt : -1, syn);
+	}
+
 	ld->ring[ld->rows % FW_LOAD_RING] = ld->line_no;
 	ld->rows++;
 }
@@ -684,6 +706,7 @@ load_ready(void *arg)
 
 	mk_fw_load_prefix_map(&ld->map, CurrentMemoryContext);
 	ld->year = mk_fw_log_year();
+	mk_fw_alert_load_begin();	/* threat detection counts as rows go by */
 }
 
 /*
@@ -743,15 +766,19 @@ run_load(fw_loader *ld)
 	{
 		loaded = (int64) mk_copy_from(logid, attnames, options, fw_copy_source, ld, &copy_opts);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		active_loader = NULL;
+		mk_fw_alert_load_abort();
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	active_loader = NULL;
 	error_context_stack = errcb.previous;
 
 	flush_rejects(ld);
 	tuplestore_end(ld->rejects);
+	mk_fw_alert_load_end();
 	/* once per load: fw_mine and fw_generalize ignore lines without one */
 	if (ld->unmapped > 0)
 		ereport(WARNING,

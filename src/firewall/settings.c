@@ -23,4 +23,5 @@ mk_firewall_init(void)
 	mk_fw_alert_init();
 	mk_fw_log_directory_init();
 	mk_fw_diff_init();
+	mk_fw_anomalies_init();
 }
