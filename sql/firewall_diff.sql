@@ -105,6 +105,47 @@ SELECT mekatek.fw_import_iptables('diff_if_b', '-A INPUT -i eth0 -j ACCEPT
 SELECT chain, position_a, position_b, verdict_a, verdict_b, in_iface FROM mekatek.fw_diff('diff_if_a', 'diff_if_b')
  WHERE change = 'decision' ORDER BY position_a, position_b;
 
+-- fw_suggest_insert: Al-Shaer's advisor places a new rule after every
+-- rule of its chain it generalises with another decision and before every
+-- rule that would shadow it, as early as that allows.
+SELECT mekatek.fw_import_iptables('adv', $$
+-A INPUT -s 10.0.0.0/8 -p tcp --dport 22 -j ACCEPT
+-A INPUT -p tcp --dport 22 -j DROP
+-A INPUT -p tcp --dport 80 -j ACCEPT
+-A INPUT -s 198.51.100.7 -p tcp --dport 80 -j ACCEPT
+-A INPUT -s 198.51.100.0/24 -j DROP
+-A OUTPUT -j ACCEPT
+$$);
+-- a subset of rule 1 with another decision: before it
+SELECT * FROM mekatek.fw_suggest_insert('adv', '-A INPUT -s 10.1.0.0/16 -p tcp --dport 22 -j DROP');
+-- generalises rule 4 (accept 198.51.100.7:80) with another decision:
+-- after it, and as early as that allows
+SELECT * FROM mekatek.fw_suggest_insert('adv', '-A INPUT -s 198.51.100.0/24 -p tcp -j DROP');
+-- a subset of rule 3 (accept :80) that generalises rule 4 (which rule 3
+-- already shadows), both with another decision: it must precede 3 and
+-- follow 4, and no position avoids an anomaly
+SELECT * FROM mekatek.fw_suggest_insert('adv', '-A INPUT -s 198.51.100.0/24 -p tcp --dport 80 -j DROP');
+-- no relation: the top of its chain; another chain's rules do not count
+SELECT * FROM mekatek.fw_suggest_insert('adv', '-A INPUT -p udp --dport 53 -j ACCEPT');
+SELECT * FROM mekatek.fw_suggest_insert('adv', '-A FORWARD -j DROP');
+-- nothing of the copies is left
+SELECT count(*) FROM mekatek.fw_rule WHERE policy LIKE 'mekatek %';
+
+-- fw_merge: the rules one by one at the advisor's positions, into a new policy
+SELECT * FROM mekatek.fw_merge('adv', $$
+-A INPUT -s 10.1.0.0/16 -p tcp --dport 22 -j DROP
+-A INPUT -p udp --dport 53 -j ACCEPT
+
+-A INPUT -s 198.51.100.0/24 -p tcp -j DROP
+$$, 'adv_merged');
+SELECT position, mekatek.fw_rule_text(r) FROM mekatek.fw_rule r WHERE policy = 'adv_merged' ORDER BY position;
+SELECT change, position_a, position_b, rule FROM mekatek.fw_diff('adv', 'adv_merged') WHERE change <> 'decision';
+SELECT count(*) FROM mekatek.fw_rule WHERE policy LIKE 'mekatek %';
+SELECT * FROM mekatek.fw_merge('adv', '-A INPUT -j ACCEPT', 'adv_merged');
+SELECT * FROM mekatek.fw_merge('adv', '-A INPUT -s 10.0.0.0/33 -j ACCEPT', 'adv_merged2');
+SELECT * FROM mekatek.fw_suggest_insert('adv', 'INPUT -j ACCEPT');
+SELECT * FROM mekatek.fw_suggest_insert('nosuchpolicy', '-A INPUT -j ACCEPT');
+
 -- Errors: unknown policy, families mixed, NULL, an existing new policy,
 -- the work bound
 SELECT * FROM mekatek.fw_diff('diff_a', 'nosuchpolicy');
