@@ -31,6 +31,7 @@
 
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "catalog/pg_trigger.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -478,6 +479,34 @@ watched_port(const alert_acc *a, int32 dpt)
 	return false;
 }
 
+/*
+ * The bulk path detects in place of the trigger, so exactly when the
+ * trigger would fire: not on 0.1.0's schema (no trigger, no fw_alert), not
+ * when an admin disabled it, not under session_replication_role = replica
+ * (a restore or a replica must not raise alerts a second time).
+ */
+static bool
+trigger_would_fire(void)
+{
+	char		en = 0;
+
+	SPI_connect();
+	mk_spi_execute("SELECT t.tgenabled FROM pg_catalog.pg_trigger t"
+				   " WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('mekatek.fw_log')"
+				   "   AND t.tgname OPERATOR(pg_catalog.=) 'fw_log_alert'",
+				   0, NULL, NULL, NULL, true, 1, SPI_OK_SELECT, "fw_load: reading the alert trigger");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		en = DatumGetChar(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		return en == TRIGGER_FIRES_ALWAYS || en == TRIGGER_FIRES_ON_REPLICA;
+	return en == TRIGGER_FIRES_ALWAYS || en == TRIGGER_FIRES_ON_ORIGIN;
+}
+
 /* Start counting for one fw_load / fw_load_file (before its COPY). */
 void
 mk_fw_alert_load_begin(void)
@@ -486,7 +515,7 @@ mk_fw_alert_load_begin(void)
 	alert_acc  *a;
 	const char *p;
 
-	if (!fw_alerts)
+	if (!fw_alerts || !trigger_would_fire())
 		return;
 	a = palloc0(sizeof(alert_acc));
 	a->cxt = AllocSetContextCreate(CurrentMemoryContext, "fw_load alerts", ALLOCSET_DEFAULT_SIZES);

@@ -444,12 +444,13 @@ decision_rows(ReturnSetInfo *rsinfo, const char *pa, const char *pb)
 				st = (c.found.state & FW_ST_NEW) ? FW_ST_NEW : (c.found.state & -c.found.state);
 				values[4] = CStringGetTextDatum(chains[d]);
 				nulls[4] = false;
-				if (i < ka)
+				/* a goto's or RETURN's fall-through: the chain policy decides */
+				if (i < ka && !ra[i]->synthetic)
 				{
 					values[1] = Int32GetDatum(ra[i]->position);
 					nulls[1] = false;
 				}
-				if (j < kb)
+				if (j < kb && !rb[j]->synthetic)
 				{
 					values[2] = Int32GetDatum(rb[j]->position);
 					nulls[2] = false;
