@@ -1,7 +1,9 @@
 -- The streaming bulk path: mekatek.fw_load_file(path) and fw_load(text)
 -- parse in C and feed COPY's multi-insert.  Files are written server-side
 -- with lo_export (exact bytes: no trailing newline, NULs, bad UTF-8) into
--- the test cluster's data directory, so relative paths name them.
+-- the test cluster's data directory, so relative paths name them:
+-- mekatek.fw_log_directory (superuser only) names it for these tests.
+SELECT set_config('mekatek.fw_log_directory', current_setting('data_directory'), false) IS NOT NULL AS dir_set;
 SET timezone = 'UTC';
 SET mekatek.fw_log_year = 2024;
 TRUNCATE mekatek.fw_log, mekatek.fw_reject;
@@ -144,6 +146,43 @@ ROLLBACK;
 BEGIN READ ONLY;
 SELECT * FROM mekatek.fw_load('IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2');
 ROLLBACK;
+
+-- Only files inside mekatek.fw_log_directory (issue 14: an analyst with
+-- pg_read_server_files read postgresql.auto.conf through fw_reject).
+-- Empty: every file refused, with a hint naming the setting.
+SET mekatek.fw_log_directory = '';
+SELECT * FROM mekatek.fw_load_file('fwload_small.log');
+SELECT set_config('mekatek.fw_log_directory', current_setting('data_directory') || '/base', false) IS NOT NULL AS dir_set;
+-- a ".." component, even one that would resolve inside
+SELECT * FROM mekatek.fw_load_file('../fwload_small.log');
+SELECT * FROM mekatek.fw_load_file('1/../../postgresql.auto.conf');
+-- absolute paths outside, the directory itself; a file whose name merely
+-- starts like the directory is outside it (errors with $PGDATA for the
+-- data directory, which differs from run to run)
+CREATE FUNCTION pg_temp.try_load(path text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text;
+BEGIN
+    PERFORM mekatek.fw_load_file(path);
+    RETURN 'loaded';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+    RETURN st || ' ' || replace(msg, current_setting('data_directory'), '$PGDATA');
+END $$;
+SELECT pg_temp.write_file('base_fwload.log', convert_to(E'IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2\n', 'UTF8'));
+SELECT p, pg_temp.try_load(replace(p, '$PGDATA', current_setting('data_directory')))
+  FROM unnest(ARRAY['/etc/passwd', '$PGDATA/postgresql.auto.conf', '$PGDATA/base', '$PGDATA/base/',
+                    '$PGDATA/base_fwload.log', '$PGDATA//base/../base_fwload.log']) p;
+-- a relative directory setting is refused; inside: loaded (absolute path too)
+SET mekatek.fw_log_directory = 'base';
+SELECT * FROM mekatek.fw_load_file('fwload_small.log');
+SELECT set_config('mekatek.fw_log_directory', current_setting('data_directory'), false) IS NOT NULL AS dir_set;
+SELECT pg_temp.try_load(current_setting('data_directory') || '/fwload_small.log');
+-- only a superuser sets it
+CREATE ROLE fwload_dir_admin IN ROLE mekatek_admin, pg_read_server_files;
+SET ROLE fwload_dir_admin;
+SET mekatek.fw_log_directory = '/';
+RESET ROLE;
+DROP ROLE fwload_dir_admin;
 
 TRUNCATE mekatek.fw_log, mekatek.fw_reject;
 DELETE FROM mekatek.fw_prefix_action WHERE prefix = 'FWL_DROP:';

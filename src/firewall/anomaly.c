@@ -26,6 +26,11 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "catalog/pg_operator_d.h"
+#include "executor/tuptable.h"
+#include "utils/memutils.h"
+#include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
 
 #include "firewall/firewall.h"
@@ -188,25 +193,26 @@ mk_fw_rule_rel(const fw_rule *a, const fw_rule *b)
 	return REL_OVERLAP;
 }
 
-/* One reported pair; sorted and made unique before they are returned. */
-typedef struct anomaly_row
-{
-	int32		a,
-				b;
-	const char *kind;
-} anomaly_row;
+/*
+ * Reported pairs go through a tuplesort (work_mem, then temporary files)
+ * to come out in (a, b, kind) order without duplicates (a rule inlined at
+ * two jumps can meet the same rule twice), so memory stays bounded
+ * however many pairs a policy has; mekatek.fw_anomalies_work bounds the
+ * comparisons.  Kinds are sorted as their names.
+ */
+static const char *const kind_names[] = {"correlation", "generalization", "redundancy", "shadowing"};
 
-static int
-anomaly_cmp(const void *x, const void *y)
-{
-	const anomaly_row *p = x,
-			   *q = y;
+int			fw_anomalies_work = 1000000000;
 
-	if (p->a != q->a)
-		return p->a < q->a ? -1 : 1;
-	if (p->b != q->b)
-		return p->b < q->b ? -1 : 1;
-	return strcmp(p->kind, q->kind);
+static void
+count_work(int64 *work)
+{
+	if (++*work > fw_anomalies_work)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+				 "Raise mekatek.fw_anomalies_work, or analyse the policy a chain at a time.",
+				 "fw_anomalies: more than mekatek.fw_anomalies_work (%d) rule comparisons", fw_anomalies_work);
+	if ((*work & 0xFFFF) == 0)
+		CHECK_FOR_INTERRUPTS();
 }
 
 static inline bool
@@ -235,11 +241,24 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 	fw_mrule   *r;
 	int			n,
 				nconservative = 0;
-	anomaly_row *rows = NULL;
-	int			nrows = 0,
-				caprows = 0;
+	TupleDesc	sdesc;
+	Tuplesortstate *sort;
+	TupleTableSlot *slot;
+	AttrNumber	cols[3] = {1, 2, 3};
+	Oid			ops[3] = {Int4LessOperator, Int4LessOperator, Int4LessOperator};
+	Oid			colls[3] = {InvalidOid, InvalidOid, InvalidOid};
+	bool		nullsfirst[3] = {false, false, false};
+	int64		work = 0;
+	int32		last[3] = {-1, -1, -1};
+	MemoryContext rowcxt;
 
 	InitMaterializedSRF(fcinfo, 0);
+	sdesc = CreateTemplateTupleDesc(3);
+	TupleDescInitEntry(sdesc, 1, "a", INT4OID, -1, 0);
+	TupleDescInitEntry(sdesc, 2, "b", INT4OID, -1, 0);
+	TupleDescInitEntry(sdesc, 3, "kind", INT4OID, -1, 0);
+	sort = tuplesort_begin_heap(sdesc, 3, cols, ops, colls, nullsfirst, work_mem, NULL, TUPLESORT_NONE);
+	slot = MakeSingleTupleTableSlot(sdesc, &TTSOpsMinimalTuple);
 	mk_fw_model_load(&m, policy);
 	n = mk_fw_model_flatten(&m, &r);
 	for (int i = 0; i < m.n; i++)
@@ -254,7 +273,7 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 		for (int j = i + 1; j < n; j++)
 		{
 			rel			x;
-			const char *kind = NULL;
+			int			kind = -1;
 			bool		same;
 
 			/* a synthetic rule (a goto's fall-through) names the goto as a
@@ -262,6 +281,7 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 			if (!decides(&r[j]) || r[j].conservative || r[j].synthetic ||
 				r[i].position == r[j].position)
 				continue;
+			count_work(&work);
 			x = mk_fw_mrule_rel(&r[i], &r[j]);
 			if (x == REL_DISJOINT)
 				continue;
@@ -269,14 +289,14 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 			if (!same)
 			{
 				if (x == REL_EQUAL || x == REL_SUPERSET)
-					kind = "shadowing";
+					kind = 3;
 				else if (x == REL_SUBSET)
-					kind = "generalization";
+					kind = 1;
 				else
-					kind = "correlation";
+					kind = 0;
 			}
 			else if (x == REL_EQUAL || x == REL_SUPERSET)
-				kind = "redundancy";
+				kind = 2;
 			else if (x == REL_SUBSET)
 			{
 				/* removing a changes nothing unless a rule between them
@@ -284,41 +304,49 @@ mk_fw_anomalies(PG_FUNCTION_ARGS)
 				bool		blocked = false;
 
 				for (int k = i + 1; k < j && !blocked; k++)
-					if (r[k].kind != r[i].kind &&
+					if (r[k].kind != r[i].kind && (count_work(&work), true) &&
 						mk_fw_mrule_rel(&r[i], &r[k]) != REL_DISJOINT)
 						blocked = true;
 				if (!blocked)
-					kind = "redundancy";
+					kind = 2;
 			}
-			if (kind)
+			if (kind >= 0)
 			{
-				if (nrows == caprows)
-				{
-					caprows = caprows ? caprows * 2 : 64;
-					rows = rows ? repalloc_huge(rows, sizeof(anomaly_row) * caprows)
-						: palloc(sizeof(anomaly_row) * caprows);
-				}
-				rows[nrows].a = r[i].position;
-				rows[nrows].b = r[j].position;
-				rows[nrows].kind = kind;
-				nrows++;
+				ExecClearTuple(slot);
+				slot->tts_values[0] = Int32GetDatum(r[i].position);
+				slot->tts_values[1] = Int32GetDatum(r[j].position);
+				slot->tts_values[2] = Int32GetDatum(kind);
+				slot->tts_isnull[0] = slot->tts_isnull[1] = slot->tts_isnull[2] = false;
+				ExecStoreVirtualTuple(slot);
+				tuplesort_puttupleslot(sort, slot);
 			}
 		}
 	}
-	if (nrows > 1)
-		qsort(rows, nrows, sizeof(anomaly_row), anomaly_cmp);
-	for (int k = 0; k < nrows; k++)
+	tuplesort_performsort(sort);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "fw_anomalies row", ALLOCSET_SMALL_SIZES);
+	while (tuplesort_gettupleslot(sort, true, false, slot, NULL))
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
+		bool		isnull;
+		int32		cur[3];
+		MemoryContext old;
 
-		if (k > 0 && anomaly_cmp(&rows[k], &rows[k - 1]) == 0)
+		for (int k = 0; k < 3; k++)
+			cur[k] = DatumGetInt32(slot_getattr(slot, k + 1, &isnull));
+		if (cur[0] == last[0] && cur[1] == last[1] && cur[2] == last[2])
 			continue;
-		values[0] = Int32GetDatum(rows[k].a);
-		values[1] = Int32GetDatum(rows[k].b);
-		values[2] = CStringGetTextDatum(rows[k].kind);
+		memcpy(last, cur, sizeof(last));
+		old = MemoryContextSwitchTo(rowcxt);
+		values[0] = Int32GetDatum(cur[0]);
+		values[1] = Int32GetDatum(cur[1]);
+		values[2] = CStringGetTextDatum(kind_names[cur[2]]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
 	}
+	tuplesort_end(sort);
+	ExecDropSingleTupleTableSlot(slot);
 	if (nconservative > 0)
 		ereport(NOTICE,
 				(errmsg("fw_anomalies treated %d rule(s) of policy \"%s\" conservatively", nconservative,
@@ -409,4 +437,13 @@ mk_fw_suggest_order(PG_FUNCTION_ARGS)
 	}
 #undef MUST_PRECEDE
 	return (Datum) 0;
+}
+
+void
+mk_fw_anomalies_init(void)
+{
+	DefineCustomIntVariable("mekatek.fw_anomalies_work",
+							"Rule comparisons fw_anomalies may make (pairs, and the rules between a redundant pair).",
+							"Past it fw_anomalies stops with an ERROR instead of running for hours; its memory is bounded by work_mem whatever the setting.",
+							&fw_anomalies_work, 1000000000, 1, INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
 }

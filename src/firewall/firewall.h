@@ -95,8 +95,19 @@ extern bool mk_fw_event_time(const fwl_event *ev, int year, TimestampTz *result)
 extern const char *mk_fw_direction(const fwl_event *ev);
 extern const char *mk_fw_extra_key(const fwl_event *ev, int idx, int *klen);
 
-/* Threat alerts (firewall/alert.c): their settings. */
+/* Threat alerts (firewall/alert.c): their settings, and the load path's counts. */
 extern void mk_fw_alert_init(void);
+extern void mk_fw_alert_load_begin(void);
+extern void mk_fw_alert_load_row(TimestampTz t, int family, const uint8 *src, const uint8 *dst,
+								 int32 dpt, bool syn);
+extern void mk_fw_alert_load_end(void);
+extern void mk_fw_alert_load_abort(void);
+
+/* fw_load_file's file, opened only inside mekatek.fw_log_directory. */
+extern FILE *mk_fw_open_log_file(const char *path, char **resolved);
+extern void mk_fw_log_directory_init(void);
+extern void mk_fw_diff_init(void);
+extern void mk_fw_anomalies_init(void);
 
 /* Settings (firewall/settings.c). */
 extern int	fw_log_year;

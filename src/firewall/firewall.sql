@@ -354,23 +354,7 @@ BEGIN
                format(':%s %s [0:0]', chain, action)
           FROM chains
         UNION ALL
-        SELECT 2, r.position, '',
-               CASE WHEN r.direction IS NULL
-                    THEN format('# position %s is not exported: it has no chain (direction is NULL)', r.position)
-                    ELSE concat_ws(' ',
-               CASE WHEN r.packets IS NOT NULL THEN format('[%s:%s]', r.packets, coalesce(r.bytes, 0)) END,
-               '-A ' || r.direction,
-               '-s ' || r.src, '-d ' || r.dst,
-               '-i ' || mekatek.fw_iptables_quote(r.in_iface), '-o ' || mekatek.fw_iptables_quote(r.out_iface),
-               '-p ' || r.proto,
-               CASE WHEN r.proto IN ('tcp', 'udp', 'sctp', 'udplite') THEN '-m ' || r.proto END,
-               '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
-               (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
-                  FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
-               CASE WHEN r."goto" THEN '-g ' ELSE '-j ' END
-                   || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
-               (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
-                  FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END
+        SELECT 2, r.position, '', mekatek.fw_rule_text(r, true)
           FROM mekatek.fw_rule r WHERE r.policy = $1
         UNION ALL
         SELECT 3, 0, '', 'COMMIT'
@@ -506,7 +490,9 @@ CREATE TRIGGER fw_log_alert AFTER INSERT ON mekatek.fw_log
 -- Privileges
 ------------------------------------------------------------------------
 
-GRANT SELECT ON mekatek.fw_log, mekatek.fw_reject, mekatek.fw_rule, mekatek.fw_chain_policy,
+-- fw_reject keeps whole lines of whatever file was loaded: admins only
+-- (issue 14); analysts see the counts in fw_reject_counts.
+GRANT SELECT ON mekatek.fw_log, mekatek.fw_rule, mekatek.fw_chain_policy,
                 mekatek.fw_prefix_action TO mekatek_analyst;
 GRANT TRUNCATE ON mekatek.fw_log_raw TO mekatek_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.fw_log, mekatek.fw_log_raw, mekatek.fw_reject,
@@ -689,6 +675,254 @@ GRANT EXECUTE ON FUNCTION mekatek.fw_log_alert_trg() TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.fw_policy_family(text),
                 mekatek.fw_trace(text, text, text, inet, inet, int, int, text, text, text, int, int, text)
       TO mekatek_analyst;
+
+CREATE FUNCTION mekatek.fw_policy_new(policy text, new_policy text, caller text) RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    policy_family int;
+BEGIN
+    IF policy IS NULL OR new_policy IS NULL THEN
+        RAISE EXCEPTION '%: policy and new_policy must not be null', caller USING ERRCODE = '22004';
+    END IF;
+    -- an unknown policy is an error (42704), not an empty new policy
+    policy_family := mekatek.fw_policy_family(policy);
+    IF new_policy = policy OR EXISTS (SELECT FROM mekatek.fw_rule r WHERE r.policy = new_policy)
+       OR EXISTS (SELECT FROM mekatek.fw_chain_policy c WHERE c.policy = new_policy)
+       OR EXISTS (SELECT FROM mekatek.fw_policy p WHERE p.policy = new_policy) THEN
+        RAISE EXCEPTION '%: policy "%" already exists', caller, left(new_policy, 64)
+            USING ERRCODE = '42710', HINT = 'Name a new policy; ' || caller || ' never overwrites one.';
+    END IF;
+    INSERT INTO mekatek.fw_policy (policy, family) VALUES (new_policy, policy_family);
+    INSERT INTO mekatek.fw_chain_policy (policy, chain, action)
+    SELECT new_policy, c.chain, c.action FROM mekatek.fw_chain_policy c WHERE c.policy = $1;
+    RETURN policy_family;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_policy_new(text, text, text) IS
+    'fw_apply_order''s and fw_merge''s first step: new_policy with the family and chain policies of policy and no rule yet; ERROR 42704 for an unknown policy, 42710 when new_policy exists (caller names the function in the message)';
+GRANT EXECUTE ON FUNCTION mekatek.fw_policy_new(text, text, text) TO mekatek_admin;
+
+CREATE FUNCTION mekatek.fw_apply_order(policy text, new_policy text) RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    policy_family int;
+    n int;
+BEGIN
+    policy_family := mekatek.fw_policy_new(policy, new_policy, 'fw_apply_order');
+    INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, action,
+                                 in_iface, out_iface, target, target_options, matches, packets, bytes, "goto")
+    SELECT new_policy, o.new_position, r.direction, r.proto, r.src, r.sport, r.dst, r.dport, r.action,
+           r.in_iface, r.out_iface, r.target, r.target_options, r.matches, r.packets, r.bytes, r."goto"
+      FROM mekatek.fw_suggest_order(policy) o
+      JOIN mekatek.fw_rule r ON r.policy = $1 AND r.position = o.position
+     ORDER BY o.new_position;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_apply_order(text, text) IS
+    'Writes the order of mekatek.fw_suggest_order(policy) as a new policy new_policy (rules, chain policies, family; counters kept), ready for fw_export_iptables; no packet''s decision changes.  ERROR 42704 for an unknown policy, 42710 when new_policy exists; returns the number of rules';
+GRANT EXECUTE ON FUNCTION mekatek.fw_apply_order(text, text) TO mekatek_admin;
+
+CREATE FUNCTION mekatek.fw_rule_text(r mekatek.fw_rule, counters boolean DEFAULT false) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+SELECT CASE WHEN r.direction IS NULL
+            THEN format('# position %s is not exported: it has no chain (direction is NULL)', r.position)
+            ELSE concat_ws(' ',
+       CASE WHEN counters AND r.packets IS NOT NULL THEN format('[%s:%s]', r.packets, coalesce(r.bytes, 0)) END,
+       '-A ' || r.direction,
+       '-s ' || r.src, '-d ' || r.dst,
+       '-i ' || mekatek.fw_iptables_quote(r.in_iface), '-o ' || mekatek.fw_iptables_quote(r.out_iface),
+       '-p ' || r.proto,
+       CASE WHEN r.proto IN ('tcp', 'udp', 'sctp', 'udplite') THEN '-m ' || r.proto END,
+       '--sport ' || mekatek.fw_port_text(r.sport), '--dport ' || mekatek.fw_port_text(r.dport),
+       (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
+          FROM jsonb_array_elements_text(r.matches) WITH ORDINALITY AS j(m, n)),
+       CASE WHEN r."goto" THEN '-g ' ELSE '-j ' END
+           || coalesce(r.target, CASE r.action WHEN 'deny' THEN 'DROP' ELSE upper(r.action) END),
+       (SELECT string_agg(mekatek.fw_iptables_quote(m), ' ' ORDER BY n)
+          FROM jsonb_array_elements_text(r.target_options) WITH ORDINALITY AS j(m, n))) END $$;
+COMMENT ON FUNCTION mekatek.fw_rule_text(mekatek.fw_rule, boolean) IS
+    'One rule as an iptables-restore line (-A CHAIN ... -j TARGET), with its [packets:bytes] counters when counters is true; fw_export_iptables writes each rule this way';
+
+CREATE FUNCTION mekatek.fw_diff(policy_a text, policy_b text)
+RETURNS TABLE (change text, position_a int, position_b int, rule text, chain text,
+               verdict_a text, verdict_b text, proto text, src inet, dst inet, sport int, dport int,
+               icmp_type int, icmp_code int, tcp_flags text, state text, in_iface text, out_iface text,
+               certain boolean)
+AS 'MODULE_PATHNAME', 'mk_fw_diff'
+LANGUAGE C STABLE CALLED ON NULL INPUT
+SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.fw_diff(text, text) IS
+    'What changes from policy_a to policy_b: rules removed, added and moved (a rule is the same when every field but position and counters is; moved are the rules outside a longest order both share), chain policies changed, and a decision row for every pair of deciding rules (position NULL: the chain policy) whose verdicts differ on some packet, with one such packet found exactly over the flattened orders (ready for fw_trace; certain false when a deciding rule has a match Mekatek does not model).  Work bounded by mekatek.fw_diff_work (ERROR 54000 past it); ERROR 42704 for an unknown policy';
+GRANT EXECUTE ON FUNCTION mekatek.fw_rule_text(mekatek.fw_rule, boolean), mekatek.fw_diff(text, text)
+      TO mekatek_analyst;
+
+CREATE FUNCTION mekatek.fw_suggest_insert(policy text, rule text,
+                                          OUT "position" int, OUT after_rule int, OUT before_rule int,
+                                          OUT anomalies text[])
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    scratch text := 'mekatek suggest ' || pg_backend_pid();
+    chain text;
+    script text;
+    lines text[];
+    placed text := '';
+    k int := 0;
+    n int;
+    orig int[];                 -- original positions in order: orig[k] is the k-th rule
+    lo int;                     -- last rule the new one must follow (generalization)
+    hi int;                     -- first rule the new one must precede (shadowing)
+    idx int;                    -- where it goes, as an index into orig (cardinality + 1: the end)
+    notes text[];
+BEGIN
+    IF policy IS NULL OR rule IS NULL THEN
+        RAISE EXCEPTION 'fw_suggest_insert: policy and rule must not be null' USING ERRCODE = '22004';
+    END IF;
+    chain := upper(substring(rule FROM '^\s*(?:ip6?tables\s+)?-A\s+(\S+)'));
+    IF chain IS NULL OR rule ~ '[\n\r]' THEN
+        RAISE EXCEPTION 'fw_suggest_insert: rule "%" is not one "-A CHAIN ..." line', left(rule, 64)
+            USING ERRCODE = '22023', HINT = 'Give the rule as iptables-save writes it: -A INPUT -p tcp --dport 22 -j ACCEPT.';
+    END IF;
+    -- an unknown policy is an error (42704)
+    script := mekatek.fw_export_iptables(policy);
+    orig := ARRAY(SELECT r.position FROM mekatek.fw_rule r WHERE r.policy = $1 ORDER BY r.position);
+    lines := string_to_array(rtrim(regexp_replace(script, 'COMMIT\n$', ''), E'\n'), E'\n');
+    -- The advisor's placement (Al-Shaer and Hamed): the new rule goes after
+    -- every rule of its chain it must follow (it generalises them with
+    -- another decision: before them it would shadow them) and before every
+    -- rule it must precede (it is a subset of them with another decision:
+    -- after them it would be shadowed), as early as that allows.  The
+    -- relations come from fw_anomalies on copies of the policy, built in a
+    -- subtransaction that is rolled back: one with the rule at the end, one
+    -- with it where it goes (the anomalies it keeps there).
+    BEGIN
+        -- the rule alone first, so that its problems are errors about it
+        n := mekatek.fw_import_iptables(scratch, rule);
+        n := mekatek.fw_import_iptables(scratch, array_to_string(lines, E'\n') || E'\n' || rule || E'\nCOMMIT\n');
+        IF n <> cardinality(orig) + 1 THEN
+            RAISE EXCEPTION 'fw_suggest_insert: rule "%" is not one rule', left(rule, 64) USING ERRCODE = '22023';
+        END IF;
+        SELECT max(a.rule_a) FILTER (WHERE a.anomaly = 'generalization'),
+               min(a.rule_a) FILTER (WHERE a.anomaly = 'shadowing')
+          INTO lo, hi
+          FROM mekatek.fw_anomalies(scratch) a
+          JOIN mekatek.fw_rule r ON r.policy = scratch AND r.position = a.rule_a AND r.direction = chain
+         WHERE a.rule_b = n;
+        IF lo IS NOT NULL AND hi IS NOT NULL AND lo >= hi THEN
+            idx := hi;          -- no place avoids an anomaly: where it takes effect
+        ELSIF lo IS NOT NULL THEN
+            idx := lo + 1;      -- as early as allowed: right after the last it must follow
+        ELSE
+            idx := coalesce((SELECT min(r.position) FROM mekatek.fw_rule r
+                              WHERE r.policy = scratch AND r.direction = chain AND r.position < n), n);
+        END IF;
+        FOREACH script IN ARRAY lines LOOP
+            IF script ~ '^(\[\d+:\d+\] )?-A ' THEN
+                k := k + 1;
+                IF k = idx THEN
+                    placed := placed || rule || E'\n';
+                END IF;
+            END IF;
+            placed := placed || script || E'\n';
+        END LOOP;
+        IF idx > k THEN
+            placed := placed || rule || E'\n';
+        END IF;
+        n := mekatek.fw_import_iptables(scratch, placed || E'COMMIT\n');
+        notes := ARRAY(SELECT a.anomaly || ' with rule ' || orig[CASE WHEN o < idx THEN o ELSE o - 1 END]
+                         FROM mekatek.fw_anomalies(scratch) a,
+                              LATERAL (SELECT CASE WHEN a.rule_a = idx THEN a.rule_b ELSE a.rule_a END) x(o)
+                        WHERE idx IN (a.rule_a, a.rule_b)
+                        ORDER BY o, a.anomaly);
+        RAISE EXCEPTION USING ERRCODE = 'MKRB1', MESSAGE = 'fw_suggest_insert: roll back the copies';
+    EXCEPTION WHEN SQLSTATE 'MKRB1' THEN
+        NULL;
+    END;
+    "position" := orig[idx];
+    after_rule := orig[lo];
+    before_rule := orig[hi];
+    anomalies := notes;
+    IF lo IS NOT NULL AND hi IS NOT NULL AND lo >= hi THEN
+        anomalies := array_append(anomalies,
+                         format('no position avoids an anomaly: rule %s must come first, rule %s after', orig[lo], orig[hi]));
+    END IF;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_suggest_insert(text, text) IS
+    'Where one new rule (an iptables -A line) should go, as Al-Shaer and Hamed''s policy advisor places it: after every rule of its chain it generalises with another decision and before every rule that would shadow it, as early as that allows.  position is the rule it goes before (NULL: the end), after_rule and before_rule the bounds, anomalies the relations it keeps there (correlation, redundancy; a conflict when no position avoids one).  Admins: it analyses a copy of the policy in a rolled-back subtransaction';
+
+CREATE FUNCTION mekatek.fw_merge(policy text, rules text, new_policy text)
+RETURNS TABLE (rule text, "position" int, anomalies text[])
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    policy_family int;
+    line text;
+    s record;
+    scratch text := 'mekatek merge ' || pg_backend_pid();
+    pos int;
+BEGIN
+    IF rules IS NULL THEN
+        RAISE EXCEPTION 'fw_merge: rules must not be null' USING ERRCODE = '22004';
+    END IF;
+    policy_family := mekatek.fw_policy_new(policy, new_policy, 'fw_merge');
+    INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, action,
+                                 in_iface, out_iface, target, target_options, matches, packets, bytes, "goto")
+    SELECT new_policy, r.position, r.direction, r.proto, r.src, r.sport, r.dst, r.dport, r.action,
+           r.in_iface, r.out_iface, r.target, r.target_options, r.matches, r.packets, r.bytes, r."goto"
+      FROM mekatek.fw_rule r WHERE r.policy = $1;
+    -- one rule at a time, each placed by the advisor in the policy as the
+    -- rules before it left it
+    FOR line IN SELECT l FROM regexp_split_to_table(rules, E'\r?\n') WITH ORDINALITY AS t(l, k)
+                 WHERE l !~ '^\s*(#.*)?$' AND l !~ '^\s*(\*filter|COMMIT|:)' ORDER BY k LOOP
+        s := mekatek.fw_suggest_insert(new_policy, line);
+        -- the rule's row, parsed by the importer (its own problems are
+        -- line-numbered errors there)
+        PERFORM mekatek.fw_import_iptables(scratch, line);
+        pos := coalesce(s."position",
+                        (SELECT coalesce(max(r.position), 0) + 1 FROM mekatek.fw_rule r WHERE r.policy = new_policy));
+        -- make room: through a range no position uses, as the primary key
+        -- is checked row by row
+        UPDATE mekatek.fw_rule r SET position = r.position + 1000000000
+         WHERE r.policy = new_policy AND r.position >= pos;
+        UPDATE mekatek.fw_rule r SET position = r.position - 999999999
+         WHERE r.policy = new_policy AND r.position >= 1000000000;
+        INSERT INTO mekatek.fw_rule (policy, position, direction, proto, src, sport, dst, dport, action,
+                                     in_iface, out_iface, target, target_options, matches, packets, bytes, "goto")
+        SELECT new_policy, pos, r.direction, r.proto, r.src, r.sport, r.dst, r.dport, r.action,
+               r.in_iface, r.out_iface, r.target, r.target_options, r.matches, NULL, NULL, r."goto"
+          FROM mekatek.fw_rule r WHERE r.policy = scratch;
+        DELETE FROM mekatek.fw_rule r WHERE r.policy = scratch;
+        DELETE FROM mekatek.fw_chain_policy c WHERE c.policy = scratch;
+        DELETE FROM mekatek.fw_policy p WHERE p.policy = scratch;
+        rule := line;
+        "position" := pos;
+        anomalies := s.anomalies;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION mekatek.fw_merge(text, text, text) IS
+    'Copies policy to new_policy and inserts each rule of rules (iptables -A lines, e.g. from fw_generalize or fw_mine) at the position fw_suggest_insert gives, one after the other; one row per rule: where it went and the anomalies it keeps there.  ERROR 42704 for an unknown policy, 42710 when new_policy exists';
+GRANT EXECUTE ON FUNCTION mekatek.fw_suggest_insert(text, text), mekatek.fw_merge(text, text, text) TO mekatek_admin;
+
+-- Rejected lines may hold anything of the file that was read (a secret, a
+-- password file): only admins read fw_reject; analysts see how many lines
+-- each load rejected, never their text.
+CREATE VIEW mekatek.fw_reject_counts WITH (security_barrier) AS
+SELECT r.source, count(*) AS rejected, min(r.line_no) AS first_line_no,
+       min(r.rejected_at) AS first_rejected_at, max(r.rejected_at) AS last_rejected_at
+  FROM mekatek.fw_reject r
+ GROUP BY r.source;
+COMMENT ON VIEW mekatek.fw_reject_counts IS
+    'Per source file (NULL: fw_load and fw_load_raw) the number of rejected lines and when; the lines themselves are in mekatek.fw_reject, which only admins read';
+GRANT SELECT ON mekatek.fw_reject_counts TO mekatek_analyst;
 
 -- ---------------------------------------------------------------------
 -- pg_dump: these tables hold what users wrote, so pg_dump must write

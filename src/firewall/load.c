@@ -549,6 +549,28 @@ process_line(fw_loader *ld, const char *line, size_t len)
 	put_extra(ld, o, &ev);
 	appendStringInfoChar(o, '\n');
 
+	if (ev.header != FWL_HDR_NONE)
+	{
+		/* threat detection counts as the rows go by (alert.c) */
+		bool		syn = false;
+
+		if (ev.proto.len == 3 && pg_strncasecmp(ev.proto.p, "TCP", 3) == 0)
+		{
+			bool		s = false,
+						a = false;
+
+			for (int i = 0; i < ev.nflags; i++)
+			{
+				if (ev.tcp_flags[i].len == 3 && memcmp(ev.tcp_flags[i].p, "SYN", 3) == 0)
+					s = true;
+				else if (ev.tcp_flags[i].len == 3 && memcmp(ev.tcp_flags[i].p, "ACK", 3) == 0)
+					a = true;
+			}
+			syn = s && !a;
+		}
+		mk_fw_alert_load_row(ts, ev.family, ev.src, ev.dst, (ev.has & FWL_HAS_DPT) ? ev.dpt : -1, syn);
+	}
+
 	ld->ring[ld->rows % FW_LOAD_RING] = ld->line_no;
 	ld->rows++;
 }
@@ -684,6 +706,7 @@ load_ready(void *arg)
 
 	mk_fw_load_prefix_map(&ld->map, CurrentMemoryContext);
 	ld->year = mk_fw_log_year();
+	mk_fw_alert_load_begin();	/* threat detection counts as rows go by */
 }
 
 /*
@@ -743,15 +766,19 @@ run_load(fw_loader *ld)
 	{
 		loaded = (int64) mk_copy_from(logid, attnames, options, fw_copy_source, ld, &copy_opts);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
 		active_loader = NULL;
+		mk_fw_alert_load_abort();
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	active_loader = NULL;
 	error_context_stack = errcb.previous;
 
 	flush_rejects(ld);
 	tuplestore_end(ld->rejects);
+	mk_fw_alert_load_end();
 	/* once per load: fw_mine and fw_generalize ignore lines without one */
 	if (ld->unmapped > 0)
 		ereport(WARNING,
@@ -782,7 +809,7 @@ mk_fw_load_file(PG_FUNCTION_ARGS)
 {
 	fw_loader  *ld;
 	char	   *path;
-	struct stat st;
+	char	   *resolved;
 	int64		loaded;
 
 	path = mk_arg_cstring(fcinfo, 0, "path", false);
@@ -794,23 +821,8 @@ mk_fw_load_file(PG_FUNCTION_ARGS)
 
 	ld = palloc0(sizeof(fw_loader));
 	ld->path = path;
-	ld->file = AllocateFile(path, PG_BINARY_R);
-	/* errcode_for_file_access() calls these XX000: they are the caller's */
-	if (ld->file == NULL && (errno == ENAMETOOLONG || errno == ELOOP))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not open file \"%s\" for reading: %m", mk_quote_short(path))));
-	if (ld->file == NULL)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\" for reading: %m", mk_quote_short(path)),
-				 errhint("The path is read by the server process (relative paths start in its data directory).")));
-	if (fstat(fileno(ld->file), &st) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-	if (S_ISDIR(st.st_mode))
-		mk_error(ERRCODE_WRONG_OBJECT_TYPE, NULL, "\"%s\" is a directory", path);
+	/* only inside mekatek.fw_log_directory (log_directory.c) */
+	ld->file = mk_fw_open_log_file(path, &resolved);
 	ld->chunk = palloc(FW_LOAD_CHUNK);
 	ld->buf = ld->chunk;
 	loaded = run_load(ld);

@@ -1168,3 +1168,20 @@ mk_fw_addr_number(int family, Datum d, fw_u128 *out)
 	*out = x;
 	return true;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Set algebra for diff.c                                                  */
+/* ---------------------------------------------------------------------- */
+
+fw_iset
+mk_fw_iset_and(fw_iset a, fw_iset b)
+{
+	return iset_intersect(a, b);
+}
+
+/* a minus b, within [0, max] */
+fw_iset
+mk_fw_iset_minus(fw_iset a, fw_iset b, fw_u128 max)
+{
+	return iset_intersect(a, iset_complement(b, max));
+}

@@ -132,6 +132,10 @@ extern bool mk_fw_addr_number(int family, Datum d, fw_u128 *out);
 extern int	mk_fw_state_bits(const char *v);
 extern int	mk_fw_tcp_flag_bits(const char *v);
 
+/* Set algebra on interval sets (diff.c) */
+extern fw_iset mk_fw_iset_and(fw_iset a, fw_iset b);
+extern fw_iset mk_fw_iset_minus(fw_iset a, fw_iset b, fw_u128 max);
+
 /* Interface patterns, as anomaly.c compares them (NULL any, "eth+"). */
 extern fw_rel mk_fw_rel_iface(const char *a, const char *b);
 

@@ -21,4 +21,7 @@ mk_firewall_init(void)
 							 NULL, &fw_parse_strict, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	mk_fw_alert_init();
+	mk_fw_log_directory_init();
+	mk_fw_diff_init();
+	mk_fw_anomalies_init();
 }

@@ -2,7 +2,7 @@
 -- analysis; only admins load logs and import rules; devices and cashiers
 -- get nothing of this module.
 BEGIN;
-SELECT plan(24);
+SELECT plan(29);
 
 SELECT ok(has_function_privilege('mekatek_analyst', 'mekatek.fw_parse(text)', 'EXECUTE'), 'analyst may parse');
 SELECT ok(has_function_privilege('mekatek_analyst', 'mekatek.fw_anomalies(text)', 'EXECUTE'), 'analyst may classify anomalies');
@@ -42,6 +42,8 @@ BEGIN
     PERFORM lo_export(o, 'fwload_roles.log');
     PERFORM lo_unlink(o);
 END $$;
+-- (and only inside mekatek.fw_log_directory: here the data directory)
+DO $$ BEGIN PERFORM set_config('mekatek.fw_log_directory', current_setting('data_directory'), true); END $$;
 CREATE ROLE fw_tap_reader IN ROLE mekatek_admin, pg_read_server_files;
 CREATE ROLE fw_tap_reader_only IN ROLE pg_read_server_files;
 GRANT EXECUTE ON FUNCTION mekatek.fw_load_file(text) TO fw_tap_reader_only;
@@ -72,6 +74,19 @@ SELECT results_eq($$ SELECT loaded, rejected FROM mekatek.fw_load_file('fwload_r
 RESET ROLE;
 SELECT results_eq($$ SELECT line, line_no, source FROM mekatek.fw_reject WHERE source = 'fwload_roles.log' $$,
                   $$ VALUES ('garbage'::text, 2::bigint, 'fwload_roles.log'::text) $$, 'its reject is kept with its line number');
+
+
+-- Rejected lines can hold anything of the file read (issue 14: an analyst
+-- read postgresql.auto.conf this way): admins read them, analysts the counts.
+SELECT ok(NOT has_table_privilege('mekatek_analyst', 'mekatek.fw_reject', 'SELECT'), 'analyst does not read rejected lines');
+SELECT ok(has_table_privilege('mekatek_admin', 'mekatek.fw_reject', 'SELECT'), 'admin reads rejected lines');
+SET ROLE fw_tap_analyst;
+SELECT throws_ok($$ SELECT line FROM mekatek.fw_reject $$, '42501', 'permission denied for table fw_reject',
+                 'analyst: 42501 on fw_reject');
+SELECT results_eq($$ SELECT rejected, first_line_no FROM mekatek.fw_reject_counts WHERE source = 'fwload_roles.log' $$,
+                  $$ VALUES (1::bigint, 2::bigint) $$, 'analyst sees how many lines the load rejected');
+RESET ROLE;
+SELECT ok(NOT has_table_privilege('mekatek_device', 'mekatek.fw_reject_counts', 'SELECT'), 'device sees no counts');
 
 SELECT * FROM finish();
 ROLLBACK;

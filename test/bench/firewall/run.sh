@@ -22,6 +22,8 @@ bash "$MK_ROOT/test/harness/cluster.sh" fresh bench-firewall "$port" "$bindir"
 export PGHOST=$MK_BUILD/bench-firewall/run PGPORT=$port PGUSER=postgres PGDATABASE=bench
 export PATH=$bindir:$PATH
 psql -Xq -d postgres -c "CREATE DATABASE bench"
+# fw_load_file reads only inside mekatek.fw_log_directory: the work folder
+psql -Xq -d postgres -c "ALTER DATABASE bench SET mekatek.fw_log_directory = '$MK_BUILD/bench-firewall/work'"
 psql -Xq -v ON_ERROR_STOP=1 -v lines="$lines" -f "$here/setup.sql" >/dev/null
 
 work=$MK_BUILD/bench-firewall/work
