@@ -16,9 +16,11 @@
  * message_id), so a retry can never book twice.
  *
  * Outbox mode (-O): LISTENs on mekatek_outbox, claims the replies of
- * channel "ledger" (mekatek.outbox_claim), writes each payload as a JSON
- * line with its outbox_id, flushes, then marks them delivered.  With -1 it
- * drains once and exits.
+ * channel "ledger" (mekatek.chat_claim_replies) until a claim returns
+ * nothing, writes each payload as a JSON line with its outbox_id, flushes,
+ * then marks them delivered.  chat_ingest notifies only when no other
+ * reply waits unclaimed, so claiming until empty before waiting is what
+ * makes every reply go out.  With -1 it drains once and exits.
  *
  * JSON is parsed and printed with json-c, never by hand.
  */
@@ -190,7 +192,7 @@ ingest(FILE *in)
 static int
 drain(PGconn *conn)
 {
-	PGresult   *r = PQexec(conn, "SELECT outbox_id, payload::text FROM mekatek.outbox_claim('ledger', 100)");
+	PGresult   *r = PQexec(conn, "SELECT outbox_id, payload::text FROM mekatek.chat_claim_replies(100)");
 	int			n;
 	PGresult   *d;
 	char	   *ids;
@@ -198,7 +200,7 @@ drain(PGconn *conn)
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 	{
-		fprintf(stderr, "mekatek-chat: outbox_claim: %s", PQerrorMessage(conn));
+		fprintf(stderr, "mekatek-chat: chat_claim_replies: %s", PQerrorMessage(conn));
 		exit(1);
 	}
 	n = PQntuples(r);

@@ -15,6 +15,16 @@
  *
  * A sale is three statements: the lookup, the group update feeding the
  * entry insert (books.c), and the outbox row feeding the message row.
+ *
+ * One NOTIFY per burst of replies, not per reply: PostgreSQL serialises
+ * the commits of all notifying transactions on one lock, which capped
+ * ingestion at the rate of that lock.  A reply notifies only when the
+ * outbox holds no other unclaimed reply; otherwise a deliverer is already
+ * due to claim, and mekatek.chat_claim_replies (ledger.sql) closes the
+ * race: a producer holds LK_OUTBOX_CLASS shared from before its check
+ * until its commit, and every claim first takes it exclusively, so a
+ * claim sees every reply whose producer relied on an earlier row instead
+ * of notifying.  The proof is in the comment of chat_claim_replies.
  */
 #include "ledger/ledger.h"
 
@@ -29,6 +39,8 @@
 
 /* The advisory lock class of message keys: "LEDG". */
 #define LK_LOCK_CLASS 0x4C454447
+/* The reply fence, (LK_OUTBOX_CLASS, 0): "LDGO", as chat_claim_replies takes it. */
+#define LK_OUTBOX_CLASS 0x4C44474F
 
 /* ---------------------------------------------------------------- SPI helpers */
 
@@ -206,16 +218,34 @@ store_answer(lk_msg *m)
 	n[11] = !m->has_unpaid;
 	v[12] = m->action ? CStringGetTextDatum(m->action) : (Datum) 0;
 	n[12] = m->action == NULL;
-	/* the same outbox row as mekatek.outbox_enqueue writes */
+	/*
+	 * Held until commit, taken before the statement's snapshot: see the
+	 * top of this file.
+	 */
+	if (reply)
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(LK_OUTBOX_CLASS),
+							Int32GetDatum(0));
+
+	/*
+	 * The same outbox row as mekatek.outbox_enqueue writes, and whether
+	 * another unclaimed reply waits (the snapshot does not see the rows
+	 * this statement inserts).  ORDER BY ... LIMIT 1 keeps the probe on the
+	 * partial index outbox_pending, whatever the plan was made with:
+	 * delivered rows stay in the table.
+	 */
 	lk_run(&plan,
 		   "WITH o AS (INSERT INTO mekatek.outbox (channel, payload)"
 		   "           SELECT 'ledger', jsonb_strip_nulls(jsonb_build_object('group_id', $4, 'reply', $11,"
 		   "                  'source', $1, 'message_id', $2, 'action', $13))"
-		   "            WHERE $11 IS NOT NULL)"
-		   " INSERT INTO mekatek.ledger_message (source, message_id, revoked, group_id, sender,"
+		   "            WHERE $11 IS NOT NULL),"
+		   " m AS (INSERT INTO mekatek.ledger_message (source, message_id, revoked, group_id, sender,"
 		   " sent_at, body, edited_of, quoted_id, outcome, reply, unpaid)"
-		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", 13, types, v, n, 0);
-	if (reply)
+		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12))"
+		   " SELECT $11 IS NOT NULL AND NOT EXISTS (SELECT FROM ("
+		   "   SELECT p.claimed_at FROM mekatek.outbox p"
+		   "    WHERE p.channel = 'ledger' AND p.delivered_at IS NULL"
+		   "    ORDER BY p.channel, p.outbox_id) w WHERE w.claimed_at IS NULL)", 13, types, v, n, 0);
+	if (lk_col_bool(0, 1))
 		Async_Notify("mekatek_outbox", "ledger");
 }
 
