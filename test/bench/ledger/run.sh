@@ -4,11 +4,15 @@
 # mekatek.chat_ingest (C) and through peer.chat_ingest (PL/pgSQL, peer.sql:
 # the same tables, idempotency rule, lookups, entry, outbox row and stored
 # answer), each in its own fresh database on one server, side by side:
-# messages per second, p99 latency, and the ratio.
+# messages per second, p99 latency, and the ratio.  The peer runs twice:
+# "pl" signals each reply with the core's outbox_enqueue (a NOTIFY per
+# reply, as a PL/pgSQL author would write it), "plb" with the same
+# one-NOTIFY-per-burst rule and fence as chat_ingest, so the second ratio
+# shows what the C implementation alone gains.
 # Default: MK_BENCH_SECONDS (30) per side and round.  The issue's full run,
 # 1,000,000 messages per side (125,000 per client):
 #   MK_BENCH_MESSAGES=1000000 bash test/bench/ledger/run.sh
-# MK_BENCH_ROUNDS (default 1) repeats the pair, alternating which side goes
+# MK_BENCH_ROUNDS (default 1) repeats the three, rotating which side goes
 # first, and prints the medians.  synchronous_commit is off (as in the
 # other benchmarks) so that the figures show the ingestion, not fsync.
 # Goal (issue 21): C >= 2x the peer's throughput.  The machine is shared:
@@ -30,9 +34,9 @@ psql() { "$bindir/psql" -Xq -v ON_ERROR_STOP=1 "$@"; }
 work=$MK_BUILD/$name/scripts
 mkdir -p "$work"
 
-fresh_db() { # name
+fresh_db() { # name peer_notify
     psql -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
-    psql -d "$1" -c "ALTER DATABASE $1 SET synchronous_commit = off" \
+    psql -d "$1" -v peer_notify="$2" -c "ALTER DATABASE $1 SET synchronous_commit = off" \
          -c "CREATE EXTENSION mekatek CASCADE" -f "$here/peer.sql" \
          -c "SELECT mekatek.ledger_setup('6281100000000', 'owner')" \
          -c "INSERT INTO mekatek.ledger_user (phone, name) VALUES ('6281100000002', 'seller')" \
@@ -46,8 +50,8 @@ fresh_db() { # name
 # until autovacuum analyses them again (on either side).
 
 # One message: a random group, a unique id per client and transaction.
-for side in c pl; do
-    fn=mekatek.chat_ingest; [ $side = pl ] && fn=peer.chat_ingest
+for side in c pl plb; do
+    fn=mekatek.chat_ingest; [ $side != c ] && fn=peer.chat_ingest
     cat >"$work/$side.pgbench" <<SQL
 \set g random(1, 100)
 \set q random(1, 5)
@@ -74,19 +78,24 @@ run() { # side db -> "msgs/s p99ms"
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '%-6s %14s %10s %10s %14s %10s %10s %7s\n' round "C msg/s" "C p99 ms" "C entries" "plpgsql msg/s" "p99 ms" entries ratio
-cs="" ps="" c99="" p99s=""
+printf '%-6s %12s %8s %12s %8s %12s %8s %9s %9s\n' round "C msg/s" "C p99" "pl msg/s" "pl p99" "plb msg/s" "plb p99" "C/pl" "C/plb"
+declare -A tps p99
 for r in $(seq 1 "$rounds"); do
-    fresh_db bench_c; fresh_db bench_pl
-    if [ $((r % 2)) = 1 ]; then
-        read -r ct cp cn < <(run c bench_c); read -r pt pp pn < <(run pl bench_pl)
-    else
-        read -r pt pp pn < <(run pl bench_pl); read -r ct cp cn < <(run c bench_c)
-    fi
-    printf '%-6s %14.0f %10s %10s %14.0f %10s %10s %6.2fx\n' "$r" "$ct" "$cp" "$cn" "$pt" "$pp" "$pn" "$(echo "$ct / $pt" | bc -l)"
-    cs="$cs $ct"; ps="$ps $pt"; c99="$c99 $cp"; p99s="$p99s $pp"
+    fresh_db bench_c each; fresh_db bench_pl each; fresh_db bench_plb burst
+    order=(c pl plb); case $((r % 3)) in 2) order=(pl plb c) ;; 0) order=(plb c pl) ;; esac
+    declare -A t9 n9
+    for side in "${order[@]}"; do
+        read -r t p n < <(run "$side" "bench_$side")
+        t9[$side]=$t; n9[$side]=$p
+        tps[$side]="${tps[$side]:-} $t"; p99[$side]="${p99[$side]:-} $p"
+    done
+    printf '%-6s %12.0f %8s %12.0f %8s %12.0f %8s %8.2fx %8.2fx\n' "$r" "${t9[c]}" "${n9[c]}" "${t9[pl]}" "${n9[pl]}" \
+        "${t9[plb]}" "${n9[plb]}" "$(echo "${t9[c]} / ${t9[pl]}" | bc -l)" "$(echo "${t9[c]} / ${t9[plb]}" | bc -l)"
 done
 if [ "$rounds" != 1 ]; then
-    cm=$(echo $cs | median); pm=$(echo $ps | median)
-    printf '%-6s %14.0f %10s %10s %14.0f %10s %10s %6.2fx\n' median "$cm" "$(echo $c99 | median)" - "$pm" "$(echo $p99s | median)" - "$(echo "$cm / $pm" | bc -l)"
+    declare -A m
+    for side in c pl plb; do m[$side]=$(echo ${tps[$side]} | median); done
+    printf '%-6s %12.0f %8s %12.0f %8s %12.0f %8s %8.2fx %8.2fx\n' median "${m[c]}" "$(echo ${p99[c]} | median)" \
+        "${m[pl]}" "$(echo ${p99[pl]} | median)" "${m[plb]}" "$(echo ${p99[plb]} | median)" \
+        "$(echo "${m[c]} / ${m[pl]}" | bc -l)" "$(echo "${m[c]} / ${m[plb]}" | bc -l)"
 fi
