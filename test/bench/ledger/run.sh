@@ -4,7 +4,8 @@
 # mekatek.chat_ingest (C) and through peer.chat_ingest (PL/pgSQL, peer.sql:
 # the same tables, idempotency rule, lookups, entry, outbox row and stored
 # answer), each in its own fresh database on one server, side by side:
-# messages per second, p99 latency, and the ratio.  The peer runs twice:
+# messages per second, p99 latency, CPU per message, and the ratios.  The
+# peer runs twice:
 # "pl" signals each reply with the core's outbox_enqueue (a NOTIFY per
 # reply, as a PL/pgSQL author would write it), "plb" with the same
 # one-NOTIFY-per-burst rule and fence as chat_ingest, so the second ratio
@@ -63,39 +64,58 @@ SELECT outcome FROM $fn('wa', :client_id || '-' || :n, 'g' || :g || '@g.us', '62
 SQL
 done
 
-run() { # side db -> "msgs/s p99ms"
+# CPU per message: the backends' user + system time (sampled from /proc
+# while pgbench runs, the last sample before each exits), over the entries
+# booked.  Less sensitive than msg/s to what else the machine runs.
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+run() { # side db -> "msgs/s p99ms entries cpu_us_per_msg"
     local args=(-n -M prepared -f "$work/$1.pgbench" -D n=0 -c 8 -j 2 -l --log-prefix="$work/log-$1")
     rm -f "$work/log-$1".*
     if [ -n "$messages" ]; then args+=(-t $((messages / 8))); else args+=(-T "$secs"); fi
+    "$bindir/pgbench" "${args[@]}" "$2" >"$work/pgbench-$1.out" 2>&1 &
+    local bench=$! pid t
+    local -A cpu=()
+    while kill -0 "$bench" 2>/dev/null; do
+        for pid in $(pgrep -f "postgres: postgres $2 " || true); do
+            t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) && cpu[$pid]=$t
+        done
+        sleep 0.2
+    done
+    wait "$bench" || { cat "$work/pgbench-$1.out" >&2; return 1; }
     local tps
-    tps=$("$bindir/pgbench" "${args[@]}" "$2" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench-$1.out")
     # per-transaction log: field 3 is the latency in microseconds
     local p99
     p99=$(cat "$work/log-$1".* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}')
-    local n
+    local n ticks=0
     n=$(psql -d "$2" -Atc "SELECT count(*) FROM mekatek.ledger_entry")
-    echo "$tps $p99 $n"
+    for t in "${cpu[@]}"; do ticks=$((ticks + t)); done
+    echo "$tps $p99 $n $((ticks * tick_us / n))"
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '%-6s %12s %8s %12s %8s %12s %8s %9s %9s\n' round "C msg/s" "C p99" "pl msg/s" "pl p99" "plb msg/s" "plb p99" "C/pl" "C/plb"
-declare -A tps p99
+printf '%-6s %10s %7s %6s %10s %7s %6s %10s %7s %6s %7s %7s %7s\n' round "C msg/s" "p99 ms" "us/msg" \
+    "pl msg/s" "p99 ms" "us/msg" "plb msg/s" "p99 ms" "us/msg" "C/pl" "C/plb" "cpu C/plb"
+row() { # label c_tps c_p99 c_cpu pl_tps pl_p99 pl_cpu plb_tps plb_p99 plb_cpu
+    printf '%-6s %10.0f %7s %6s %10.0f %7s %6s %10.0f %7s %6s %6.2fx %6.2fx %6.2fx\n' "$@" \
+        "$(echo "$2 / $5" | bc -l)" "$(echo "$2 / $8" | bc -l)" "$(echo "${10} / $4" | bc -l)"
+}
+declare -A tps p99 cpu
 for r in $(seq 1 "$rounds"); do
     fresh_db bench_c each; fresh_db bench_pl each; fresh_db bench_plb burst
     order=(c pl plb); case $((r % 3)) in 2) order=(pl plb c) ;; 0) order=(plb c pl) ;; esac
-    declare -A t9 n9
+    declare -A t9 p9 u9
     for side in "${order[@]}"; do
-        read -r t p n < <(run "$side" "bench_$side")
-        t9[$side]=$t; n9[$side]=$p
-        tps[$side]="${tps[$side]:-} $t"; p99[$side]="${p99[$side]:-} $p"
+        read -r t p n u < <(run "$side" "bench_$side")
+        t9[$side]=$t; p9[$side]=$p; u9[$side]=$u
+        tps[$side]="${tps[$side]:-} $t"; p99[$side]="${p99[$side]:-} $p"; cpu[$side]="${cpu[$side]:-} $u"
     done
-    printf '%-6s %12.0f %8s %12.0f %8s %12.0f %8s %8.2fx %8.2fx\n' "$r" "${t9[c]}" "${n9[c]}" "${t9[pl]}" "${n9[pl]}" \
-        "${t9[plb]}" "${n9[plb]}" "$(echo "${t9[c]} / ${t9[pl]}" | bc -l)" "$(echo "${t9[c]} / ${t9[plb]}" | bc -l)"
+    row "$r" "${t9[c]}" "${p9[c]}" "${u9[c]}" "${t9[pl]}" "${p9[pl]}" "${u9[pl]}" "${t9[plb]}" "${p9[plb]}" "${u9[plb]}"
 done
 if [ "$rounds" != 1 ]; then
-    declare -A m
-    for side in c pl plb; do m[$side]=$(echo ${tps[$side]} | median); done
-    printf '%-6s %12.0f %8s %12.0f %8s %12.0f %8s %8.2fx %8.2fx\n' median "${m[c]}" "$(echo ${p99[c]} | median)" \
-        "${m[pl]}" "$(echo ${p99[pl]} | median)" "${m[plb]}" "$(echo ${p99[plb]} | median)" \
-        "$(echo "${m[c]} / ${m[pl]}" | bc -l)" "$(echo "${m[c]} / ${m[plb]}" | bc -l)"
+    args=(median)
+    for side in c pl plb; do
+        args+=("$(echo ${tps[$side]} | median)" "$(echo ${p99[$side]} | median)" "$(echo ${cpu[$side]} | median)")
+    done
+    row "${args[@]}"
 fi
