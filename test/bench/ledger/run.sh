@@ -16,6 +16,8 @@
 # MK_BENCH_ROUNDS (default 1) repeats the three, rotating which side goes
 # first, and prints the medians.  synchronous_commit is off (as in the
 # other benchmarks) so that the figures show the ingestion, not fsync.
+# Columns: msg/s, p99 latency and backend CPU per message (us/msg) per
+# side; C/pl and C/plb the throughput ratios, cpu the CPU ratio plb/C.
 # Goal (issue 21): C >= 2x the peer's throughput.  The machine is shared:
 # figures are noisy.
 source "$(dirname "$0")/../../harness/common.sh"
@@ -95,12 +97,13 @@ run() { # side db -> "msgs/s p99ms entries cpu_us_per_msg"
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 printf '%-6s %10s %7s %6s %10s %7s %6s %10s %7s %6s %7s %7s %7s\n' round "C msg/s" "p99 ms" "us/msg" \
-    "pl msg/s" "p99 ms" "us/msg" "plb msg/s" "p99 ms" "us/msg" "C/pl" "C/plb" "cpu C/plb"
-row() { # label c_tps c_p99 c_cpu pl_tps pl_p99 pl_cpu plb_tps plb_p99 plb_cpu
-    printf '%-6s %10.0f %7s %6s %10.0f %7s %6s %10.0f %7s %6s %6.2fx %6.2fx %6.2fx\n' "$@" \
-        "$(echo "$2 / $5" | bc -l)" "$(echo "$2 / $8" | bc -l)" "$(echo "${10} / $4" | bc -l)"
+    "pl msg/s" "p99 ms" "us/msg" "plb msg/s" "p99 ms" "us/msg" "C/pl" "C/plb" "cpu"
+ratio() { echo "$1 / $2" | bc -l; }
+row() { # label c_tps c_p99 c_cpu pl_tps pl_p99 pl_cpu plb_tps plb_p99 plb_cpu C/pl C/plb cpu-plb/C
+    printf '%-6s %10.0f %7s %6s %10.0f %7s %6s %10.0f %7s %6s %6.2fx %6.2fx %6.2fx\n' "$@"
 }
 declare -A tps p99 cpu
+ratios1="" ratios2="" ratios3=""
 for r in $(seq 1 "$rounds"); do
     fresh_db bench_c each; fresh_db bench_pl each; fresh_db bench_plb burst
     order=(c pl plb); case $((r % 3)) in 2) order=(pl plb c) ;; 0) order=(plb c pl) ;; esac
@@ -110,12 +113,16 @@ for r in $(seq 1 "$rounds"); do
         t9[$side]=$t; p9[$side]=$p; u9[$side]=$u
         tps[$side]="${tps[$side]:-} $t"; p99[$side]="${p99[$side]:-} $p"; cpu[$side]="${cpu[$side]:-} $u"
     done
-    row "$r" "${t9[c]}" "${p9[c]}" "${u9[c]}" "${t9[pl]}" "${p9[pl]}" "${u9[pl]}" "${t9[plb]}" "${p9[plb]}" "${u9[plb]}"
+    r1=$(ratio "${t9[c]}" "${t9[pl]}"); r2=$(ratio "${t9[c]}" "${t9[plb]}"); r3=$(ratio "${u9[plb]}" "${u9[c]}")
+    ratios1="$ratios1 $r1" ratios2="$ratios2 $r2" ratios3="$ratios3 $r3"
+    row "$r" "${t9[c]}" "${p9[c]}" "${u9[c]}" "${t9[pl]}" "${p9[pl]}" "${u9[pl]}" "${t9[plb]}" "${p9[plb]}" "${u9[plb]}" "$r1" "$r2" "$r3"
 done
+# The median row: medians of each column, and of the rounds' ratios (the
+# sides of one round ran minutes apart, under the same load).
 if [ "$rounds" != 1 ]; then
     args=(median)
     for side in c pl plb; do
         args+=("$(echo ${tps[$side]} | median)" "$(echo ${p99[$side]} | median)" "$(echo ${cpu[$side]} | median)")
     done
-    row "${args[@]}"
+    row "${args[@]}" "$(echo $ratios1 | median)" "$(echo $ratios2 | median)" "$(echo $ratios3 | median)"
 fi
