@@ -16,7 +16,7 @@
  * message_id), so a retry can never book twice.
  *
  * Outbox mode (-O): LISTENs on mekatek_outbox, claims the replies of
- * channel "ledger" (mekatek.chat_claim_replies) until a claim returns
+ * channel "ledger" (mekatek.outbox_claim) until a claim returns
  * nothing, writes each payload as a JSON line with its outbox_id, flushes,
  * then marks them delivered.  chat_ingest notifies only when no other
  * reply waits unclaimed, so claiming until empty before waiting is what
@@ -192,7 +192,7 @@ ingest(FILE *in)
 static int
 drain(PGconn *conn)
 {
-	PGresult   *r = PQexec(conn, "SELECT outbox_id, payload::text FROM mekatek.chat_claim_replies(100)");
+	PGresult   *r = PQexec(conn, "SELECT outbox_id, payload::text FROM mekatek.outbox_claim('ledger', 100)");
 	int			n;
 	PGresult   *d;
 	char	   *ids;
@@ -200,7 +200,7 @@ drain(PGconn *conn)
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 	{
-		fprintf(stderr, "mekatek-chat: chat_claim_replies: %s", PQerrorMessage(conn));
+		fprintf(stderr, "mekatek-chat: outbox_claim: %s", PQerrorMessage(conn));
 		exit(1);
 	}
 	n = PQntuples(r);

@@ -21,16 +21,18 @@
  * One NOTIFY per burst of replies, not per reply: PostgreSQL serialises
  * the commits of all notifying transactions on one lock, which capped
  * ingestion at the rate of that lock.  A reply notifies only when the
- * outbox holds no other unclaimed reply; otherwise a deliverer is already
- * due to claim, and mekatek.chat_claim_replies (ledger.sql) closes the
- * race: a producer holds LK_OUTBOX_CLASS shared from before its check
- * until its commit, and every claim first takes it exclusively, so a
- * claim sees every reply whose producer relied on an earlier row instead
- * of notifying.  The proof is in the comment of chat_claim_replies.
+ * outbox holds no other unclaimed ledger reply (a deliverer is then due to
+ * claim anyway), under the core's outbox fence (MK_OUTBOX_FENCE): held
+ * shared from before the check until commit, taken exclusively by every
+ * outbox_claim, so the claim that empties the outbox also takes the
+ * replies of producers that relied on an earlier one.  Why nothing is
+ * missed: if a reply waited unclaimed after a deliverer's last (empty)
+ * claim, the earliest such reply found nothing unclaimed, so it notified.
  */
 #include "ledger/ledger.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "common/hashfn.h"
@@ -41,8 +43,6 @@
 
 /* The advisory lock class of message keys: "LEDG". */
 #define LK_LOCK_CLASS 0x4C454447
-/* The reply fence, (LK_OUTBOX_CLASS, 0): "LDGO", as chat_claim_replies takes it. */
-#define LK_OUTBOX_CLASS 0x4C44474F
 
 /* ---------------------------------------------------------------- SPI helpers */
 
@@ -275,8 +275,15 @@ store_answer(lk_msg *m)
 	 * top of this file.
 	 */
 	if (reply)
-		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(LK_OUTBOX_CLASS),
-							Int32GetDatum(0));
+	{
+		static int32 ledger_key;
+
+		if (ledger_key == 0)
+			ledger_key = DatumGetInt32(DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID,
+															   CStringGetTextDatum("ledger")));
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(MK_OUTBOX_FENCE),
+							Int32GetDatum(ledger_key));
+	}
 	if (m->post.pending)
 	{
 		Assert(!m->revoked && m->edited_of == NULL && reply);

@@ -324,31 +324,6 @@ $$;
 COMMENT ON FUNCTION mekatek.ledger_autocharge_run() IS
 'Queue a payment reminder (outbox channel ledger) for every group with autocharge on and an unpaid balance; returns how many (schedule it with pg_cron)';
 
--- The deliverer's claim of replies.  chat_ingest notifies only when no
--- other unclaimed reply waits (one NOTIFY per burst: PostgreSQL serialises
--- the commits of notifying transactions).  A reply that relied on an
--- earlier row instead of notifying must still be claimed by a deliverer
--- that is awake; the fence makes it so.  A producer holds the advisory
--- lock (LDGO, 0) shared from before its check until it commits; this
--- function takes it exclusively before it claims (a new snapshot per
--- statement), so each claim sees every reply whose producer looked before
--- the claim began, and a producer that looks after it sees what that claim
--- left.  A deliverer that claims until a claim returns nothing and then
--- waits for NOTIFY (and at start) misses no reply: if one waited unclaimed
--- after the last claim, the earliest such reply saw nothing unclaimed and
--- notified.  Plain outbox_claim('ledger') works too, but without the fence
--- a reply can wait for the next NOTIFY or poll.
-CREATE FUNCTION mekatek.chat_claim_replies(max_rows integer DEFAULT 100, lease interval DEFAULT '1 minute')
-RETURNS SETOF mekatek.outbox
-LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.pg_advisory_xact_lock(1279543119, 0);   -- 0x4C44474F, "LDGO" (ingest.c)
-    SELECT * FROM mekatek.outbox_claim('ledger', max_rows, lease);
-$$;
-COMMENT ON FUNCTION mekatek.chat_claim_replies(integer, interval) IS
-'Claim up to max_rows undelivered ledger replies, oldest first (outbox_claim(''ledger'') behind the fence that lets chat_ingest send one NOTIFY per burst); claim until it returns nothing, then wait for NOTIFY mekatek_outbox';
-
 -- ---------------------------------------------------------------- privileges
 
 GRANT EXECUTE ON FUNCTION mekatek.chat_ingest(text, text, text, text, timestamptz, text, text, boolean, text)
@@ -357,7 +332,6 @@ GRANT EXECUTE ON FUNCTION mekatek.chat_parse(text), mekatek.ledger_amount(text),
     mekatek.ledger_phone(text), mekatek.ledger_timezone(),
     mekatek.ledger_receivables(timestamptz), mekatek.ledger_report(date, date) TO mekatek_admin, mekatek_analyst;
 GRANT EXECUTE ON FUNCTION mekatek.ledger_setup(text, text), mekatek.ledger_autocharge_run() TO mekatek_admin;
-GRANT EXECUTE ON FUNCTION mekatek.chat_claim_replies(integer, interval) TO mekatek_outbox, mekatek_admin;
 GRANT SELECT ON mekatek.ledger_command, mekatek.ledger_role, mekatek.ledger_role_permission,
     mekatek.ledger_user, mekatek.ledger_user_role, mekatek.ledger_group, mekatek.ledger_entry,
     mekatek.ledger_settlement, mekatek.ledger_message, mekatek.ledger_reject, mekatek.ledger_audit

@@ -34,4 +34,4 @@ SELECT entry_id, kind, amount, qty, price, note FROM mekatek.ledger_entry ORDER 
 SELECT * FROM mekatek.ledger_receivables('2026-12-02 09:00+07');
 
 \echo 'What the bot delivers (claimed from the outbox, then marked delivered):'
-SELECT outbox_id, payload->>'reply' AS reply FROM mekatek.chat_claim_replies(3);
+SELECT outbox_id, payload->>'reply' AS reply FROM mekatek.outbox_claim('ledger', 3);

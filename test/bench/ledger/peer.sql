@@ -10,7 +10,7 @@
 -- variable peer_notify): 'each' (default) queues it with the core's
 -- mekatek.outbox_enqueue, a NOTIFY per reply; 'burst' does what
 -- chat_ingest does (ingest.c): NOTIFY only when no other ledger reply
--- waits unclaimed, holding the same fence that chat_claim_replies takes.
+-- waits unclaimed, holding the core's outbox fence (MK_OUTBOX_FENCE).
 CREATE SCHEMA peer;
 \if :{?peer_notify}
 \else
@@ -25,7 +25,7 @@ AS $$
 DECLARE
     waiting boolean;
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(1279543119, 0);
+    PERFORM pg_advisory_xact_lock_shared(1296781122, hashtext('ledger'));   -- MK_OUTBOX_FENCE
     waiting := EXISTS (SELECT FROM mekatek.outbox p
                         WHERE p.channel = 'ledger' AND p.delivered_at IS NULL AND p.claimed_at IS NULL);
     INSERT INTO mekatek.outbox (channel, payload) VALUES ('ledger', payload);
