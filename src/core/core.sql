@@ -92,6 +92,11 @@ RETURNS SETOF mekatek.outbox
 LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- The channel's fence first (MK_OUTBOX_FENCE, src/core/mekatek.h): a
+    -- producer that leaves out its NOTIFY because an earlier message waits
+    -- unclaimed holds it shared until it commits, so this claim (a new
+    -- snapshot after the lock) also takes that producer's message.
+    SELECT pg_catalog.pg_advisory_xact_lock(1296781122, pg_catalog.hashtext(outbox_claim.channel));
     -- SKIP LOCKED: several deliverers share a channel without waiting on
     -- each other or taking the same row.
     WITH c AS (

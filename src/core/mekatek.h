@@ -244,6 +244,16 @@ extern void mk_payload_notify(MkPayload *p, const char *channel);
 extern void mk_payload_outbox(MkPayload *p, const char *channel, const char *outbox_channel);
 
 /*
+ * The outbox fence of a channel: the advisory lock (MK_OUTBOX_FENCE,
+ * hashtext(channel)), "MKOB".  mekatek.outbox_claim takes it exclusively
+ * before it claims.  A producer may leave out NOTIFY mekatek_outbox when
+ * another message of the channel waits unclaimed, if it holds the fence
+ * shared from before that check until it commits: a deliverer that claims
+ * until a claim returns nothing, then waits for NOTIFY, misses nothing.
+ */
+#define MK_OUTBOX_FENCE 0x4D4B4F42
+
+/*
  * COPY FROM a C data source (core/copy_from.c): rows in COPY's text format
  * come from fn (at least minread and at most maxread bytes into buf, 0 at
  * the end) into relid's columns attnames, with COPY's options, after the

@@ -16,9 +16,11 @@
  * message_id), so a retry can never book twice.
  *
  * Outbox mode (-O): LISTENs on mekatek_outbox, claims the replies of
- * channel "ledger" (mekatek.outbox_claim), writes each payload as a JSON
- * line with its outbox_id, flushes, then marks them delivered.  With -1 it
- * drains once and exits.
+ * channel "ledger" (mekatek.outbox_claim) until a claim returns
+ * nothing, writes each payload as a JSON line with its outbox_id, flushes,
+ * then marks them delivered.  chat_ingest notifies only when no other
+ * reply waits unclaimed, so claiming until empty before waiting is what
+ * makes every reply go out.  With -1 it drains once and exits.
  *
  * JSON is parsed and printed with json-c, never by hand.
  */

@@ -102,30 +102,49 @@ append_sale(StringInfo buf, int32 qty, int64 price, int64 amount)
 	lk_amount_append(buf, amount);
 }
 
+/*
+ * A sale or payment: posted now (an edit's adjustment, after its
+ * reversals), or left to the statement that stores the answer (see
+ * lk_msg), which appends the balance after "Unpaid: ".
+ */
+static void
+post_or_defer(lk_msg *m, bool adjustment, const char *kind, int64 amount, bool paid_side,
+			  int32 qty, int64 price)
+{
+	m->outcome = "recorded";
+	if (adjustment)
+	{
+		post(m, m->group_id, "adjustment", amount, paid_side, qty, price, m->cmd.rest, 0, &m->unpaid);
+		append_unpaid(m);
+		return;
+	}
+	m->post.kind = kind;
+	m->post.amount = amount;
+	m->post.paid_side = paid_side;
+	m->post.qty = qty;
+	m->post.price = price;
+	m->post.pending = m->has_unpaid = true;
+	appendStringInfoString(m->reply, "Unpaid: ");
+}
+
 void
 lk_do_done(lk_msg *m, bool adjustment)
 {
 	int64		amount = (int64) m->cmd.qty * m->cmd.amount;
 
-	post(m, m->group_id, adjustment ? "adjustment" : "sale", amount, false,
-		 m->cmd.qty, m->cmd.amount, m->cmd.rest, 0, &m->unpaid);
-	m->outcome = "recorded";
 	appendStringInfoString(m->reply, "Recorded: ");
 	append_sale(m->reply, m->cmd.qty, m->cmd.amount, amount);
 	appendStringInfoString(m->reply, ". ");
-	append_unpaid(m);
+	post_or_defer(m, adjustment, "sale", amount, false, m->cmd.qty, m->cmd.amount);
 }
 
 void
 lk_do_payment(lk_msg *m, bool adjustment)
 {
-	post(m, m->group_id, adjustment ? "adjustment" : "payment", -m->cmd.amount, true,
-		 0, 0, m->cmd.rest, 0, &m->unpaid);
-	m->outcome = "recorded";
 	appendStringInfoString(m->reply, "Payment recorded: ");
 	lk_amount_append(m->reply, m->cmd.amount);
 	appendStringInfoString(m->reply, ". ");
-	append_unpaid(m);
+	post_or_defer(m, adjustment, "payment", -m->cmd.amount, true, 0, 0);
 }
 
 /*

@@ -13,12 +13,26 @@
  * commit or roll back together; the primary key of ledger_message stays
  * as the last guard.
  *
- * A sale is three statements: the lookup, the group update feeding the
- * entry insert (books.c), and the outbox row feeding the message row.
+ * A sale or a payment is two statements: the lookup, then the group
+ * update feeding the entry, the outbox row and the message row
+ * (store_posting).  Other postings take the group update feeding the entry
+ * (books.c) and then the answer.
+ *
+ * One NOTIFY per burst of replies, not per reply: PostgreSQL serialises
+ * the commits of all notifying transactions on one lock, which capped
+ * ingestion at the rate of that lock.  A reply notifies only when the
+ * outbox holds no other unclaimed ledger reply (a deliverer is then due to
+ * claim anyway), under the core's outbox fence (MK_OUTBOX_FENCE): held
+ * shared from before the check until commit, taken exclusively by every
+ * outbox_claim, so the claim that empties the outbox also takes the
+ * replies of producers that relied on an earlier one.  Why nothing is
+ * missed: if a reply waited unclaimed after a deliverer's last (empty)
+ * claim, the earliest such reply found nothing unclaimed, so it notified.
  */
 #include "ledger/ledger.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "common/hashfn.h"
@@ -177,6 +191,74 @@ lookup_context(lk_msg *m, const char *command)
 	}
 }
 
+/*
+ * Whether another ledger reply waits unclaimed, for the NOTIFY rule at the
+ * top of this file (the statement's snapshot does not see the rows the
+ * statement itself inserts).  The ORDER BY keeps the probe on the partial
+ * index outbox_pending, whatever the statistics were when the plan was
+ * made: delivered rows stay in the table.
+ */
+#define LK_NOTIFY_SQL \
+	"NOT EXISTS (SELECT FROM (SELECT p.claimed_at FROM mekatek.outbox p" \
+	"             WHERE p.channel = 'ledger' AND p.delivered_at IS NULL" \
+	"             ORDER BY p.channel, p.outbox_id) w WHERE w.claimed_at IS NULL)"
+
+/*
+ * A plain sale or payment and its answer in one statement: the group
+ * update feeds the entry (its id drawn under the group's row lock, as in
+ * books.c's post) and the new balance ends the reply that goes into the
+ * outbox and the message row.  Returns whether to notify.
+ */
+static bool
+store_posting(lk_msg *m)
+{
+	static SPIPlanPtr plan;
+	static const Oid types[] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+		TEXTOID, TEXTOID, INT8OID, BOOLOID, INT4OID, INT8OID, TEXTOID, TEXTOID};
+	Datum		v[14];
+	bool		n[14] = {false};
+
+	v[0] = PointerGetDatum(m->source);
+	v[1] = PointerGetDatum(m->message_id);
+	v[2] = PointerGetDatum(m->group_id);
+	v[3] = CStringGetTextDatum(m->sender);
+	v[4] = TimestampTzGetDatum(m->sent_at);
+	v[5] = PointerGetDatum(m->body);
+	v[6] = PointerGetDatum(m->quoted_id);
+	n[6] = m->quoted_id == NULL;
+	v[7] = CStringGetTextDatum(m->post.kind);
+	v[8] = Int64GetDatum(m->post.amount);
+	v[9] = BoolGetDatum(m->post.paid_side);
+	v[10] = Int32GetDatum(m->post.qty);
+	n[10] = m->post.qty == 0;
+	v[11] = Int64GetDatum(m->post.price);
+	n[11] = m->post.qty == 0;
+	v[12] = m->cmd.rest.len > 0 ? lk_span_text(m->cmd.rest) : (Datum) 0;
+	n[12] = m->cmd.rest.len == 0;
+	v[13] = CStringGetTextDatum(m->reply->data);
+	if (lk_run(&plan,
+			   "WITH g AS (UPDATE mekatek.ledger_group SET unpaid = unpaid + $9 WHERE group_id = $3"
+			   "           RETURNING unpaid),"
+			   " e AS (INSERT INTO mekatek.ledger_entry (group_id, kind, amount, paid_side, qty, price,"
+			   "       note, sender, source, message_id, root_message_id, booked_at)"
+			   "       SELECT $3, $8::mekatek.ledger_entry_kind, $9, $10, $11, $12, $13, $4, $1, $2, $2, $5"
+			   "         FROM g),"
+			   " r AS (SELECT g.unpaid, $14 || mekatek.ledger_format(g.unpaid) AS reply FROM g),"
+			   " o AS (INSERT INTO mekatek.outbox (channel, payload)"
+			   "       SELECT 'ledger', jsonb_build_object('group_id', $3, 'reply', r.reply,"
+			   "              'source', $1, 'message_id', $2) FROM r),"
+			   " w AS (INSERT INTO mekatek.ledger_message (source, message_id, revoked, group_id, sender,"
+			   "       sent_at, body, quoted_id, outcome, reply, unpaid)"
+			   "       SELECT $1, $2, false, $3, $4, $5, $6, $7, 'recorded', r.reply, r.unpaid FROM r)"
+			   " SELECT r.unpaid, r.reply, " LK_NOTIFY_SQL " FROM r", 14, types, v, n, 0) != 1)
+		mk_error(ERRCODE_NO_DATA_FOUND, NULL, "ledger group \"%s\" does not exist",
+				 text_to_cstring(m->group_id));
+	m->unpaid = lk_col_int64(0, 1, NULL);
+	resetStringInfo(m->reply);
+	appendStringInfoString(m->reply, lk_col_text(0, 2));
+	return lk_col_bool(0, 3);
+}
+
 /* The answer: the message row and, when there is a reply, its outbox row. */
 static void
 store_answer(lk_msg *m)
@@ -187,6 +269,28 @@ store_answer(lk_msg *m)
 	Datum		v[13];
 	bool		n[13] = {false};
 	bool		reply = m->reply->len > 0;
+
+	/*
+	 * Held until commit, taken before the statement's snapshot: see the
+	 * top of this file.
+	 */
+	if (reply)
+	{
+		static int32 ledger_key;
+
+		if (ledger_key == 0)
+			ledger_key = DatumGetInt32(DirectFunctionCall1Coll(hashtext, DEFAULT_COLLATION_OID,
+															   CStringGetTextDatum("ledger")));
+		DirectFunctionCall2(pg_advisory_xact_lock_shared_int4, Int32GetDatum(MK_OUTBOX_FENCE),
+							Int32GetDatum(ledger_key));
+	}
+	if (m->post.pending)
+	{
+		Assert(!m->revoked && m->edited_of == NULL && reply);
+		if (store_posting(m))
+			Async_Notify("mekatek_outbox", "ledger");
+		return;
+	}
 
 	v[0] = PointerGetDatum(m->source);
 	v[1] = PointerGetDatum(m->message_id);
@@ -211,11 +315,12 @@ store_answer(lk_msg *m)
 		   "WITH o AS (INSERT INTO mekatek.outbox (channel, payload)"
 		   "           SELECT 'ledger', jsonb_strip_nulls(jsonb_build_object('group_id', $4, 'reply', $11,"
 		   "                  'source', $1, 'message_id', $2, 'action', $13))"
-		   "            WHERE $11 IS NOT NULL)"
-		   " INSERT INTO mekatek.ledger_message (source, message_id, revoked, group_id, sender,"
+		   "            WHERE $11 IS NOT NULL),"
+		   " m AS (INSERT INTO mekatek.ledger_message (source, message_id, revoked, group_id, sender,"
 		   " sent_at, body, edited_of, quoted_id, outcome, reply, unpaid)"
-		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", 13, types, v, n, 0);
-	if (reply)
+		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12))"
+		   " SELECT $11 IS NOT NULL AND " LK_NOTIFY_SQL, 13, types, v, n, 0);
+	if (lk_col_bool(0, 1))
 		Async_Notify("mekatek_outbox", "ledger");
 }
 

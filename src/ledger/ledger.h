@@ -43,6 +43,21 @@ typedef struct lk_msg
 	StringInfo	reply;
 	bool		has_unpaid;
 	const char *action;			/* extra payload key for the bot, e.g. tagall */
+
+	/*
+	 * A plain sale or payment is posted by the statement that stores the
+	 * answer (ingest.c), one statement instead of two: the reply then
+	 * ends with "Unpaid: " and the statement appends the new balance.
+	 */
+	struct
+	{
+		bool		pending;
+		const char *kind;
+		int64		amount;
+		bool		paid_side;
+		int32		qty;		/* 0: none (a payment) */
+		int64		price;
+	}			post;
 } lk_msg;
 
 /* SPI with kept plans: run a statement, returning SPI_processed. */

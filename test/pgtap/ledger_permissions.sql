@@ -15,7 +15,7 @@
 --   * rows 8 and 9 ("pemilihan jabatan", choosing a role) are the command
 --     list's userroleedit.
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 
 SET LOCAL mekatek.ledger_timezone = 'Asia/Jakarta';
 
@@ -129,6 +129,7 @@ SELECT is((mekatek.chat_ingest('wa', 'r1', 'g1', '6281100000002', '2026-12-01 10
           'recorded', 'as mekatek_bot: chat_ingest works');
 SELECT throws_ok($$ SELECT count(*) FROM mekatek.ledger_entry $$, '42501', NULL, 'as mekatek_bot: the books are not readable');
 SELECT throws_ok($$ SELECT mekatek.ledger_receivables() $$, '42501', NULL, 'as mekatek_bot: no other function');
+SELECT throws_ok($$ SELECT count(*) FROM mekatek.outbox_claim('ledger') $$, '42501', NULL, 'as mekatek_bot: no claiming of replies');
 RESET ROLE;
 -- An admin (not a superuser) sets the ledger up and runs the reminders.
 SET LOCAL ROLE mekatek_admin;
@@ -137,6 +138,7 @@ SELECT is(mekatek.ledger_autocharge_run(), 0, 'as mekatek_admin: ledger_autochar
 RESET ROLE;
 -- The deliverer's role claims and marks the outbox, and reads nothing else.
 SET LOCAL ROLE mekatek_outbox;
+SELECT is((SELECT count(*) FROM mekatek.outbox_claim('ledger', 1)), 1::bigint, 'as mekatek_outbox: claim one reply (behind the fence)');
 SELECT ok((SELECT count(*) FROM mekatek.outbox_claim('ledger', 1000)) > 0, 'as mekatek_outbox: claim the replies');
 RESET ROLE;
 

@@ -67,5 +67,39 @@ print("outbox: 6 replies delivered once")
 PY
 left=$(psql -d ledger_bridge -Atc "SELECT count(*) FROM mekatek.outbox WHERE delivered_at IS NULL")
 [ "$left" = 0 ] || { echo "$left replies not marked delivered"; exit 1; }
+
+# A live deliverer under concurrent ingestion: replies notify once per
+# burst, so every one must still go out, once, without waiting for the
+# deliverer's 30-second poll (a reply stranded by a missed wake-up would
+# wait for it).  4 clients, 2,000 sales, then at most 10 s to drain.
+"$chat" -d "dbname=ledger_bridge user=chat_deliver" -O >"$work/live.jsonl" 2>"$work/live.err" &
+deliverer=$!
+trap 'kill $deliverer 2>/dev/null || true' EXIT
+cat > "$work/sales.pgbench" <<'SQL'
+\set q random(1, 5)
+SELECT outcome FROM mekatek.chat_ingest('wa', 's-' || :client_id || '-' || :n, '120363@g.us', '6281100000000@c.us',
+    now(), 'done ' || :q || ' x 10rb');
+\set n :n + 1
+SQL
+pgbench -n -c 4 -j 2 -t 500 -D n=0 -f "$work/sales.pgbench" -U chat_bot ledger_bridge >"$work/pgbench.log" 2>&1 \
+    || { cat "$work/pgbench.log"; exit 1; }
+for _ in $(seq 1 20); do
+    left=$(psql -d ledger_bridge -Atc "SELECT count(*) FROM mekatek.outbox WHERE delivered_at IS NULL")
+    [ "$left" = 0 ] && break
+    sleep 0.5
+done
+kill $deliverer; wait $deliverer 2>/dev/null || true
+trap - EXIT
+[ "$left" = 0 ] || { echo "$left replies still undelivered 10 s after the last sale (a missed wake-up)"; cat "$work/live.err"; exit 1; }
+python3 - "$work/live.jsonl" <<'PY'
+import json, sys
+ids = [json.loads(l)["message_id"] for l in open(sys.argv[1])]
+sales = [i for i in ids if i.startswith("s-")]
+assert len(sales) == 2000 and len(set(sales)) == 2000, (len(sales), len(set(sales)))
+print("live deliverer: 2000 concurrent replies, each delivered once, none left waiting")
+PY
+entries=$(psql -d ledger_bridge -Atc "SELECT count(*) FROM mekatek.ledger_entry WHERE message_id LIKE 's-%'")
+[ "$entries" = 2000 ] || { echo "expected 2000 entries, got $entries"; exit 1; }
+
 psql -d postgres -c "DROP DATABASE ledger_bridge"
 echo "ledger bridge: ingest and delivery through mekatek-chat as mekatek_bot / mekatek_outbox members"

@@ -5,7 +5,42 @@
 -- answer.  Its parser handles what the benchmark sends (done <qty> x
 -- <price> with 50000, 50.000, 50,000, 50rb and 50k), with regular
 -- expressions, as a PL/pgSQL author would write it.
+--
+-- How a reply is signalled is chosen when the file is loaded (psql
+-- variable peer_notify): 'each' (default) queues it with the core's
+-- mekatek.outbox_enqueue, a NOTIFY per reply; 'burst' does what
+-- chat_ingest does (ingest.c): NOTIFY only when no other ledger reply
+-- waits unclaimed, holding the core's outbox fence (MK_OUTBOX_FENCE).
 CREATE SCHEMA peer;
+\if :{?peer_notify}
+\else
+\set peer_notify each
+\endif
+SELECT :'peer_notify' = 'burst' AS burst \gset
+\if :burst
+CREATE FUNCTION peer.queue_reply(payload jsonb) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    waiting boolean;
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(1296781122, hashtext('ledger'));   -- MK_OUTBOX_FENCE
+    waiting := EXISTS (SELECT FROM mekatek.outbox p
+                        WHERE p.channel = 'ledger' AND p.delivered_at IS NULL AND p.claimed_at IS NULL);
+    INSERT INTO mekatek.outbox (channel, payload) VALUES ('ledger', payload);
+    IF NOT waiting THEN
+        PERFORM pg_notify('mekatek_outbox', 'ledger');
+    END IF;
+END
+$$;
+\else
+-- No SET clause, so the planner inlines it: the same call as a direct
+-- mekatek.outbox_enqueue in chat_ingest's body.
+CREATE FUNCTION peer.queue_reply(payload jsonb) RETURNS bigint
+LANGUAGE sql
+AS $$ SELECT mekatek.outbox_enqueue('ledger', payload) $$;
+\endif
 CREATE FUNCTION peer.chat_ingest(p_source text, p_message_id text, p_group_id text, p_sender text,
                                  p_sent_at timestamptz, p_body text)
 RETURNS mekatek.chat_reply
@@ -57,7 +92,7 @@ BEGIN
         END IF;
     END IF;
     IF r.reply IS NOT NULL THEN
-        PERFORM mekatek.outbox_enqueue('ledger', jsonb_strip_nulls(jsonb_build_object(
+        PERFORM peer.queue_reply(jsonb_strip_nulls(jsonb_build_object(
             'group_id', p_group_id, 'reply', r.reply, 'source', p_source, 'message_id', p_message_id)));
     END IF;
     UPDATE mekatek.ledger_message SET outcome = r.outcome, reply = r.reply, unpaid = r.unpaid

@@ -4,13 +4,20 @@
 # mekatek.chat_ingest (C) and through peer.chat_ingest (PL/pgSQL, peer.sql:
 # the same tables, idempotency rule, lookups, entry, outbox row and stored
 # answer), each in its own fresh database on one server, side by side:
-# messages per second, p99 latency, and the ratio.
+# messages per second, p99 latency, CPU per message, and the ratios.  The
+# peer runs twice:
+# "pl" signals each reply with the core's outbox_enqueue (a NOTIFY per
+# reply, as a PL/pgSQL author would write it), "plb" with the same
+# one-NOTIFY-per-burst rule and fence as chat_ingest, so the second ratio
+# shows what the C implementation alone gains.
 # Default: MK_BENCH_SECONDS (30) per side and round.  The issue's full run,
 # 1,000,000 messages per side (125,000 per client):
 #   MK_BENCH_MESSAGES=1000000 bash test/bench/ledger/run.sh
-# MK_BENCH_ROUNDS (default 1) repeats the pair, alternating which side goes
+# MK_BENCH_ROUNDS (default 1) repeats the three, rotating which side goes
 # first, and prints the medians.  synchronous_commit is off (as in the
 # other benchmarks) so that the figures show the ingestion, not fsync.
+# Columns: msg/s, p99 latency and backend CPU per message (us/msg) per
+# side; C/pl and C/plb the throughput ratios, cpu the CPU ratio plb/C.
 # Goal (issue 21): C >= 2x the peer's throughput.  The machine is shared:
 # figures are noisy.
 source "$(dirname "$0")/../../harness/common.sh"
@@ -30,9 +37,9 @@ psql() { "$bindir/psql" -Xq -v ON_ERROR_STOP=1 "$@"; }
 work=$MK_BUILD/$name/scripts
 mkdir -p "$work"
 
-fresh_db() { # name
+fresh_db() { # name peer_notify
     psql -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
-    psql -d "$1" -c "ALTER DATABASE $1 SET synchronous_commit = off" \
+    psql -d "$1" -v peer_notify="$2" -c "ALTER DATABASE $1 SET synchronous_commit = off" \
          -c "CREATE EXTENSION mekatek CASCADE" -f "$here/peer.sql" \
          -c "SELECT mekatek.ledger_setup('6281100000000', 'owner')" \
          -c "INSERT INTO mekatek.ledger_user (phone, name) VALUES ('6281100000002', 'seller')" \
@@ -46,8 +53,8 @@ fresh_db() { # name
 # until autovacuum analyses them again (on either side).
 
 # One message: a random group, a unique id per client and transaction.
-for side in c pl; do
-    fn=mekatek.chat_ingest; [ $side = pl ] && fn=peer.chat_ingest
+for side in c pl plb; do
+    fn=mekatek.chat_ingest; [ $side != c ] && fn=peer.chat_ingest
     cat >"$work/$side.pgbench" <<SQL
 \set g random(1, 100)
 \set q random(1, 5)
@@ -59,34 +66,63 @@ SELECT outcome FROM $fn('wa', :client_id || '-' || :n, 'g' || :g || '@g.us', '62
 SQL
 done
 
-run() { # side db -> "msgs/s p99ms"
+# CPU per message: the backends' user + system time (sampled from /proc
+# while pgbench runs, the last sample before each exits), over the entries
+# booked.  Less sensitive than msg/s to what else the machine runs.
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+run() { # side db -> "msgs/s p99ms entries cpu_us_per_msg"
     local args=(-n -M prepared -f "$work/$1.pgbench" -D n=0 -c 8 -j 2 -l --log-prefix="$work/log-$1")
     rm -f "$work/log-$1".*
     if [ -n "$messages" ]; then args+=(-t $((messages / 8))); else args+=(-T "$secs"); fi
+    "$bindir/pgbench" "${args[@]}" "$2" >"$work/pgbench-$1.out" 2>&1 &
+    local bench=$! pid t
+    local -A cpu=()
+    while kill -0 "$bench" 2>/dev/null; do
+        for pid in $(pgrep -f "postgres: postgres $2 " || true); do
+            t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) && cpu[$pid]=$t
+        done
+        sleep 0.2
+    done
+    wait "$bench" || { cat "$work/pgbench-$1.out" >&2; return 1; }
     local tps
-    tps=$("$bindir/pgbench" "${args[@]}" "$2" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench-$1.out")
     # per-transaction log: field 3 is the latency in microseconds
     local p99
     p99=$(cat "$work/log-$1".* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; printf "%.2f", a[i]/1000}')
-    local n
+    local n ticks=0
     n=$(psql -d "$2" -Atc "SELECT count(*) FROM mekatek.ledger_entry")
-    echo "$tps $p99 $n"
+    for t in "${cpu[@]}"; do ticks=$((ticks + t)); done
+    echo "$tps $p99 $n $((ticks * tick_us / n))"
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '%-6s %14s %10s %10s %14s %10s %10s %7s\n' round "C msg/s" "C p99 ms" "C entries" "plpgsql msg/s" "p99 ms" entries ratio
-cs="" ps="" c99="" p99s=""
+printf '%-6s %10s %7s %6s %10s %7s %6s %10s %7s %6s %7s %7s %7s\n' round "C msg/s" "p99 ms" "us/msg" \
+    "pl msg/s" "p99 ms" "us/msg" "plb msg/s" "p99 ms" "us/msg" "C/pl" "C/plb" "cpu"
+ratio() { echo "$1 / $2" | bc -l; }
+row() { # label c_tps c_p99 c_cpu pl_tps pl_p99 pl_cpu plb_tps plb_p99 plb_cpu C/pl C/plb cpu-plb/C
+    printf '%-6s %10.0f %7s %6s %10.0f %7s %6s %10.0f %7s %6s %6.2fx %6.2fx %6.2fx\n' "$@"
+}
+declare -A tps p99 cpu
+ratios1="" ratios2="" ratios3=""
 for r in $(seq 1 "$rounds"); do
-    fresh_db bench_c; fresh_db bench_pl
-    if [ $((r % 2)) = 1 ]; then
-        read -r ct cp cn < <(run c bench_c); read -r pt pp pn < <(run pl bench_pl)
-    else
-        read -r pt pp pn < <(run pl bench_pl); read -r ct cp cn < <(run c bench_c)
-    fi
-    printf '%-6s %14.0f %10s %10s %14.0f %10s %10s %6.2fx\n' "$r" "$ct" "$cp" "$cn" "$pt" "$pp" "$pn" "$(echo "$ct / $pt" | bc -l)"
-    cs="$cs $ct"; ps="$ps $pt"; c99="$c99 $cp"; p99s="$p99s $pp"
+    fresh_db bench_c each; fresh_db bench_pl each; fresh_db bench_plb burst
+    order=(c pl plb); case $((r % 3)) in 2) order=(pl plb c) ;; 0) order=(plb c pl) ;; esac
+    declare -A t9 p9 u9
+    for side in "${order[@]}"; do
+        read -r t p n u < <(run "$side" "bench_$side")
+        t9[$side]=$t; p9[$side]=$p; u9[$side]=$u
+        tps[$side]="${tps[$side]:-} $t"; p99[$side]="${p99[$side]:-} $p"; cpu[$side]="${cpu[$side]:-} $u"
+    done
+    r1=$(ratio "${t9[c]}" "${t9[pl]}"); r2=$(ratio "${t9[c]}" "${t9[plb]}"); r3=$(ratio "${u9[plb]}" "${u9[c]}")
+    ratios1="$ratios1 $r1" ratios2="$ratios2 $r2" ratios3="$ratios3 $r3"
+    row "$r" "${t9[c]}" "${p9[c]}" "${u9[c]}" "${t9[pl]}" "${p9[pl]}" "${u9[pl]}" "${t9[plb]}" "${p9[plb]}" "${u9[plb]}" "$r1" "$r2" "$r3"
 done
+# The median row: medians of each column, and of the rounds' ratios (the
+# sides of one round ran minutes apart, under the same load).
 if [ "$rounds" != 1 ]; then
-    cm=$(echo $cs | median); pm=$(echo $ps | median)
-    printf '%-6s %14.0f %10s %10s %14.0f %10s %10s %6.2fx\n' median "$cm" "$(echo $c99 | median)" - "$pm" "$(echo $p99s | median)" - "$(echo "$cm / $pm" | bc -l)"
+    args=(median)
+    for side in c pl plb; do
+        args+=("$(echo ${tps[$side]} | median)" "$(echo ${p99[$side]} | median)" "$(echo ${cpu[$side]} | median)")
+    done
+    row "${args[@]}" "$(echo $ratios1 | median)" "$(echo $ratios2 | median)" "$(echo $ratios3 | median)"
 fi
