@@ -64,11 +64,15 @@ CREATE TABLE mekatek.backup_config (
     category_lag   interval NOT NULL DEFAULT '1 day',
     keep_daily     integer NOT NULL DEFAULT 7 CHECK (keep_daily >= 1),
     keep_weekly    integer NOT NULL DEFAULT 4 CHECK (keep_weekly >= 1),
-    keep_monthly   integer NOT NULL DEFAULT 12 CHECK (keep_monthly >= 1)
+    keep_monthly   integer NOT NULL DEFAULT 12 CHECK (keep_monthly >= 1),
+    time_zone      text CONSTRAINT backup_config_time_zone_known
+                   CHECK (time_zone IS NULL OR pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL)
 );
 INSERT INTO mekatek.backup_config DEFAULT VALUES;
 COMMENT ON TABLE mekatek.backup_config IS
-'Backup policy (one row): bucket and key prefix, part size, SSE, the category rule (weekly_isodow 1 = Monday; the Monday of the monthly_week-th week of the month is monthly; the day classified is now() - category_lag, UTC) and retention per category';
+'Backup policy (one row): bucket and key prefix, part size, SSE, the category rule (weekly_isodow 1 = Monday; the Monday of the monthly_week-th week of the month is monthly; the day classified is the local date of the run minus category_lag, in time_zone) and retention per category';
+COMMENT ON COLUMN mekatek.backup_config.time_zone IS
+'The shop''s time zone (IANA name, e.g. Asia/Jakarta) for categories: NULL means the server''s TimeZone (its configured value, not a session''s SET)';
 
 CREATE TABLE mekatek.backup_target (
     target_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -102,6 +106,19 @@ COMMENT ON FUNCTION mekatek.backup_target_owner() IS
 CREATE TRIGGER backup_target_owner BEFORE INSERT OR UPDATE ON mekatek.backup_target
     FOR EACH ROW EXECUTE FUNCTION mekatek.backup_target_owner();
 
+-- One row per backup_run: its objects were exported in one transaction,
+-- from one snapshot, so that a set restores as a consistent whole.
+CREATE TABLE mekatek.backup_set (
+    set_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    category    text NOT NULL CHECK (category IN ('daily', 'weekly', 'monthly')),
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    snapshot_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    status      text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'complete', 'failed'))
+);
+COMMENT ON TABLE mekatek.backup_set IS
+'Backup sets: the objects of one backup_run, exported from one snapshot (snapshot_at: the transaction start the data is as of); complete when every target was stored, failed when one was not';
+
 CREATE TABLE mekatek.backup_object (
     object_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     target_id    bigint NOT NULL REFERENCES mekatek.backup_target,
@@ -122,8 +139,12 @@ CREATE TABLE mekatek.backup_object (
     -- dump); backup_run is the only writer and points at a row it read.
     duplicate_of bigint,
     verified_at  timestamptz,
-    pruned_at    timestamptz
+    pruned_at    timestamptz,
+    set_id       bigint REFERENCES mekatek.backup_set
 );
+CREATE INDEX ON mekatek.backup_object (set_id);
+COMMENT ON COLUMN mekatek.backup_object.set_id IS
+'The backup_set (run) the object was exported in, from the set''s snapshot; NULL for a backup_run_target called alone';
 CREATE INDEX ON mekatek.backup_object (target_id, category, started_at);
 COMMENT ON TABLE mekatek.backup_object IS
 'Backup catalogue: one row per export; status uploaded, duplicate (same SHA-256 as the target''s previous object, not stored again: key points at it), failed (error says why), pruned (deleted by retention)';
@@ -135,6 +156,8 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_target', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_object', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_target_target_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_object_object_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_set', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_set_set_id_seq', '');
 
 -- A restore loads the dumped policy row into a table to which CREATE
 -- EXTENSION has just given its default row: the loaded row replaces the
@@ -172,6 +195,34 @@ $$;
 COMMENT ON FUNCTION mekatek.backup_category(date) IS
 'Backup category of a day: monthly for the configured weekday (Monday) in the configured week of the month (the fourth), weekly for that weekday otherwise, else daily';
 
+-- The shop's calendar: the configured zone, else the server's own
+-- TimeZone (reset_val: what the configuration gives a session, not a SET
+-- of this one), so that pg_cron's GMT sessions and a DBA's psql agree.
+CREATE FUNCTION mekatek.backup_time_zone()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    SELECT coalesce((SELECT c.time_zone FROM mekatek.backup_config c),
+                    (SELECT s.reset_val FROM pg_catalog.pg_settings s WHERE s.name = 'TimeZone'))
+$$;
+COMMENT ON FUNCTION mekatek.backup_time_zone() IS
+'The time zone backup categories are decided in: backup_config.time_zone, else the server''s configured TimeZone';
+
+-- A run started at `at` backs up the local day before (category_lag):
+-- the Jakarta pharmacy's Tuesday 01:00 WIB run is Monday's backup, though
+-- in UTC it is still Monday and the day before a Sunday.
+CREATE FUNCTION mekatek.backup_category(at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    SELECT mekatek.backup_category(((at AT TIME ZONE mekatek.backup_time_zone()) - c.category_lag)::date)
+      FROM mekatek.backup_config c
+$$;
+COMMENT ON FUNCTION mekatek.backup_category(timestamptz) IS
+'Backup category of a run started at `at`: the category of the local day (backup_time_zone()) of `at` minus category_lag, the day backed up';
+
 CREATE FUNCTION mekatek.s3_object_size(bucket text, key text)
 RETURNS bigint
 LANGUAGE c VOLATILE STRICT
@@ -183,7 +234,7 @@ COMMENT ON FUNCTION mekatek.s3_object_size(text, text) IS
 -- not an ERROR here: the row says failed and why (and a WARNING), so that
 -- the caller decides; backup_run commits each target's row and raises once
 -- every target has been tried.
-CREATE FUNCTION mekatek.backup_run_target(target text, category text DEFAULT NULL)
+CREATE FUNCTION mekatek.backup_run_target(target text, category text DEFAULT NULL, set_id bigint DEFAULT NULL)
 RETURNS mekatek.backup_object
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, mekatek, pg_temp
@@ -208,7 +259,7 @@ BEGIN
             USING ERRCODE = '55000', HINT = 'UPDATE mekatek.backup_config SET bucket = ''my-bucket'';';
     END IF;
     IF cat IS NULL THEN
-        cat := mekatek.backup_category(((now() AT TIME ZONE 'UTC') - cfg.category_lag)::date);
+        cat := mekatek.backup_category(now());
     ELSIF cat NOT IN ('daily', 'weekly', 'monthly') THEN
         RAISE EXCEPTION 'invalid backup category "%"', cat
             USING ERRCODE = '22023', HINT = 'Use daily, weekly or monthly, or NULL for the calendar rule.';
@@ -225,8 +276,8 @@ BEGIN
     SELECT * INTO prev FROM mekatek.backup_object x
      WHERE x.target_id = t.target_id AND x.status IN ('uploaded', 'duplicate')
      ORDER BY x.object_id DESC LIMIT 1;
-    INSERT INTO mekatek.backup_object (target_id, category, bucket, key)
-    VALUES (t.target_id, cat, cfg.bucket, k)
+    INSERT INTO mekatek.backup_object (target_id, category, bucket, key, set_id)
+    VALUES (t.target_id, cat, cfg.bucket, k, backup_run_target.set_id)
     RETURNING object_id INTO oid_;
     BEGIN
         -- An export equal to the previous object is recorded as its
@@ -271,8 +322,8 @@ BEGIN
     RETURN o;
 END
 $$;
-COMMENT ON FUNCTION mekatek.backup_run_target(text, text) IS
-'Export one backup target to <prefix>/<database>/<target>/<category>/<UTC timestamp>.csv.gz in the current transaction and return its backup_object row: uploaded, duplicate (same SHA-256 as the previous object, which a HEAD request found in place with its size) or failed (WARNING; error says why)';
+COMMENT ON FUNCTION mekatek.backup_run_target(text, text, bigint) IS
+'Export one backup target to <prefix>/<database>/<target>/<category>/<UTC timestamp>.csv.gz in the current transaction (and snapshot) and return its backup_object row, in set set_id when given: uploaded, duplicate (same SHA-256 as the previous object, which a HEAD request found in place with its size) or failed (WARNING; error says why)';
 
 -- The targets of a run, and its category (computed once for the run).
 CREATE FUNCTION mekatek.backup_run_plan(category text, target text)
@@ -290,7 +341,7 @@ BEGIN
             USING ERRCODE = '55000', HINT = 'UPDATE mekatek.backup_config SET bucket = ''my-bucket'';';
     END IF;
     IF cat IS NULL THEN
-        cat := mekatek.backup_category(((now() AT TIME ZONE 'UTC') - cfg.category_lag)::date);
+        cat := mekatek.backup_category(now());
     ELSIF cat NOT IN ('daily', 'weekly', 'monthly') THEN
         RAISE EXCEPTION 'invalid backup category "%"', cat
             USING ERRCODE = '22023', HINT = 'Use daily, weekly or monthly, or NULL for the calendar rule.';
@@ -313,13 +364,16 @@ $$;
 COMMENT ON FUNCTION mekatek.backup_run_plan(text, text) IS
 'The targets backup_run exports (every enabled one, or the one named) with the run''s category; WARNING when no target is enabled';
 
--- A procedure, so that each target's catalogue row is committed before
--- the next target starts: the ERROR that ends a run with a failed target
--- (and makes pg_cron record the job as failed) then erases none of them,
--- and an object uploaded before the failure stays catalogued.  Hence also
--- no SET search_path (a procedure with one may not COMMIT): every name is
--- qualified, and the work is done by the functions above, which pin it.
--- CALL it outside a transaction block, as pg_cron does.
+-- A procedure, so that the run's transaction is its own: every target of
+-- the run is exported in one REPEATABLE READ transaction, hence from one
+-- snapshot (a set of sale and sale_line agrees with itself, as pg_dump's
+-- tables do), and the set's rows are committed before the ERROR that ends
+-- a run with a failed target (pg_cron then records the job as failed and
+-- the catalogue keeps every row).  A target's failure is caught in
+-- backup_run_target, so it does not undo the others.  No SET search_path
+-- (a procedure with one may not COMMIT): every name is qualified, and the
+-- work is done by the functions above, which pin it.  CALL it outside a
+-- transaction block, as pg_cron does.
 CREATE PROCEDURE mekatek.backup_run(category text DEFAULT NULL, target text DEFAULT NULL)
 LANGUAGE plpgsql
 AS $$
@@ -328,15 +382,27 @@ DECLARE
     o      mekatek.backup_object;
     failed text[] := '{}';
     n      integer := 0;
+    sid    bigint;
 BEGIN
+    -- End the CALL's own transaction, whose snapshot is already taken, so
+    -- that the next one can be REPEATABLE READ.
+    COMMIT;
+    SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
     FOR p IN SELECT * FROM mekatek.backup_run_plan(backup_run.category, backup_run.target) LOOP
-        o := mekatek.backup_run_target(p.target_name, p.run_category);
+        IF sid IS NULL THEN
+            INSERT INTO mekatek.backup_set (category) VALUES (p.run_category) RETURNING set_id INTO sid;
+        END IF;
+        o := mekatek.backup_run_target(p.target_name, p.run_category, sid);
         n := n OPERATOR(pg_catalog.+) 1;
         IF o.status OPERATOR(pg_catalog.=) 'failed' THEN
             failed := pg_catalog.array_append(failed, pg_catalog.format('%s (%s)', p.target_name, o.error));
         END IF;
-        COMMIT;
     END LOOP;
+    UPDATE mekatek.backup_set s
+       SET finished_at = pg_catalog.clock_timestamp(),
+           status = CASE WHEN pg_catalog.cardinality(failed) OPERATOR(pg_catalog.=) 0 THEN 'complete' ELSE 'failed' END
+     WHERE s.set_id OPERATOR(pg_catalog.=) sid;
+    COMMIT;
     IF pg_catalog.cardinality(failed) OPERATOR(pg_catalog.>) 0 THEN
         RAISE EXCEPTION 'backup failed for % of % targets: %', pg_catalog.cardinality(failed), n,
                         pg_catalog.array_to_string(failed, '; ')
@@ -346,7 +412,7 @@ BEGIN
 END
 $$;
 COMMENT ON PROCEDURE mekatek.backup_run(text, text) IS
-'CALL mekatek.backup_run(): export every enabled backup target (or target => name) and commit each target''s backup_object row; ends with an ERROR naming the failed targets after trying them all; WARNING when no target is enabled';
+'CALL mekatek.backup_run(): export every enabled backup target (or target => name) in one REPEATABLE READ transaction, as one backup_set from one snapshot, and commit the rows; ends with an ERROR naming the failed targets after trying them all; WARNING when no target is enabled';
 
 CREATE FUNCTION mekatek.backup_prune()
 RETURNS SETOF mekatek.backup_object
@@ -434,6 +500,7 @@ AS $$
 DECLARE
     o mekatek.backup_object;
     dest regclass;
+    referencing regclass;
 BEGIN
     IF object_id IS NULL THEN
         RAISE EXCEPTION 'argument "object_id" must not be null' USING ERRCODE = '22004';
@@ -452,20 +519,194 @@ BEGIN
         RAISE EXCEPTION 'backup object % comes from a query, not a table', object_id
             USING ERRCODE = '22023', HINT = 'Name the table to restore into: backup_restore(object_id, ''my_table'').';
     END IF;
+    -- TRUNCATE would refuse with "cannot truncate a table referenced in a
+    -- foreign key constraint"; say what to do instead.
+    SELECT c.conrelid::regclass INTO referencing FROM pg_catalog.pg_constraint c
+     WHERE c.contype = 'f' AND c.confrelid = dest AND c.conrelid <> dest
+     ORDER BY c.conrelid LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'backup object % cannot be restored into %: % references it by a foreign key',
+                        object_id, dest, referencing
+            USING ERRCODE = '0A000',
+                  HINT = CASE WHEN o.set_id IS NULL
+                              THEN 'Restore it into an empty copy: backup_restore(object_id, ''my_copy'').'
+                              ELSE format('Restore its backup set, which holds the tables exported with it: SELECT * FROM mekatek.backup_restore_set(%s); or restore it into an empty copy: backup_restore(object_id, ''my_copy'').', o.set_id) END;
+    END IF;
     RETURN mekatek.s3_restore(o.bucket, o.key, o.sha256, o.bytes, dest, true, 'format csv, header true');
 END
 $$;
 COMMENT ON FUNCTION mekatek.backup_restore(bigint, regclass) IS
 'Restore a catalogued object in the current transaction: download, verify size and SHA-256 before writing, then replace the rows of the target''s table (or of into_table) with the object''s; returns the rows loaded';
 
+-- A set, restored as a whole: every object is downloaded and its size and
+-- SHA-256 checked before anything is written; then, in the caller's one
+-- transaction, the tables are emptied by one TRUNCATE and loaded parents
+-- first, so that every foreign key holds at each row.  Into the original
+-- tables the rows go in as a restore's do (session_replication_role =
+-- replica): a trigger that acted when the row was first written (stock
+-- movements, audit, an append-only guard's TRUNCATE veto) does not act again.
+CREATE FUNCTION mekatek.backup_restore_set(set_id bigint, into_schema name DEFAULT NULL)
+RETURNS TABLE (target_name text, restored_into regclass, rows_loaded bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    st      mekatek.backup_set;
+    objs    mekatek.backup_object[] := '{}';
+    names   text[] := '{}';
+    dests   regclass[] := '{}';
+    done    boolean[] := '{}';
+    r       record;
+    d       record;
+    n       integer;
+    left_   integer;
+    picked  boolean;
+    loaded  bigint;
+    old_role text;
+BEGIN
+    IF set_id IS NULL THEN
+        RAISE EXCEPTION 'argument "set_id" must not be null' USING ERRCODE = '22004';
+    END IF;
+    SELECT * INTO st FROM mekatek.backup_set x WHERE x.set_id = backup_restore_set.set_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'backup set % does not exist', set_id
+            USING ERRCODE = '22023', HINT = 'See SELECT set_id, category, snapshot_at, status FROM mekatek.backup_set;';
+    END IF;
+    IF st.status <> 'complete' THEN
+        RAISE EXCEPTION 'backup set % is %: not every target of it was stored', set_id, st.status
+            USING ERRCODE = '55000',
+                  HINT = 'Restore another set, or its stored objects one by one with backup_restore(object_id).';
+    END IF;
+    IF into_schema IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_namespace ns WHERE ns.nspname = into_schema) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', left(into_schema, 100)
+            USING ERRCODE = '3F000', HINT = 'Create it and an empty copy of each table of the set in it.';
+    END IF;
+    FOR r IN
+        SELECT o AS obj, t.name, t.table_name AS src, c.relname
+          FROM mekatek.backup_object o
+          JOIN mekatek.backup_target t ON t.target_id = o.target_id
+          LEFT JOIN pg_catalog.pg_class c ON c.oid = t.table_name
+         WHERE o.set_id = st.set_id AND o.status IN ('uploaded', 'duplicate')
+         ORDER BY o.object_id
+    LOOP
+        IF r.src IS NULL THEN
+            RAISE NOTICE 'target "%" of backup set % is a query: not restored', r.name, set_id
+                USING HINT = 'Restore it into a table of your choice: backup_restore(object_id, ''my_table'').';
+            CONTINUE;
+        END IF;
+        objs := objs || r.obj;
+        names := names || r.name;
+        IF into_schema IS NULL THEN
+            dests := dests || r.src;
+        ELSE
+            dests := dests || to_regclass(format('%I.%I', into_schema, r.relname));
+            IF dests[cardinality(dests)] IS NULL THEN
+                RAISE EXCEPTION 'relation "%.%" does not exist', into_schema, r.relname
+                    USING ERRCODE = '42P01',
+                          HINT = format('CREATE TABLE %I.%I (LIKE %s INCLUDING ALL); for every table of the set, and their foreign keys.',
+                                        into_schema, r.relname, r.src);
+            END IF;
+        END IF;
+        done := done || false;
+    END LOOP;
+    n := cardinality(objs);
+    IF n = 0 THEN
+        RAISE EXCEPTION 'backup set % holds no table to restore', set_id USING ERRCODE = '55000';
+    END IF;
+
+    -- 1. A table outside the set that references one in it would be left
+    -- pointing at rows of another moment (and TRUNCATE refuses).
+    SELECT c.conrelid::regclass AS referencing, c.confrelid::regclass AS referenced INTO r
+      FROM pg_catalog.pg_constraint c
+     WHERE c.contype = 'f' AND c.confrelid = ANY (dests) AND NOT c.conrelid = ANY (dests)
+     ORDER BY c.conrelid LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'backup set % cannot be restored into %: % references it by a foreign key and is not in the set',
+                        set_id, r.referenced, r.referencing
+            USING ERRCODE = '0A000',
+                  HINT = format('Add a backup target for %s so that later sets hold it, or restore this set into an empty copy of the schema: backup_restore_set(%s, ''scratch'').',
+                                r.referencing, set_id);
+    END IF;
+
+    -- 2. Every object checked before anything is written.
+    FOR i IN 1 .. n LOOP
+        SELECT * INTO d FROM mekatek.s3_object_digest(objs[i].bucket, objs[i].key);
+        IF d.bytes IS DISTINCT FROM objs[i].bytes OR d.sha256 IS DISTINCT FROM objs[i].sha256 THEN
+            RAISE EXCEPTION 'S3 object "%/%" of backup set % does not match the catalogue: % bytes with sha256 %, expected % bytes with sha256 %',
+                            objs[i].bucket, objs[i].key, set_id, d.bytes, d.sha256, objs[i].bytes, objs[i].sha256
+                USING ERRCODE = 'XX001', HINT = 'The stored object changed or was damaged; nothing was written. Restore another set.';
+        END IF;
+    END LOOP;
+
+    IF into_schema IS NULL THEN
+        old_role := current_setting('session_replication_role');
+        BEGIN
+            PERFORM set_config('session_replication_role', 'replica', true);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'restoring backup set % into the original tables needs session_replication_role = replica', set_id
+                USING ERRCODE = '42501',
+                      HINT = 'Run it as a superuser, or GRANT SET ON PARAMETER session_replication_role TO the role; or restore into an empty copy of the schema: backup_restore_set(set_id, ''scratch'').';
+        END;
+    END IF;
+    EXECUTE 'TRUNCATE TABLE ' || array_to_string(dests::text[], ', ');
+
+    -- 3. Parents first: a table is loaded once every table of the set that
+    -- it references is (a cycle is loaded in catalogue order).
+    left_ := n;
+    WHILE left_ > 0 LOOP
+        picked := false;
+        FOR i IN 1 .. n LOOP
+            CONTINUE WHEN done[i];
+            CONTINUE WHEN EXISTS (
+                SELECT FROM pg_catalog.pg_constraint c, generate_subscripts(dests, 1) j
+                 WHERE c.contype = 'f' AND c.conrelid = dests[i] AND c.confrelid = dests[j]
+                   AND j <> i AND NOT done[j] AND dests[j] <> dests[i]);
+            loaded := mekatek.s3_restore(objs[i].bucket, objs[i].key, objs[i].sha256, objs[i].bytes,
+                                         dests[i], false, 'format csv, header true');
+            IF loaded IS DISTINCT FROM objs[i].rows THEN
+                RAISE EXCEPTION 'backup object % loaded % rows into %, the catalogue says %',
+                                objs[i].object_id, loaded, dests[i], objs[i].rows
+                    USING ERRCODE = 'XX001';
+            END IF;
+            done[i] := true;
+            left_ := left_ - 1;
+            picked := true;
+            target_name := names[i];
+            restored_into := dests[i];
+            rows_loaded := loaded;
+            RETURN NEXT;
+        END LOOP;
+        IF NOT picked THEN
+            FOR i IN 1 .. n LOOP
+                IF NOT done[i] THEN
+                    done[i] := true;
+                    left_ := left_ - 1;
+                    target_name := names[i];
+                    restored_into := dests[i];
+                    rows_loaded := mekatek.s3_restore(objs[i].bucket, objs[i].key, objs[i].sha256, objs[i].bytes,
+                                                      dests[i], false, 'format csv, header true');
+                    RETURN NEXT;
+                END IF;
+            END LOOP;
+        END IF;
+    END LOOP;
+    IF into_schema IS NULL THEN
+        PERFORM set_config('session_replication_role', old_role, true);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_restore_set(bigint, name) IS
+'Restore a complete backup set in the current transaction: check every object''s size and SHA-256 first, then empty the original tables (or the same-named tables of into_schema) with one TRUNCATE and load them parents first; into the original tables with session_replication_role = replica, so triggers do not act twice; returns one row per table loaded';
+
 -- Privileges: backups are the admin's business; the C functions check
 -- mekatek_admin again, whoever is granted EXECUTE (99_privileges takes
 -- EXECUTE away from PUBLIC).  Nobody else sees the
 -- catalogue (bucket layout) or can move data in or out of the database.
-REVOKE ALL ON mekatek.backup_config, mekatek.backup_target, mekatek.backup_object FROM PUBLIC;
+REVOKE ALL ON mekatek.backup_config, mekatek.backup_target, mekatek.backup_object, mekatek.backup_set FROM PUBLIC;
 GRANT SELECT, UPDATE ON mekatek.backup_config TO mekatek_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mekatek.backup_target TO mekatek_admin;
 GRANT SELECT, INSERT, UPDATE ON mekatek.backup_object TO mekatek_admin;
+GRANT SELECT, INSERT, UPDATE ON mekatek.backup_set TO mekatek_admin;
 GRANT EXECUTE ON PROCEDURE mekatek.backup_run(text, text) TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION
     mekatek.s3_export(text, text, text, text),
@@ -475,8 +716,11 @@ GRANT EXECUTE ON FUNCTION
     mekatek.s3_restore(text, text, text, bigint, regclass, boolean, text),
     mekatek.backup_export_object(text, text, text, text, text, name),
     mekatek.backup_category(date),
+    mekatek.backup_category(timestamptz),
+    mekatek.backup_time_zone(),
+    mekatek.backup_restore_set(bigint, name),
     mekatek.s3_object_size(text, text),
-    mekatek.backup_run_target(text, text),
+    mekatek.backup_run_target(text, text, bigint),
     mekatek.backup_run_plan(text, text),
     mekatek.backup_prune(),
     mekatek.backup_verify(bigint),
