@@ -39,6 +39,13 @@ UPDATE mekatek.backup_config SET time_zone = NULL;
 RESET TimeZone;
 SELECT mekatek.backup_category(NULL::timestamptz);
 
+-- Retention by age (local days) and count, and the catalogue's 90 days.
+SELECT keep_daily, keep_daily_days, keep_weekly, keep_weekly_days, keep_monthly, keep_monthly_days,
+       catalogue_keep_days FROM mekatek.backup_config;
+UPDATE mekatek.backup_config SET keep_daily_days = -1;
+UPDATE mekatek.backup_config SET catalogue_keep_days = 0;
+SELECT * FROM mekatek.backup_prune(NULL);
+
 -- Restores that a foreign key forbids say what to do instead.
 CREATE TABLE public.bk_sale (sale_id bigint PRIMARY KEY, total numeric NOT NULL);
 CREATE TABLE public.bk_sale_line (sale_id bigint NOT NULL REFERENCES public.bk_sale, line_no int,

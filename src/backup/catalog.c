@@ -207,6 +207,52 @@ mk_s3_delete_object(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+PG_FUNCTION_INFO_V1(mk_s3_copy_object);
+
+/*
+ * s3_copy_object(source_bucket, source_key, bucket, key): a server-side
+ * CopyObject, so that a weekly or monthly object equal to an earlier one
+ * is stored under its own category's prefix without uploading it again
+ * (and retention of one category never deletes another's file).  True on
+ * success; a failure is an ERROR.
+ */
+Datum
+mk_s3_copy_object(PG_FUNCTION_ARGS)
+{
+	char	   *src_bucket = mk_arg_cstring(fcinfo, 0, "source_bucket", false);
+	char	   *src_key = mk_arg_cstring(fcinfo, 1, "source_key", false);
+	char	   *bucket = mk_arg_cstring(fcinfo, 2, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 3, "key", false);
+	MkS3Config	cfg;
+	MkS3Request req = {0};
+	MkS3Result	res;
+	char	   *src;
+
+	mk_require_admin("mekatek.s3_copy_object", MK_BACKUP_ADMIN_HINT);
+	mk_s3_check_names(src_bucket, src_key);
+	mk_s3_check_names(bucket, key);
+	mk_s3_config_load(&cfg);
+	mk_s3_result_init(&res);
+	/* The header is the URL-encoded "bucket/key" (AWS: x-amz-copy-source). */
+	src = mk_uri_encode(psprintf("%s/%s", src_bucket, src_key), 1);
+	if (src == NULL)
+		mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "out of memory");
+	req.method = "PUT";
+	req.bucket = bucket;
+	req.key = key;
+	req.query = "";
+	req.body = "";
+	req.body_len = 0;
+	req.copy_source = src;
+	if (!mk_s3_call(&cfg, &req, &res))
+	{
+		free(src);
+		mk_s3_report(&res, "CopyObject", bucket, key);
+	}
+	free(src);
+	PG_RETURN_BOOL(true);
+}
+
 PG_FUNCTION_INFO_V1(mk_s3_object_size);
 
 /*

@@ -290,7 +290,7 @@ signed_headers(const MkS3Config *cfg, const MkS3Request *req, const char *payloa
 	char		md5[25];
 	time_t		now = time(NULL);
 	struct tm	tm;
-	MkSigV4Header hdrs[8];
+	MkSigV4Header hdrs[9];
 	int			nh = 0;
 	MkSigV4Request sreq;
 	MkSigV4Result sig;
@@ -319,6 +319,8 @@ signed_headers(const MkS3Config *cfg, const MkS3Request *req, const char *payloa
 		hdrs[nh++] = (MkSigV4Header) {"content-type", req->content_type};
 	if (req->sse)
 		hdrs[nh++] = (MkSigV4Header) {"x-amz-server-side-encryption", "AES256"};
+	if (req->copy_source)
+		hdrs[nh++] = (MkSigV4Header) {"x-amz-copy-source", req->copy_source};
 	if (cfg->session_token)
 		hdrs[nh++] = (MkSigV4Header) {"x-amz-security-token", cfg->session_token};
 

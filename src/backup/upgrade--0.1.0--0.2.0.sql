@@ -112,6 +112,17 @@ BEGIN
                SET status = 'uploaded', rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
                    attempts = r.attempts, finished_at = clock_timestamp()
              WHERE x.object_id = oid_;
+        ELSIF prev.category <> cat THEN
+            -- Equal to the last object of another category (a monthly run
+            -- after an unchanged weekly): a server-side copy under this
+            -- category's own prefix, so that each category's retention
+            -- deletes only its own files.
+            PERFORM mekatek.s3_copy_object(prev.bucket, prev.key, cfg.bucket, k);
+            UPDATE mekatek.backup_object x
+               SET status = 'uploaded', rows = r.rows, bytes = r.bytes, sha256 = r.sha256,
+                   attempts = r.attempts, finished_at = clock_timestamp(),
+                   copied_from = coalesce(prev.copied_from, prev.duplicate_of, prev.object_id)
+             WHERE x.object_id = oid_;
         ELSE
             UPDATE mekatek.backup_object x
                SET status = 'duplicate', key = prev.key, bucket = prev.bucket,
@@ -275,10 +286,19 @@ GRANT EXECUTE ON FUNCTION mekatek.backup_export_object(text, text, text, text, t
 -- backup sets exported from one snapshot and restored as a whole.
 ALTER TABLE mekatek.backup_config ADD COLUMN time_zone text CONSTRAINT backup_config_time_zone_known
     CHECK (time_zone IS NULL OR pg_catalog.timezone(time_zone, timestamptz '2000-01-01 00:00+00') IS NOT NULL);
+ALTER TABLE mekatek.backup_config
+    ADD COLUMN keep_daily_days integer NOT NULL DEFAULT 7 CHECK (keep_daily_days >= 0),
+    ADD COLUMN keep_weekly_days integer NOT NULL DEFAULT 28 CHECK (keep_weekly_days >= 0),
+    ADD COLUMN keep_monthly_days integer NOT NULL DEFAULT 365 CHECK (keep_monthly_days >= 0),
+    ADD COLUMN catalogue_keep_days integer NOT NULL DEFAULT 90 CHECK (catalogue_keep_days >= 1);
 COMMENT ON TABLE mekatek.backup_config IS
 'Backup policy (one row): bucket and key prefix, part size, SSE, the category rule (weekly_isodow 1 = Monday; the Monday of the monthly_week-th week of the month is monthly; the day classified is the local date of the run minus category_lag, in time_zone) and retention per category';
 COMMENT ON COLUMN mekatek.backup_config.time_zone IS
-'The shop''s time zone (IANA name, e.g. Asia/Jakarta) for categories: NULL means the server''s TimeZone (its configured value, not a session''s SET)';
+'The shop''s time zone (IANA name, e.g. Asia/Jakarta) for categories and retention days: NULL means the TimeZone sessions start with (the server''s configuration), never a session''s SET';
+COMMENT ON COLUMN mekatek.backup_config.keep_daily_days IS
+'Retention by age: backup_prune keeps a daily object for this many local days (the 001 paper''s seven), and the newest keep_daily whatever their age';
+COMMENT ON COLUMN mekatek.backup_config.catalogue_keep_days IS
+'backup_prune deletes catalogue rows of pruned and failed objects after this many local days (the 001 paper keeps its log 90 days); rows of stored objects stay';
 
 -- One row per backup_run: its objects were exported in one transaction,
 -- from one snapshot, so that a set restores as a consistent whole.
@@ -297,6 +317,9 @@ ALTER TABLE mekatek.backup_object ADD COLUMN set_id bigint REFERENCES mekatek.ba
 CREATE INDEX ON mekatek.backup_object (set_id);
 COMMENT ON COLUMN mekatek.backup_object.set_id IS
 'The backup_set (run) the object was exported in, from the set''s snapshot; NULL for a backup_run_target called alone';
+ALTER TABLE mekatek.backup_object ADD COLUMN copied_from bigint;
+COMMENT ON COLUMN mekatek.backup_object.copied_from IS
+'An object equal to the last one of another category, stored by a server-side S3 CopyObject of that object (its id here) under its own category''s prefix';
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_set', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_set_set_id_seq', '');
 
@@ -541,4 +564,102 @@ GRANT EXECUTE ON FUNCTION
     mekatek.backup_category(timestamptz),
     mekatek.backup_time_zone(),
     mekatek.backup_restore_set(bigint, name)
+TO mekatek_admin;
+
+CREATE FUNCTION mekatek.s3_copy_object(source_bucket text, source_key text, bucket text, key text)
+RETURNS boolean
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'mk_s3_copy_object';
+COMMENT ON FUNCTION mekatek.s3_copy_object(text, text, text, text) IS
+'Server-side S3 CopyObject of source_bucket/source_key to bucket/key (nothing downloaded or uploaded); true, or an ERROR';
+
+
+DROP FUNCTION mekatek.backup_prune();
+-- Retention, as documented in README (backup, "Catalogue, categories,
+-- retention"): a live row (uploaded, duplicate) expires when it is older
+-- than its category's days (local days in backup_time_zone()) and not
+-- among the newest keep_<category> rows of its target and category.  A
+-- file is deleted, and the rows on it marked pruned, only when every live
+-- row on that file has expired: a kept duplicate keeps its original's
+-- file and row.  Then the catalogue is trimmed of pruned and failed rows
+-- older than catalogue_keep_days, and of sets left without rows.
+CREATE FUNCTION mekatek.backup_prune(at timestamptz DEFAULT now())
+RETURNS SETOF mekatek.backup_object
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    f record;
+    o mekatek.backup_object;
+    err text;
+    tz text := mekatek.backup_time_zone();
+    today date;
+    trimmed bigint;
+BEGIN
+    IF at IS NULL THEN
+        RAISE EXCEPTION 'argument "at" must not be null' USING ERRCODE = '22004';
+    END IF;
+    today := (at AT TIME ZONE tz)::date;
+    FOR f IN
+        WITH live AS (
+            SELECT x.object_id, x.bucket, x.key,
+                   row_number() OVER (PARTITION BY x.target_id, x.category
+                                      ORDER BY x.started_at DESC, x.object_id DESC) AS n,
+                   today - (x.started_at AT TIME ZONE tz)::date AS age,
+                   CASE x.category WHEN 'daily' THEN c.keep_daily WHEN 'weekly' THEN c.keep_weekly
+                                   ELSE c.keep_monthly END AS keep_n,
+                   CASE x.category WHEN 'daily' THEN c.keep_daily_days WHEN 'weekly' THEN c.keep_weekly_days
+                                   ELSE c.keep_monthly_days END AS keep_days
+              FROM mekatek.backup_object x, mekatek.backup_config c
+             WHERE x.status IN ('uploaded', 'duplicate') AND x.started_at <= at)
+        SELECT l.bucket, l.key, array_agg(l.object_id ORDER BY l.object_id) AS ids
+          FROM live l
+         GROUP BY l.bucket, l.key
+        HAVING bool_and(l.n > l.keep_n AND l.age >= l.keep_days)
+           -- a row started after `at` on the same file keeps it
+           AND NOT EXISTS (SELECT FROM mekatek.backup_object y
+                            WHERE y.bucket = l.bucket AND y.key = l.key
+                              AND y.status IN ('uploaded', 'duplicate') AND y.started_at > at)
+         ORDER BY min(l.object_id)
+    LOOP
+        BEGIN
+            PERFORM mekatek.s3_delete_object(f.bucket, f.key);
+            FOR o IN
+                UPDATE mekatek.backup_object x SET status = 'pruned', pruned_at = clock_timestamp()
+                 WHERE x.object_id = ANY (f.ids)
+                RETURNING *
+            LOOP
+                RETURN NEXT o;
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+            RAISE WARNING 'backup object "%/%" (rows %) not pruned: %', f.bucket, f.key,
+                          array_to_string(f.ids, ', '), err;
+        END;
+    END LOOP;
+
+    -- The catalogue keeps its log catalogue_keep_days (never a row whose
+    -- file is still stored: only pruned and failed rows go).
+    DELETE FROM mekatek.backup_object x
+     USING mekatek.backup_config c
+     WHERE x.status IN ('pruned', 'failed')
+       AND today - (coalesce(x.pruned_at, x.finished_at, x.started_at) AT TIME ZONE tz)::date >= c.catalogue_keep_days
+       AND NOT EXISTS (SELECT FROM mekatek.backup_object y
+                        WHERE y.bucket = x.bucket AND y.key = x.key AND y.status IN ('uploaded', 'duplicate'));
+    GET DIAGNOSTICS trimmed = ROW_COUNT;
+    DELETE FROM mekatek.backup_set s
+     USING mekatek.backup_config c
+     WHERE today - (s.started_at AT TIME ZONE tz)::date >= c.catalogue_keep_days
+       AND NOT EXISTS (SELECT FROM mekatek.backup_object x WHERE x.set_id = s.set_id);
+    IF trimmed > 0 THEN
+        RAISE NOTICE 'backup catalogue: % rows of pruned or failed objects older than % days deleted',
+                     trimmed, (SELECT c.catalogue_keep_days FROM mekatek.backup_config c);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_prune(timestamptz) IS
+'Apply retention as of `at` (default now): a live object expires when older than keep_<category>_days local days and not among the newest keep_<category> of its target and category; a file is deleted from S3 (its rows marked pruned) only when every live row on it expired; then catalogue rows of pruned and failed objects older than catalogue_keep_days are deleted; returns the pruned rows';
+GRANT EXECUTE ON FUNCTION
+    mekatek.backup_prune(timestamptz),
+    mekatek.s3_copy_object(text, text, text, text)
 TO mekatek_admin;

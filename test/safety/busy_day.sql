@@ -65,8 +65,9 @@ END $$;
 
 -- backup: the catalogue of earlier runs, as backup_run leaves it.
 UPDATE mekatek.backup_config SET keep_daily = 9, part_size = '8MB';
-INSERT INTO mekatek.backup_object (target_id, category, bucket, key, rows, bytes, sha256, finished_at, attempts, status)
-VALUES (1, 'daily', 'pharmacy-backups', 'mekatek/x/roles/daily/1.csv.gz', 4, 120, repeat('ab', 32), now(), 1, 'uploaded');
+INSERT INTO mekatek.backup_set (category, finished_at, status) VALUES ('daily', now(), 'complete');
+INSERT INTO mekatek.backup_object (target_id, category, bucket, key, rows, bytes, sha256, finished_at, attempts, status, set_id)
+VALUES (1, 'daily', 'pharmacy-backups', 'mekatek/x/roles/daily/1.csv.gz', 4, 120, repeat('ab', 32), now(), 1, 'uploaded', 1);
 INSERT INTO mekatek.backup_object (target_id, category, bucket, key, rows, bytes, sha256, finished_at, attempts, status, duplicate_of)
 VALUES (1, 'daily', 'pharmacy-backups', 'mekatek/x/roles/daily/1.csv.gz', 4, 120, repeat('ab', 32), now(), 1, 'duplicate', 1);
 INSERT INTO mekatek.backup_object (target_id, category, bucket, key, finished_at, attempts, status, error)

@@ -137,9 +137,9 @@ bk_check "backup_restore of a damaged object raises XX001" 1 "$(grep -c 'ERROR: 
 bk_check "and leaves the table untouched" 1000000 "$(bk_psql -tA -c "SELECT count(*) FROM sales")"
 cp "$MK_BUILD/backup_e2e_saved.gz" "$(obj "$key")"
 
-# 5. Retention: keep 2 daily; older objects are deleted and marked pruned,
+# 5. Retention: keep 2 daily whatever their age; older objects are deleted and marked pruned,
 # an object that a kept duplicate row still points at is kept.
-bk_psql -c "UPDATE mekatek.backup_config SET keep_daily = 2"
+bk_psql -c "UPDATE mekatek.backup_config SET keep_daily = 2, keep_daily_days = 0"
 for i in 1 2; do
     bk_psql -c "UPDATE sales SET qty = qty + 1 WHERE sale_id = $i"
     bk_psql -tA -c "SELECT status FROM mekatek.backup_run_target('sales', 'daily')" >/dev/null
