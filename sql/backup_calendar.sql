@@ -46,6 +46,36 @@ UPDATE mekatek.backup_config SET keep_daily_days = -1;
 UPDATE mekatek.backup_config SET catalogue_keep_days = 0;
 SELECT * FROM mekatek.backup_prune(NULL);
 
+-- zstd and client-side encryption: options checked before any request.
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'k.csv', 'compression gzip, compression_level 12');
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'k.csv', 'compression gzip, compression_workers 2');
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'k.csv', 'compression zstd, compression_workers 17');
+SELECT * FROM mekatek.s3_export('SELECT 1', 'my-bucket', 'k.csv', 'compression zstd, compression_level 20');
+UPDATE mekatek.backup_config SET compression_workers = 17;
+INSERT INTO mekatek.backup_target (name, table_name, compression) VALUES ('lz', 'pg_class', 'lz4');
+-- No key is set up: no key id, and encryption on refuses to run.
+SELECT mekatek.backup_key_id();
+SHOW mekatek.backup_key_id;
+SET mekatek.backup_key_file = '/tmp/x';
+UPDATE mekatek.backup_config SET bucket = 'my-bucket', client_side_encryption = true;
+INSERT INTO mekatek.backup_target (name, table_name) VALUES ('cls', 'pg_class');
+SELECT status FROM mekatek.backup_run_target('cls');
+UPDATE mekatek.backup_config SET bucket = NULL, client_side_encryption = false;
+DELETE FROM mekatek.backup_target;
+
+-- Drills and health on an empty catalogue.
+SELECT rto_target, rpo_target FROM mekatek.backup_config;
+SELECT * FROM mekatek.backup_drill();
+SELECT * FROM mekatek.backup_drill(42);
+SELECT metric, subject, value FROM mekatek.health ORDER BY metric, subject;
+SET ROLE mekatek_analyst;
+SELECT count(*) FROM mekatek.health;
+RESET ROLE;
+SET ROLE pg_monitor;
+SELECT count(*) FROM mekatek.health;
+SELECT count(*) FROM mekatek.backup_object;
+RESET ROLE;
+
 -- Restores that a foreign key forbids say what to do instead.
 CREATE TABLE public.bk_sale (sale_id bigint PRIMARY KEY, total numeric NOT NULL);
 CREATE TABLE public.bk_sale_line (sale_id bigint NOT NULL REFERENCES public.bk_sale, line_no int,

@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
 #include "backup/s3_copy.h"
 #include "backup/s3_sigv4.h"
@@ -144,6 +145,10 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	char		sha[65];
 	MkS3Options opts;
 	MkInflater	inf;
+	MkDecryptor dec;
+	char		magic[MK_ENC_MAGIC_LEN];
+	bool		encrypted;
+	char	   *what;
 	uint64		rows;
 
 	mk_require_admin("mekatek.s3_restore", MK_BACKUP_ADMIN_HINT);
@@ -159,6 +164,23 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 				 "S3 object \"%s/%s\" does not match the catalogue: %lld bytes with sha256 %s, expected %lld bytes with sha256 %s",
 				 bucket, key, (long long) d.bytes, sha, (long long) want_bytes, want_sha);
 
+	/*
+	 * An encrypted object is decrypted once to check its tag (the right key,
+	 * every byte as written) before anything is written, then again into
+	 * COPY: the catalogue's SHA-256 alone would not catch a wrong key.
+	 */
+	what = psprintf("\"%s/%s\"", bucket, key);
+	if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
+		mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
+	encrypted = mk_is_encrypted(magic, (int) BufFileRead(d.file, magic, sizeof(magic)));
+	if (encrypted)
+	{
+		if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
+			mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
+		mk_decryptor_init(&dec, buffile_read, d.file, what);
+		mk_decryptor_verify(&dec);
+	}
+
 	if (replace)
 	{
 		char	   *sql = psprintf("TRUNCATE TABLE %s",
@@ -173,7 +195,13 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	}
 	if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
 		mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
-	mk_inflater_init(&inf, buffile_read, d.file, opts.compression);
+	if (encrypted)
+	{
+		mk_decryptor_init(&dec, buffile_read, d.file, what);
+		mk_inflater_init(&inf, mk_decryptor_read, &dec, opts.compression);
+	}
+	else
+		mk_inflater_init(&inf, buffile_read, d.file, opts.compression);
 	rows = mk_copy_from_source(relid, &inf, opts.attlist, opts.copy);
 	mk_inflater_end(&inf);
 	BufFileClose(d.file);

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include "nodes/pg_list.h"
 
@@ -15,13 +16,16 @@ typedef enum MkCompression
 {
 	MK_COMPRESS_AUTO = -1,		/* import: gzip when the magic bytes say so */
 	MK_COMPRESS_NONE = 0,
-	MK_COMPRESS_GZIP = 1
+	MK_COMPRESS_GZIP = 1,
+	MK_COMPRESS_ZSTD = 2
 } MkCompression;
 
 typedef struct MkS3Options
 {
 	MkCompression compression;
-	int			level;			/* zlib level for export */
+	int			level;			/* zlib or zstd level for export; 0 = default */
+	int			workers;		/* zstd worker threads (export) */
+	char	   *key_id;			/* encrypt with this key (export), or NULL */
 	int			part_size;		/* bytes per multipart part */
 	bool		sse;			/* x-amz-server-side-encryption: AES256 */
 	List	   *copy;			/* the remaining options, for COPY itself */
@@ -44,7 +48,7 @@ extern void mk_s3_parse_options(const char *options, const char *columns, bool i
 extern voidpf mk_zalloc(voidpf opaque, uInt items, uInt size);
 extern void mk_zfree(voidpf opaque, voidpf address);
 
-/* Bytes for COPY FROM: a raw reader, gunzipped when it starts with gzip. */
+/* Bytes for COPY FROM: a raw reader, decompressed when it starts with gzip's or zstd's magic. */
 typedef int (*MkReadFn) (void *arg, char *buf, int maxlen);	/* 0 at EOF */
 
 typedef struct MkInflater
@@ -55,6 +59,9 @@ typedef struct MkInflater
 	bool		eof;
 	z_stream	z;
 	bool		z_ready;
+	ZSTD_DCtx  *zstd;			/* freed with cxt (a reset callback) */
+	ZSTD_DCtx **zstd_holder;
+	bool		zstd_frame_open;	/* inside a frame: the end would be a truncation */
 	MemoryContext cxt;			/* zlib's allocations */
 	char	   *in;				/* compressed input buffer */
 	int			inlen;

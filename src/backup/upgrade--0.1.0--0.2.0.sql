@@ -62,6 +62,7 @@ DECLARE
     oid_  bigint;
     err   text;
     o     mekatek.backup_object;
+    kid   text;
 BEGIN
     SELECT * INTO cfg FROM mekatek.backup_config;
     IF cfg.bucket IS NULL THEN
@@ -80,14 +81,24 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'See SELECT name FROM mekatek.backup_target;';
     END IF;
 
-    k := format('%s/%s/%s/%s/%s.csv.gz', cfg.prefix, current_database(), t.name, cat,
-                to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.MS"Z"'));
+    IF cfg.client_side_encryption THEN
+        kid := mekatek.backup_key_id();
+        IF kid IS NULL THEN
+            RAISE EXCEPTION 'client-side encryption is on but no backup key is set up'
+                USING ERRCODE = '55000',
+                      HINT = 'Set mekatek.backup_key_file (a file of "<key id> <64 hex digits>" lines, mode 0600) in the server''s configuration, or MEKATEK_BACKUP_KEY in its environment.';
+        END IF;
+    END IF;
+    k := format('%s/%s/%s/%s/%s.csv%s%s', cfg.prefix, current_database(), t.name, cat,
+                to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.MS"Z"'),
+                CASE t.compression WHEN 'gzip' THEN '.gz' WHEN 'zstd' THEN '.zst' ELSE '' END,
+                CASE WHEN kid IS NOT NULL THEN '.mke' ELSE '' END);
     q := coalesce(t.query, format('TABLE %s', t.table_name));
     SELECT * INTO prev FROM mekatek.backup_object x
      WHERE x.target_id = t.target_id AND x.status IN ('uploaded', 'duplicate')
      ORDER BY x.object_id DESC LIMIT 1;
-    INSERT INTO mekatek.backup_object (target_id, category, bucket, key, set_id)
-    VALUES (t.target_id, cat, cfg.bucket, k, backup_run_target.set_id)
+    INSERT INTO mekatek.backup_object (target_id, category, bucket, key, set_id, key_id)
+    VALUES (t.target_id, cat, cfg.bucket, k, backup_run_target.set_id, kid)
     RETURNING object_id INTO oid_;
     BEGIN
         -- An export equal to the previous object is recorded as its
@@ -102,8 +113,10 @@ BEGIN
         END IF;
         SELECT * INTO r FROM mekatek.backup_export_object(
             q, cfg.bucket, k,
-            format('format csv, header true, compression gzip, part_size %L, server_side_encryption %s',
-                   cfg.part_size, CASE WHEN cfg.server_side_encryption THEN 'AES256' ELSE 'none' END),
+            format('format csv, header true, compression %s, part_size %L, server_side_encryption %s%s%s',
+                   t.compression, cfg.part_size, CASE WHEN cfg.server_side_encryption THEN 'AES256' ELSE 'none' END,
+                   CASE WHEN t.compression = 'zstd' THEN format(', compression_workers %s', cfg.compression_workers) ELSE '' END,
+                   CASE WHEN kid IS NOT NULL THEN format(', encryption_key_id %L', kid) ELSE '' END),
             skip,
             -- a table target's SQL is ours: the caller's rights suffice
             CASE WHEN t.query IS NULL THEN current_user ELSE t.owner END);
@@ -290,7 +303,23 @@ ALTER TABLE mekatek.backup_config
     ADD COLUMN keep_daily_days integer NOT NULL DEFAULT 7 CHECK (keep_daily_days >= 0),
     ADD COLUMN keep_weekly_days integer NOT NULL DEFAULT 28 CHECK (keep_weekly_days >= 0),
     ADD COLUMN keep_monthly_days integer NOT NULL DEFAULT 365 CHECK (keep_monthly_days >= 0),
-    ADD COLUMN catalogue_keep_days integer NOT NULL DEFAULT 90 CHECK (catalogue_keep_days >= 1);
+    ADD COLUMN catalogue_keep_days integer NOT NULL DEFAULT 90 CHECK (catalogue_keep_days >= 1),
+    ADD COLUMN client_side_encryption boolean NOT NULL DEFAULT false,
+    ADD COLUMN compression_workers integer NOT NULL DEFAULT 2 CHECK (compression_workers BETWEEN 0 AND 16),
+    ADD COLUMN rto_target interval NOT NULL DEFAULT '60 minutes' CHECK (rto_target > interval '0'),
+    ADD COLUMN rpo_target interval NOT NULL DEFAULT '1 day' CHECK (rpo_target > interval '0');
+COMMENT ON COLUMN mekatek.backup_config.rto_target IS
+'Recovery time objective backup_drill compares its measured restore time with (the 001 paper: 60 minutes)';
+COMMENT ON COLUMN mekatek.backup_config.rpo_target IS
+'Recovery point objective backup_drill compares the age of the restored data with (the 001 paper: 1 day)';
+ALTER TABLE mekatek.backup_target
+    ADD COLUMN compression text NOT NULL DEFAULT 'gzip' CHECK (compression IN ('gzip', 'zstd', 'none'));
+COMMENT ON COLUMN mekatek.backup_config.client_side_encryption IS
+'Encrypt every object with AES-256-GCM before it leaves the server, with the key named by backup_key_id() (from mekatek.backup_key_file or MEKATEK_BACKUP_KEY; never in SQL)';
+COMMENT ON COLUMN mekatek.backup_config.compression_workers IS
+'zstd worker threads per export (compression overlaps COPY''s formatting); 0 compresses in the backend itself';
+COMMENT ON COLUMN mekatek.backup_target.compression IS
+'How the target''s objects are compressed: gzip (zlib level 1), zstd (level 3, with backup_config.compression_workers threads) or none';
 COMMENT ON TABLE mekatek.backup_config IS
 'Backup policy (one row): bucket and key prefix, part size, SSE, the category rule (weekly_isodow 1 = Monday; the Monday of the monthly_week-th week of the month is monthly; the day classified is the local date of the run minus category_lag, in time_zone) and retention per category';
 COMMENT ON COLUMN mekatek.backup_config.time_zone IS
@@ -318,6 +347,9 @@ CREATE INDEX ON mekatek.backup_object (set_id);
 COMMENT ON COLUMN mekatek.backup_object.set_id IS
 'The backup_set (run) the object was exported in, from the set''s snapshot; NULL for a backup_run_target called alone';
 ALTER TABLE mekatek.backup_object ADD COLUMN copied_from bigint;
+ALTER TABLE mekatek.backup_object ADD COLUMN key_id text;
+COMMENT ON COLUMN mekatek.backup_object.key_id IS
+'The id of the AES-256-GCM key the object is encrypted with (also in the object''s header); NULL when not encrypted';
 COMMENT ON COLUMN mekatek.backup_object.copied_from IS
 'An object equal to the last one of another category, stored by a server-side S3 CopyObject of that object (its id here) under its own category''s prefix';
 SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_set', '');
@@ -663,3 +695,171 @@ GRANT EXECUTE ON FUNCTION
     mekatek.backup_prune(timestamptz),
     mekatek.s3_copy_object(text, text, text, text)
 TO mekatek_admin;
+
+CREATE FUNCTION mekatek.backup_key_id()
+RETURNS text
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'mk_backup_key_id_sql';
+COMMENT ON FUNCTION mekatek.backup_key_id() IS
+'The id (never the key) of the AES-256-GCM key new encrypted backups use: mekatek.backup_key_id, else the first key of mekatek.backup_key_file, else MEKATEK_BACKUP_KEY''s; NULL when none';
+
+GRANT EXECUTE ON FUNCTION mekatek.backup_key_id() TO mekatek_admin;
+
+-- Recovery drills: the 001 paper's restore test, measured.
+CREATE TABLE mekatek.backup_drill (
+    drill_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    set_id      bigint REFERENCES mekatek.backup_set,
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    rto         interval,
+    rpo         interval,
+    tables      integer,
+    rows        bigint,
+    ok          boolean NOT NULL,
+    meets_rto   boolean,
+    meets_rpo   boolean,
+    error       text
+);
+COMMENT ON TABLE mekatek.backup_drill IS
+'Recovery drills (backup_drill): the set restored into a scratch schema, rto = the time the verified restore took, rpo = the age of the data restored (drill start - set snapshot), against backup_config''s targets; ok false with the error when the restore failed';
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_drill', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.backup_drill_drill_id_seq', '');
+
+-- The drill restores into a schema of its own, dropped afterwards, so it
+-- can run beside the tills (it reads S3 and writes only its scratch
+-- tables).  It does not raise: the drill row says what happened, and a
+-- WARNING when the restore failed or a target was missed.
+CREATE FUNCTION mekatek.backup_drill(set_id bigint DEFAULT NULL)
+RETURNS mekatek.backup_drill
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    cfg     mekatek.backup_config;
+    st      mekatek.backup_set;
+    scratch text;
+    t       record;
+    t0      timestamptz;
+    n       integer := 0;
+    total   bigint := 0;
+    d       mekatek.backup_drill;
+    err     text;
+BEGIN
+    SELECT * INTO cfg FROM mekatek.backup_config;
+    IF backup_drill.set_id IS NULL THEN
+        SELECT * INTO st FROM mekatek.backup_set s WHERE s.status = 'complete'
+         ORDER BY s.snapshot_at DESC, s.set_id DESC LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no complete backup set to drill'
+                USING ERRCODE = '55000', HINT = 'CALL mekatek.backup_run(); first.';
+        END IF;
+    ELSE
+        SELECT * INTO st FROM mekatek.backup_set s WHERE s.set_id = backup_drill.set_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'backup set % does not exist', backup_drill.set_id USING ERRCODE = '22023';
+        END IF;
+    END IF;
+    scratch := format('mekatek_drill_%s_%s', st.set_id, pg_backend_pid());
+    t0 := clock_timestamp();
+    BEGIN
+        EXECUTE format('CREATE SCHEMA %I', scratch);
+        FOR t IN
+            SELECT DISTINCT x.table_name, c.relname
+              FROM mekatek.backup_object o
+              JOIN mekatek.backup_target x ON x.target_id = o.target_id
+              JOIN pg_catalog.pg_class c ON c.oid = x.table_name
+             WHERE o.set_id = st.set_id AND o.status IN ('uploaded', 'duplicate')
+        LOOP
+            EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING GENERATED)',
+                           scratch, t.relname, t.table_name);
+        END LOOP;
+        -- Verified (size, SHA-256, the tag of an encrypted object) and
+        -- counted against the catalogue by backup_restore_set.
+        SELECT count(*), coalesce(sum(r.rows_loaded), 0) INTO n, total
+          FROM mekatek.backup_restore_set(st.set_id, scratch) r;
+        EXECUTE format('DROP SCHEMA %I CASCADE', scratch);
+        INSERT INTO mekatek.backup_drill (set_id, started_at, rto, rpo, tables, rows, ok, meets_rto, meets_rpo)
+        VALUES (st.set_id, t0, clock_timestamp() - t0, t0 - st.snapshot_at, n, total, true,
+                clock_timestamp() - t0 <= cfg.rto_target, t0 - st.snapshot_at <= cfg.rpo_target)
+        RETURNING * INTO d;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+        INSERT INTO mekatek.backup_drill (set_id, started_at, rto, rpo, ok, error)
+        VALUES (st.set_id, t0, clock_timestamp() - t0, t0 - st.snapshot_at, false, err)
+        RETURNING * INTO d;
+    END;
+    IF NOT d.ok THEN
+        RAISE WARNING 'backup drill of set % failed: %', st.set_id, d.error;
+    ELSIF NOT (d.meets_rto AND d.meets_rpo) THEN
+        RAISE WARNING 'backup drill of set %: RTO % (target %), RPO % (target %)',
+                      st.set_id, d.rto, cfg.rto_target, d.rpo, cfg.rpo_target;
+    END IF;
+    RETURN d;
+END
+$$;
+COMMENT ON FUNCTION mekatek.backup_drill(bigint) IS
+'Recovery drill: restore the latest complete set (or set_id) into a scratch schema with every object verified and counted, drop it, and record the RTO (restore time) and RPO (age of the data) against backup_config.rto_target and rpo_target in backup_drill; a WARNING when it failed or missed a target';
+
+-- Health for monitoring: one row per metric, in the shape
+-- prometheus-postgres-exporter's custom queries read (labels metric and
+-- subject, one gauge value); the exporter's query file is
+-- src/backup/postgres_exporter.yaml.  The other modules' tables are read
+-- by name at run time (devices is installed after backup).  Each source
+-- is one SELECT below, so that a column another module adds (a branch on
+-- stock_alert) is a one-line change.  SECURITY DEFINER: the monitoring
+-- role (pg_monitor) sees counts, never rows.
+CREATE FUNCTION mekatek.health_metrics()
+RETURNS TABLE (metric text, subject text, value double precision)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+BEGIN
+    -- Age of each enabled target's last good object (-1: never).
+    RETURN QUERY
+    SELECT 'backup_last_good_age_seconds', t.name,
+           coalesce(extract(epoch FROM now() - max(o.finished_at)), -1)::float8
+      FROM mekatek.backup_target t
+      LEFT JOIN mekatek.backup_object o ON o.target_id = t.target_id AND o.status IN ('uploaded', 'duplicate')
+     WHERE t.enabled
+     GROUP BY t.name;
+    RETURN QUERY
+    SELECT 'backup_failed_last_day', '', count(*)::float8
+      FROM mekatek.backup_object o
+     WHERE o.status = 'failed' AND o.started_at > now() - interval '1 day';
+    RETURN QUERY
+    SELECT m.metric, '', m.value
+      FROM (SELECT d.* FROM mekatek.backup_drill d ORDER BY d.drill_id DESC LIMIT 1) d,
+           LATERAL (VALUES ('backup_drill_ok', CASE WHEN d.ok THEN 1 ELSE 0 END::float8),
+                           ('backup_drill_rto_seconds', extract(epoch FROM d.rto)::float8),
+                           ('backup_drill_rpo_seconds', extract(epoch FROM d.rpo)::float8),
+                           ('backup_drill_meets_targets', CASE WHEN d.meets_rto AND d.meets_rpo THEN 1 ELSE 0 END::float8)) m(metric, value);
+    -- core: notifications not yet delivered, per channel.
+    RETURN QUERY
+    SELECT 'outbox_pending', x.channel, count(*)::float8
+      FROM mekatek.outbox x WHERE x.delivered_at IS NULL GROUP BY x.channel;
+    -- firewall: threats detected in the last day, per kind.
+    RETURN QUERY
+    SELECT 'firewall_threats_last_day', a.kind, count(*)::float8
+      FROM mekatek.fw_alert a WHERE a.detected_at > now() - interval '1 day' GROUP BY a.kind;
+    -- devices: devices silent now.
+    RETURN QUERY
+    SELECT 'devices_silent', '', count(*) FILTER (WHERE dv.silent)::float8 FROM mekatek.device dv;
+    -- pos: stock alerts, per branch and kind (stock_alert has no branch
+    -- yet: subject is the alert kind; with a branch column, use
+    -- a.branch_id || '/' || a.alert).
+    RETURN QUERY
+    SELECT 'stock_alerts', a.alert, count(*)::float8 FROM mekatek.stock_alert a GROUP BY a.alert;
+END
+$$;
+COMMENT ON FUNCTION mekatek.health_metrics() IS
+'The rows of mekatek.health (metric, subject, value), read as the extension''s owner so that a monitoring role sees counts only';
+
+CREATE VIEW mekatek.health AS SELECT h.metric, h.subject, h.value FROM mekatek.health_metrics() h;
+COMMENT ON VIEW mekatek.health IS
+'Health for monitoring, one row per metric: backup_last_good_age_seconds per target (-1 never), backup_failed_last_day, backup_drill_ok/rto_seconds/rpo_seconds/meets_targets (last drill), outbox_pending per channel, firewall_threats_last_day per kind, devices_silent, stock_alerts per alert kind; read by prometheus-postgres-exporter with src/backup/postgres_exporter.yaml';
+
+REVOKE ALL ON mekatek.backup_drill, mekatek.health FROM PUBLIC;
+GRANT SELECT, INSERT ON mekatek.backup_drill TO mekatek_admin;
+GRANT USAGE ON SCHEMA mekatek TO pg_monitor;
+GRANT SELECT ON mekatek.health TO pg_monitor, mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.health_metrics() TO pg_monitor, mekatek_admin;
+GRANT EXECUTE ON FUNCTION mekatek.backup_drill(bigint) TO mekatek_admin;

@@ -20,6 +20,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +5      the "notify" cluster                         test/scripts/devices_notifier.sh
 #   +6      the stand-in Telegram Bot API                test/scripts/devices_notifier.sh
 #   +10..19 S3 peers, fault proxy, a port left closed    test/backup_s3/lib.sh (bk_port)
+#   +27     prometheus-postgres-exporter (health)        test/scripts/backup_health.sh
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
 #   +42     bench cluster: geo                           test/bench/geo/run.sh
@@ -32,6 +33,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
     [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [notify]=5 [telegram]=6
+    [backup_exporter]=27
     [s3_first]=10 [s3_last]=19
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
