@@ -68,6 +68,8 @@ SELECT rto_target, rpo_target FROM mekatek.backup_config;
 SELECT * FROM mekatek.backup_drill();
 SELECT * FROM mekatek.backup_drill(42);
 SELECT metric, subject, value FROM mekatek.health ORDER BY metric, subject;
+-- Nothing runs: no progress to show.
+SELECT count(*) FROM mekatek.backup_progress();
 SET ROLE mekatek_analyst;
 SELECT count(*) FROM mekatek.health;
 RESET ROLE;

@@ -807,6 +807,29 @@ $$;
 COMMENT ON FUNCTION mekatek.backup_restore_set(bigint, name) IS
 'Restore a complete backup set in the current transaction: check every object''s size and SHA-256 first, then empty the original tables (or the same-named tables of into_schema) with one TRUNCATE and load them parents first; into the original tables with session_replication_role = replica, so triggers do not act twice; returns one row per table loaded';
 
+-- Progress of exports, restores and imports, for a second session: the
+-- COPY progress slot's spare parameters (src/backup/s3_copy.h), joined
+-- with pg_stat_activity for the wait event (Extension while a request
+-- waits on the network).  PostgreSQL shows a backend's progress to its
+-- own role and to pg_read_all_stats.
+CREATE FUNCTION mekatek.backup_progress()
+RETURNS TABLE (pid integer, phase text, relid oid, rows_processed bigint, bytes_processed bigint,
+               parts_done bigint, bytes_transferred bigint, retries bigint, wait_event text, query text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    SELECT p.pid,
+           CASE p.param12 WHEN 1 THEN 'exporting' WHEN 2 THEN 'uploading' WHEN 3 THEN 'downloading'
+                          WHEN 4 THEN 'verifying' WHEN 5 THEN 'loading' END,
+           p.relid, p.param3, p.param1, p.param13, p.param14, p.param15,
+           a.wait_event_type || ':' || a.wait_event, a.query
+      FROM pg_catalog.pg_stat_get_progress_info('COPY') p
+      LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid
+     WHERE p.param11 = 19787
+$$;
+COMMENT ON FUNCTION mekatek.backup_progress() IS
+'Running exports, restores and imports: phase (exporting, uploading, downloading, verifying, loading), COPY''s rows and bytes, S3 parts uploaded, bytes stored or downloaded, retries so far, and the wait event (Extension:Extension while waiting on S3)';
+
 -- Recovery drills: the 001 paper's restore test, measured.
 CREATE TABLE mekatek.backup_drill (
     drill_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -994,6 +1017,7 @@ GRANT EXECUTE ON FUNCTION
     mekatek.s3_copy_object(text, text, text, text),
     mekatek.backup_key_id(),
     mekatek.backup_drill(bigint),
+    mekatek.backup_progress(),
     mekatek.backup_verify(bigint),
     mekatek.backup_restore(bigint, regclass)
 TO mekatek_admin;

@@ -199,17 +199,17 @@ key_for(const char *key_id, unsigned char *key)
 }
 
 static EVP_CIPHER_CTX **
-new_ctx(void)
+new_ctx(MemoryContext cxt)
 {
-	EVP_CIPHER_CTX **ctx = MemoryContextAllocZero(CurrentMemoryContext, sizeof(EVP_CIPHER_CTX *));
-	MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+	EVP_CIPHER_CTX **ctx = MemoryContextAllocZero(cxt, sizeof(EVP_CIPHER_CTX *));
+	MemoryContextCallback *cb = MemoryContextAllocZero(cxt, sizeof(MemoryContextCallback));
 
 	*ctx = EVP_CIPHER_CTX_new();
 	if (*ctx == NULL)
 		mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start AES-256-GCM");
 	cb->func = free_ctx_cb;
 	cb->arg = ctx;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	MemoryContextRegisterResetCallback(cxt, cb);
 	return ctx;
 }
 
@@ -233,7 +233,7 @@ mk_encryptor_init(MkEncryptor *e, const char *key_id)
 	memcpy(e->header + MK_ENC_MAGIC_LEN + 1, key_id, idlen);
 	memcpy(e->header + MK_ENC_MAGIC_LEN + 1 + idlen, iv, MK_ENC_IV_LEN);
 	e->header_len = MK_ENC_MAGIC_LEN + 1 + idlen + MK_ENC_IV_LEN;
-	ctx = new_ctx();
+	ctx = new_ctx(CurrentMemoryContext);
 	e->ctx = *ctx;
 	if (EVP_EncryptInit_ex(e->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 		EVP_CIPHER_CTX_ctrl(e->ctx, EVP_CTRL_GCM_SET_IVLEN, MK_ENC_IV_LEN, NULL) != 1 ||
@@ -281,6 +281,7 @@ mk_decryptor_init(MkDecryptor *d, MkCryptReadFn read, void *arg, const char *wha
 	d->arg = arg;
 	d->what = what;
 	d->raw = palloc(RAW_CAP);
+	d->cxt = CurrentMemoryContext;
 }
 
 static void
@@ -327,7 +328,7 @@ start(MkDecryptor *d)
 	memcpy(aad, head, sizeof(head));
 	memcpy(aad + sizeof(head), d->key_id, idlen);
 	memcpy(aad + sizeof(head) + idlen, iv, sizeof(iv));
-	ctx = new_ctx();
+	ctx = new_ctx(d->cxt);
 	d->ctx = *ctx;
 	if (EVP_DecryptInit_ex(d->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 		EVP_CIPHER_CTX_ctrl(d->ctx, EVP_CTRL_GCM_SET_IVLEN, MK_ENC_IV_LEN, NULL) != 1 ||

@@ -59,6 +59,7 @@ typedef struct MkDecryptor
 	char	   *raw;			/* ciphertext read, not yet decrypted */
 	int			raw_len;
 	const char *what;			/* names the object in errors */
+	MemoryContext cxt;			/* where the EVP context lives: not COPY's per-row one */
 } MkDecryptor;
 
 /* True when the first bytes of an object are an encrypted header. */

@@ -41,6 +41,9 @@ download_sink(void *arg, const char *data, size_t len)
 
 	pg_cryptohash_update(d->sha, (const uint8 *) data, len);
 	d->bytes += len;
+	/* A second session sees the download advance (backup_progress). */
+	if ((d->bytes >> 20) != ((d->bytes - (int64) len) >> 20))
+		mk_progress_update(MK_PROGRESS_BYTES, d->bytes);
 	if (d->keep)
 		BufFileWrite(d->file, (void *) data, len);
 	return true;
@@ -87,6 +90,8 @@ download(const char *bucket, const char *key, Download *d, char *sha_hex)
 	req.sink_arg = d;
 	req.sink_reset = download_reset;
 	ok = mk_s3_call(&cfg, &req, &res);
+	mk_progress_update(MK_PROGRESS_BYTES, d->bytes);
+	mk_progress_update(MK_PROGRESS_RETRIES, res.retries);
 	if (!ok)
 		mk_s3_report(&res, "GET", bucket, key);
 	if (pg_cryptohash_final(d->sha, digest, sizeof(digest)) < 0)
@@ -109,11 +114,14 @@ mk_s3_object_digest(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
+	bool		started;
 
 	mk_require_admin("mekatek.s3_object_digest", MK_BACKUP_ADMIN_HINT);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL, "function returning record called in context that cannot accept type record");
+	started = mk_progress_begin(InvalidOid, MK_PHASE_DOWNLOADING);
 	download(bucket, key, &d, sha);
+	mk_progress_end(started);
 	values[0] = Int64GetDatum(d.bytes);
 	values[1] = CStringGetTextDatum(sha);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -150,6 +158,7 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	bool		encrypted;
 	char	   *what;
 	uint64		rows;
+	bool		started;
 
 	mk_require_admin("mekatek.s3_restore", MK_BACKUP_ADMIN_HINT);
 	if (get_rel_name(relid) == NULL)
@@ -157,6 +166,7 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	mk_s3_parse_options(options, NULL, true, &opts);
 
 	d.keep = true;
+	started = mk_progress_begin(relid, MK_PHASE_DOWNLOADING);
 	download(bucket, key, &d, sha);
 	if (d.bytes != want_bytes || strcmp(sha, want_sha) != 0)
 		mk_error(ERRCODE_DATA_CORRUPTED,
@@ -177,9 +187,12 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	{
 		if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
 			mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
+		mk_progress_update(MK_PROGRESS_PHASE, MK_PHASE_VERIFYING);
 		mk_decryptor_init(&dec, buffile_read, d.file, what);
 		mk_decryptor_verify(&dec);
 	}
+	/* COPY FROM takes the slot over (and marks it loading). */
+	mk_progress_end(started);
 
 	if (replace)
 	{

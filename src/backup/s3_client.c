@@ -404,7 +404,10 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 	res->etag[0] = '\0';
 	res->sink_stopped = false;
 	resetStringInfo(&res->body);
+	/* Waiting on the network shows in pg_stat_activity (Extension). */
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
 	res->curl_rc = curl_easy_perform(curl);
+	pgstat_report_wait_end();
 	if (res->curl_rc == CURLE_ABORTED_BY_CALLBACK && x.stalled)
 	{
 		res->curl_rc = CURLE_OPERATION_TIMEDOUT;
@@ -685,7 +688,9 @@ stream_pump(MkS3Stream *st)
 			st->done = true;
 			break;
 		}
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
 		curl_multi_poll(st->multi, NULL, 0, 200, NULL);
+		pgstat_report_wait_end();
 	}
 }
 

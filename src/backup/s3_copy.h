@@ -42,6 +42,34 @@ extern List *mk_raw_parse(const char *sql, const char *label);
 extern void mk_s3_parse_options(const char *options, const char *columns, bool is_from,
 								MkS3Options *out);
 
+/*
+ * Progress of an export, restore or import, for a second session:
+ * PostgreSQL's COPY progress slot (an extension cannot add a command type)
+ * carries COPY's own counters in params 0-5 and ours in the spare ones;
+ * mekatek.backup_progress() reads them from pg_stat_get_progress_info.
+ * Outside COPY (the last upload, a download, a verification) we hold the
+ * slot ourselves.
+ */
+#define MK_PROGRESS_MARK 10		/* = MK_PROGRESS_MAGIC while the slot is ours */
+#define MK_PROGRESS_PHASE 11
+#define MK_PROGRESS_PARTS 12	/* parts uploaded */
+#define MK_PROGRESS_BYTES 13	/* bytes stored or downloaded */
+#define MK_PROGRESS_RETRIES 14
+#define MK_PROGRESS_MAGIC 19787
+typedef enum MkProgressPhase
+{
+	MK_PHASE_EXPORTING = 1,		/* COPY TO, compressing, uploading parts */
+	MK_PHASE_UPLOADING = 2,		/* the last part and the completion */
+	MK_PHASE_DOWNLOADING = 3,
+	MK_PHASE_VERIFYING = 4,		/* the tag of an encrypted object */
+	MK_PHASE_LOADING = 5		/* COPY FROM */
+} MkProgressPhase;
+
+/* Mark the slot (starting a COPY command when none runs); true if started. */
+extern bool mk_progress_begin(Oid relid, MkProgressPhase phase);
+extern void mk_progress_update(int index, int64 value);
+extern void mk_progress_end(bool started);
+
 #define MK_BACKUP_ADMIN_HINT "Backups and restores need the mekatek_admin role."
 
 /* zlib allocators on a memory context (opaque): freed with it on error. */
@@ -62,6 +90,7 @@ typedef struct MkInflater
 	ZSTD_DCtx  *zstd;			/* freed with cxt (a reset callback) */
 	ZSTD_DCtx **zstd_holder;
 	bool		zstd_frame_open;	/* inside a frame: the end would be a truncation */
+	bool		progress_marked;
 	MemoryContext cxt;			/* zlib's allocations */
 	char	   *in;				/* compressed input buffer */
 	int			inlen;

@@ -66,6 +66,8 @@ typedef struct ExportState
 	MkEncryptor enc;
 	bool		encrypting;
 	char	   *ebuf;
+	bool		progress_marked;
+	bool		progress_own;
 	char	   *stage;
 	int			stage_len;
 	char	   *part;
@@ -234,6 +236,9 @@ upload_part(ExportState *es)
 	MemoryContextSwitchTo(es->cxt);
 	es->etags = lappend(es->etags, pstrdup(res.etag));
 	es->part_len = 0;
+	mk_progress_update(MK_PROGRESS_PARTS, es->partno);
+	mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
+	mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 	MemoryContextSwitchTo(old);
 }
 
@@ -383,6 +388,12 @@ flush_stage(ExportState *es)
 static void
 export_accept(ExportState *es, const char *data, int len)
 {
+	/* COPY TO holds the progress slot: add our phase and counters to it. */
+	if (!es->progress_marked)
+	{
+		(void) mk_progress_begin(InvalidOid, MK_PHASE_EXPORTING);
+		es->progress_marked = true;
+	}
 	if (es->stage_len + len > STAGE_SIZE)
 		flush_stage(es);
 	if (len > STAGE_SIZE)
@@ -623,6 +634,10 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		redirect_off(es);
 		free_parsestate(pstate);
 
+		/* COPY has ended and released the slot: the rest is ours. */
+		es->progress_own = mk_progress_begin(InvalidOid, MK_PHASE_UPLOADING);
+		mk_progress_update(MK_PROGRESS_PARTS, es->partno);
+		mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 		old = MemoryContextSwitchTo(cxt);
 		flush_stage(es);
 		if (es->z_ready)
@@ -669,12 +684,14 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		curl_easy_cleanup(es->curl);
 		if (es->z_ready)
 			deflateEnd(&es->z);
+		mk_progress_end(es->progress_own);
 		current = NULL;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
 	current = NULL;
+	mk_progress_end(es->progress_own);
 	out->bytes = es->bytes;
 	out->attempts = 1 + es->retries;
 	out->parts = es->partno;

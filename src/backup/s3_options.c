@@ -9,6 +9,10 @@
  */
 #include "core/mekatek.h"
 
+#include "pgstat.h"
+#include "utils/backend_progress.h"
+#include "utils/backend_status.h"
+
 #include "catalog/pg_authid.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
@@ -202,6 +206,36 @@ mk_zfree(voidpf opaque, voidpf address)
 	pfree(address);
 }
 
+bool
+mk_progress_begin(Oid relid, MkProgressPhase phase)
+{
+	bool		started = false;
+
+	if (MyBEEntry == NULL)
+		return false;
+	if (MyBEEntry->st_progress_command == PROGRESS_COMMAND_INVALID)
+	{
+		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relid);
+		started = true;
+	}
+	pgstat_progress_update_param(MK_PROGRESS_MARK, MK_PROGRESS_MAGIC);
+	pgstat_progress_update_param(MK_PROGRESS_PHASE, phase);
+	return started;
+}
+
+void
+mk_progress_update(int index, int64 value)
+{
+	pgstat_progress_update_param(index, value);
+}
+
+void
+mk_progress_end(bool started)
+{
+	if (started)
+		pgstat_progress_end_command();
+}
+
 #define INFLATE_IN (64 * 1024)
 
 /* libzstd allocates with malloc: its context goes with the inflater's. */
@@ -250,6 +284,13 @@ int
 mk_inflater_read(MkInflater *inf, char *buf, int minread, int maxread)
 {
 	int			got = 0;
+
+	/* COPY FROM has just taken the progress slot: say what it loads from. */
+	if (!inf->progress_marked)
+	{
+		(void) mk_progress_begin(InvalidOid, MK_PHASE_LOADING);
+		inf->progress_marked = true;
+	}
 
 	if (inf->mode == MK_COMPRESS_AUTO || (inf->mode == MK_COMPRESS_GZIP && !inf->z_ready) ||
 		(inf->mode == MK_COMPRESS_ZSTD && inf->zstd == NULL))

@@ -26,24 +26,9 @@ keyfile() {
 keyfile "k1 $K1"
 log_start=$(stat -c %s "$MK_BUILD/test/server.log" 2>/dev/null || echo 0)
 
-preload=$(psql -XtA -d postgres -c "SHOW shared_preload_libraries")
-if [[ $preload != *mekatek* ]]; then
-    psql -Xq -d postgres -c "ALTER SYSTEM SET session_preload_libraries = 'mekatek'"
-fi
-psql -Xq -d postgres <<SQL
-LOAD 'mekatek';
-ALTER SYSTEM SET mekatek.s3_endpoint = 'http://127.0.0.1:$S3RVER';
-ALTER SYSTEM SET mekatek.s3_uri_style = 'path';
-ALTER SYSTEM SET mekatek.s3_access_key_id = '$KEY';
-ALTER SYSTEM SET mekatek.s3_secret_access_key = '$SECRET';
-ALTER SYSTEM SET mekatek.backup_key_file = '$KEYS';
-SELECT pg_reload_conf();
-SQL
+bk_s3_settings $S3RVER $KEY "$SECRET" "mekatek.backup_key_file=$KEYS"
 cleanup() {
-    psql -Xq -d postgres -c "ALTER SYSTEM RESET mekatek.s3_endpoint" -c "ALTER SYSTEM RESET mekatek.s3_uri_style" \
-        -c "ALTER SYSTEM RESET mekatek.s3_access_key_id" -c "ALTER SYSTEM RESET mekatek.s3_secret_access_key" \
-        -c "ALTER SYSTEM RESET mekatek.backup_key_file" -c "ALTER SYSTEM RESET session_preload_libraries" \
-        -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    bk_s3_settings_reset
     rm -f "$KEYS"
     bk_stop
 }

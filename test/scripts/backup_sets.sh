@@ -18,25 +18,11 @@ MK_S3_KEY=$KEY MK_S3_SECRET=$SECRET bk_start_s3rver $S3RVER "$STORE" mekatek-tes
 obj() { echo "$STORE/mekatek-test/$1._S3rver_object"; }
 command -v pgbench >/dev/null || bk_skip "pgbench is not installed"
 
-preload=$(psql -XtA -d postgres -c "SHOW shared_preload_libraries")
-if [[ $preload != *mekatek* ]]; then
-    psql -Xq -d postgres -c "ALTER SYSTEM SET session_preload_libraries = 'mekatek'"
-fi
-psql -Xq -d postgres <<SQL
-LOAD 'mekatek';
-ALTER SYSTEM SET mekatek.s3_endpoint = 'http://127.0.0.1:$S3RVER';
-ALTER SYSTEM SET mekatek.s3_uri_style = 'path';
-ALTER SYSTEM SET mekatek.s3_access_key_id = '$KEY';
-ALTER SYSTEM SET mekatek.s3_secret_access_key = '$SECRET';
-SELECT pg_reload_conf();
-SQL
+bk_s3_settings $S3RVER $KEY "$SECRET"
 PGBENCH_PID=
 cleanup() {
     [ -n "$PGBENCH_PID" ] && kill "$PGBENCH_PID" 2>/dev/null
-    psql -Xq -d postgres -c "ALTER SYSTEM RESET mekatek.s3_endpoint" -c "ALTER SYSTEM RESET mekatek.s3_uri_style" \
-        -c "ALTER SYSTEM RESET mekatek.s3_access_key_id" -c "ALTER SYSTEM RESET mekatek.s3_secret_access_key" \
-        -c "ALTER SYSTEM RESET session_preload_libraries" \
-        -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    bk_s3_settings_reset
     bk_stop
 }
 trap cleanup EXIT
