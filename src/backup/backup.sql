@@ -72,7 +72,7 @@ CREATE TABLE mekatek.backup_config (
     keep_monthly_days integer NOT NULL DEFAULT 365 CHECK (keep_monthly_days >= 0),
     catalogue_keep_days integer NOT NULL DEFAULT 90 CHECK (catalogue_keep_days >= 1),
     client_side_encryption boolean NOT NULL DEFAULT false,
-    compression_workers integer NOT NULL DEFAULT 2 CHECK (compression_workers BETWEEN 0 AND 16),
+    compression_workers integer NOT NULL DEFAULT 1 CHECK (compression_workers BETWEEN 0 AND 16),
     rto_target     interval NOT NULL DEFAULT '60 minutes' CHECK (rto_target > interval '0'),
     rpo_target     interval NOT NULL DEFAULT '1 day' CHECK (rpo_target > interval '0')
 );
@@ -107,7 +107,7 @@ CREATE TABLE mekatek.backup_target (
 COMMENT ON TABLE mekatek.backup_target IS
 'What backup_run exports: a table (restorable in place) or a query (restorable into a named table), read with the rights of owner, the role that wrote the row';
 COMMENT ON COLUMN mekatek.backup_target.compression IS
-'How the target''s objects are compressed: gzip (zlib level 1), zstd (level 3, with backup_config.compression_workers threads) or none';
+'How the target''s objects are compressed: gzip (zlib level 1), zstd (level 1, with backup_config.compression_workers threads) or none';
 COMMENT ON COLUMN mekatek.backup_target.owner IS
 'The role whose rights the export runs with: whoever last inserted or updated the row (a superuser may name another, as a restore from pg_dump does)';
 

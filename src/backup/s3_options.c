@@ -190,7 +190,7 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Worker threads are zstd's: add compression zstd.",
 				 "S3 option compression_workers needs compression zstd");
 	if (out->level == 0)
-		out->level = out->compression == MK_COMPRESS_ZSTD ? 3 : 1;
+		out->level = 1;
 }
 
 /* zlib allocates in the current memory context: freed with it on error. */

@@ -305,7 +305,7 @@ ALTER TABLE mekatek.backup_config
     ADD COLUMN keep_monthly_days integer NOT NULL DEFAULT 365 CHECK (keep_monthly_days >= 0),
     ADD COLUMN catalogue_keep_days integer NOT NULL DEFAULT 90 CHECK (catalogue_keep_days >= 1),
     ADD COLUMN client_side_encryption boolean NOT NULL DEFAULT false,
-    ADD COLUMN compression_workers integer NOT NULL DEFAULT 2 CHECK (compression_workers BETWEEN 0 AND 16),
+    ADD COLUMN compression_workers integer NOT NULL DEFAULT 1 CHECK (compression_workers BETWEEN 0 AND 16),
     ADD COLUMN rto_target interval NOT NULL DEFAULT '60 minutes' CHECK (rto_target > interval '0'),
     ADD COLUMN rpo_target interval NOT NULL DEFAULT '1 day' CHECK (rpo_target > interval '0');
 COMMENT ON COLUMN mekatek.backup_config.rto_target IS
@@ -319,7 +319,7 @@ COMMENT ON COLUMN mekatek.backup_config.client_side_encryption IS
 COMMENT ON COLUMN mekatek.backup_config.compression_workers IS
 'zstd worker threads per export (compression overlaps COPY''s formatting); 0 compresses in the backend itself';
 COMMENT ON COLUMN mekatek.backup_target.compression IS
-'How the target''s objects are compressed: gzip (zlib level 1), zstd (level 3, with backup_config.compression_workers threads) or none';
+'How the target''s objects are compressed: gzip (zlib level 1), zstd (level 1, with backup_config.compression_workers threads) or none';
 COMMENT ON TABLE mekatek.backup_config IS
 'Backup policy (one row): bucket and key prefix, part size, SSE, the category rule (weekly_isodow 1 = Monday; the Monday of the monthly_week-th week of the month is monthly; the day classified is the local date of the run minus category_lag, in time_zone) and retention per category';
 COMMENT ON COLUMN mekatek.backup_config.time_zone IS

@@ -120,6 +120,8 @@ bk_s3_settings() {
         psql -Xq -d postgres -c "ALTER SYSTEM SET session_preload_libraries = 'mekatek'"
         echo "# mekatek is not in shared_preload_libraries: using session_preload_libraries"
     fi
+    # Remembered here, outside the pipeline's subshell, for the reset.
+    for kv in "$@"; do BK_EXTRA_SETTINGS+=("${kv%%=*}"); done
     {
         echo "LOAD 'mekatek';"
         echo "ALTER SYSTEM SET mekatek.s3_endpoint = 'http://127.0.0.1:$port';"
@@ -127,7 +129,6 @@ bk_s3_settings() {
         echo "ALTER SYSTEM SET mekatek.s3_access_key_id = '$key';"
         echo "ALTER SYSTEM SET mekatek.s3_secret_access_key = '$secret';"
         for kv in "$@"; do
-            BK_EXTRA_SETTINGS+=("${kv%%=*}")
             echo "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}';"
         done
         echo "SELECT pg_reload_conf();"
