@@ -30,7 +30,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/build/include
 # -MMD: every object depends on the headers it includes (PGXS tracks none
 # unless PostgreSQL was configured with --enable-depend).
 PG_CFLAGS   = -Wvla -Wshadow=compatible-local -MMD -MP $(MK_CFLAGS)
-SHLIB_LINK  = -lcurl -lz -lcrypto -lxlsxwriter
+SHLIB_LINK  = -lcurl -lz -lzstd -lcrypto -lxlsxwriter
 
 # pg_regress: sql/*.sql against expected/*.out.  Isolation: the specs in
 # test/isolation/specs against test/isolation/expected.  Both run against an

@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
+#include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
 #include "backup/s3_copy.h"
 #include "backup/s3_sigv4.h"
@@ -40,6 +41,9 @@ download_sink(void *arg, const char *data, size_t len)
 
 	pg_cryptohash_update(d->sha, (const uint8 *) data, len);
 	d->bytes += len;
+	/* A second session sees the download advance (backup_progress). */
+	if ((d->bytes >> 20) != ((d->bytes - (int64) len) >> 20))
+		mk_progress_update(MK_PROGRESS_BYTES, d->bytes);
 	if (d->keep)
 		BufFileWrite(d->file, (void *) data, len);
 	return true;
@@ -86,6 +90,8 @@ download(const char *bucket, const char *key, Download *d, char *sha_hex)
 	req.sink_arg = d;
 	req.sink_reset = download_reset;
 	ok = mk_s3_call(&cfg, &req, &res);
+	mk_progress_update(MK_PROGRESS_BYTES, d->bytes);
+	mk_progress_update(MK_PROGRESS_RETRIES, res.retries);
 	if (!ok)
 		mk_s3_report(&res, "GET", bucket, key);
 	if (pg_cryptohash_final(d->sha, digest, sizeof(digest)) < 0)
@@ -108,11 +114,14 @@ mk_s3_object_digest(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
+	bool		started;
 
 	mk_require_admin("mekatek.s3_object_digest", MK_BACKUP_ADMIN_HINT);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		mk_error(ERRCODE_FEATURE_NOT_SUPPORTED, NULL, "function returning record called in context that cannot accept type record");
+	started = mk_progress_begin(InvalidOid, MK_PHASE_DOWNLOADING);
 	download(bucket, key, &d, sha);
+	mk_progress_end(started);
 	values[0] = Int64GetDatum(d.bytes);
 	values[1] = CStringGetTextDatum(sha);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -144,7 +153,12 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	char		sha[65];
 	MkS3Options opts;
 	MkInflater	inf;
+	MkDecryptor dec;
+	char		magic[MK_ENC_MAGIC_LEN];
+	bool		encrypted;
+	char	   *what;
 	uint64		rows;
+	bool		started;
 
 	mk_require_admin("mekatek.s3_restore", MK_BACKUP_ADMIN_HINT);
 	if (get_rel_name(relid) == NULL)
@@ -152,12 +166,33 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	mk_s3_parse_options(options, NULL, true, &opts);
 
 	d.keep = true;
+	started = mk_progress_begin(relid, MK_PHASE_DOWNLOADING);
 	download(bucket, key, &d, sha);
 	if (d.bytes != want_bytes || strcmp(sha, want_sha) != 0)
 		mk_error(ERRCODE_DATA_CORRUPTED,
 				 "The stored object changed or was damaged; nothing was written. Restore another object.",
 				 "S3 object \"%s/%s\" does not match the catalogue: %lld bytes with sha256 %s, expected %lld bytes with sha256 %s",
 				 bucket, key, (long long) d.bytes, sha, (long long) want_bytes, want_sha);
+
+	/*
+	 * An encrypted object is decrypted once to check its tag (the right key,
+	 * every byte as written) before anything is written, then again into
+	 * COPY: the catalogue's SHA-256 alone would not catch a wrong key.
+	 */
+	what = psprintf("\"%s/%s\"", bucket, key);
+	if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
+		mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
+	encrypted = mk_is_encrypted(magic, (int) BufFileRead(d.file, magic, sizeof(magic)));
+	if (encrypted)
+	{
+		if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
+			mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
+		mk_progress_update(MK_PROGRESS_PHASE, MK_PHASE_VERIFYING);
+		mk_decryptor_init(&dec, buffile_read, d.file, what);
+		mk_decryptor_verify(&dec);
+	}
+	/* COPY FROM takes the slot over (and marks it loading). */
+	mk_progress_end(started);
 
 	if (replace)
 	{
@@ -173,7 +208,13 @@ mk_s3_restore(PG_FUNCTION_ARGS)
 	}
 	if (BufFileSeek(d.file, 0, 0, SEEK_SET) != 0)
 		mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
-	mk_inflater_init(&inf, buffile_read, d.file, opts.compression);
+	if (encrypted)
+	{
+		mk_decryptor_init(&dec, buffile_read, d.file, what);
+		mk_inflater_init(&inf, mk_decryptor_read, &dec, opts.compression);
+	}
+	else
+		mk_inflater_init(&inf, buffile_read, d.file, opts.compression);
 	rows = mk_copy_from_source(relid, &inf, opts.attlist, opts.copy);
 	mk_inflater_end(&inf);
 	BufFileClose(d.file);
@@ -204,6 +245,52 @@ mk_s3_delete_object(PG_FUNCTION_ARGS)
 	ok = mk_s3_call(&cfg, &req, &res);
 	if (!ok && res.status != 404)
 		mk_s3_report(&res, "DELETE", bucket, key);
+	PG_RETURN_BOOL(true);
+}
+
+PG_FUNCTION_INFO_V1(mk_s3_copy_object);
+
+/*
+ * s3_copy_object(source_bucket, source_key, bucket, key): a server-side
+ * CopyObject, so that a weekly or monthly object equal to an earlier one
+ * is stored under its own category's prefix without uploading it again
+ * (and retention of one category never deletes another's file).  True on
+ * success; a failure is an ERROR.
+ */
+Datum
+mk_s3_copy_object(PG_FUNCTION_ARGS)
+{
+	char	   *src_bucket = mk_arg_cstring(fcinfo, 0, "source_bucket", false);
+	char	   *src_key = mk_arg_cstring(fcinfo, 1, "source_key", false);
+	char	   *bucket = mk_arg_cstring(fcinfo, 2, "bucket", false);
+	char	   *key = mk_arg_cstring(fcinfo, 3, "key", false);
+	MkS3Config	cfg;
+	MkS3Request req = {0};
+	MkS3Result	res;
+	char	   *src;
+
+	mk_require_admin("mekatek.s3_copy_object", MK_BACKUP_ADMIN_HINT);
+	mk_s3_check_names(src_bucket, src_key);
+	mk_s3_check_names(bucket, key);
+	mk_s3_config_load(&cfg);
+	mk_s3_result_init(&res);
+	/* The header is the URL-encoded "bucket/key" (AWS: x-amz-copy-source). */
+	src = mk_uri_encode(psprintf("%s/%s", src_bucket, src_key), 1);
+	if (src == NULL)
+		mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "out of memory");
+	req.method = "PUT";
+	req.bucket = bucket;
+	req.key = key;
+	req.query = "";
+	req.body = "";
+	req.body_len = 0;
+	req.copy_source = src;
+	if (!mk_s3_call(&cfg, &req, &res))
+	{
+		free(src);
+		mk_s3_report(&res, "CopyObject", bucket, key);
+	}
+	free(src);
 	PG_RETURN_BOOL(true);
 }
 

@@ -319,7 +319,7 @@ signed_headers(const MkS3Config *cfg, const MkS3Request *req, const char *payloa
 	char		md5[25];
 	time_t		now = time(NULL);
 	struct tm	tm;
-	MkSigV4Header hdrs[8];
+	MkSigV4Header hdrs[9];
 	int			nh = 0;
 	MkSigV4Request sreq;
 	MkSigV4Result sig;
@@ -348,6 +348,8 @@ signed_headers(const MkS3Config *cfg, const MkS3Request *req, const char *payloa
 		hdrs[nh++] = (MkSigV4Header) {"content-type", req->content_type};
 	if (req->sse)
 		hdrs[nh++] = (MkSigV4Header) {"x-amz-server-side-encryption", "AES256"};
+	if (req->copy_source)
+		hdrs[nh++] = (MkSigV4Header) {"x-amz-copy-source", req->copy_source};
 	if (cfg->session_token)
 		hdrs[nh++] = (MkSigV4Header) {"x-amz-security-token", cfg->session_token};
 
@@ -431,7 +433,10 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 	res->etag[0] = '\0';
 	res->sink_stopped = false;
 	resetStringInfo(&res->body);
+	/* Waiting on the network shows in pg_stat_activity (Extension). */
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
 	res->curl_rc = curl_easy_perform(curl);
+	pgstat_report_wait_end();
 	if (res->curl_rc == CURLE_ABORTED_BY_CALLBACK && x.stalled)
 	{
 		res->curl_rc = CURLE_OPERATION_TIMEDOUT;
@@ -712,7 +717,9 @@ stream_pump(MkS3Stream *st)
 			st->done = true;
 			break;
 		}
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
 		curl_multi_poll(st->multi, NULL, 0, 200, NULL);
+		pgstat_report_wait_end();
 	}
 }
 

@@ -47,6 +47,7 @@ typedef struct MkS3Request
 	void	   *sink_arg;
 	void		(*sink_reset) (void *arg);	/* called before each retry */
 	bool		body_hash_unsigned; /* sign UNSIGNED-PAYLOAD instead */
+	const char *copy_source;	/* x-amz-copy-source (CopyObject), encoded */
 } MkS3Request;
 
 typedef struct MkS3Result

@@ -8,7 +8,10 @@
  * workers use to send their output to a shm_mq.  CopyData messages become
  * our input; every other message goes to the client as usual.
  *
- * The bytes are gzipped when asked, gathered in one part buffer of
+ * The bytes are gzipped or zstd-compressed when asked (zstd with worker
+ * threads of its own, so that compression overlaps COPY's formatting),
+ * encrypted with AES-256-GCM when a key id is given (backup_crypt.c),
+ * gathered in one part buffer of
  * part_size bytes and sent as S3 multipart parts with Content-MD5, each
  * retried with exponential backoff.  A result smaller than one part goes as
  * one PUT of known length.  On any error the multipart upload is aborted
@@ -34,6 +37,10 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include <signal.h>
+#include <pthread.h>
+
+#include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
 #include "backup/s3_copy.h"
 #include "backup/s3_sigv4.h"
@@ -53,6 +60,14 @@ typedef struct ExportState
 
 	z_stream	z;
 	bool		z_ready;
+	ZSTD_CCtx **zc;				/* freed with cxt (a reset callback) */
+	bool		zc_started;
+	char	   *cbuf;			/* compressor output, before encryption */
+	MkEncryptor enc;
+	bool		encrypting;
+	char	   *ebuf;
+	bool		progress_marked;
+	bool		progress_own;
 	char	   *stage;
 	int			stage_len;
 	char	   *part;
@@ -221,6 +236,9 @@ upload_part(ExportState *es)
 	MemoryContextSwitchTo(es->cxt);
 	es->etags = lappend(es->etags, pstrdup(res.etag));
 	es->part_len = 0;
+	mk_progress_update(MK_PROGRESS_PARTS, es->partno);
+	mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
+	mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 	MemoryContextSwitchTo(old);
 }
 
@@ -249,52 +267,138 @@ append_part(ExportState *es, const char *data, int len)
 	}
 }
 
+/* Compressed bytes: encrypted when asked, then into the part buffer. */
 static void
-deflate_into_part(ExportState *es, const char *data, int len, int flush)
+sink(ExportState *es, const char *data, int len)
+{
+	if (!es->encrypting)
+	{
+		append_part(es, data, len);
+		return;
+	}
+	while (len > 0)
+	{
+		int			n = Min(len, STAGE_SIZE);
+
+		mk_encryptor_update(&es->enc, data, n, es->ebuf);
+		append_part(es, es->ebuf, n);
+		data += n;
+		len -= n;
+	}
+}
+
+static void
+deflate_out(ExportState *es, const char *data, int len, int flush)
 {
 	es->z.next_in = (Bytef *) data;
 	es->z.avail_in = len;
 	for (;;)
 	{
 		int			rc;
+		int			produced;
 
-		es->z.next_out = (Bytef *) es->part + es->part_len;
-		es->z.avail_out = es->opts.part_size - es->part_len;
+		es->z.next_out = (Bytef *) es->cbuf;
+		es->z.avail_out = STAGE_SIZE;
 		rc = deflate(&es->z, flush);
-		es->part_len = es->opts.part_size - es->z.avail_out;
 		if (rc == Z_STREAM_ERROR)
 			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "gzip compression failed");
-		if (es->part_len == es->opts.part_size)
-			part_full(es);
-		else if (es->z.avail_in == 0 && (flush == Z_NO_FLUSH || rc == Z_STREAM_END))
+		produced = STAGE_SIZE - es->z.avail_out;
+		if (produced > 0)
+			sink(es, es->cbuf, produced);
+		if (rc == Z_STREAM_END ||
+			(flush == Z_NO_FLUSH && es->z.avail_in == 0 && es->z.avail_out != 0))
 			break;
 	}
 }
 
-/* Stage COPY's small row messages so that zlib works on large blocks. */
+static void
+free_cctx_cb(void *arg)
+{
+	ZSTD_CCtx **cctx = arg;
+
+	if (*cctx)
+		ZSTD_freeCCtx(*cctx);
+	*cctx = NULL;
+}
+
+/*
+ * zstd's worker threads compress while the backend goes on formatting
+ * rows (as pg_basebackup's server-zstd does).  They are made during the
+ * first call, with every signal blocked, so that PostgreSQL's signals are
+ * only ever handled by the backend's own thread.
+ */
+static void
+zstd_out(ExportState *es, const char *data, int len, bool end)
+{
+	ZSTD_inBuffer in = {data, (size_t) len, 0};
+	sigset_t	all,
+				saved;
+	bool		first = !es->zc_started;
+
+	if (first)
+	{
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &saved);
+		es->zc_started = true;
+	}
+	for (;;)
+	{
+		ZSTD_outBuffer out = {es->cbuf, STAGE_SIZE, 0};
+		size_t		rem = ZSTD_compressStream2(*es->zc, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+
+		if (ZSTD_isError(rem))
+		{
+			if (first)
+				pthread_sigmask(SIG_SETMASK, &saved, NULL);
+			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "zstd compression failed: %s", ZSTD_getErrorName(rem));
+		}
+		if (first)
+		{
+			pthread_sigmask(SIG_SETMASK, &saved, NULL);
+			first = false;
+		}
+		if (out.pos > 0)
+			sink(es, es->cbuf, (int) out.pos);
+		if (end ? rem == 0 : in.pos == in.size)
+			break;
+	}
+}
+
+static void
+compress_out(ExportState *es, const char *data, int len)
+{
+	if (es->opts.compression == MK_COMPRESS_GZIP)
+		deflate_out(es, data, len, Z_NO_FLUSH);
+	else if (es->opts.compression == MK_COMPRESS_ZSTD)
+		zstd_out(es, data, len, false);
+	else
+		sink(es, data, len);
+}
+
+/* Stage COPY's small row messages so that the compressor works on large blocks. */
 static void
 flush_stage(ExportState *es)
 {
 	if (es->stage_len == 0)
 		return;
-	if (es->opts.compression == MK_COMPRESS_GZIP)
-		deflate_into_part(es, es->stage, es->stage_len, Z_NO_FLUSH);
-	else
-		append_part(es, es->stage, es->stage_len);
+	compress_out(es, es->stage, es->stage_len);
 	es->stage_len = 0;
 }
 
 static void
 export_accept(ExportState *es, const char *data, int len)
 {
+	/* COPY TO holds the progress slot: add our phase and counters to it. */
+	if (!es->progress_marked)
+	{
+		(void) mk_progress_begin(InvalidOid, MK_PHASE_EXPORTING);
+		es->progress_marked = true;
+	}
 	if (es->stage_len + len > STAGE_SIZE)
 		flush_stage(es);
 	if (len > STAGE_SIZE)
 	{
-		if (es->opts.compression == MK_COMPRESS_GZIP)
-			deflate_into_part(es, data, len, Z_NO_FLUSH);
-		else
-			append_part(es, data, len);
+		compress_out(es, data, len);
 		return;
 	}
 	memcpy(es->stage + es->stage_len, data, len);
@@ -465,6 +569,35 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 			mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start gzip compression");
 		es->z_ready = true;
 	}
+	else if (es->opts.compression == MK_COMPRESS_ZSTD)
+	{
+		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+		size_t		rc;
+
+		es->zc = palloc0(sizeof(ZSTD_CCtx *));
+		*es->zc = ZSTD_createCCtx();
+		if (*es->zc == NULL)
+			mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start zstd compression");
+		cb->func = free_cctx_cb;
+		cb->arg = es->zc;
+		MemoryContextRegisterResetCallback(cxt, cb);
+		rc = ZSTD_CCtx_setParameter(*es->zc, ZSTD_c_compressionLevel, es->opts.level);
+		if (!ZSTD_isError(rc))
+			rc = ZSTD_CCtx_setParameter(*es->zc, ZSTD_c_checksumFlag, 1);
+		if (!ZSTD_isError(rc) && es->opts.workers > 0)
+			rc = ZSTD_CCtx_setParameter(*es->zc, ZSTD_c_nbWorkers, es->opts.workers);
+		if (ZSTD_isError(rc))
+			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, "zstd refused its parameters: %s",
+					 ZSTD_getErrorName(rc));
+	}
+	es->cbuf = palloc(STAGE_SIZE);
+	if (es->opts.key_id)
+	{
+		mk_encryptor_init(&es->enc, es->opts.key_id);
+		es->encrypting = true;
+		es->ebuf = palloc(STAGE_SIZE);
+		append_part(es, es->enc.header, es->enc.header_len);
+	}
 	es->curl = mk_s3_curl_new();
 	MemoryContextSwitchTo(old);
 
@@ -501,10 +634,24 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		redirect_off(es);
 		free_parsestate(pstate);
 
+		/* COPY has ended and released the slot: the rest is ours. */
+		es->progress_own = mk_progress_begin(InvalidOid, MK_PHASE_UPLOADING);
+		mk_progress_update(MK_PROGRESS_PARTS, es->partno);
+		mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
+		mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 		old = MemoryContextSwitchTo(cxt);
 		flush_stage(es);
 		if (es->z_ready)
-			deflate_into_part(es, NULL, 0, Z_FINISH);
+			deflate_out(es, NULL, 0, Z_FINISH);
+		else if (es->zc)
+			zstd_out(es, NULL, 0, true);
+		if (es->encrypting)
+		{
+			char		tag[MK_ENC_TAG_LEN];
+
+			mk_encryptor_final(&es->enc, tag);
+			append_part(es, tag, MK_ENC_TAG_LEN);
+		}
 		pg_cryptohash_update(es->sha, (uint8 *) es->part, es->part_len);
 		es->bytes += es->part_len;
 		if (pg_cryptohash_final(es->sha, digest, sizeof(digest)) < 0)
@@ -538,12 +685,14 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		curl_easy_cleanup(es->curl);
 		if (es->z_ready)
 			deflateEnd(&es->z);
+		mk_progress_end(es->progress_own);
 		current = NULL;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
 	current = NULL;
+	mk_progress_end(es->progress_own);
 	out->bytes = es->bytes;
 	out->attempts = 1 + es->retries;
 	out->parts = es->partno;

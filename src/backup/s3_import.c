@@ -4,7 +4,9 @@
  * The object streams from a GET straight into COPY FROM through COPY's data
  * source callback: the backend holds the curl buffer (about 1 MB at most,
  * libcurl is paused beyond that) and zlib's window, whatever the object's
- * size.  gzip is recognised by its magic bytes.
+ * size.  gzip and zstd are recognised by their magic bytes; an encrypted
+ * object (backup_crypt.h) is downloaded to a temporary file and its tag
+ * checked before COPY sees a byte.
  */
 #include "core/mekatek.h"
 
@@ -26,6 +28,9 @@
 #include "utils/rls.h"
 #include "utils/varlena.h"
 
+#include "storage/buffile.h"
+
+#include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
 #include "backup/s3_copy.h"
 
@@ -47,10 +52,42 @@ mk_copy_from_source(Oid relid, MkInflater *src, List *attlist, List *copy_option
 	return mk_copy_from(relid, attlist, copy_options, inflater_source, src, &o);
 }
 
-static int
-stream_read(void *arg, char *buf, int maxlen)
+/* The stream, after the first bytes that were read to recognise it. */
+typedef struct Peeked
 {
-	return mk_s3_stream_read((MkS3Stream *) arg, buf, maxlen);
+	MkS3Stream *st;
+	char		head[MK_ENC_MAGIC_LEN];
+	int			head_len;
+	int			head_pos;
+} Peeked;
+
+static int
+peeked_read(void *arg, char *buf, int maxlen)
+{
+	Peeked	   *p = arg;
+
+	if (p->head_pos < p->head_len)
+	{
+		int			n = Min(maxlen, p->head_len - p->head_pos);
+
+		memcpy(buf, p->head + p->head_pos, n);
+		p->head_pos += n;
+		return n;
+	}
+	return mk_s3_stream_read(p->st, buf, maxlen);
+}
+
+static int
+buffile_read(void *arg, char *buf, int maxlen)
+{
+	return (int) BufFileRead((BufFile *) arg, buf, maxlen);
+}
+
+static void
+rewind_file(BufFile *f)
+{
+	if (BufFileSeek(f, 0, 0, SEEK_SET) != 0)
+		mk_error(ERRCODE_IO_ERROR, NULL, "could not rewind the downloaded object");
 }
 
 PG_FUNCTION_INFO_V1(mk_s3_import);
@@ -73,6 +110,8 @@ mk_s3_import(PG_FUNCTION_ARGS)
 	Oid			relid;
 	MkS3Stream *volatile st = NULL;
 	MkInflater	inf;
+	Peeked		p = {0};
+	MkDecryptor dec;
 	uint64		rows = 0;
 	int64		bytes = 0;
 
@@ -95,10 +134,49 @@ mk_s3_import(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		st = mk_s3_stream_open(&cfg, bucket, key);
-		mk_inflater_init(&inf, stream_read, st, opts.compression);
-		rows = mk_copy_from_source(relid, &inf, opts.attlist, opts.copy);
-		bytes = mk_s3_stream_bytes(st);
-		mk_inflater_end(&inf);
+		p.st = st;
+		while (p.head_len < MK_ENC_MAGIC_LEN)
+		{
+			int			n = mk_s3_stream_read(st, p.head + p.head_len, MK_ENC_MAGIC_LEN - p.head_len);
+
+			if (n == 0)
+				break;
+			p.head_len += n;
+		}
+		if (mk_is_encrypted(p.head, p.head_len))
+		{
+			/*
+			 * Encrypted: nothing may be written before the tag is checked,
+			 * so the object goes to a temporary file first (as a restore's).
+			 */
+			BufFile    *f = BufFileCreateTemp(false);
+			char	   *buf = palloc(64 * 1024);
+			char	   *what = psprintf("\"%s/%s\"", bucket, key);
+			int			n;
+
+			while ((n = peeked_read(&p, buf, 64 * 1024)) > 0)
+			{
+				CHECK_FOR_INTERRUPTS();
+				BufFileWrite(f, buf, n);
+			}
+			bytes = mk_s3_stream_bytes(st);
+			rewind_file(f);
+			mk_decryptor_init(&dec, buffile_read, f, what);
+			mk_decryptor_verify(&dec);
+			rewind_file(f);
+			mk_decryptor_init(&dec, buffile_read, f, what);
+			mk_inflater_init(&inf, mk_decryptor_read, &dec, opts.compression);
+			rows = mk_copy_from_source(relid, &inf, opts.attlist, opts.copy);
+			mk_inflater_end(&inf);
+			BufFileClose(f);
+		}
+		else
+		{
+			mk_inflater_init(&inf, peeked_read, &p, opts.compression);
+			rows = mk_copy_from_source(relid, &inf, opts.attlist, opts.copy);
+			bytes = mk_s3_stream_bytes(st);
+			mk_inflater_end(&inf);
+		}
 	}
 	PG_FINALLY();
 	{

@@ -9,6 +9,10 @@
  */
 #include "core/mekatek.h"
 
+#include "pgstat.h"
+#include "utils/backend_progress.h"
+#include "utils/backend_status.h"
+
 #include "catalog/pg_authid.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
@@ -78,7 +82,9 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 	ListCell   *lc;
 
 	out->compression = is_from ? MK_COMPRESS_AUTO : MK_COMPRESS_NONE;
-	out->level = 1;
+	out->level = 0;
+	out->workers = 0;
+	out->key_id = NULL;
 	out->part_size = MK_PART_SIZE_DEFAULT;
 	out->sse = false;
 	out->copy = NIL;
@@ -116,24 +122,39 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 
 			if (pg_strcasecmp(v, "gzip") == 0)
 				out->compression = MK_COMPRESS_GZIP;
+			else if (pg_strcasecmp(v, "zstd") == 0)
+				out->compression = MK_COMPRESS_ZSTD;
 			else if (pg_strcasecmp(v, "none") == 0)
 				out->compression = MK_COMPRESS_NONE;
 			else if (is_from && pg_strcasecmp(v, "auto") == 0)
 				out->compression = MK_COMPRESS_AUTO;
 			else
 				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-						 is_from ? "Use gzip, none or auto." : "Use gzip or none.",
+						 is_from ? "Use gzip, zstd, none or auto." : "Use gzip, zstd or none.",
 						 "invalid S3 option compression \"%s\"", v);
 		}
 		else if (strcmp(d->defname, "compression_level") == 0 && !is_from)
 		{
 			int			v = defGetInt32(d);
 
-			if (v < 1 || v > 9)
-				mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "zlib levels run from 1 (fast) to 9 (small).",
+			if (v < 1 || v > 19)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 "gzip levels run from 1 (fast) to 9 (small), zstd levels from 1 to 19.",
 						 "invalid S3 option compression_level %d", v);
 			out->level = v;
 		}
+		else if (strcmp(d->defname, "compression_workers") == 0 && !is_from)
+		{
+			int			v = defGetInt32(d);
+
+			if (v < 0 || v > 16)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 "zstd compresses on 0 (in the backend itself) to 16 threads of its own.",
+						 "invalid S3 option compression_workers %d", v);
+			out->workers = v;
+		}
+		else if (strcmp(d->defname, "encryption_key_id") == 0 && !is_from)
+			out->key_id = defGetString(d);
 		else if (strcmp(d->defname, "part_size") == 0 && !is_from)
 		{
 			char	   *v = defGetString(d);
@@ -162,6 +183,14 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 		else
 			out->copy = lappend(out->copy, d);
 	}
+	if (out->compression == MK_COMPRESS_GZIP && out->level > 9)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "gzip levels run from 1 (fast) to 9 (small).",
+				 "invalid S3 option compression_level %d for gzip", out->level);
+	if (out->workers > 0 && out->compression != MK_COMPRESS_ZSTD)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE, "Worker threads are zstd's: add compression zstd.",
+				 "S3 option compression_workers needs compression zstd");
+	if (out->level == 0)
+		out->level = 1;
 }
 
 /* zlib allocates in the current memory context: freed with it on error. */
@@ -177,7 +206,48 @@ mk_zfree(voidpf opaque, voidpf address)
 	pfree(address);
 }
 
+bool
+mk_progress_begin(Oid relid, MkProgressPhase phase)
+{
+	bool		started = false;
+
+	if (MyBEEntry == NULL)
+		return false;
+	if (MyBEEntry->st_progress_command == PROGRESS_COMMAND_INVALID)
+	{
+		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relid);
+		started = true;
+	}
+	pgstat_progress_update_param(MK_PROGRESS_MARK, MK_PROGRESS_MAGIC);
+	pgstat_progress_update_param(MK_PROGRESS_PHASE, phase);
+	return started;
+}
+
+void
+mk_progress_update(int index, int64 value)
+{
+	pgstat_progress_update_param(index, value);
+}
+
+void
+mk_progress_end(bool started)
+{
+	if (started)
+		pgstat_progress_end_command();
+}
+
 #define INFLATE_IN (64 * 1024)
+
+/* libzstd allocates with malloc: its context goes with the inflater's. */
+static void
+free_dctx_cb(void *arg)
+{
+	ZSTD_DCtx **dctx = arg;
+
+	if (*dctx)
+		ZSTD_freeDCtx(*dctx);
+	*dctx = NULL;
+}
 
 void
 mk_inflater_init(MkInflater *inf, MkReadFn read, void *arg, MkCompression mode)
@@ -215,13 +285,44 @@ mk_inflater_read(MkInflater *inf, char *buf, int minread, int maxread)
 {
 	int			got = 0;
 
-	if (inf->mode == MK_COMPRESS_AUTO || (inf->mode == MK_COMPRESS_GZIP && !inf->z_ready))
+	/* COPY FROM has just taken the progress slot: say what it loads from. */
+	if (!inf->progress_marked)
 	{
-		while (inf->inlen < 2 && refill(inf))
+		(void) mk_progress_begin(InvalidOid, MK_PHASE_LOADING);
+		inf->progress_marked = true;
+	}
+
+	if (inf->mode == MK_COMPRESS_AUTO || (inf->mode == MK_COMPRESS_GZIP && !inf->z_ready) ||
+		(inf->mode == MK_COMPRESS_ZSTD && inf->zstd == NULL))
+	{
+		while (inf->inlen < 4 && refill(inf))
 			;
 		if (inf->mode == MK_COMPRESS_AUTO)
-			inf->mode = (inf->inlen >= 2 && (unsigned char) inf->in[0] == 0x1f &&
-						 (unsigned char) inf->in[1] == 0x8b) ? MK_COMPRESS_GZIP : MK_COMPRESS_NONE;
+		{
+			const unsigned char *m = (const unsigned char *) inf->in;
+
+			if (inf->inlen >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+				inf->mode = MK_COMPRESS_GZIP;
+			else if (inf->inlen >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)
+				inf->mode = MK_COMPRESS_ZSTD;
+			else
+				inf->mode = MK_COMPRESS_NONE;
+		}
+		if (inf->mode == MK_COMPRESS_ZSTD)
+		{
+			MemoryContext old = MemoryContextSwitchTo(inf->cxt);
+			MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
+
+			inf->zstd_holder = palloc0(sizeof(ZSTD_DCtx *));
+			*inf->zstd_holder = ZSTD_createDCtx();
+			if (*inf->zstd_holder == NULL)
+				mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start zstd decompression");
+			cb->func = free_dctx_cb;
+			cb->arg = inf->zstd_holder;
+			MemoryContextRegisterResetCallback(inf->cxt, cb);
+			inf->zstd = *inf->zstd_holder;
+			MemoryContextSwitchTo(old);
+		}
 		if (inf->mode == MK_COMPRESS_GZIP)
 		{
 			inf->z.zalloc = mk_zalloc;
@@ -236,7 +337,29 @@ mk_inflater_read(MkInflater *inf, char *buf, int minread, int maxread)
 	while (got < minread || (got == 0 && maxread > 0))
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (inf->mode == MK_COMPRESS_NONE)
+		if (inf->mode == MK_COMPRESS_ZSTD)
+		{
+			ZSTD_inBuffer in;
+			ZSTD_outBuffer out = {buf, (size_t) maxread, (size_t) got};
+			size_t		rc;
+
+			if (inf->inpos == inf->inlen && !refill(inf))
+			{
+				if (inf->zstd_frame_open)
+					mk_error(ERRCODE_DATA_CORRUPTED, NULL, "zstd data ends inside a frame");
+				break;
+			}
+			in.src = inf->in + inf->inpos;
+			in.size = inf->inlen - inf->inpos;
+			in.pos = 0;
+			rc = ZSTD_decompressStream(inf->zstd, &out, &in);
+			if (ZSTD_isError(rc))
+				mk_error(ERRCODE_DATA_CORRUPTED, NULL, "invalid zstd data: %s", ZSTD_getErrorName(rc));
+			inf->zstd_frame_open = rc != 0;
+			inf->inpos += in.pos;
+			got = out.pos;
+		}
+		else if (inf->mode == MK_COMPRESS_NONE)
 		{
 			int			n;
 
@@ -289,4 +412,10 @@ mk_inflater_end(MkInflater *inf)
 	if (inf->z_ready)
 		inflateEnd(&inf->z);
 	inf->z_ready = false;
+	if (inf->zstd_holder && *inf->zstd_holder)
+	{
+		ZSTD_freeDCtx(*inf->zstd_holder);
+		*inf->zstd_holder = NULL;
+	}
+	inf->zstd = NULL;
 }

@@ -9,6 +9,7 @@
 #include "utils/elog.h"
 #include "utils/guc.h"
 
+#include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
 
 char	   *mk_s3_endpoint = NULL;
@@ -125,6 +126,13 @@ mk_backup_init(void)
 							NULL, &mk_s3_retry_base, 200, 0, 60000, PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	mk_s3_credentials_init();
+	DefineCustomStringVariable("mekatek.backup_key_file",
+							   "File of backup encryption keys (\"<key id> <64 hex digits>\" per line, mode 0600).",
+							   NULL, &mk_backup_key_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("mekatek.backup_key_id",
+							   "Key id new encrypted backups use; empty: the key file's first key, else MEKATEK_BACKUP_KEY's.",
+							   NULL, &mk_backup_key_id, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = redact_credentials;
 }

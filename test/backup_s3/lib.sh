@@ -105,3 +105,56 @@ bk_check() {
         bk_fails=$((bk_fails + 1))
     fi
 }
+
+# bk_s3_settings PORT KEY SECRET [NAME=VALUE...]: the server's settings for
+# a local S3 peer, where a DBA puts them (ALTER SYSTEM), so that pg_cron's
+# sessions have them too.  The secret is superuser-only once the library
+# defines it, hence mekatek in shared_preload_libraries (the harness does
+# that); a cluster without it gets session preloading here.
+# bk_s3_settings_reset undoes it (and any NAME given).
+BK_EXTRA_SETTINGS=()
+bk_s3_settings() {
+    local port=$1 key=$2 secret=$3 preload kv; shift 3
+    preload=$(psql -XtA -d postgres -c "SHOW shared_preload_libraries")
+    if [[ $preload != *mekatek* ]]; then
+        psql -Xq -d postgres -c "ALTER SYSTEM SET session_preload_libraries = 'mekatek'"
+        echo "# mekatek is not in shared_preload_libraries: using session_preload_libraries"
+    fi
+    # Remembered here, outside the pipeline's subshell, for the reset.
+    for kv in "$@"; do BK_EXTRA_SETTINGS+=("${kv%%=*}"); done
+    {
+        echo "LOAD 'mekatek';"
+        echo "ALTER SYSTEM SET mekatek.s3_endpoint = 'http://127.0.0.1:$port';"
+        echo "ALTER SYSTEM SET mekatek.s3_uri_style = 'path';"
+        echo "ALTER SYSTEM SET mekatek.s3_access_key_id = '$key';"
+        echo "ALTER SYSTEM SET mekatek.s3_secret_access_key = '$secret';"
+        for kv in "$@"; do
+            echo "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}';"
+        done
+        echo "SELECT pg_reload_conf();"
+    } | psql -Xq -d postgres >/dev/null
+}
+bk_s3_settings_reset() {
+    local name args=()
+    for name in mekatek.s3_endpoint mekatek.s3_uri_style mekatek.s3_access_key_id \
+                mekatek.s3_secret_access_key session_preload_libraries "${BK_EXTRA_SETTINGS[@]}"; do
+        args+=(-c "ALTER SYSTEM RESET $name")
+    done
+    psql -Xq -d postgres "${args[@]}" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+}
+
+# bk_fauxqs_db DB PORT ACCESS_KEY: a fresh database with mekatek whose
+# settings (for this database only) point at the S3 peer on PORT, with
+# short timeouts and backoff for the fault tests; exports PGDATABASE.
+bk_fauxqs_db() {
+    psql -Xq -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+    export PGDATABASE=$1
+    bk_psql <<SQL
+CREATE EXTENSION mekatek;
+ALTER DATABASE $1 SET mekatek.s3_endpoint = 'http://127.0.0.1:$2';
+ALTER DATABASE $1 SET mekatek.s3_uri_style = 'path';
+ALTER DATABASE $1 SET mekatek.s3_access_key_id = '$3';
+ALTER DATABASE $1 SET mekatek.s3_timeout = '2s';
+ALTER DATABASE $1 SET mekatek.s3_retry_base = '50ms';
+SQL
+}

@@ -108,6 +108,15 @@ END $$;
 UPDATE mekatek.backup_config SET keep_daily = 9, part_size = '8MB';
 INSERT INTO mekatek.backup_object (target_id, category, bucket, key, rows, bytes, sha256, finished_at, attempts, status)
 VALUES (1, 'daily', 'pharmacy-backups', 'mekatek/x/roles/daily/1.csv.gz', 4, 120, repeat('ab', 32), now(), 1, 'uploaded');
+-- backup sets and drills are new in 0.2.0 (not there for the upgrade test).
+SELECT to_regclass('mekatek.backup_drill') IS NOT NULL AS has_backup_sets \gset
+\if :has_backup_sets
+INSERT INTO mekatek.backup_set (category, finished_at, status) VALUES ('daily', now(), 'complete');
+UPDATE mekatek.backup_object SET set_id = (SELECT max(set_id) FROM mekatek.backup_set)
+ WHERE key = 'mekatek/x/roles/daily/1.csv.gz';
+INSERT INTO mekatek.backup_drill (set_id, rto, rpo, tables, rows, ok, meets_rto, meets_rpo)
+VALUES ((SELECT max(set_id) FROM mekatek.backup_set), '2 minutes', '1 hour', 1, 4, true, true, true);
+\endif
 INSERT INTO mekatek.backup_object (target_id, category, bucket, key, rows, bytes, sha256, finished_at, attempts, status, duplicate_of)
 VALUES (1, 'daily', 'pharmacy-backups', 'mekatek/x/roles/daily/1.csv.gz', 4, 120, repeat('ab', 32), now(), 1, 'duplicate', 1);
 INSERT INTO mekatek.backup_object (target_id, category, bucket, key, finished_at, attempts, status, error)

@@ -13,16 +13,9 @@ bk_start_fauxqs $FAUXQS mekatek-test
 bk_start_proxy $PROXY $FAUXQS
 MK_S3_KEY=MEKATEKFAULTKEY MK_S3_SECRET=right-secret bk_start_s3rver $S3RVER "$MK_BUILD/backup_faults_s3rver" mekatek-test
 
-psql -Xq -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-export PGDATABASE=$DB
 # The settings a DBA would put in postgresql.conf, here for this database.
+bk_fauxqs_db $DB $PROXY MEKATEKFAULTKEY
 bk_psql <<SQL
-CREATE EXTENSION mekatek;
-ALTER DATABASE $DB SET mekatek.s3_endpoint = 'http://127.0.0.1:$PROXY';
-ALTER DATABASE $DB SET mekatek.s3_uri_style = 'path';
-ALTER DATABASE $DB SET mekatek.s3_access_key_id = 'MEKATEKFAULTKEY';
-ALTER DATABASE $DB SET mekatek.s3_timeout = '2s';
-ALTER DATABASE $DB SET mekatek.s3_retry_base = '50ms';
 -- 400,000 rows of hex: about 9 MB gzipped, two 5 MB parts.
 CREATE TABLE f (g int PRIMARY KEY, h text);
 INSERT INTO f SELECT g, md5(g::text) FROM generate_series(1, 400000) g;

@@ -14,30 +14,14 @@ bk_npm
 MK_S3_KEY=$KEY MK_S3_SECRET=$SECRET bk_start_s3rver $S3RVER "$STORE" mekatek-test
 obj() { echo "$STORE/mekatek-test/$1._S3rver_object"; }
 
-# The settings go where a DBA puts them: the server's configuration
-# (ALTER SYSTEM writes postgresql.auto.conf, readable by the server's owner
-# only), so that pg_cron's sessions have them too.
-# The secret is superuser-only once the library defines it; before that it
-# is a placeholder anyone can SHOW.  Hence mekatek in shared_preload_libraries
-# (the harness does that); a cluster without it gets session preloading here.
-preload=$(psql -XtA -d postgres -c "SHOW shared_preload_libraries")
-if [[ $preload != *mekatek* ]]; then
-    psql -Xq -d postgres -c "ALTER SYSTEM SET session_preload_libraries = 'mekatek'"
-    echo "# mekatek is not in shared_preload_libraries: using session_preload_libraries"
-fi
-psql -Xq -d postgres <<SQL
-LOAD 'mekatek';
-ALTER SYSTEM SET mekatek.s3_endpoint = 'http://127.0.0.1:$S3RVER';
-ALTER SYSTEM SET mekatek.s3_uri_style = 'path';
-ALTER SYSTEM SET mekatek.s3_access_key_id = '$KEY';
-ALTER SYSTEM SET mekatek.s3_secret_access_key = '$SECRET';
-SELECT pg_reload_conf();
-SQL
+# Other scripts of the run set their own secrets: count this script's lines.
+log_start=$(stat -c %s "$MK_BUILD/test/server.log" 2>/dev/null || echo 0)
+this_log() { tail -c +$((log_start + 1)) "$MK_BUILD/test/server.log" 2>/dev/null || true; }
+# The settings go where a DBA puts them (ALTER SYSTEM writes
+# postgresql.auto.conf, readable by the server's owner only): lib.sh.
+bk_s3_settings $S3RVER $KEY "$SECRET"
 cleanup() {
-    psql -Xq -d postgres -c "ALTER SYSTEM RESET mekatek.s3_endpoint" -c "ALTER SYSTEM RESET mekatek.s3_uri_style" \
-        -c "ALTER SYSTEM RESET mekatek.s3_access_key_id" -c "ALTER SYSTEM RESET mekatek.s3_secret_access_key" \
-        -c "ALTER SYSTEM RESET session_preload_libraries" \
-        -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+    bk_s3_settings_reset
     psql -Xq -d mekatek_cron -c "SELECT cron.unschedule(jobname) FROM cron.job WHERE jobname LIKE 'mekatek-backup%'" \
         >/dev/null 2>&1 || true
     bk_stop
@@ -137,9 +121,9 @@ bk_check "backup_restore of a damaged object raises XX001" 1 "$(grep -c 'ERROR: 
 bk_check "and leaves the table untouched" 1000000 "$(bk_psql -tA -c "SELECT count(*) FROM sales")"
 cp "$MK_BUILD/backup_e2e_saved.gz" "$(obj "$key")"
 
-# 5. Retention: keep 2 daily; older objects are deleted and marked pruned,
+# 5. Retention: keep 2 daily whatever their age; older objects are deleted and marked pruned,
 # an object that a kept duplicate row still points at is kept.
-bk_psql -c "UPDATE mekatek.backup_config SET keep_daily = 2"
+bk_psql -c "UPDATE mekatek.backup_config SET keep_daily = 2, keep_daily_days = 0"
 for i in 1 2; do
     bk_psql -c "UPDATE sales SET qty = qty + 1 WHERE sale_id = $i"
     bk_psql -tA -c "SELECT status FROM mekatek.backup_run_target('sales', 'daily')" >/dev/null
@@ -224,7 +208,7 @@ bk_check "pg_cron ran CALL mekatek.backup_run() and it succeeded" "succeeded|upl
     -c "SELECT pid, state, wait_event FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher'" | sed 's/^/# /'
 
 bk_check "a reload logs that the secret changed, not its value" 1 \
-    "$(grep -c 'parameter "mekatek.s3_secret_access_key" changed$' "$MK_BUILD/test/server.log" 2>/dev/null || true)"
+    "$(this_log | grep -c 'parameter "mekatek.s3_secret_access_key" changed$' || true)"
 bk_check "the secret is not in the server log" 0 "$(grep -c -- "$SECRET" "$MK_BUILD/test/server.log" 2>/dev/null || true)"
 psql -Xq -d postgres -c "DROP DATABASE $DB" -c "DROP ROLE bk_cashier" -c "DROP ROLE bk_admin"
 [ "$bk_fails" = 0 ] || { echo "$bk_fails checks failed"; exit 1; }
