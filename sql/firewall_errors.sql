@@ -20,6 +20,8 @@ SELECT policy, family FROM mekatek.fw_policy WHERE policy = 'empty';
 -- Every import problem names its line.
 SELECT mekatek.fw_import_iptables('bad', E'*filter\n-A INPUT -s 10.0.0.0/33 -j DROP\nCOMMIT');
 SELECT mekatek.fw_import_iptables('bad', E'# comment\n-A INPUT -d 2001:db8::/129 -j DROP');
+-- a policy name is indexed: a long one is refused by name (issue 14: it was 54000 "index row requires ...")
+SELECT mekatek.fw_import_iptables(repeat('p', 300), E'*filter\nCOMMIT\n');
 SELECT mekatek.fw_import_iptables('bad', 'iptables -A INPUT -p tcp --dport 99999 -j ACCEPT');
 SELECT mekatek.fw_import_iptables('bad', 'iptables -A INPUT -p tcp --sport 80:70000 -j ACCEPT');
 SELECT mekatek.fw_import_iptables('bad', 'iptables -A INPUT -p tcp --dport 90:80 -j ACCEPT');

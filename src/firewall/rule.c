@@ -676,6 +676,9 @@ basename_of(const char *w)
 	return s ? s + 1 : w;
 }
 
+/* A policy name is a key of fw_policy and fw_rule, so it must fit an index row. */
+#define FW_POLICY_NAME_MAX 200
+
 PG_FUNCTION_INFO_V1(mk_fw_import_iptables);
 Datum
 mk_fw_import_iptables(PG_FUNCTION_ARGS)
@@ -697,6 +700,11 @@ mk_fw_import_iptables(PG_FUNCTION_ARGS)
 	char	   *save,
 			   *line;
 
+	/* the name is indexed: refuse it here, naming it, not in the index */
+	if (strlen(policy) > FW_POLICY_NAME_MAX)
+		mk_error(ERRCODE_NAME_TOO_LONG, NULL,
+				 "fw_import_iptables: policy name must have at most %d bytes, not %zu: %s",
+				 FW_POLICY_NAME_MAX, strlen(policy), mk_quote_short(policy));
 	memset(&st, 0, sizeof(st));
 	st.policy = policy;
 	SPI_connect();

@@ -499,6 +499,9 @@ ingest(lk_msg *m, lk_status st)
 	dispatch(m, false);
 }
 
+/* The longest source, message, group or sender id chat_ingest takes (chat apps use ~40). */
+#define LK_ID_MAX 256
+
 PG_FUNCTION_INFO_V1(mk_chat_ingest);
 Datum
 mk_chat_ingest(PG_FUNCTION_ARGS)
@@ -520,6 +523,21 @@ mk_chat_ingest(PG_FUNCTION_ARGS)
 		elog(ERROR, "chat_ingest must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
+	/* ids and the sender are indexed: refuse a long one here, by name */
+	for (int i = 0; i < 9; i++)
+	{
+		static const char *const id_names[] = {"source", "message_id", "group_id", "sender", NULL, NULL,
+		"edited_of", NULL, "quoted_id"};
+		text	   *v;
+
+		if (id_names[i] == NULL || PG_ARGISNULL(i))
+			continue;
+		v = PG_GETARG_TEXT_PP(i);
+		if (VARSIZE_ANY_EXHDR(v) > LK_ID_MAX)
+			mk_error(ERRCODE_STRING_DATA_RIGHT_TRUNCATION, NULL,
+					 "chat_ingest: %s must have at most %d bytes, not %zu: %s", id_names[i], LK_ID_MAX,
+					 (size_t) VARSIZE_ANY_EXHDR(v), mk_quote_short(text_to_cstring(v)));
+	}
 	memset(&m, 0, sizeof(m));
 	(void) mk_arg_cstring(fcinfo, 0, "source", false);
 	(void) mk_arg_cstring(fcinfo, 1, "message_id", false);

@@ -15,7 +15,7 @@
 --   * rows 8 and 9 ("pemilihan jabatan", choosing a role) are the command
 --     list's userroleedit.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 SET LOCAL mekatek.ledger_timezone = 'Asia/Jakarta';
 
@@ -141,6 +141,13 @@ SET LOCAL ROLE mekatek_outbox;
 SELECT is((SELECT count(*) FROM mekatek.outbox_claim('ledger', 1)), 1::bigint, 'as mekatek_outbox: claim one reply (behind the fence)');
 SELECT ok((SELECT count(*) FROM mekatek.outbox_claim('ledger', 1000)) > 0, 'as mekatek_outbox: claim the replies');
 RESET ROLE;
+
+-- Issue 14, bounded input: the ids are indexed, so a 1 MB one was 54000
+-- "index row requires ..." without naming the argument.
+SELECT throws_ok($$ SELECT mekatek.chat_ingest('wa', repeat('m', 1000000), 'g1', '6281100000000', now(), 'total') $$,
+                 '22001', NULL, 'a 1 MB message_id is refused by name (22001)');
+SELECT throws_like($$ SELECT mekatek.chat_ingest('wa', 'm1', repeat('g', 300), '6281100000000', now(), 'total') $$,
+                   '%group_id must have at most 256 bytes, not 300%', 'the message names the argument and its length');
 
 SELECT * FROM finish();
 ROLLBACK;
