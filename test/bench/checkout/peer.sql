@@ -169,7 +169,8 @@ BEGIN
         v_need := v_qty;
         FOR v_batch IN
             SELECT batch_id, qty_on_hand FROM peer.batch
-             WHERE product_id = v_product.product_id AND qty_on_hand > 0 AND expires_on > current_date
+             WHERE product_id = v_product.product_id AND branch_id = p_branch AND qty_on_hand > 0
+               AND expires_on > (now() AT TIME ZONE v_tz)::date
              ORDER BY expires_on, batch_id FOR UPDATE
         LOOP
             v_take := least(v_need, v_batch.qty_on_hand);
@@ -183,7 +184,8 @@ BEGIN
             RAISE EXCEPTION 'insufficient stock for SKU "%"', v_product.sku USING ERRCODE = '23M01';
         END IF;
         SELECT coalesce(sum(qty_on_hand), 0) INTO v_left FROM peer.batch
-         WHERE product_id = v_product.product_id AND qty_on_hand > 0 AND expires_on > current_date;
+         WHERE product_id = v_product.product_id AND branch_id = p_branch AND qty_on_hand > 0
+           AND expires_on > (now() AT TIME ZONE v_tz)::date;
         IF v_left < v_product.min_stock AND v_left + v_qty >= v_product.min_stock THEN
             PERFORM pg_notify('peer_stock', json_build_object('sku', v_product.sku, 'on_hand', v_left,
                                                              'min_stock', v_product.min_stock)::text);

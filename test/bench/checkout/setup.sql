@@ -9,8 +9,9 @@ INSERT INTO mekatek.product (sku, name, price, min_stock)
 SELECT 'SKU' || i, 'Product ' || i, 1000 + i % 5000, 10 FROM generate_series(1, 10000) i;
 UPDATE mekatek.product SET tax_class = 'exempt' WHERE product_id % 3 = 0;
 -- batches through the ledger, as in production
-SELECT count(mekatek.receive_stock('SKU' || i, 'L' || l, current_date + 30 * l, 100000))
-  FROM generate_series(1, 10000) i, generate_series(1, 3) l;
+-- (stock is per branch: every branch receives the same lots)
+SELECT count(mekatek.receive_stock('SKU' || i, 'L' || l, current_date + 30 * l, 100000, NULL, b))
+  FROM generate_series(1, 4) b, generate_series(1, 10000) i, generate_series(1, 3) l;
 \i peer.sql
 INSERT INTO peer.product OVERRIDING SYSTEM VALUE SELECT * FROM mekatek.product;
 INSERT INTO peer.batch OVERRIDING SYSTEM VALUE SELECT * FROM mekatek.batch;
