@@ -210,6 +210,10 @@ mk_array_data(ArrayType *a)
 #define MK_QUOTE_MAX 64
 extern char *mk_quote_short(const char *value);
 
+/* number.c: a value of any SQL numeric type as double */
+extern bool mk_is_number_type(Oid type);
+extern double mk_number_to_double(Datum v, Oid type);
+
 /*
  * Replace each of the secrets (values shorter than 8 bytes are ignored) in
  * every text field of a log line, and hide the statement when it holds one

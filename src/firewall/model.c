@@ -1023,11 +1023,7 @@ flatten_chain(const fw_policy_model *m, const char *chain, const fw_mrule *cond,
 
 	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
-	if (depth > 64)
-		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-				 "iptables refuses such a loop too; break it and import the policy again.",
-				 "policy \"%s\": the user chains jump in a loop (through chain \"%s\")",
-				 mk_quote_short(m->name), mk_quote_short(chain));
+	mk_fw_chain_depth_check(m, chain, depth);
 	for (int i = 0; i < m->n; i++)
 	{
 		const fw_mrule *r = &m->r[i];
@@ -1092,6 +1088,16 @@ flatten_chain(const fw_policy_model *m, const char *chain, const fw_mrule *cond,
 				break;
 		}
 	}
+}
+
+void
+mk_fw_chain_depth_check(const fw_policy_model *m, const char *chain, int depth)
+{
+	if (depth > 64)
+		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+				 "iptables refuses such a loop too; break it and import the policy again.",
+				 "policy \"%s\": the user chains jump in a loop (through chain \"%s\")",
+				 mk_quote_short(m->name), mk_quote_short(chain));
 }
 
 int

@@ -108,6 +108,8 @@ extern void mk_fw_model_load(fw_policy_model *m, const char *policy);
  * goto's position.
  */
 extern int	mk_fw_model_flatten(const fw_policy_model *m, fw_mrule **out);
+/* Refuse a walk of the user chains deeper than iptables allows (a jump loop). */
+extern void mk_fw_chain_depth_check(const fw_policy_model *m, const char *chain, int depth);
 
 extern fw_rel mk_fw_mrule_rel(const fw_mrule *a, const fw_mrule *b);
 

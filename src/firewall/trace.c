@@ -87,11 +87,7 @@ trace_chain(trace_state *t, const char *chain, int depth)
 	const fw_policy_model *m = t->m;
 
 	check_stack_depth();
-	if (depth > 64)
-		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-				 "iptables refuses such a loop too; break it and import the policy again.",
-				 "policy \"%s\": the user chains jump in a loop (through chain \"%s\")",
-				 mk_quote_short(m->name), mk_quote_short(chain));
+	mk_fw_chain_depth_check(m, chain, depth);
 	for (int i = 0; i < m->n; i++)
 	{
 		const fw_mrule *r = &m->r[i];

@@ -61,33 +61,6 @@ is_money(const char *column)
 	return false;
 }
 
-static bool
-is_number_type(Oid type)
-{
-	return type == INT2OID || type == INT4OID || type == INT8OID || type == NUMERICOID ||
-		type == FLOAT4OID || type == FLOAT8OID;
-}
-
-static double
-cell_number(Datum d, Oid type)
-{
-	switch (type)
-	{
-		case INT2OID:
-			return DatumGetInt16(d);
-		case INT4OID:
-			return DatumGetInt32(d);
-		case INT8OID:
-			return (double) DatumGetInt64(d);
-		case NUMERICOID:
-			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
-		case FLOAT4OID:
-			return DatumGetFloat4(d);
-		default:
-			return DatumGetFloat8(d);
-	}
-}
-
 /* One report's rows, read before any workbook exists. */
 typedef struct XlsxSheet
 {
@@ -132,9 +105,9 @@ write_sheet(lxw_workbook *wb, const XlsxSheet *s, lxw_format *bold, lxw_format *
 				j2date(DatumGetDateADT(d) + POSTGRES_EPOCH_JDATE, &dt.year, &dt.month, &dt.day);
 				worksheet_write_datetime(ws, row, c, &dt, date_fmt);
 			}
-			else if (is_number_type(a->atttypid))
+			else if (mk_is_number_type(a->atttypid))
 			{
-				double		v = cell_number(d, a->atttypid);
+				double		v = mk_number_to_double(d, a->atttypid);
 
 				sums[c] += v;
 				worksheet_write_number(ws, row, c, v, is_money(NameStr(a->attname)) ? rupiah : number);
@@ -153,7 +126,7 @@ write_sheet(lxw_workbook *wb, const XlsxSheet *s, lxw_format *bold, lxw_format *
 		{
 			Form_pg_attribute a = TupleDescAttr(desc, c);
 
-			if (is_number_type(a->atttypid) && strcmp(NameStr(a->attname), "branch_id") != 0)
+			if (mk_is_number_type(a->atttypid) && strcmp(NameStr(a->attname), "branch_id") != 0)
 				worksheet_write_number(ws, row, c, sums[c],
 									   is_money(NameStr(a->attname)) ? bold_rupiah : bold_number);
 		}

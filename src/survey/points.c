@@ -26,34 +26,6 @@ sv_reserve(SvPoints *p, Size more, const char *what)
 	p->bytes += more;
 }
 
-/* A numeric value as double: the types a coordinate column may have. */
-static bool
-sv_numeric_type(Oid t)
-{
-	return t == FLOAT8OID || t == FLOAT4OID || t == INT2OID || t == INT4OID ||
-		t == INT8OID || t == NUMERICOID;
-}
-
-static double
-sv_to_double(Datum v, Oid t)
-{
-	switch (t)
-	{
-		case FLOAT8OID:
-			return DatumGetFloat8(v);
-		case FLOAT4OID:
-			return DatumGetFloat4(v);
-		case INT2OID:
-			return DatumGetInt16(v);
-		case INT4OID:
-			return DatumGetInt32(v);
-		case INT8OID:
-			return (double) DatumGetInt64(v);
-		default:
-			return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, v));
-	}
-}
-
 static bool
 sv_int_type(Oid t)
 {
@@ -136,7 +108,7 @@ sv_reader_startup(SvReader *r, TupleDesc desc)
 					 format_type_be(r->coltype[c]));
 	r->elemtype = (ncoord == 1) ? get_element_type(r->coltype[lead]) : InvalidOid;
 	r->arrays = OidIsValid(r->elemtype);
-	if (r->arrays && !sv_numeric_type(r->elemtype))
+	if (r->arrays && !mk_is_number_type(r->elemtype))
 		mk_error(ERRCODE_DATATYPE_MISMATCH, "Coordinates are float8[] or numeric columns.",
 				 "the coordinates of the %s query are of type %s, not a numeric array",
 				 argname, format_type_be(r->coltype[lead]));
@@ -144,7 +116,7 @@ sv_reader_startup(SvReader *r, TupleDesc desc)
 		get_typlenbyvalalign(r->elemtype, &r->elmlen, &r->elmbyval, &r->elmalign);
 	else
 		for (int c = lead; c < desc->natts; c++)
-			if (!sv_numeric_type(r->coltype[c]))
+			if (!mk_is_number_type(r->coltype[c]))
 				mk_error(ERRCODE_DATATYPE_MISMATCH, "Coordinates are float8[] or numeric columns.",
 						 "column %d (\"%s\") of the %s query is of type %s, not a number",
 						 c + 1, NameStr(TupleDescAttr(desc, c)->attname), argname,
@@ -236,7 +208,7 @@ sv_reader_row(SvReader *r, Datum *values, bool *nulls)
 
 			deconstruct_array(a, r->elemtype, r->elmlen, r->elmbyval, r->elmalign, &ev, NULL, &ne);
 			for (int j = 0; j < ne; j++)
-				dst[j] = sv_to_double(ev[j], r->elemtype);
+				dst[j] = mk_number_to_double(ev[j], r->elemtype);
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -247,7 +219,7 @@ sv_reader_row(SvReader *r, Datum *values, bool *nulls)
 		{
 			if (nulls[lead + j])
 				sv_bad_value(p, row, "NULL");
-			dst[j] = sv_to_double(values[lead + j], r->coltype[lead + j]);
+			dst[j] = mk_number_to_double(values[lead + j], r->coltype[lead + j]);
 		}
 		MemoryContextSwitchTo(old);
 	}
