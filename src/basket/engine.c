@@ -2247,8 +2247,6 @@ typedef struct BkRuleGen
 	BasketEngine *e;
 	BasketResult *res;
 	const BasketOptions *o;
-	BasketRuleFn fn;
-	void	   *arg;
 	BkOut		out;
 	char	   *lhs;			/* allowed on the left, or NULL */
 	char	   *rhs;			/* allowed on the right, or NULL */
@@ -2266,7 +2264,27 @@ typedef struct BkRuleGen
 	int64		capgkeys;
 	int			pshift;			/* > 0: keys packed in words, index bits */
 	uint64	   *pkeys;
+	/* unordered: the rules of the current itemset */
+	BasketRule *rbuf;
+	int64		nrbuf;
+	int64		caprbuf;
+	/* where the walk over the itemsets stands */
+	int32	   *order;			/* by count (the documented order), or NULL */
+	int64		at;				/* next itemset position */
+	bool		done;			/* every itemset walked */
+	/* the rules ready to be handed over, taken one at a time */
+	int			pend;			/* BK_PEND_* */
+	int64		npend;
+	int64		next;
+	int64		pgroup;			/* their count (by count) */
 } BkRuleGen;
+
+/* What the ready rules are: which buffer holds them, sorted or not. */
+#define BK_PEND_NONE	0
+#define BK_PEND_WORDS	1		/* pkeys, sorted */
+#define BK_PEND_GKEYS	2		/* gkeys, sorted */
+#define BK_PEND_KEYS	3		/* out.keys, sorted (ordered, or top) */
+#define BK_PEND_RULES	4		/* rbuf, as produced */
 
 /*
  * Confidence and lift as one function computes them, so that a rule rebuilt
@@ -2418,8 +2436,15 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc)
 	}
 	else
 	{
-		g->fn(g->arg, g->res, &r);
-		g->out.delivered++;
+		if (g->nrbuf == g->caprbuf)
+		{
+			int64		ncap = bk_next_cap(g->caprbuf, g->nrbuf + 1);
+
+			g->rbuf = bk_grow(g->e, g->rbuf, sizeof(BasketRule) * g->caprbuf,
+							  sizeof(BasketRule) * ncap);
+			g->caprbuf = ncap;
+		}
+		g->rbuf[g->nrbuf++] = r;
 	}
 }
 
@@ -2450,65 +2475,141 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 	}
 }
 
-/* Sort the collected rule keys and hand the rules over in that order. */
+/* Sort the collected rule keys: they are the ready rules, in that order. */
 static void
-bk_rules_flush(BkRuleGen *g)
+bk_rules_sort(BkRuleGen *g)
 {
-	const BasketOptions *o = g->o;
-
+	CHECK_FOR_INTERRUPTS();
 	if (g->by_count && g->pshift > 0)
 	{
-		uint64		mask = ((uint64) 1 << g->pshift) - 1;
-
-		CHECK_FOR_INTERRUPTS();
 		bk_sort_words(g->pkeys, g->ngkeys);
-		for (int64 i = 0; i < g->ngkeys; i++)
-		{
-			BasketRule	r;
-			uint64		k = g->pkeys[i];
-
-			if ((i & 0xff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			bk_rule_make(g->res, (int32) ((k >> g->pshift) & mask), (int32) (k & mask),
-						 g->group, &r);
-			g->fn(g->arg, g->res, &r);
-		}
-		g->out.delivered += g->ngkeys;
-		g->ngkeys = 0;
-		return;
+		g->pend = BK_PEND_WORDS;
+		g->npend = g->ngkeys;
 	}
-	if (g->by_count)
+	else if (g->by_count)
 	{
-		CHECK_FOR_INTERRUPTS();
 		bk_sort_gkeys(g->gkeys, g->ngkeys);
-		for (int64 i = 0; i < g->ngkeys; i++)
-		{
-			BasketRule	r;
-
-			if ((i & 0xff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			bk_rule_make(g->res, g->gkeys[i].a, g->gkeys[i].c, g->group, &r);
-			g->fn(g->arg, g->res, &r);
-		}
-		g->out.delivered += g->ngkeys;
-		g->ngkeys = 0;
-		return;
+		g->pend = BK_PEND_GKEYS;
+		g->npend = g->ngkeys;
 	}
-
-	bk_out_sort(&g->out);
-	for (int64 i = 0; i < g->out.nkeys; i++)
+	else
 	{
-		const BkKey *k = &g->out.keys[i];
-		BasketRule	r;
-		int64		count = (int64) (o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
-
-		if ((i & 0xff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		bk_rule_make(g->res, k->a, k->c, count, &r);
-		g->fn(g->arg, g->res, &r);
+		bk_out_sort(&g->out);
+		g->pend = BK_PEND_KEYS;
+		g->npend = g->out.nkeys;
 	}
-	g->out.delivered += g->out.nkeys;
-	g->out.nkeys = 0;
+	g->pgroup = g->group;
+	g->next = 0;
+}
+
+/* The next ready rule into *r; false when they are all taken. */
+static bool
+bk_rules_take(BkRuleGen *g, BasketRule *r)
+{
+	int64		i = g->next;
+
+	if (i >= g->npend)
+		return false;
+	g->next++;
+	if ((i & 0xff) == 0)
+		CHECK_FOR_INTERRUPTS();
+	switch (g->pend)
+	{
+		case BK_PEND_WORDS:
+			{
+				uint64		mask = ((uint64) 1 << g->pshift) - 1;
+				uint64		k = g->pkeys[i];
+
+				bk_rule_make(g->res, (int32) ((k >> g->pshift) & mask), (int32) (k & mask),
+							 g->pgroup, r);
+				break;
+			}
+		case BK_PEND_GKEYS:
+			bk_rule_make(g->res, g->gkeys[i].a, g->gkeys[i].c, g->pgroup, r);
+			break;
+		case BK_PEND_KEYS:
+			{
+				const BkKey *k = &g->out.keys[i];
+				int64		count = (int64) (g->o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
+
+				bk_rule_make(g->res, k->a, k->c, count, r);
+				break;
+			}
+		default:
+			*r = g->rbuf[i];
+			break;
+	}
+	g->out.delivered++;
+	return true;
+}
+
+/* Every ready rule is taken: their buffer is empty again. */
+static void
+bk_rules_taken(BkRuleGen *g)
+{
+	if (g->pend == BK_PEND_WORDS || g->pend == BK_PEND_GKEYS)
+		g->ngkeys = 0;
+	else if (g->pend == BK_PEND_KEYS)
+		g->out.nkeys = 0;
+	else if (g->pend == BK_PEND_RULES)
+		g->nrbuf = 0;
+	g->pend = BK_PEND_NONE;
+	g->npend = g->next = 0;
+}
+
+/*
+ * Walk the itemsets until some rules are ready: unordered, those of one
+ * itemset; in the documented order, those of one count (an itemset of the
+ * next count stays for the next walk); ordered by another measure or top,
+ * all of them, at the end.
+ */
+static void
+bk_rules_fill(BkRuleGen *g)
+{
+	const BasketResult *res = g->res;
+	const BasketOptions *o = g->o;
+
+	while (g->at < res->nitemsets)
+	{
+		int64		s = g->order ? g->order[g->at] : g->at;
+		const BasketItemset *x = &res->itemsets[s];
+		int32		cmin = 1;
+		int32		cmax = Min(o->max_consequent, x->len - 1);
+
+		if ((g->at & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (x->len < 2 || x->len < o->min_len ||
+			(g->excl && bk_any_flagged(g->excl, x->items, x->len)))
+		{
+			g->at++;
+			continue;
+		}
+		if (g->by_count && x->count != g->group)
+		{
+			bool		ready = g->ngkeys > 0;
+
+			if (ready)
+				bk_rules_sort(g);
+			g->group = x->count;
+			if (ready)
+				return;
+		}
+		if (o->max_antecedent > 0)
+			cmin = Max(cmin, x->len - o->max_antecedent);
+		for (int32 nc = cmin; nc <= cmax; nc++)
+			bk_rules_of(g, (int32) s, nc);
+		g->at++;
+		if (g->nrbuf > 0)
+		{
+			g->pend = BK_PEND_RULES;
+			g->npend = g->nrbuf;
+			g->next = 0;
+			return;
+		}
+	}
+	g->done = true;
+	if (g->by_count ? g->ngkeys > 0 : g->out.collect)
+		bk_rules_sort(g);
 }
 
 /*
@@ -2535,75 +2636,94 @@ bk_sets_by_count(BasketEngine *e, const BasketResult *res)
 	return order;
 }
 
-int64
-basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
-					BasketRuleFn fn, void *arg)
+BasketRuleIter *
+basket_rules_begin(BasketEngine *e, BasketResult *res, const BasketOptions *o)
 {
-	BkRuleGen	g;
+	BkRuleGen  *g = bk_alloc0(e, sizeof(BkRuleGen));
 	Size		scratch = sizeof(int32) * Max(res->nitems, 1);
 	bool		by_count = o->ordered && o->top == 0 && o->top_by == BASKET_BY_SUPPORT;
-	int32	   *order = NULL;
 
-	memset(&g, 0, sizeof(g));
-	g.e = e;
-	g.res = res;
-	g.o = o;
-	g.fn = fn;
-	g.arg = arg;
-	g.lhs = bk_item_flags(e, res, o->lhs, o->nlhs);
-	g.rhs = bk_item_flags(e, res, o->rhs, o->nrhs);
-	g.excl = bk_item_flags(e, res, o->exclude, o->nexclude);
-	g.ante = bk_alloc(e, scratch);
-	g.cons = bk_alloc(e, scratch);
-	g.sub = bk_alloc(e, scratch);
-	g.uni = bk_alloc(e, scratch);
-	g.single = bk_alloc(e, scratch);
+	g->e = e;
+	g->res = res;
+	g->o = o;
+	g->lhs = bk_item_flags(e, res, o->lhs, o->nlhs);
+	g->rhs = bk_item_flags(e, res, o->rhs, o->nrhs);
+	g->excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	g->ante = bk_alloc(e, scratch);
+	g->cons = bk_alloc(e, scratch);
+	g->sub = bk_alloc(e, scratch);
+	g->uni = bk_alloc(e, scratch);
+	g->single = bk_alloc(e, scratch);
 	for (int32 i = 0; i < res->nitems; i++)
-		g.single[i] = bk_find_subset(e, res, &i, 1);
-	bk_out_init(&g.out, e, o);
-	g.by_count = by_count;
-	g.group = -1;
+		g->single[i] = bk_find_subset(e, res, &i, 1);
+	bk_out_init(&g->out, e, o);
+	g->by_count = by_count;
+	g->group = -1;
 	if (by_count)
 	{
 		int			ib = bk_bits_for(res->nitemsets);
 
-		g.out.collect = false;
-		order = bk_sets_by_count(e, res);
+		g->out.collect = false;
+		g->order = bk_sets_by_count(e, res);
 		if (bk_bits_for(res->ntransactions) + 2 * ib <= 64)
-			g.pshift = ib;
+			g->pshift = ib;
 	}
+	return (BasketRuleIter *) g;
+}
 
-	for (int64 i = 0; i < res->nitemsets; i++)
+bool
+basket_rules_next(BasketRuleIter *it, BasketRule *r)
+{
+	BkRuleGen  *g = (BkRuleGen *) it;
+
+	for (;;)
 	{
-		int64		s = order ? order[i] : i;
-		const BasketItemset *x = &res->itemsets[s];
-		int32		cmin = 1;
-		int32		cmax = Min(o->max_consequent, x->len - 1);
-
-		if ((i & 0xfff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (x->len < 2 || x->len < o->min_len)
-			continue;
-		if (g.excl && bk_any_flagged(g.excl, x->items, x->len))
-			continue;
-		if (by_count && x->count != g.group)
+		if (g->pend != BK_PEND_NONE)
 		{
-			bk_rules_flush(&g);
-			g.group = x->count;
+			if (bk_rules_take(g, r))
+				return true;
+			bk_rules_taken(g);
 		}
-		if (o->max_antecedent > 0)
-			cmin = Max(cmin, x->len - o->max_antecedent);
-		for (int32 nc = cmin; nc <= cmax; nc++)
-			bk_rules_of(&g, (int32) s, nc);
+		if (g->done)
+			return false;
+		bk_rules_fill(g);
 	}
-	if (g.out.collect || by_count)
-		bk_rules_flush(&g);
-	if (order)
-		bk_free(e, order, sizeof(int32) * Max(res->nitemsets, 1));
-	if (g.gkeys)
-		bk_free(e, g.gkeys, sizeof(BkGKey) * g.capgkeys);
-	if (g.pkeys)
-		bk_free(e, g.pkeys, sizeof(uint64) * g.capgkeys);
-	bk_out_done(&g.out);
-	return g.out.delivered;
+}
+
+int64
+basket_rules_end(BasketRuleIter *it)
+{
+	BkRuleGen  *g = (BkRuleGen *) it;
+	BasketEngine *e = g->e;
+	Size		scratch = sizeof(int32) * Max(g->res->nitems, 1);
+	int64		delivered = g->out.delivered;
+
+	if (g->order)
+		bk_free(e, g->order, sizeof(int32) * Max(g->res->nitemsets, 1));
+	if (g->gkeys)
+		bk_free(e, g->gkeys, sizeof(BkGKey) * g->capgkeys);
+	if (g->pkeys)
+		bk_free(e, g->pkeys, sizeof(uint64) * g->capgkeys);
+	if (g->rbuf)
+		bk_free(e, g->rbuf, sizeof(BasketRule) * g->caprbuf);
+	bk_out_done(&g->out);
+	bk_free(e, g->ante, scratch);
+	bk_free(e, g->cons, scratch);
+	bk_free(e, g->sub, scratch);
+	bk_free(e, g->uni, scratch);
+	bk_free(e, g->single, scratch);
+	bk_free(e, g, sizeof(BkRuleGen));
+	return delivered;
+}
+
+int64
+basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
+					BasketRuleFn fn, void *arg)
+{
+	BasketRuleIter *it = basket_rules_begin(e, res, o);
+	BasketRule	r;
+
+	while (basket_rules_next(it, &r))
+		fn(arg, res, &r);
+	return basket_rules_end(it);
 }

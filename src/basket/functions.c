@@ -445,9 +445,13 @@ mk_frequent_itemsets(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(mk_apriori);
-Datum
-mk_apriori(PG_FUNCTION_ARGS)
+/*
+ * In FROM (a FunctionScan) PostgreSQL keeps every row in a tuplestore
+ * whatever the function does, and says it prefers to be handed one: there
+ * the rows go straight into it.
+ */
+static Datum
+bk_apriori_materialized(FunctionCallInfo fcinfo)
 {
 	BasketOptions o;
 	char	   *query = bk_args(fcinfo, &bk_pos_apriori, &o);
@@ -467,6 +471,80 @@ mk_apriori(PG_FUNCTION_ARGS)
 	basket_engine_destroy(eng);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* What a streamed call keeps between rows (in the multi-call context). */
+typedef struct BkStream
+{
+	BasketOptions o;
+	BasketEngine *eng;
+	BasketResult *res;
+	BasketRuleIter *it;
+	BkRows		rows;
+} BkStream;
+
+/*
+ * Elsewhere (the select list: a ProjectSet) rows are streamed, one per
+ * call: the baskets are read and mined in the first call, with SPI
+ * connected only then, and each later call takes the engine's next rule, so
+ * no result rows accumulate anywhere.
+ */
+PG_FUNCTION_INFO_V1(mk_apriori);
+Datum
+mk_apriori(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FuncCallContext *funcctx;
+	BkStream   *st;
+	BasketRule	r;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		TupleDesc	desc;
+		char	   *query;
+
+		if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+			(rsinfo->allowedModes & SFRM_Materialize_Preferred) ||
+			!(rsinfo->allowedModes & SFRM_ValuePerCall))
+			return bk_apriori_materialized(fcinfo);
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		st = palloc0(sizeof(BkStream));
+		query = bk_args(fcinfo, &bk_pos_apriori, &st->o);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "apriori: the result type is not a row type");
+		funcctx->tuple_desc = BlessTupleDesc(desc);
+		SPI_connect();
+		/* the engine and the rows' state outlive the SPI connection */
+		MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		st->res = bk_mine(query, &st->o, &st->eng);
+		/* reading the baskets may leave SPI's context current */
+		MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		bk_rows_init(&st->rows, st->res);
+		SPI_finish();
+		MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		st->it = basket_rules_begin(st->eng, st->res, &st->o);
+		funcctx->user_fctx = st;
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	st = funcctx->user_fctx;
+	if (basket_rules_next(st->it, &r))
+	{
+		Datum		values[10];
+		bool		nulls[10] = {0};
+
+		bk_rule_values(&st->rows, st->res, &r, values);
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
+																   values, nulls)));
+	}
+	st->rows.n = basket_rules_end(st->it);
+	ereport(DEBUG1,
+			(errmsg_internal("basket: %lld rules, peak %zu bytes, streamed",
+							 (long long) st->rows.n, basket_engine_peak(st->eng))));
+	basket_engine_destroy(st->eng);
+	SRF_RETURN_DONE(funcctx);
 }
 
 static void
