@@ -2270,56 +2270,114 @@ bk_superset_flags(BasketEngine *e, const BasketResult *res)
 	return flags;
 }
 
+/* The walk over the itemsets that basket_itemsets_next continues. */
+typedef struct BkSetWalk
+{
+	BasketEngine *e;
+	BasketResult *res;
+	const BasketOptions *o;
+	char	   *sup;			/* closed / maximal flags, or NULL */
+	char	   *excl;
+	BkOut		out;
+	int64		at;				/* next itemset (unsorted), or key (sorted) */
+} BkSetWalk;
+
+static bool
+bk_set_wanted(const BkSetWalk *w, int64 s)
+{
+	const BasketOptions *o = w->o;
+	const BasketItemset *x = &w->res->itemsets[s];
+
+	if (x->len < o->min_len)
+		return false;
+	if (o->target == BASKET_CLOSED && (w->sup[s] & BK_NOT_CLOSED))
+		return false;
+	if (o->target == BASKET_MAXIMAL && (w->sup[s] & BK_HAS_SUPERSET))
+		return false;
+	if (w->excl && bk_any_flagged(w->excl, x->items, x->len))
+		return false;
+	return true;
+}
+
+BasketSetIter *
+basket_itemsets_begin(BasketEngine *e, BasketResult *res, const BasketOptions *o)
+{
+	BkSetWalk  *w = bk_alloc0(e, sizeof(BkSetWalk));
+
+	w->e = e;
+	w->res = res;
+	w->o = o;
+	w->excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	if (o->target != BASKET_FREQUENT)
+		w->sup = bk_superset_flags(e, res);
+	bk_out_init(&w->out, e, o);
+	/* ordered or top: every key first, then the sort */
+	if (w->out.collect)
+	{
+		for (int64 s = 0; s < res->nitemsets; s++)
+		{
+			BkKey		k = {(double) res->itemsets[s].count, 0, (int32) s, -1};
+
+			if ((s & 0xfff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (bk_set_wanted(w, s))
+				bk_out_key(&w->out, &k);
+		}
+		bk_out_sort(&w->out);
+	}
+	return (BasketSetIter *) w;
+}
+
+const BasketItemset *
+basket_itemsets_next(BasketSetIter *it)
+{
+	BkSetWalk  *w = (BkSetWalk *) it;
+
+	if (w->out.collect)
+	{
+		if (w->at >= w->out.nkeys)
+			return NULL;
+		if ((w->at & 0xff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		w->out.delivered++;
+		return &w->res->itemsets[w->out.keys[w->at++].a];
+	}
+	while (w->at < w->res->nitemsets)
+	{
+		int64		s = w->at++;
+
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (bk_set_wanted(w, s))
+		{
+			w->out.delivered++;
+			return &w->res->itemsets[s];
+		}
+	}
+	return NULL;
+}
+
+int64
+basket_itemsets_end(BasketSetIter *it)
+{
+	BkSetWalk  *w = (BkSetWalk *) it;
+	int64		delivered = w->out.delivered;
+
+	bk_out_done(&w->out);
+	bk_free(w->e, w, sizeof(BkSetWalk));
+	return delivered;
+}
+
 int64
 basket_engine_itemsets(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 					   BasketSetFn fn, void *arg)
 {
-	char	   *sup = NULL;
-	char	   *excl = bk_item_flags(e, res, o->exclude, o->nexclude);
-	BkOut		out;
+	BasketSetIter *it = basket_itemsets_begin(e, res, o);
+	const BasketItemset *x;
 
-	if (o->target != BASKET_FREQUENT)
-		sup = bk_superset_flags(e, res);
-	bk_out_init(&out, e, o);
-	for (int64 s = 0; s < res->nitemsets; s++)
-	{
-		const BasketItemset *x = &res->itemsets[s];
-
-		if ((s & 0xfff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (x->len < o->min_len)
-			continue;
-		if (o->target == BASKET_CLOSED && (sup[s] & BK_NOT_CLOSED))
-			continue;
-		if (o->target == BASKET_MAXIMAL && (sup[s] & BK_HAS_SUPERSET))
-			continue;
-		if (excl && bk_any_flagged(excl, x->items, x->len))
-			continue;
-		if (out.collect)
-		{
-			BkKey		k = {(double) x->count, 0, (int32) s, -1};
-
-			bk_out_key(&out, &k);
-		}
-		else
-		{
-			fn(arg, res, x);
-			out.delivered++;
-		}
-	}
-	if (out.collect)
-	{
-		bk_out_sort(&out);
-		for (int64 i = 0; i < out.nkeys; i++)
-		{
-			if ((i & 0xff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			fn(arg, res, &res->itemsets[out.keys[i].a]);
-		}
-		out.delivered = out.nkeys;
-	}
-	bk_out_done(&out);
-	return out.delivered;
+	while ((x = basket_itemsets_next(it)) != NULL)
+		fn(arg, res, x);
+	return basket_itemsets_end(it);
 }
 
 /* ---------------------------------------------------------------------

@@ -150,6 +150,14 @@ extern BasketRuleIter *basket_rules_begin(BasketEngine *eng, BasketResult *res,
 extern bool basket_rules_next(BasketRuleIter *it, BasketRule *r);
 extern int64 basket_rules_end(BasketRuleIter *it);
 
+/* The same for itemsets: next returns NULL after the last. */
+typedef struct BasketSetIter BasketSetIter;
+
+extern BasketSetIter *basket_itemsets_begin(BasketEngine *eng, BasketResult *res,
+											const BasketOptions *o);
+extern const BasketItemset *basket_itemsets_next(BasketSetIter *it);
+extern int64 basket_itemsets_end(BasketSetIter *it);
+
 /* The smallest count that satisfies count >= fraction * n, robust to rounding. */
 extern int64 basket_min_count(double fraction, int64 n);
 

@@ -9,7 +9,7 @@
 -- apriori called in a select list streams its rows (value per call): the
 -- same rows in the same order as in FROM, for every ordering and option.
 BEGIN;
-SELECT plan(157);
+SELECT plan(160);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -302,6 +302,12 @@ SELECT is((SELECT count(*) FROM dparams d
                   IS DISTINCT FROM
                   (SELECT array_agg(s.r::text ORDER BY s.r::text) FROM (SELECT mekatek.apriori(pg_temp.dq(d.ds), d.min_support, d.min_confidence, max_consequent => 2, ordered => false) r) s)),
           0::bigint, 'streamed rows equal the FROM form''s with ordered => false');
+SELECT is((SELECT count(*) FROM dparams d
+            WHERE (SELECT array_agg(f::text) FROM mekatek.frequent_itemsets(pg_temp.dq(d.ds), d.min_support, min_len => 2, target => t) f)
+                  IS DISTINCT FROM
+                  (SELECT array_agg(s.f::text) FROM (SELECT mekatek.frequent_itemsets(pg_temp.dq(d.ds), d.min_support, min_len => 2, target => t) f) s)),
+          0::bigint, format('streamed itemsets equal the FROM form''s, in order (target %s)', t))
+  FROM unnest(ARRAY['frequent', 'closed', 'maximal']) t;
 -- a PL/pgSQL loop runs queries between the streamed rows (the first call
 -- holds no SPI connection past itself), and a LIMIT stops the stream early
 CREATE FUNCTION pg_temp.stream_loop() RETURNS bigint LANGUAGE plpgsql AS $$
