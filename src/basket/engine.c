@@ -1978,6 +1978,90 @@ bk_cmp_gkey(const BkGKey *x, const BkGKey *y)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/*
+ * Sort words by radix, most significant byte first and in place (American
+ * flag sort: count the byte values, then cycle each word into its bucket),
+ * so no second buffer is needed; buckets of a few words are left to the
+ * comparison sort.  On millions of rule keys this is several times faster
+ * than comparing: a rule key sort was the largest part of rule generation.
+ */
+static void
+bk_radix_words(uint64 *a, int64 n, int shift)
+{
+	int64		cnt[256];
+	int64		head[256];
+	int64		end[256];
+	int64		at;
+
+	for (;;)
+	{
+		int			one = -1;
+
+		if (n <= 48 || shift < 0)
+		{
+			if (n > 1 && shift >= 0)
+				bk_sort_words(a, n);
+			return;
+		}
+		memset(cnt, 0, sizeof(cnt));
+		for (int64 i = 0; i < n; i++)
+			cnt[(a[i] >> shift) & 0xff]++;
+		for (int b = 0; b < 256; b++)
+			if (cnt[b] == n)
+				one = b;
+		if (one < 0)
+			break;
+		/* every word has this byte: go on with the next */
+		shift -= 8;
+	}
+	at = 0;
+	for (int b = 0; b < 256; b++)
+	{
+		head[b] = at;
+		at += cnt[b];
+		end[b] = at;
+	}
+	for (int b = 0; b < 256; b++)
+	{
+		while (head[b] < end[b])
+		{
+			uint64		v = a[head[b]];
+			int			d = (int) ((v >> shift) & 0xff);
+
+			while (d != b)
+			{
+				uint64		t = a[head[d]];
+
+				a[head[d]++] = v;
+				v = t;
+				d = (int) ((v >> shift) & 0xff);
+			}
+			a[head[b]++] = v;
+		}
+	}
+	if (n > 65536)
+		CHECK_FOR_INTERRUPTS();
+	at = 0;
+	for (int b = 0; b < 256; b++)
+	{
+		bk_radix_words(a + at, cnt[b], shift - 8);
+		at += cnt[b];
+	}
+}
+
+static void
+bk_sort_u64(uint64 *a, int64 n)
+{
+	uint64		any = 0;
+	int			shift = 0;
+
+	for (int64 i = 0; i < n; i++)
+		any |= a[i];
+	while (shift < 56 && (any >> (shift + 8)) != 0)
+		shift += 8;
+	bk_radix_words(a, n, shift);
+}
+
 static int
 bk_bits_for(int64 x)
 {
@@ -2186,56 +2270,114 @@ bk_superset_flags(BasketEngine *e, const BasketResult *res)
 	return flags;
 }
 
+/* The walk over the itemsets that basket_itemsets_next continues. */
+typedef struct BkSetWalk
+{
+	BasketEngine *e;
+	BasketResult *res;
+	const BasketOptions *o;
+	char	   *sup;			/* closed / maximal flags, or NULL */
+	char	   *excl;
+	BkOut		out;
+	int64		at;				/* next itemset (unsorted), or key (sorted) */
+} BkSetWalk;
+
+static bool
+bk_set_wanted(const BkSetWalk *w, int64 s)
+{
+	const BasketOptions *o = w->o;
+	const BasketItemset *x = &w->res->itemsets[s];
+
+	if (x->len < o->min_len)
+		return false;
+	if (o->target == BASKET_CLOSED && (w->sup[s] & BK_NOT_CLOSED))
+		return false;
+	if (o->target == BASKET_MAXIMAL && (w->sup[s] & BK_HAS_SUPERSET))
+		return false;
+	if (w->excl && bk_any_flagged(w->excl, x->items, x->len))
+		return false;
+	return true;
+}
+
+BasketSetIter *
+basket_itemsets_begin(BasketEngine *e, BasketResult *res, const BasketOptions *o)
+{
+	BkSetWalk  *w = bk_alloc0(e, sizeof(BkSetWalk));
+
+	w->e = e;
+	w->res = res;
+	w->o = o;
+	w->excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	if (o->target != BASKET_FREQUENT)
+		w->sup = bk_superset_flags(e, res);
+	bk_out_init(&w->out, e, o);
+	/* ordered or top: every key first, then the sort */
+	if (w->out.collect)
+	{
+		for (int64 s = 0; s < res->nitemsets; s++)
+		{
+			BkKey		k = {(double) res->itemsets[s].count, 0, (int32) s, -1};
+
+			if ((s & 0xfff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (bk_set_wanted(w, s))
+				bk_out_key(&w->out, &k);
+		}
+		bk_out_sort(&w->out);
+	}
+	return (BasketSetIter *) w;
+}
+
+const BasketItemset *
+basket_itemsets_next(BasketSetIter *it)
+{
+	BkSetWalk  *w = (BkSetWalk *) it;
+
+	if (w->out.collect)
+	{
+		if (w->at >= w->out.nkeys)
+			return NULL;
+		if ((w->at & 0xff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		w->out.delivered++;
+		return &w->res->itemsets[w->out.keys[w->at++].a];
+	}
+	while (w->at < w->res->nitemsets)
+	{
+		int64		s = w->at++;
+
+		if ((s & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (bk_set_wanted(w, s))
+		{
+			w->out.delivered++;
+			return &w->res->itemsets[s];
+		}
+	}
+	return NULL;
+}
+
+int64
+basket_itemsets_end(BasketSetIter *it)
+{
+	BkSetWalk  *w = (BkSetWalk *) it;
+	int64		delivered = w->out.delivered;
+
+	bk_out_done(&w->out);
+	bk_free(w->e, w, sizeof(BkSetWalk));
+	return delivered;
+}
+
 int64
 basket_engine_itemsets(BasketEngine *e, BasketResult *res, const BasketOptions *o,
 					   BasketSetFn fn, void *arg)
 {
-	char	   *sup = NULL;
-	char	   *excl = bk_item_flags(e, res, o->exclude, o->nexclude);
-	BkOut		out;
+	BasketSetIter *it = basket_itemsets_begin(e, res, o);
+	const BasketItemset *x;
 
-	if (o->target != BASKET_FREQUENT)
-		sup = bk_superset_flags(e, res);
-	bk_out_init(&out, e, o);
-	for (int64 s = 0; s < res->nitemsets; s++)
-	{
-		const BasketItemset *x = &res->itemsets[s];
-
-		if ((s & 0xfff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (x->len < o->min_len)
-			continue;
-		if (o->target == BASKET_CLOSED && (sup[s] & BK_NOT_CLOSED))
-			continue;
-		if (o->target == BASKET_MAXIMAL && (sup[s] & BK_HAS_SUPERSET))
-			continue;
-		if (excl && bk_any_flagged(excl, x->items, x->len))
-			continue;
-		if (out.collect)
-		{
-			BkKey		k = {(double) x->count, 0, (int32) s, -1};
-
-			bk_out_key(&out, &k);
-		}
-		else
-		{
-			fn(arg, res, x);
-			out.delivered++;
-		}
-	}
-	if (out.collect)
-	{
-		bk_out_sort(&out);
-		for (int64 i = 0; i < out.nkeys; i++)
-		{
-			if ((i & 0xff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			fn(arg, res, &res->itemsets[out.keys[i].a]);
-		}
-		out.delivered = out.nkeys;
-	}
-	bk_out_done(&out);
-	return out.delivered;
+	while ((x = basket_itemsets_next(it)) != NULL)
+		fn(arg, res, x);
+	return basket_itemsets_end(it);
 }
 
 /* ---------------------------------------------------------------------
@@ -2247,8 +2389,6 @@ typedef struct BkRuleGen
 	BasketEngine *e;
 	BasketResult *res;
 	const BasketOptions *o;
-	BasketRuleFn fn;
-	void	   *arg;
 	BkOut		out;
 	char	   *lhs;			/* allowed on the left, or NULL */
 	char	   *rhs;			/* allowed on the right, or NULL */
@@ -2266,7 +2406,27 @@ typedef struct BkRuleGen
 	int64		capgkeys;
 	int			pshift;			/* > 0: keys packed in words, index bits */
 	uint64	   *pkeys;
+	/* unordered: the rules of the current itemset */
+	BasketRule *rbuf;
+	int64		nrbuf;
+	int64		caprbuf;
+	/* where the walk over the itemsets stands */
+	int32	   *order;			/* by count (the documented order), or NULL */
+	int64		at;				/* next itemset position */
+	bool		done;			/* every itemset walked */
+	/* the rules ready to be handed over, taken one at a time */
+	int			pend;			/* BK_PEND_* */
+	int64		npend;
+	int64		next;
+	int64		pgroup;			/* their count (by count) */
 } BkRuleGen;
+
+/* What the ready rules are: which buffer holds them, sorted or not. */
+#define BK_PEND_NONE	0
+#define BK_PEND_WORDS	1		/* pkeys, sorted */
+#define BK_PEND_GKEYS	2		/* gkeys, sorted */
+#define BK_PEND_KEYS	3		/* out.keys, sorted (ordered, or top) */
+#define BK_PEND_RULES	4		/* rbuf, as produced */
 
 /*
  * Confidence and lift as one function computes them, so that a rule rebuilt
@@ -2330,9 +2490,12 @@ bk_redundant(BkRuleGen *g, int32 na, int32 nc, int64 cx, int64 ca)
 	return false;
 }
 
-/* The rule X \ C => C, C = the positions pos[0 .. nc-1] of X; hx: X's hash. */
+/*
+ * The rule X \ C => C, C = the positions pos[0 .. nc-1] of X; hx: X's hash;
+ * known: the antecedent's index when the caller looked it up, else -1.
+ */
 static void
-bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc)
+bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc, int32 known)
 {
 	const BasketOptions *o = g->o;
 	const BasketItemset *x = &g->res->itemsets[xs];
@@ -2353,9 +2516,14 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc)
 		return;
 	if (g->rhs && !bk_all_flagged(g->rhs, g->cons, nc))
 		return;
-	for (int32 i = 0; i < nc; i++)
-		hx -= g->e->hg[g->cons[i]];
-	a = bk_find_hashed(g->e, g->res, hx, g->ante, na);
+	if (known >= 0)
+		a = known;
+	else
+	{
+		for (int32 i = 0; i < nc; i++)
+			hx -= g->e->hg[g->cons[i]];
+		a = bk_find_hashed(g->e, g->res, hx, g->ante, na);
+	}
 	if ((double) x->count < o->min_confidence * (double) g->res->itemsets[a].count * (1.0 - 1e-12))
 		return;
 	c = nc == 1 ? g->single[g->cons[0]] : bk_find_subset(g->e, g->res, g->cons, nc);
@@ -2418,8 +2586,15 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc)
 	}
 	else
 	{
-		g->fn(g->arg, g->res, &r);
-		g->out.delivered++;
+		if (g->nrbuf == g->caprbuf)
+		{
+			int64		ncap = bk_next_cap(g->caprbuf, g->nrbuf + 1);
+
+			g->rbuf = bk_grow(g->e, g->rbuf, sizeof(BasketRule) * g->caprbuf,
+							  sizeof(BasketRule) * ncap);
+			g->caprbuf = ncap;
+		}
+		g->rbuf[g->nrbuf++] = r;
 	}
 }
 
@@ -2431,6 +2606,36 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 	uint64		hx = bk_set_hash(g->e, g->res->itemsets[xs].items, len);
 	int32		pos[64];
 
+	if (nc == 1 && len <= 64 && !g->lhs && !g->rhs)
+	{
+		/*
+		 * One-item consequents, the common case: the antecedents' hash
+		 * slots, then their itemsets, are fetched ahead all at once, as each
+		 * is a cache miss in tables far larger than the cache.
+		 */
+		const BasketEngine *e = g->e;
+		const int32 *items = g->res->itemsets[xs].items;
+		int32		ante[64];
+
+		for (int32 i = 0; i < len; i++)
+			__builtin_prefetch(&e->hslots[BK_HSLOT(hx - e->hg[items[i]]) & e->hmask]);
+		for (int32 i = 0; i < len; i++)
+		{
+			int32		na = 0;
+
+			/* the items are compared only when fingerprints may collide */
+			if (e->hverify)
+				for (int32 j = 0; j < len; j++)
+					if (j != i)
+						g->ante[na++] = items[j];
+			na = len - 1;
+			ante[i] = bk_find_hashed(g->e, g->res, hx - e->hg[items[i]], g->ante, na);
+			__builtin_prefetch(&g->res->itemsets[ante[i]]);
+		}
+		for (int32 i = 0; i < len; i++)
+			bk_rule_try(g, xs, hx, &i, 1, ante[i]);
+		return;
+	}
 	if (nc > 64)
 		nc = 64;
 	for (int32 i = 0; i < nc; i++)
@@ -2439,7 +2644,7 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 	{
 		int32		i;
 
-		bk_rule_try(g, xs, hx, pos, nc);
+		bk_rule_try(g, xs, hx, pos, nc, -1);
 		for (i = nc - 1; i >= 0 && pos[i] == len - nc + i; i--)
 			;
 		if (i < 0)
@@ -2450,65 +2655,141 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 	}
 }
 
-/* Sort the collected rule keys and hand the rules over in that order. */
+/* Sort the collected rule keys: they are the ready rules, in that order. */
 static void
-bk_rules_flush(BkRuleGen *g)
+bk_rules_sort(BkRuleGen *g)
 {
-	const BasketOptions *o = g->o;
-
+	CHECK_FOR_INTERRUPTS();
 	if (g->by_count && g->pshift > 0)
 	{
-		uint64		mask = ((uint64) 1 << g->pshift) - 1;
-
-		CHECK_FOR_INTERRUPTS();
-		bk_sort_words(g->pkeys, g->ngkeys);
-		for (int64 i = 0; i < g->ngkeys; i++)
-		{
-			BasketRule	r;
-			uint64		k = g->pkeys[i];
-
-			if ((i & 0xff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			bk_rule_make(g->res, (int32) ((k >> g->pshift) & mask), (int32) (k & mask),
-						 g->group, &r);
-			g->fn(g->arg, g->res, &r);
-		}
-		g->out.delivered += g->ngkeys;
-		g->ngkeys = 0;
-		return;
+		bk_sort_u64(g->pkeys, g->ngkeys);
+		g->pend = BK_PEND_WORDS;
+		g->npend = g->ngkeys;
 	}
-	if (g->by_count)
+	else if (g->by_count)
 	{
-		CHECK_FOR_INTERRUPTS();
 		bk_sort_gkeys(g->gkeys, g->ngkeys);
-		for (int64 i = 0; i < g->ngkeys; i++)
-		{
-			BasketRule	r;
-
-			if ((i & 0xff) == 0)
-				CHECK_FOR_INTERRUPTS();
-			bk_rule_make(g->res, g->gkeys[i].a, g->gkeys[i].c, g->group, &r);
-			g->fn(g->arg, g->res, &r);
-		}
-		g->out.delivered += g->ngkeys;
-		g->ngkeys = 0;
-		return;
+		g->pend = BK_PEND_GKEYS;
+		g->npend = g->ngkeys;
 	}
-
-	bk_out_sort(&g->out);
-	for (int64 i = 0; i < g->out.nkeys; i++)
+	else
 	{
-		const BkKey *k = &g->out.keys[i];
-		BasketRule	r;
-		int64		count = (int64) (o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
-
-		if ((i & 0xff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		bk_rule_make(g->res, k->a, k->c, count, &r);
-		g->fn(g->arg, g->res, &r);
+		bk_out_sort(&g->out);
+		g->pend = BK_PEND_KEYS;
+		g->npend = g->out.nkeys;
 	}
-	g->out.delivered += g->out.nkeys;
-	g->out.nkeys = 0;
+	g->pgroup = g->group;
+	g->next = 0;
+}
+
+/* The next ready rule into *r; false when they are all taken. */
+static bool
+bk_rules_take(BkRuleGen *g, BasketRule *r)
+{
+	int64		i = g->next;
+
+	if (i >= g->npend)
+		return false;
+	g->next++;
+	if ((i & 0xff) == 0)
+		CHECK_FOR_INTERRUPTS();
+	switch (g->pend)
+	{
+		case BK_PEND_WORDS:
+			{
+				uint64		mask = ((uint64) 1 << g->pshift) - 1;
+				uint64		k = g->pkeys[i];
+
+				bk_rule_make(g->res, (int32) ((k >> g->pshift) & mask), (int32) (k & mask),
+							 g->pgroup, r);
+				break;
+			}
+		case BK_PEND_GKEYS:
+			bk_rule_make(g->res, g->gkeys[i].a, g->gkeys[i].c, g->pgroup, r);
+			break;
+		case BK_PEND_KEYS:
+			{
+				const BkKey *k = &g->out.keys[i];
+				int64		count = (int64) (g->o->top_by == BASKET_BY_SUPPORT ? k->k1 : k->k2);
+
+				bk_rule_make(g->res, k->a, k->c, count, r);
+				break;
+			}
+		default:
+			*r = g->rbuf[i];
+			break;
+	}
+	g->out.delivered++;
+	return true;
+}
+
+/* Every ready rule is taken: their buffer is empty again. */
+static void
+bk_rules_taken(BkRuleGen *g)
+{
+	if (g->pend == BK_PEND_WORDS || g->pend == BK_PEND_GKEYS)
+		g->ngkeys = 0;
+	else if (g->pend == BK_PEND_KEYS)
+		g->out.nkeys = 0;
+	else if (g->pend == BK_PEND_RULES)
+		g->nrbuf = 0;
+	g->pend = BK_PEND_NONE;
+	g->npend = g->next = 0;
+}
+
+/*
+ * Walk the itemsets until some rules are ready: unordered, those of one
+ * itemset; in the documented order, those of one count (an itemset of the
+ * next count stays for the next walk); ordered by another measure or top,
+ * all of them, at the end.
+ */
+static void
+bk_rules_fill(BkRuleGen *g)
+{
+	const BasketResult *res = g->res;
+	const BasketOptions *o = g->o;
+
+	while (g->at < res->nitemsets)
+	{
+		int64		s = g->order ? g->order[g->at] : g->at;
+		const BasketItemset *x = &res->itemsets[s];
+		int32		cmin = 1;
+		int32		cmax = Min(o->max_consequent, x->len - 1);
+
+		if ((g->at & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (x->len < 2 || x->len < o->min_len ||
+			(g->excl && bk_any_flagged(g->excl, x->items, x->len)))
+		{
+			g->at++;
+			continue;
+		}
+		if (g->by_count && x->count != g->group)
+		{
+			bool		ready = g->ngkeys > 0;
+
+			if (ready)
+				bk_rules_sort(g);
+			g->group = x->count;
+			if (ready)
+				return;
+		}
+		if (o->max_antecedent > 0)
+			cmin = Max(cmin, x->len - o->max_antecedent);
+		for (int32 nc = cmin; nc <= cmax; nc++)
+			bk_rules_of(g, (int32) s, nc);
+		g->at++;
+		if (g->nrbuf > 0)
+		{
+			g->pend = BK_PEND_RULES;
+			g->npend = g->nrbuf;
+			g->next = 0;
+			return;
+		}
+	}
+	g->done = true;
+	if (g->by_count ? g->ngkeys > 0 : g->out.collect)
+		bk_rules_sort(g);
 }
 
 /*
@@ -2527,7 +2808,7 @@ bk_sets_by_count(BasketEngine *e, const BasketResult *res)
 	/* count descending, then index: counts and indexes are below 2^31 */
 	for (int64 s = 0; s < n; s++)
 		k[s] = ((uint64) (PG_INT32_MAX - res->itemsets[s].count) << 32) | (uint64) s;
-	bk_sort_words(k, n);
+	bk_sort_u64(k, n);
 	order = bk_alloc(e, sizeof(int32) * Max(n, 1));
 	for (int64 s = 0; s < n; s++)
 		order[s] = (int32) (uint32) k[s];
@@ -2535,75 +2816,94 @@ bk_sets_by_count(BasketEngine *e, const BasketResult *res)
 	return order;
 }
 
-int64
-basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
-					BasketRuleFn fn, void *arg)
+BasketRuleIter *
+basket_rules_begin(BasketEngine *e, BasketResult *res, const BasketOptions *o)
 {
-	BkRuleGen	g;
+	BkRuleGen  *g = bk_alloc0(e, sizeof(BkRuleGen));
 	Size		scratch = sizeof(int32) * Max(res->nitems, 1);
 	bool		by_count = o->ordered && o->top == 0 && o->top_by == BASKET_BY_SUPPORT;
-	int32	   *order = NULL;
 
-	memset(&g, 0, sizeof(g));
-	g.e = e;
-	g.res = res;
-	g.o = o;
-	g.fn = fn;
-	g.arg = arg;
-	g.lhs = bk_item_flags(e, res, o->lhs, o->nlhs);
-	g.rhs = bk_item_flags(e, res, o->rhs, o->nrhs);
-	g.excl = bk_item_flags(e, res, o->exclude, o->nexclude);
-	g.ante = bk_alloc(e, scratch);
-	g.cons = bk_alloc(e, scratch);
-	g.sub = bk_alloc(e, scratch);
-	g.uni = bk_alloc(e, scratch);
-	g.single = bk_alloc(e, scratch);
+	g->e = e;
+	g->res = res;
+	g->o = o;
+	g->lhs = bk_item_flags(e, res, o->lhs, o->nlhs);
+	g->rhs = bk_item_flags(e, res, o->rhs, o->nrhs);
+	g->excl = bk_item_flags(e, res, o->exclude, o->nexclude);
+	g->ante = bk_alloc(e, scratch);
+	g->cons = bk_alloc(e, scratch);
+	g->sub = bk_alloc(e, scratch);
+	g->uni = bk_alloc(e, scratch);
+	g->single = bk_alloc(e, scratch);
 	for (int32 i = 0; i < res->nitems; i++)
-		g.single[i] = bk_find_subset(e, res, &i, 1);
-	bk_out_init(&g.out, e, o);
-	g.by_count = by_count;
-	g.group = -1;
+		g->single[i] = bk_find_subset(e, res, &i, 1);
+	bk_out_init(&g->out, e, o);
+	g->by_count = by_count;
+	g->group = -1;
 	if (by_count)
 	{
 		int			ib = bk_bits_for(res->nitemsets);
 
-		g.out.collect = false;
-		order = bk_sets_by_count(e, res);
+		g->out.collect = false;
+		g->order = bk_sets_by_count(e, res);
 		if (bk_bits_for(res->ntransactions) + 2 * ib <= 64)
-			g.pshift = ib;
+			g->pshift = ib;
 	}
+	return (BasketRuleIter *) g;
+}
 
-	for (int64 i = 0; i < res->nitemsets; i++)
+bool
+basket_rules_next(BasketRuleIter *it, BasketRule *r)
+{
+	BkRuleGen  *g = (BkRuleGen *) it;
+
+	for (;;)
 	{
-		int64		s = order ? order[i] : i;
-		const BasketItemset *x = &res->itemsets[s];
-		int32		cmin = 1;
-		int32		cmax = Min(o->max_consequent, x->len - 1);
-
-		if ((i & 0xfff) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (x->len < 2 || x->len < o->min_len)
-			continue;
-		if (g.excl && bk_any_flagged(g.excl, x->items, x->len))
-			continue;
-		if (by_count && x->count != g.group)
+		if (g->pend != BK_PEND_NONE)
 		{
-			bk_rules_flush(&g);
-			g.group = x->count;
+			if (bk_rules_take(g, r))
+				return true;
+			bk_rules_taken(g);
 		}
-		if (o->max_antecedent > 0)
-			cmin = Max(cmin, x->len - o->max_antecedent);
-		for (int32 nc = cmin; nc <= cmax; nc++)
-			bk_rules_of(&g, (int32) s, nc);
+		if (g->done)
+			return false;
+		bk_rules_fill(g);
 	}
-	if (g.out.collect || by_count)
-		bk_rules_flush(&g);
-	if (order)
-		bk_free(e, order, sizeof(int32) * Max(res->nitemsets, 1));
-	if (g.gkeys)
-		bk_free(e, g.gkeys, sizeof(BkGKey) * g.capgkeys);
-	if (g.pkeys)
-		bk_free(e, g.pkeys, sizeof(uint64) * g.capgkeys);
-	bk_out_done(&g.out);
-	return g.out.delivered;
+}
+
+int64
+basket_rules_end(BasketRuleIter *it)
+{
+	BkRuleGen  *g = (BkRuleGen *) it;
+	BasketEngine *e = g->e;
+	Size		scratch = sizeof(int32) * Max(g->res->nitems, 1);
+	int64		delivered = g->out.delivered;
+
+	if (g->order)
+		bk_free(e, g->order, sizeof(int32) * Max(g->res->nitemsets, 1));
+	if (g->gkeys)
+		bk_free(e, g->gkeys, sizeof(BkGKey) * g->capgkeys);
+	if (g->pkeys)
+		bk_free(e, g->pkeys, sizeof(uint64) * g->capgkeys);
+	if (g->rbuf)
+		bk_free(e, g->rbuf, sizeof(BasketRule) * g->caprbuf);
+	bk_out_done(&g->out);
+	bk_free(e, g->ante, scratch);
+	bk_free(e, g->cons, scratch);
+	bk_free(e, g->sub, scratch);
+	bk_free(e, g->uni, scratch);
+	bk_free(e, g->single, scratch);
+	bk_free(e, g, sizeof(BkRuleGen));
+	return delivered;
+}
+
+int64
+basket_engine_rules(BasketEngine *e, BasketResult *res, const BasketOptions *o,
+					BasketRuleFn fn, void *arg)
+{
+	BasketRuleIter *it = basket_rules_begin(e, res, o);
+	BasketRule	r;
+
+	while (basket_rules_next(it, &r))
+		fn(arg, res, &r);
+	return basket_rules_end(it);
 }

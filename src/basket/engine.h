@@ -136,6 +136,28 @@ extern int64 basket_engine_itemsets(BasketEngine *eng, BasketResult *res,
 extern int64 basket_engine_rules(BasketEngine *eng, BasketResult *res,
 								 const BasketOptions *o, BasketRuleFn fn, void *arg);
 
+/*
+ * The same rules pulled one at a time, for a caller that streams them: begin,
+ * then next until it returns false (or stop early), then end, which frees
+ * what the walk holds and returns the number of rules handed over.  Between
+ * calls the engine holds at most the rules of one count (documented order),
+ * of one itemset (unordered) or top of them; o must outlive the walk.
+ */
+typedef struct BasketRuleIter BasketRuleIter;
+
+extern BasketRuleIter *basket_rules_begin(BasketEngine *eng, BasketResult *res,
+										  const BasketOptions *o);
+extern bool basket_rules_next(BasketRuleIter *it, BasketRule *r);
+extern int64 basket_rules_end(BasketRuleIter *it);
+
+/* The same for itemsets: next returns NULL after the last. */
+typedef struct BasketSetIter BasketSetIter;
+
+extern BasketSetIter *basket_itemsets_begin(BasketEngine *eng, BasketResult *res,
+											const BasketOptions *o);
+extern const BasketItemset *basket_itemsets_next(BasketSetIter *it);
+extern int64 basket_itemsets_end(BasketSetIter *it);
+
 /* The smallest count that satisfies count >= fraction * n, robust to rounding. */
 extern int64 basket_min_count(double fraction, int64 n);
 

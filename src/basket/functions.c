@@ -2,9 +2,10 @@
  * functions.c: the SQL face of the basket engine (engine.c):
  * mekatek.frequent_itemsets, mekatek.apriori and mekatek.basket_mine.
  *
- * Rows go into the result tuplestore as the engine hands them over (in the
- * documented order after a sort of fixed-size keys, or unordered, or only
- * the top n): no second copy of the result is built in memory.
+ * In FROM, rows go into the result tuplestore as the engine hands them over
+ * (in the documented order after a sort of fixed-size keys, or unordered,
+ * or only the top n); in a select list they stream, one per call, from the
+ * engine's pull interface: no copy of the result is built in memory.
  */
 #include "core/mekatek.h"
 #include "basket/engine.h"
@@ -424,9 +425,8 @@ bk_put_rule(void *arg, const BasketResult *res, const BasketRule *r)
 	MemoryContextReset(rows->rowcxt);
 }
 
-PG_FUNCTION_INFO_V1(mk_frequent_itemsets);
-Datum
-mk_frequent_itemsets(PG_FUNCTION_ARGS)
+static Datum
+bk_itemsets_materialized(FunctionCallInfo fcinfo)
 {
 	BasketOptions o;
 	char	   *query = bk_args(fcinfo, &bk_pos_itemsets, &o);
@@ -445,9 +445,9 @@ mk_frequent_itemsets(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(mk_apriori);
-Datum
-mk_apriori(PG_FUNCTION_ARGS)
+/* In FROM: the rows go into the tuplestore PostgreSQL keeps anyway. */
+static Datum
+bk_apriori_materialized(FunctionCallInfo fcinfo)
 {
 	BasketOptions o;
 	char	   *query = bk_args(fcinfo, &bk_pos_apriori, &o);
@@ -467,6 +467,135 @@ mk_apriori(PG_FUNCTION_ARGS)
 	basket_engine_destroy(eng);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* What a streamed call keeps between rows (in the multi-call context). */
+typedef struct BkStream
+{
+	BasketOptions o;
+	BasketEngine *eng;
+	BasketResult *res;
+	BasketRuleIter *rules;
+	BasketSetIter *sets;
+	BkRows		rows;
+} BkStream;
+
+/*
+ * In FROM (a FunctionScan) PostgreSQL keeps every row in a tuplestore
+ * whatever the function does, and says it prefers to be handed one: there
+ * the rows go straight into it.  Elsewhere (a select list: a ProjectSet)
+ * they are streamed, one per call.
+ */
+static bool
+bk_streams(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	return rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+		!(rsinfo->allowedModes & SFRM_Materialize_Preferred) &&
+		(rsinfo->allowedModes & SFRM_ValuePerCall);
+}
+
+/*
+ * The first call of a streamed one: read and mine the baskets, with SPI
+ * connected only for this call (a caller such as a PL/pgSQL loop runs its
+ * own queries between our rows), and keep the engine for the later calls.
+ */
+static FuncCallContext *
+bk_stream_start(FunctionCallInfo fcinfo, const BkArgPos *pos)
+{
+	FuncCallContext *funcctx = SRF_FIRSTCALL_INIT();
+	MemoryContext old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	BkStream   *st = palloc0(sizeof(BkStream));
+	char	   *query = bk_args(fcinfo, pos, &st->o);
+	TupleDesc	desc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "basket: the result type is not a row type");
+	funcctx->tuple_desc = BlessTupleDesc(desc);
+	SPI_connect();
+	/* the engine and the rows' state outlive the SPI connection */
+	MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	st->res = bk_mine(query, &st->o, &st->eng);
+	/* reading the baskets may leave SPI's context current */
+	MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	bk_rows_init(&st->rows, st->res);
+	SPI_finish();
+	MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+	if (pos == &bk_pos_apriori)
+		st->rules = basket_rules_begin(st->eng, st->res, &st->o);
+	else
+		st->sets = basket_itemsets_begin(st->eng, st->res, &st->o);
+	funcctx->user_fctx = st;
+	MemoryContextSwitchTo(old);
+	return funcctx;
+}
+
+/* A streamed call's state, started in its first call; NULL in FROM. */
+static BkStream *
+bk_stream(FunctionCallInfo fcinfo, const BkArgPos *pos, FuncCallContext **funcctx)
+{
+	if (SRF_IS_FIRSTCALL())
+	{
+		if (!bk_streams(fcinfo))
+			return NULL;
+		bk_stream_start(fcinfo, pos);
+	}
+	*funcctx = SRF_PERCALL_SETUP();
+	return (*funcctx)->user_fctx;
+}
+
+PG_FUNCTION_INFO_V1(mk_frequent_itemsets);
+Datum
+mk_frequent_itemsets(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	BkStream   *st = bk_stream(fcinfo, &bk_pos_itemsets, &funcctx);
+	const BasketItemset *set;
+
+	if (st == NULL)
+		return bk_itemsets_materialized(fcinfo);
+	if ((set = basket_itemsets_next(st->sets)) != NULL)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = bk_array(&st->rows, set);
+		values[1] = Int64GetDatum(set->count);
+		values[2] = Float8GetDatum((double) set->count / (double) st->res->ntransactions);
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
+																   values, nulls)));
+	}
+	basket_itemsets_end(st->sets);
+	basket_engine_destroy(st->eng);
+	SRF_RETURN_DONE(funcctx);
+}
+
+PG_FUNCTION_INFO_V1(mk_apriori);
+Datum
+mk_apriori(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	BkStream   *st = bk_stream(fcinfo, &bk_pos_apriori, &funcctx);
+	BasketRule	r;
+
+	if (st == NULL)
+		return bk_apriori_materialized(fcinfo);
+	if (basket_rules_next(st->rules, &r))
+	{
+		Datum		values[10];
+		bool		nulls[10] = {0};
+
+		bk_rule_values(&st->rows, st->res, &r, values);
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_form_tuple(funcctx->tuple_desc,
+																   values, nulls)));
+	}
+	st->rows.n = basket_rules_end(st->rules);
+	ereport(DEBUG1,
+			(errmsg_internal("basket: %lld rules, peak %zu bytes, streamed",
+							 (long long) st->rows.n, basket_engine_peak(st->eng))));
+	basket_engine_destroy(st->eng);
+	SRF_RETURN_DONE(funcctx);
 }
 
 static void

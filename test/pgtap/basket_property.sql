@@ -6,8 +6,10 @@
 -- check every itemset length, closed and maximal sets, multi-item
 -- consequents, chi-square and Fisher's p, and every filter and option, and
 -- (sparse baskets three times) the reduction of identical baskets to weighted ones.
+-- apriori called in a select list streams its rows (value per call): the
+-- same rows in the same order as in FROM, for every ordering and option.
 BEGIN;
-SELECT plan(149);
+SELECT plan(160);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -280,6 +282,49 @@ SELECT is((SELECT array_agg((antecedent, consequent)::text) FROM mekatek.apriori
 SELECT is((SELECT array_agg(f::text) FROM mekatek.frequent_itemsets('SELECT items FROM dbasket WHERE ds = 7', 0.1, top => 5) f),
           (SELECT array_agg(f::text) FROM (SELECT * FROM mekatek.frequent_itemsets('SELECT items FROM dbasket WHERE ds = 7', 0.1) LIMIT 5) f),
           'frequent_itemsets top => 5 is the first five itemsets of the documented order');
+
+-- in a select list apriori streams (one rule per call, nothing
+-- materialised): exactly the rows of the FROM form, in the same order
+CREATE FUNCTION pg_temp.streamed_differs(args text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM dparams d
+                     WHERE (SELECT array_agg(r::text) FROM mekatek.apriori(pg_temp.dq(d.ds), d.min_support, d.min_confidence%1$s) r)
+                           IS DISTINCT FROM
+                           (SELECT array_agg(s.r::text) FROM (SELECT mekatek.apriori(pg_temp.dq(d.ds), d.min_support, d.min_confidence%1$s) r) s)',
+                   args) INTO n;
+    RETURN n;
+END $$;
+SELECT is(pg_temp.streamed_differs(a), 0::bigint, format('streamed rows equal the FROM form''s, in order (%s)', a))
+  FROM unnest(ARRAY['', ', max_consequent => 3', ', top => 7', ', top_by => ''lift''', ', max_consequent => 2, remove_redundant => true']) a;
+SELECT is((SELECT count(*) FROM dparams d
+            WHERE (SELECT array_agg(r::text ORDER BY r::text) FROM mekatek.apriori(pg_temp.dq(d.ds), d.min_support, d.min_confidence, max_consequent => 2, ordered => false) r)
+                  IS DISTINCT FROM
+                  (SELECT array_agg(s.r::text ORDER BY s.r::text) FROM (SELECT mekatek.apriori(pg_temp.dq(d.ds), d.min_support, d.min_confidence, max_consequent => 2, ordered => false) r) s)),
+          0::bigint, 'streamed rows equal the FROM form''s with ordered => false');
+SELECT is((SELECT count(*) FROM dparams d
+            WHERE (SELECT array_agg(f::text) FROM mekatek.frequent_itemsets(pg_temp.dq(d.ds), d.min_support, min_len => 2, target => t) f)
+                  IS DISTINCT FROM
+                  (SELECT array_agg(s.f::text) FROM (SELECT mekatek.frequent_itemsets(pg_temp.dq(d.ds), d.min_support, min_len => 2, target => t) f) s)),
+          0::bigint, format('streamed itemsets equal the FROM form''s, in order (target %s)', t))
+  FROM unnest(ARRAY['frequent', 'closed', 'maximal']) t;
+-- a PL/pgSQL loop runs queries between the streamed rows (the first call
+-- holds no SPI connection past itself), and a LIMIT stops the stream early
+CREATE FUNCTION pg_temp.stream_loop() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; n bigint := 0;
+BEGIN
+    FOR r IN SELECT (x).* FROM (SELECT mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5) AS x OFFSET 0) s LOOP
+        n := n + (SELECT count(*) FROM dbasket WHERE ds = 7 AND r.support > 0);
+    END LOOP;
+    RETURN n;
+END $$;
+SELECT is(pg_temp.stream_loop(),
+          (SELECT count(*) FROM mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5))
+          * (SELECT count(*) FROM dbasket WHERE ds = 7),
+          'a PL/pgSQL FOR loop over streamed rules runs queries between them');
+SELECT is((SELECT array_agg(s.r::text) FROM (SELECT mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5) r LIMIT 4) s),
+          (SELECT array_agg(r::text) FROM (SELECT * FROM mekatek.apriori('SELECT items FROM dbasket WHERE ds = 7', 0.1, 0.5) LIMIT 4) r),
+          'LIMIT stops the stream after the first rows of the documented order');
 
 -- sparse baskets, each three times: the engine merges identical baskets
 -- into one of weight 3 (on sparse data, when that at least halves them) and

@@ -11,8 +11,14 @@
 #   MK_BENCH_5M=1) at 0.001;
 # min_confidence 0.5, rules of two or more items, rule support = body and
 # head (Borgelt's -o), the settings of ../shared/data/README.txt.
-# Prints, per row, the best wall time and the peak memory of each, every
-# ratio (mekatek / the fastest peer), and checks that the rule counts agree.
+# mekatek runs in both call forms: in FROM (`SELECT count(*) FROM
+# mekatek.apriori(...)`, which PostgreSQL always materialises in a
+# tuplestore) and in a select list (`SELECT count(*) FROM (SELECT
+# mekatek.apriori(...)) s`, where the rules stream, one per call).
+# Prints, per row, the best wall time, the best CPU time (the backend's
+# utime+stime from /proc; the peers' user+sys: much less sensitive to the
+# machine's load than wall time) and the peak memory of each, every ratio
+# (mekatek / the fastest peer), and checks that the rule counts agree.
 #
 # The peers are built from source when MK_BORGELT_SRC names a tree holding
 # Borgelt's apriori/src, fpgrowth/src, eclat/src, tract/src, math/src and
@@ -73,10 +79,14 @@ q -q <<'SQL'
 CREATE EXTENSION mekatek CASCADE;
 CREATE FUNCTION bench_hwm_kb() RETURNS bigint LANGUAGE sql AS
 $$ SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::bigint $$;
+-- the backend's CPU time (utime + stime, fields 14 and 15 of /proc/self/stat) in ms
+CREATE FUNCTION bench_cpu_ms() RETURNS float8 LANGUAGE sql AS
+$$ SELECT (split_part(s, ' ', 12)::bigint + split_part(s, ' ', 13)::bigint) * 1000.0 / 100
+     FROM (SELECT split_part(pg_read_file('/proc/self/stat'), ') ', 2) AS s) x $$;
 SQL
 for s in "${sets[@]}"; do
     name=${s%%:*} file=${s#*:}
-    grep -qE "$rows_re" <<<"${matrix[*]}" || continue
+    printf '%s\n' "${matrix[@]}" | grep -E "$rows_re" | grep -q "^$name:" || continue
     mk_log "loading $name"
     q -q <<SQL
 CREATE TABLE raw_$name (line text);
@@ -87,46 +97,60 @@ VACUUM ANALYZE b_$name;
 SQL
 done
 
-# mekatek in a fresh backend: "wall_ms rules engine_peak_bytes hwm_delta_kB"
+# mekatek in a fresh backend: "wall_ms rules engine_peak_bytes hwm_delta_kB cpu_ms"
 # (the engine's peak from its last DEBUG1 line, after the rules)
-mekatek() { # set support
-    local out peak
+mekatek() { # form set support
+    local out peak call="mekatek.apriori('SELECT items FROM b_$2', $3, 0.5)" sel
+    if [ "$1" = from ]; then sel="SELECT count(*) AS n FROM $call"
+    else sel="SELECT count(*) AS n FROM (SELECT $call) s"; fi
     out=$(q -At 2>&1 <<SQL
 SELECT bench_hwm_kb() AS hwm0 \gset
 SET client_min_messages = debug1;
-SELECT clock_timestamp() AS t0 \gset
-SELECT count(*) AS n FROM mekatek.apriori('SELECT items FROM b_$1', $2, 0.5) \gset
+SELECT clock_timestamp() AS t0, bench_cpu_ms() AS c0 \gset
+$sel \gset
+SELECT bench_cpu_ms() - :c0 AS cpu \gset
 RESET client_min_messages;
-SELECT 'run ' || extract(epoch FROM clock_timestamp() - :'t0') * 1000 || ' ' || :n || ' ' || bench_hwm_kb() - :hwm0;
+SELECT 'run ' || extract(epoch FROM clock_timestamp() - :'t0') * 1000 || ' ' || :n || ' ' || bench_hwm_kb() - :hwm0 || ' ' || :cpu;
 SQL
 )
     peak=$(grep -oE 'peak [0-9]+ bytes' <<<"$out" | tail -n 1 | grep -oE '[0-9]+')
-    grep '^run ' <<<"$out" | awk -v p="${peak:-0}" '{ print $2, $3, p, $4 }'
+    grep '^run ' <<<"$out" | awk -v p="${peak:-0}" '{ print $2, $3, p, $4, $5 }'
 }
-# a peer: "wall_ms rules maxrss_kB"
+# a peer: "wall_ms rules maxrss_kB cpu_ms"
 peer() { # program set support
     local file out
     file=$(printf '%s\n' "${sets[@]}" | sed -n "s/^$2://p")
-    out=$( { /usr/bin/time -f "time %e %M" "$MK_BORGELT_SRC/$1/src/$1" -tr -m2 -o \
+    out=$( { /usr/bin/time -f "time %e %M %U %S" "$MK_BORGELT_SRC/$1/src/$1" -tr -m2 -o \
              -s"$(awk -v s="$3" 'BEGIN { print s * 100 }')" -c50 "$file" /dev/null; } 2>&1)
     awk '/rule\(s\)/ { match($0, /\[[0-9]+ rule/); r = substr($0, RSTART + 1, RLENGTH - 6) }
-         /^time / { print $2 * 1000, r, $3 }' <<<"$out"
+         /^time / { print $2 * 1000, r, $3, ($4 + $5) * 1000 }' <<<"$out"
+}
+# keep the smaller of a new figure and the best so far
+keep_min() { # array-name key value
+    local -n arr=$1
+    [ -n "${arr[$2]:-}" ] && ! awk -v a="$3" -v b="${arr[$2]}" 'BEGIN { exit !(a < b) }' || arr[$2]=$3
 }
 
-declare -A best rules mem
+declare -A best cpu rules mem
+forms=(from stream)
+progs=(mekatek-from mekatek-stream "${peers[@]}")
 for round in $(seq "$runs"); do
     mk_log "round $round of $runs"
     for row in "${matrix[@]}"; do
         grep -qE "$rows_re" <<<"$row" || continue
         set=${row%%:*} sup=${row#*:}
-        read -r ms n peak hwm < <(mekatek "$set" "$sup")
-        k="$row mekatek"
-        [ -z "${best[$k]:-}" ] || awk -v a="$ms" -v b="${best[$k]}" 'BEGIN { exit !(a < b) }' && best[$k]=$ms
-        rules[$k]=$n mem[$k]=$(( ${peak:-0} / 1024 ))
+        for f in "${forms[@]}"; do
+            read -r ms n peak hwm c < <(mekatek "$f" "$set" "$sup")
+            k="$row mekatek-$f"
+            keep_min best "$k" "$ms"
+            keep_min cpu "$k" "$c"
+            rules[$k]=$n mem[$k]=$(( ${peak:-0} / 1024 ))
+        done
         for p in "${peers[@]}"; do
-            read -r ms n rss < <(peer "$p" "$set" "$sup")
+            read -r ms n rss c < <(peer "$p" "$set" "$sup")
             k="$row $p"
-            [ -z "${best[$k]:-}" ] || awk -v a="$ms" -v b="${best[$k]}" 'BEGIN { exit !(a < b) }' && best[$k]=$ms
+            keep_min best "$k" "$ms"
+            keep_min cpu "$k" "$c"
             rules[$k]=$n mem[$k]=$rss
         done
     done
@@ -134,42 +158,61 @@ done
 
 echo
 echo "basket vs Borgelt: best of $runs interleaved rounds, min_confidence 0.5; machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "mekatek-from: SELECT count(*) FROM mekatek.apriori(...) (materialised by PostgreSQL);"
+echo "mekatek-stream: SELECT count(*) FROM (SELECT mekatek.apriori(...)) s (streamed, one rule per call)"
 echo "memory: mekatek = the engine's tracked peak; peers = peak RSS (kB -> MB)"
-printf '%-18s %9s %10s %10s %10s %10s %9s %9s %9s %9s %8s %8s\n' row rules mekatek apriori fpgrowth eclat \
-    "mk MB" "apr MB" "fpg MB" "ecl MB" "t ratio" "m ratio"
 fail=0
+secs() { awk -v m="$1" 'BEGIN { printf "%.3fs", m / 1000 }'; }
+for what in wall cpu; do
+    echo
+    echo "$what time (best of $runs):"
+    printf '%-18s %9s' row rules
+    for p in "${progs[@]}"; do printf ' %14s' "$p"; done
+    printf ' %11s %13s\n' "from ratio" "stream ratio"
+    for row in "${matrix[@]}"; do
+        grep -qE "$rows_re" <<<"$row" || continue
+        line=$(printf '%-18s %9s' "$row" "${rules[$row mekatek-from]}")
+        fastest=
+        for p in "${progs[@]}"; do
+            if [ "$what" = wall ]; then v=${best[$row $p]:-}; else v=${cpu[$row $p]:-}; fi
+            if [ -z "$v" ]; then line+=$(printf ' %14s' -); continue; fi
+            line+=$(printf ' %14s' "$(secs "$v")")
+            case $p in mekatek-*) continue ;; esac
+            if [ -z "$fastest" ] || awk -v a="$v" -v b="$fastest" 'BEGIN { exit !(a < b) }'; then fastest=$v; fi
+        done
+        if [ -n "$fastest" ]; then
+            if [ "$what" = wall ]; then a=${best[$row mekatek-from]} b=${best[$row mekatek-stream]}
+            else a=${cpu[$row mekatek-from]} b=${cpu[$row mekatek-stream]}; fi
+            line+=$(awk -v a="$a" -v b="$b" -v f="$fastest" 'BEGIN { printf " %10.2fx %12.2fx", a / f, b / f }')
+        fi
+        echo "$line"
+    done
+done
+echo
+echo "memory (MB):"
+printf '%-18s %9s %9s' row mekatek "(stream)"
+for p in "${peers[@]}"; do printf ' %9s' "$p"; done
+printf ' %8s\n' "m ratio"
 for row in "${matrix[@]}"; do
     grep -qE "$rows_re" <<<"$row" || continue
-    line=$(printf '%-18s %9s %9.3fs' "$row" "${rules[$row mekatek]}" "$(awk -v m="${best[$row mekatek]}" 'BEGIN { print m / 1000 }')")
+    line=$(printf '%-18s %9.1f %9.1f' "$row" "$(awk -v k="${mem[$row mekatek-from]}" 'BEGIN { print k / 1024 }')" \
+           "$(awk -v k="${mem[$row mekatek-stream]}" 'BEGIN { print k / 1024 }')")
     fastest= fmem=
-    for p in apriori fpgrowth eclat; do
-        if [ -n "${best[$row $p]:-}" ]; then
-            line+=$(printf ' %9.3fs' "$(awk -v m="${best[$row $p]}" 'BEGIN { print m / 1000 }')")
-            if [ -z "$fastest" ] || awk -v a="${best[$row $p]}" -v b="$fastest" 'BEGIN { exit !(a < b) }'; then
-                fastest=${best[$row $p]} fmem=${mem[$row $p]}
-            fi
-            [ "${rules[$row $p]}" = "${rules[$row mekatek]}" ] || { echo "rule counts disagree on $row: $p ${rules[$row $p]}"; fail=1; }
-        else
-            line+=$(printf ' %10s' -)
+    for p in "${peers[@]}"; do
+        line+=$(printf ' %9.1f' "$(awk -v k="${mem[$row $p]}" 'BEGIN { print k / 1024 }')")
+        if [ -z "$fastest" ] || awk -v a="${best[$row $p]}" -v b="$fastest" 'BEGIN { exit !(a < b) }'; then
+            fastest=${best[$row $p]} fmem=${mem[$row $p]}
         fi
+        [ "${rules[$row $p]}" = "${rules[$row mekatek-from]}" ] || { echo "rule counts disagree on $row: $p ${rules[$row $p]}"; fail=1; }
     done
-    line+=$(printf ' %9.1f' "$(awk -v k="${mem[$row mekatek]}" 'BEGIN { print k / 1024 }')")
-    for p in apriori fpgrowth eclat; do
-        if [ -n "${mem[$row $p]:-}" ] && [ -n "${best[$row $p]:-}" ]; then
-            line+=$(printf ' %9.1f' "$(awk -v k="${mem[$row $p]}" 'BEGIN { print k / 1024 }')")
-        else
-            line+=$(printf ' %9s' -)
-        fi
-    done
-    if [ -n "$fastest" ]; then
-        line+=$(awk -v a="${best[$row mekatek]}" -v b="$fastest" -v m="${mem[$row mekatek]}" -v f="$fmem" \
-                'BEGIN { printf " %7.2fx %7.2fx", a / b, m / f }')
-    fi
+    [ "${rules[$row mekatek-stream]}" = "${rules[$row mekatek-from]}" ] || { echo "rule counts disagree on $row: the two call forms"; fail=1; }
+    [ -n "$fmem" ] && line+=$(awk -v m="${mem[$row mekatek-stream]}" -v f="$fmem" 'BEGIN { printf " %7.2fx", m / f }')
     echo "$line"
 done
-echo "t ratio: mekatek's wall time / the fastest peer's; m ratio: mekatek's memory / that peer's (goals: <= 1.0x)"
-if [ -n "${best[retail:0.001 mekatek]:-}" ] && [ -n "${best[retail1m:0.001 mekatek]:-}" ]; then
-    awk -v a="${best[retail:0.001 mekatek]}" -v b="${best[retail1m:0.001 mekatek]}" -v c="${best[retail5m:0.001 mekatek]:-}" 'BEGIN {
+echo "ratios: mekatek's figure / the fastest peer's (by wall time; the CPU table takes the least CPU of the three); goals <= 1.0x"
+echo "m ratio: mekatek's engine peak (stream) / the memory of the peer fastest by wall time"
+if [ -n "${best[retail:0.001 mekatek-from]:-}" ] && [ -n "${best[retail1m:0.001 mekatek-from]:-}" ]; then
+    awk -v a="${best[retail:0.001 mekatek-from]}" -v b="${best[retail1m:0.001 mekatek-from]}" -v c="${best[retail5m:0.001 mekatek-from]:-}" 'BEGIN {
         pa = a * 1000 / 88162; pb = b * 1000 / 1000000;
         printf "time per basket (us): 88,162: %.2f, 1,000,000: %.2f (%.2fx)", pa, pb, pb / pa;
         if (c != "") printf ", 5,000,000: %.2f (%.2fx)", c * 1000 / 5000000, c * 1000 / 5000000 / pa;
