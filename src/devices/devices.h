@@ -12,6 +12,7 @@
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "utils/tuplestore.h"
+#include "utils/date.h"
 #include "utils/timestamp.h"
 
 /* mekatek.rfid_debounce, in milliseconds. */
@@ -73,5 +74,54 @@ extern char *mk_uid_normalise(const char *raw);
 
 /* Same, raising 22P02 naming the value (argname says which argument). */
 extern char *mk_uid_parse(const char *raw, const char *argname);
+
+/* mekatek.device_time_zone: the zone of the rollups' hours and days. */
+extern const char *mk_device_rollup_zone(void);
+
+/*
+ * A statement's rollup counts (rollup.c), summed per (room or lab, hour)
+ * by the apply triggers: mk_rollup_add for each inserted row as it ends
+ * up (entered/exited count only when not flagged; a scan passes 0, 0),
+ * then mk_rollup_write, one INSERT into visitor_rollup_pending (visitor)
+ * or rfid_rollup_pending, inside the trigger's SPI connection.
+ */
+typedef struct MkRollupRow
+{
+	const char *key;			/* room_id or lab, not copied */
+	TimestampTz hour;
+	DateADT		day;
+	int64		entered,
+				exited,
+				events,
+				flagged;
+} MkRollupRow;
+
+typedef struct MkRollup
+{
+	bool		visitor;
+	MkRollupRow *rows;
+	int			n,
+				cap;
+	Datum		zone;			/* text */
+	Datum		unit;			/* 'hour' */
+	bool		have_last;
+	TimestampTz last_at,
+				last_hour;
+	DateADT		last_day;
+	int			calls;
+	MemoryContext scratch;
+} MkRollup;
+
+extern void mk_rollup_begin(MkRollup *r, bool visitor);
+extern void mk_rollup_add(MkRollup *r, const char *key, TimestampTz at, int64 entered,
+						  int64 exited, bool flagged);
+extern void mk_rollup_write(MkRollup *r);
+
+/*
+ * An UPDATE (SPI_OK_UPDATE expected) of visitor_event or rfid_scan rows
+ * whose final counts the caller gives mk_rollup_add: the AFTER UPDATE
+ * rollup trigger leaves it alone.  Returns the rows updated.
+ */
+extern uint64 mk_rollup_counted_update(SPIPlanPtr plan, Datum *args, const char *what);
 
 #endif							/* MEKATEK_DEVICES_H */

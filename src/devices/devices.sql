@@ -446,11 +446,10 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.device', '');
 
 -- ------------------------------------------------------------------ rollups
 -- Hourly and daily counts, stored incrementally in two steps so that no
--- two devices ever wait on the same row: AFTER INSERT statement triggers
--- append each statement's counts per (room or lab, hour) to a pending
--- table, plain INSERTs that take no shared lock, from the transition table
--- alone (AFTER UPDATE triggers add the change when the apply triggers
--- flag a row afterwards, so the big tables are never read back); and
+-- two devices ever wait on the same row: the AFTER INSERT apply triggers
+-- (C) append each statement's counts per (room or lab, hour) to a pending
+-- table, a plain INSERT that takes no shared lock, from the rows they
+-- apply (flags included, so the big tables are never read back); and
 -- mekatek.device_rollup_absorb() (pg_cron, every minute) moves the pending
 -- rows into the hourly and daily tables (DELETE ... RETURNING, so a row is
 -- absorbed once, and one still uncommitted waits for the next run).
@@ -533,116 +532,24 @@ AS $$ SELECT coalesce(nullif(current_setting('mekatek.device_time_zone', true), 
 COMMENT ON FUNCTION mekatek.device_time_zone() IS
 'The time zone of the device rollups'' hours and days: mekatek.device_time_zone, UTC when unset';
 
-CREATE FUNCTION mekatek.visitor_event_rollup() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- The apply triggers count each inserted row as it ends up, flags and all
+-- (rollup.c: summed per room or lab and hour in C, one INSERT into the
+-- pending table per statement).  Any other UPDATE of a raw row that
+-- changes what it counts for (only the tables' owner may UPDATE them: a
+-- superuser's correction) takes the old row's counts out and puts the new
+-- row's in, as pending deltas.
+CREATE FUNCTION mekatek.device_rollup_reflag() RETURNS trigger
+LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-DECLARE
-    tz text := mekatek.device_time_zone();
-BEGIN
-    -- Counts as inserted; flags the apply trigger sets afterwards arrive
-    -- as deltas from visitor_event_reflag (no read of the big table here).
-    INSERT INTO mekatek.visitor_rollup_pending (room_id, hour, day, entered, exited, events, flagged)
-    SELECT room_id, date_trunc('hour', seen_at, tz), (seen_at AT TIME ZONE tz)::date,
-           coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'in'), 0),
-           coalesce(sum(n) FILTER (WHERE flag IS NULL AND direction = 'out'), 0),
-           count(*), count(*) FILTER (WHERE flag IS NOT NULL)
-      FROM new_events
-     GROUP BY 1, 2, 3;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION mekatek.visitor_event_rollup() IS
-'AFTER INSERT statement trigger on visitor_event: appends the inserted events'' counts per room and hour to visitor_rollup_pending (flags set later arrive through visitor_event_reflag)';
-CREATE TRIGGER visitor_event_rollup AFTER INSERT ON mekatek.visitor_event
-    REFERENCING NEW TABLE AS new_events
-    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.visitor_event_rollup();
-
--- An UPDATE that changes what a row counts for (the apply trigger setting
--- flag, above all) takes the old row's counts out and puts the new row's
--- in, as pending deltas.
-CREATE FUNCTION mekatek.visitor_event_reflag() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-DECLARE
-    tz text := mekatek.device_time_zone();
-BEGIN
-    WITH ch AS (
-        SELECT o.room_id AS o_room, o.seen_at AS o_at, o.direction AS o_dir, o.n AS o_n, o.flag AS o_flag,
-               n.room_id, n.seen_at, n.direction, n.n, n.flag
-          FROM old_events o JOIN new_events n ON n.event_no = o.event_no
-         WHERE (o.room_id, o.seen_at, o.direction, o.n, o.flag) IS DISTINCT FROM
-               (n.room_id, n.seen_at, n.direction, n.n, n.flag)
-    ), c AS (
-        SELECT room_id, seen_at, direction, n, flag, 1 AS sign FROM ch
-        UNION ALL
-        SELECT o_room, o_at, o_dir, o_n, o_flag, -1 FROM ch
-    )
-    INSERT INTO mekatek.visitor_rollup_pending (room_id, hour, day, entered, exited, events, flagged)
-    SELECT room_id, date_trunc('hour', seen_at, tz), (seen_at AT TIME ZONE tz)::date,
-           coalesce(sum(sign * n) FILTER (WHERE flag IS NULL AND direction = 'in'), 0),
-           coalesce(sum(sign * n) FILTER (WHERE flag IS NULL AND direction = 'out'), 0),
-           sum(sign), coalesce(sum(sign) FILTER (WHERE flag IS NOT NULL), 0)
-      FROM c GROUP BY 1, 2, 3;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION mekatek.visitor_event_reflag() IS
-'AFTER UPDATE statement trigger on visitor_event: for rows whose room, time, direction, n or flag changed, appends the change of their counts to visitor_rollup_pending';
+AS 'MODULE_PATHNAME', 'mk_device_rollup_reflag';
+COMMENT ON FUNCTION mekatek.device_rollup_reflag() IS
+'AFTER UPDATE statement trigger on visitor_event and rfid_scan: for rows whose room or lab, time, direction, n or flag changed (other than by the apply triggers, which count rows as they end up), appends the change of their counts to the pending rollup rows';
 CREATE TRIGGER visitor_event_reflag AFTER UPDATE ON mekatek.visitor_event
-    REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
-    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.visitor_event_reflag();
-
-CREATE FUNCTION mekatek.rfid_scan_rollup() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-DECLARE
-    tz text := mekatek.device_time_zone();
-BEGIN
-    INSERT INTO mekatek.rfid_rollup_pending (lab, hour, day, scans, flagged)
-    SELECT lab, date_trunc('hour', scanned_at, tz), (scanned_at AT TIME ZONE tz)::date,
-           count(*), count(*) FILTER (WHERE flag IS NOT NULL)
-      FROM new_scans
-     GROUP BY 1, 2, 3;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION mekatek.rfid_scan_rollup() IS
-'AFTER INSERT statement trigger on rfid_scan: appends the inserted scans'' counts per lab and hour to rfid_rollup_pending (flags set later arrive through rfid_scan_reflag)';
-CREATE TRIGGER rfid_scan_rollup AFTER INSERT ON mekatek.rfid_scan
-    REFERENCING NEW TABLE AS new_scans
-    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_rollup();
-
-CREATE FUNCTION mekatek.rfid_scan_reflag() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, mekatek, pg_temp
-AS $$
-DECLARE
-    tz text := mekatek.device_time_zone();
-BEGIN
-    WITH ch AS (
-        SELECT o.lab AS o_lab, o.scanned_at AS o_at, o.flag AS o_flag, n.lab, n.scanned_at, n.flag
-          FROM old_scans o JOIN new_scans n ON n.scan_id = o.scan_id
-         WHERE (o.lab, o.scanned_at, o.flag) IS DISTINCT FROM (n.lab, n.scanned_at, n.flag)
-    ), c AS (
-        SELECT lab, scanned_at, flag, 1 AS sign FROM ch
-        UNION ALL
-        SELECT o_lab, o_at, o_flag, -1 FROM ch
-    )
-    INSERT INTO mekatek.rfid_rollup_pending (lab, hour, day, scans, flagged)
-    SELECT lab, date_trunc('hour', scanned_at, tz), (scanned_at AT TIME ZONE tz)::date,
-           sum(sign), coalesce(sum(sign) FILTER (WHERE flag IS NOT NULL), 0)
-      FROM c GROUP BY 1, 2, 3;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION mekatek.rfid_scan_reflag() IS
-'AFTER UPDATE statement trigger on rfid_scan: for rows whose lab, time or flag changed (the apply trigger flagging them), appends the change of their counts to rfid_rollup_pending';
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.device_rollup_reflag();
 CREATE TRIGGER rfid_scan_reflag AFTER UPDATE ON mekatek.rfid_scan
-    REFERENCING OLD TABLE AS old_scans NEW TABLE AS new_scans
-    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_reflag();
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION mekatek.device_rollup_reflag();
 
 CREATE FUNCTION mekatek.device_rollup_absorb() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -648,7 +648,7 @@ flags_write(RfidScan *scans, const char **flags, int nscans)
 				"  FROM unnest($1::int8[], $2::text[]) AS u(scan_id, flag) "
 				" WHERE s.scan_id = u.scan_id",
 				2, (Oid[]) {INT8ARRAYOID, TEXTARRAYOID});
-	mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_UPDATE, "rfid_scan_apply: flagging");
+	mk_rollup_counted_update(plan, args, "rfid_scan_apply: flagging");
 }
 
 /*
@@ -954,6 +954,16 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags, &outbox);
 	lab_outbox_write(&outbox);
 	flags_write(scans, flags, nscans);
+	if (mk_devices_schema_0_2())
+	{
+		MkRollup	rollup;
+
+		/* Every scan, flagged when it moved no item. */
+		mk_rollup_begin(&rollup, false);
+		for (int i = 0; i < nscans; i++)
+			mk_rollup_add(&rollup, scans[i].lab, scans[i].at, 0, 0, flags[i] != NULL);
+		mk_rollup_write(&rollup);
+	}
 	SPI_finish();
 	mk_transition_close(&t);
 	return PointerGetDatum(NULL);

@@ -372,8 +372,7 @@ room_step(Room *room, Ev *e, Crossing *c)
 	{
 		Datum		a[2] = {Int64GetDatum(e->event_no), Int32GetDatum(m)};
 
-		mk_spi_execute_plan(plan_miscount, a, NULL, false, 0, SPI_OK_UPDATE,
-							"visitor_event_apply: miscount update");
+		mk_rollup_counted_update(plan_miscount, a, "visitor_event_apply: miscount update");
 	}
 	if (room->nocap || (before < room->capacity) == (room->inside < room->capacity))
 		return false;
@@ -639,6 +638,7 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 				a_n,
 				a_seen_at;
 	MkColumns	flags;
+	MkRollup	rollup;
 	bool		old_schema;
 
 	if (!mk_transition_open(&t, fcinfo, "visitor_event_apply"))
@@ -652,6 +652,8 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 
 	/* 1. Each room's events. */
 	mk_columns_init(&flags, 2, 8);
+	if (!old_schema)
+		mk_rollup_begin(&rollup, true);
 	set.size = 8;
 	set.count = 0;
 	set.slots = palloc0(sizeof(Room *) * set.size);
@@ -673,6 +675,8 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 
 			flags.cols[0][k] = Int64GetDatum(e.event_no);
 			flags.cols[1][k] = CStringGetTextDatum("bad_time");
+			mk_rollup_add(&rollup, TextDatumGetCString(slot_getattr(t.slot, a_room, &isnull)),
+						  e.at, 0, 0, true);
 			continue;
 		}
 		/* The CHECK allows 'in' and 'out' only. */
@@ -697,8 +701,21 @@ mk_visitor_event_apply(PG_FUNCTION_ARGS)
 		Datum		args[2];
 
 		mk_columns_arrays(&flags, (Oid[]) {INT8OID, TEXTOID}, args);
-		mk_spi_execute_plan(plan_flag, args, NULL, false, 0, SPI_OK_UPDATE,
-							"visitor_event_apply: flagging");
+		mk_rollup_counted_update(plan_flag, args, "visitor_event_apply: flagging");
+	}
+	if (!old_schema)
+	{
+		/* Each event counted as it ended up: placed, or flagged late. */
+		for (int i = 0; i < nrooms; i++)
+			for (int k = 0; k < rooms[i]->nevs; k++)
+			{
+				Ev		   *e = &rooms[i]->evs[k];
+
+				if (!e->old)
+					mk_rollup_add(&rollup, rooms[i]->room_id, e->at, Max(e->delta, 0),
+								  Max(-e->delta, 0), e->late);
+			}
+		mk_rollup_write(&rollup);
 	}
 	SPI_finish();
 

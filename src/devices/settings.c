@@ -26,6 +26,12 @@ check_device_time_zone(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+const char *
+mk_device_rollup_zone(void)
+{
+	return mk_device_time_zone && *mk_device_time_zone ? mk_device_time_zone : "UTC";
+}
+
 /* 0, or at least a day: never inside mekatek.event_lateness (at most 24 h). */
 static bool
 check_raw_retention(int *newval, void **extra, GucSource source)

@@ -3,7 +3,9 @@
 # MK_BENCH_SECONDS (default 60) each, with the triggers (the C trigger
 # keeping room_occupancy, then the rollups) and without them (disabled,
 # same table and indexes),
-# side by side: events per second of both and the ratio.
+# side by side: events per second of both and the ratio, and the bench
+# backends' CPU time per event of both and its ratio (test/bench/devices/
+# cpu.sh measures the same with one client, less moved by the load).
 #   batch  : 100 events per INSERT (what mekatek-edge sends), 8 rooms
 #   single : 1 event per INSERT, each its own transaction (a bare device)
 #   rfid   : 100 scans per INSERT, a lab's flow at its heaviest: every scan
@@ -95,8 +97,25 @@ SELECT gen_random_uuid()::text, 'sc-' || :client_id, lpad(to_hex(1 + (k * 100000
 ON CONFLICT DO NOTHING;
 SQL
 
-tps() { # script -> transactions/s
-    "$bindir/pgbench" -n -f "$1" -D n=0 -c 4 -j 2 -T "$secs" 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+# CPU per event: the bench backends' user + system time (sampled from
+# /proc while pgbench runs, the last sample before each exits) over the
+# rows the run inserted.  It moves much less with the machine's load than
+# events/s does.
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+tps() { # script table -> "transactions/s cpu_us_per_row"
+    "$bindir/pgbench" -n -f "$1" -D n=0 -c 4 -j 2 -T "$secs" >"$work/pgbench.out" 2>&1 &
+    local bench=$! pid t ticks=0 rows
+    local -A cpu=()
+    while kill -0 "$bench" 2>/dev/null; do
+        for pid in $(pgrep -f "postgres: postgres bench " || true); do
+            t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) && cpu[$pid]=$t
+        done
+        sleep 0.2
+    done
+    wait "$bench" || { cat "$work/pgbench.out" >&2; return 1; }
+    for t in "${cpu[@]}"; do ticks=$((ticks + t)); done
+    rows=$(psql -Atc "SELECT count(*) FROM mekatek.$2")
+    echo "$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out") $(echo "$ticks * $tick_us / $rows" | bc -l)"
 }
 triggers() { # ENABLE|DISABLE workload: empty the tables, then switch
     if [ "$2" = rfid ]; then
@@ -114,23 +133,30 @@ triggers() { # ENABLE|DISABLE workload: empty the tables, then switch
 }
 
 echo "4 clients, $secs s per measurement, $(nproc) cores (shared)"
-printf '%-8s %18s %18s %8s\n' workload "with trigger ev/s" "no trigger ev/s" cost
+echo "cost = no-trigger ev/s over with-trigger ev/s; cpu = with-trigger CPU per event over no-trigger (backends' user + system)"
+printf '%-8s %18s %18s %8s %10s %10s %8s\n' workload "with trigger ev/s" "no trigger ev/s" cost \
+    "with us/ev" "no us/ev" cpu
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 workloads=${MK_BENCH_WORKLOADS:-batch single rfid mqtt}
 for w in $workloads; do
     [ "$w" = mqtt ] && continue
     per=100; [ "$w" = single ] && per=1
-    offs= ons= costs=
+    table=visitor_event; [ "$w" = rfid ] && table=rfid_scan
+    offs= ons= costs= offcpus= oncpus= cpus=
     for r in $(seq "$rounds"); do
         triggers DISABLE "$w"
-        off=$(echo "$(tps "$work/$w.pgbench") * $per" | bc -l)
+        read -r t offcpu < <(tps "$work/$w.pgbench" "$table")
+        off=$(echo "$t * $per" | bc -l)
         triggers ENABLE "$w"
-        on=$(echo "$(tps "$work/$w.pgbench") * $per" | bc -l)
-        [ "$rounds" = 1 ] || printf '  %-6s round %d %18.0f %18.0f %7.2fx\n' "$w" "$r" "$on" "$off" "$(echo "$off / $on" | bc -l)"
+        read -r t oncpu < <(tps "$work/$w.pgbench" "$table")
+        on=$(echo "$t * $per" | bc -l)
+        [ "$rounds" = 1 ] || printf '  %-6s round %d %18.0f %18.0f %7.2fx %10.1f %10.1f %7.2fx\n' "$w" "$r" "$on" "$off" \
+            "$(echo "$off / $on" | bc -l)" "$oncpu" "$offcpu" "$(echo "$oncpu / $offcpu" | bc -l)"
         offs="$offs $off" ons="$ons $on" costs="$costs $(echo "$off / $on" | bc -l)"
+        offcpus="$offcpus $offcpu" oncpus="$oncpus $oncpu" cpus="$cpus $(echo "$oncpu / $offcpu" | bc -l)"
     done
-    printf '%-8s %18.0f %18.0f %7.2fx\n' "$w" "$(echo $ons | median)" "$(echo $offs | median)" \
-        "$(echo $costs | median)"
+    printf '%-8s %18.0f %18.0f %7.2fx %10.1f %10.1f %7.2fx\n' "$w" "$(echo $ons | median)" "$(echo $offs | median)" \
+        "$(echo $costs | median)" "$(echo $oncpus | median)" "$(echo $offcpus | median)" "$(echo $cpus | median)"
 done
 
 echo
