@@ -3,7 +3,8 @@
  * corrected by hand: receive_stock() and adjust_stock().
  *
  * Every change of batch.qty_on_hand goes through pos_ledger_apply(), which
- * updates the batch and appends its stock_movement row in one statement.
+ * updates the batch and appends its stock_movement row in one statement
+ * (pos_ledger_apply_sales: the same for all of a statement's sale lines).
  * Nothing else in the extension writes qty_on_hand, and no role has UPDATE
  * on batch, so the invariant qty_on_hand = sum(qty_delta) holds by
  * construction.
