@@ -61,6 +61,9 @@ static SPIPlanPtr legacy_sale_plan;
 static SPIPlanPtr legacy_lines_plan;
 
 int64		pos_checkout_sale_id = 0;
+bool		pos_checkout_branch_known = false;
+int32		pos_checkout_branch_id = 0;
+DateADT		pos_checkout_today = 0;
 
 typedef struct CoLine
 {
@@ -94,6 +97,7 @@ typedef struct Checkout
 	int64		sale_pct_bp, sale_amount;	/* -1 when absent */
 	char	   *key;
 	bool		included;
+	DateADT		today;			/* the branch's date now */
 	int64		total;
 } Checkout;
 
@@ -578,7 +582,8 @@ check_branch(Checkout *co)
 	mk_spi_plan(&branch_plan,
 				"SELECT b.prices_include_tax, b.payment_methods,"
 				"       (SELECT st.branch_id FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER),"
-				"       EXISTS (SELECT FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER)"
+				"       EXISTS (SELECT FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER),"
+				"       (pg_catalog.now() AT TIME ZONE b.time_zone)::date"
 				"  FROM mekatek.branch b WHERE b.branch_id OPERATOR(pg_catalog.=) $1",
 				1, types);
 	args[0] = Int32GetDatum(co->branch_id);
@@ -587,6 +592,7 @@ check_branch(Checkout *co)
 	co->included = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	accepted = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	staff_branch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &staff_null));
+	co->today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
 	pos_staff_check(co->branch_id, DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)),
 					staff_null, staff_branch);
 	return accepted;
@@ -900,9 +906,13 @@ run_checkout(Checkout *co, bool want_receipt, Datum *doc)
 					 * possible comes after it.
 					 */
 					pos_checkout_sale_id = sale_id;
+					pos_checkout_branch_id = co->branch_id;
+					pos_checkout_today = co->today;
+					pos_checkout_branch_known = true;
 					insert_payments(co, sale_id);
 					insert_lines(co, sale_id);
 					pos_checkout_sale_id = 0;
+					pos_checkout_branch_known = false;
 				}
 				else
 					sale_id = existing;
@@ -916,6 +926,7 @@ run_checkout(Checkout *co, bool want_receipt, Datum *doc)
 		ErrorData  *edata;
 
 		pos_checkout_sale_id = 0;
+		pos_checkout_branch_known = false;
 		MemoryContextSwitchTo(outer);
 		edata = CopyErrorData();
 		if (edata->sqlerrcode == ERRCODE_INTERNAL_ERROR || edata->elevel > ERROR)

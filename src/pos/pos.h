@@ -17,6 +17,13 @@
 extern int64 pos_ledger_apply(int64 batch_id, int32 delta, const char *reason,
 							  int64 sale_id, int32 line_no, const char *note);
 
+/*
+ * The movements of sale lines (reason 'sale'), many in one statement; the
+ * caller holds the batches' row locks.  Inside SPI.
+ */
+extern void pos_ledger_apply_sales(int n, const int64 *batch_ids, const int32 *deltas,
+								   const int64 *sale_ids, const int32 *line_nos);
+
 /* The documents whose movements name them (stock_movement's column). */
 typedef enum PosLedgerDoc
 {
@@ -46,6 +53,15 @@ extern bool pos_schema_has_branches(void);
  * price, so the row trigger skips its own lookup for exactly those rows.
  */
 extern int64 pos_checkout_sale_id;
+
+/*
+ * While pos_checkout_branch_known: that sale's branch and the branch's
+ * date now, which checkout() has read already (the stock trigger need not
+ * look them up again).
+ */
+extern bool pos_checkout_branch_known;
+extern int32 pos_checkout_branch_id;
+extern DateADT pos_checkout_today;
 
 /*
  * The till's own SQLSTATEs (README "pos: errors"), in the standard classes

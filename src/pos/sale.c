@@ -35,6 +35,7 @@
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datum.h"
@@ -404,6 +405,12 @@ resolve_branches(NewLine *lines, int n)
 			lines[i].today = lines[j].today;
 			continue;
 		}
+		if (pos_checkout_branch_known && lines[i].sale_id == pos_checkout_sale_id)
+		{
+			lines[i].branch_id = pos_checkout_branch_id;
+			lines[i].today = pos_checkout_today;
+			continue;
+		}
 		args[0] = Int64GetDatum(lines[i].sale_id);
 		if (mk_spi_execute_plan(branch_plan, args, NULL, true, 1, SPI_OK_SELECT, "sale branch lookup") != 1)
 			mk_error(ERRCODE_FOREIGN_KEY_VIOLATION, NULL,
@@ -414,21 +421,89 @@ resolve_branches(NewLine *lines, int n)
 	}
 }
 
+/*
+ * The statement's takes, written to the ledger together
+ * (pos_ledger_apply_sales) once every line has its batches.  Until then a
+ * batch's qty_on_hand as read does not show what earlier lines of the
+ * same product took from it: takes_taken counts those, from the first
+ * take of the product being served (lines are sorted by product).
+ */
+typedef struct Takes
+{
+	int			n, cap;
+	int			product_start;	/* the first take of the current product */
+	int64	   *batch_id;
+	int32	   *delta;
+	int64	   *sale_id;
+	int32	   *line_no;
+} Takes;
+
+static void
+takes_init(Takes *t)
+{
+	t->n = t->product_start = 0;
+	t->cap = 8;
+	t->batch_id = palloc(sizeof(int64) * t->cap);
+	t->delta = palloc(sizeof(int32) * t->cap);
+	t->sale_id = palloc(sizeof(int64) * t->cap);
+	t->line_no = palloc(sizeof(int32) * t->cap);
+}
+
+static void
+takes_add(Takes *t, int64 batch_id, int32 take, const NewLine *line)
+{
+	if (t->n == t->cap)
+	{
+		t->cap *= 2;
+		t->batch_id = repalloc_huge(t->batch_id, sizeof(int64) * t->cap);
+		t->delta = repalloc_huge(t->delta, sizeof(int32) * t->cap);
+		t->sale_id = repalloc_huge(t->sale_id, sizeof(int64) * t->cap);
+		t->line_no = repalloc_huge(t->line_no, sizeof(int32) * t->cap);
+	}
+	t->batch_id[t->n] = batch_id;
+	t->delta[t->n] = -take;
+	t->sale_id[t->n] = line->sale_id;
+	t->line_no[t->n] = line->line_no;
+	t->n++;
+}
+
+/* Units of the batch taken by earlier lines of this product, not yet written. */
+static int64
+takes_taken(const Takes *t, int64 batch_id)
+{
+	int64		taken = 0;
+
+	for (int i = t->product_start; i < t->n; i++)
+		if (t->batch_id[i] == batch_id)
+			taken -= t->delta[i];
+	return taken;
+}
+
+static void
+takes_flush(Takes *t)
+{
+	pos_ledger_apply_sales(t->n, t->batch_id, t->delta, t->sale_id, t->line_no);
+	t->n = t->product_start = 0;
+}
+
 /* Take from the batches of one fetched set; returns the units still needed. */
 static int32
-take_rows(const NewLine *line, SPITupleTable *rows, uint64 nrows, int32 need)
+take_rows(const NewLine *line, SPITupleTable *rows, uint64 nrows, int32 need, Takes *t)
 {
 	bool		isnull;
 
-	/* the ledger's own SPI calls replace SPI_tuptable: walk our copy */
 	for (uint64 i = 0; i < nrows && need > 0; i++)
 	{
 		HeapTuple	row = rows->vals[i];
 		int64		batch_id = DatumGetInt64(SPI_getbinval(row, rows->tupdesc, 1, &isnull));
-		int32		on_hand = DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 2, &isnull));
-		int32		take = Min(need, on_hand);
+		int64		on_hand = DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 2, &isnull)) -
+			takes_taken(t, batch_id);
+		int32		take;
 
-		pos_ledger_apply(batch_id, -take, "sale", line->sale_id, line->line_no, NULL);
+		if (on_hand <= 0)
+			continue;
+		take = (int32) Min((int64) need, on_hand);
+		takes_add(t, batch_id, take, line);
 		need -= take;
 	}
 	return need;
@@ -440,11 +515,11 @@ take_rows(const NewLine *line, SPITupleTable *rows, uint64 nrows, int32 need)
  *
  * The first batch usually covers the line, so it is locked and read alone
  * (the executor stops after one row); only when it does not is the rest
- * walked with a cursor.  The first batch is then empty and drops out of
- * the cursor's scan by itself.
+ * walked with a cursor, which reads the first batch again and finds it
+ * used up by the takes so far.
  */
 static int32
-take_fefo(const NewLine *line)
+take_fefo(const NewLine *line, Takes *t)
 {
 	static const Oid types[] = {INT8OID, INT4OID, DATEOID};
 	Datum		args[3];
@@ -472,7 +547,7 @@ take_fefo(const NewLine *line)
 	mk_spi_execute_plan(plan, args, NULL, false, 1, SPI_OK_SELECT, "batch lookup");
 	if (SPI_processed == 0)
 		return need;
-	need = take_rows(line, SPI_tuptable, SPI_processed, need);
+	need = take_rows(line, SPI_tuptable, SPI_processed, need, t);
 	if (need == 0)
 		return 0;
 
@@ -484,7 +559,7 @@ take_fefo(const NewLine *line)
 		SPI_cursor_fetch(portal, true, 4);
 		if (SPI_processed == 0)
 			break;
-		need = take_rows(line, SPI_tuptable, SPI_processed, need);
+		need = take_rows(line, SPI_tuptable, SPI_processed, need, t);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
@@ -521,82 +596,112 @@ check_drug_class(const NewLine *lines, int n, const char *sku, const char *drug_
 	}
 }
 
+/* A product's lines of one branch, served one after the other. */
+typedef struct ProductGroup
+{
+	int			first;			/* index of its first line */
+	int			nlines;
+	int64		asked;
+	int64		missing;
+} ProductGroup;
+
 /*
- * After a product's lines are served: refuse a shortfall, and tell
- * listeners on mekatek_stock when the product has just fallen below its
- * minimum.
+ * After the products' lines are served (the takes written): refuse a
+ * prescription medicine without its prescription and a shortfall, product
+ * by product in lock order, and tell listeners on mekatek_stock when a
+ * product has just fallen below its minimum.  One query for all of them.
  */
 static void
-after_product(const NewLine *line, int nlines, int64 asked, int64 missing)
+finish_products(const NewLine *lines, const ProductGroup *groups, int ngroups, Takes *t)
 {
-	static const Oid types[] = {INT8OID, INT4OID, DATEOID};
+	static const Oid types[] = {INT8ARRAYOID, INT4ARRAYOID, DATEARRAYOID};
 	Datum		args[3];
-	int64		product_id = line->product_id;
-	bool		isnull;
-	char	   *sku;
-	int32		min_stock;
-	int64		sellable;
-
+	Datum	   *pids = palloc(sizeof(Datum) * ngroups), *bids = palloc(sizeof(Datum) * ngroups);
+	Datum	   *days = palloc(sizeof(Datum) * ngroups);
+	SPITupleTable *rows;
 	SPIPlanPtr	plan;
 
+	takes_flush(t);
 	if (pos_branches)
 		plan = mk_spi_plan(&product_after_plan,
 						   "SELECT p.sku, p.min_stock,"
 						   "       (SELECT coalesce(sum(b.qty_on_hand), 0) FROM mekatek.batch b"
-						   "         WHERE b.product_id = p.product_id AND b.branch_id = $2 AND b.qty_on_hand > 0"
-						   "           AND b.expires_on > $3)::int8, p.drug_class"
-						   "  FROM mekatek.product p WHERE p.product_id = $1",
+						   "         WHERE b.product_id = p.product_id AND b.branch_id = t.branch_id AND b.qty_on_hand > 0"
+						   "           AND b.expires_on > t.today)::int8, p.drug_class"
+						   "  FROM unnest($1, $2, $3) WITH ORDINALITY AS t(product_id, branch_id, today, ord)"
+						   "  JOIN mekatek.product p ON p.product_id = t.product_id"
+						   " ORDER BY t.ord",
 						   3, types);
 	else
 		plan = mk_spi_plan(&legacy_after_plan,
 						   "SELECT p.sku, p.min_stock,"
 						   "       (SELECT coalesce(sum(b.qty_on_hand), 0) FROM mekatek.batch b"
-						   "         WHERE b.product_id = p.product_id AND $2 = 0 AND b.qty_on_hand > 0"
-						   "           AND b.expires_on > $3)::int8, 'bebas'::text"
-						   "  FROM mekatek.product p WHERE p.product_id = $1",
+						   "         WHERE b.product_id = p.product_id AND t.branch_id = 0 AND b.qty_on_hand > 0"
+						   "           AND b.expires_on > t.today)::int8, 'bebas'::text"
+						   "  FROM unnest($1, $2, $3) WITH ORDINALITY AS t(product_id, branch_id, today, ord)"
+						   "  JOIN mekatek.product p ON p.product_id = t.product_id"
+						   " ORDER BY t.ord",
 						   3, types);
-	args[0] = Int64GetDatum(product_id);
-	args[1] = Int32GetDatum(line->branch_id);
-	args[2] = DateADTGetDatum(line->today);
-	if (mk_spi_execute_plan(plan, args, NULL, false, 1, SPI_OK_SELECT,
-							"stock check after a sale") != 1)
-		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "product " INT64_FORMAT " vanished", product_id);
-	sku = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	min_stock = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	sellable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	check_drug_class(line, nlines, sku, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4));
-
-	/*
-	 * The DETAIL is JSON, for a program: {"sku": ..., "asked": ...,
-	 * "available": ...}.  SQLSTATE 23M01 is this error's alone.
-	 */
-	if (missing > 0)
+	for (int g = 0; g < ngroups; g++)
 	{
-		StringInfoData detail;
+		const NewLine *line = &lines[groups[g].first];
 
-		initStringInfo(&detail);
-		appendStringInfoString(&detail, "{\"sku\": ");
-		escape_json(&detail, sku);
-		appendStringInfo(&detail, ", \"asked\": " INT64_FORMAT ", \"available\": " INT64_FORMAT "}",
-						 asked, asked - missing);
-		ereport(ERROR,
-				(errcode(POS_ERRCODE_INSUFFICIENT_STOCK),
-				 errmsg("insufficient stock for SKU \"%s\": asked " INT64_FORMAT ", available " INT64_FORMAT,
-						sku, asked, asked - missing),
-				 errdetail_internal("%s", detail.data),
-				 errhint("Only unexpired batches are sold; see mekatek.stock_alert.")));
+		pids[g] = Int64GetDatum(line->product_id);
+		bids[g] = Int32GetDatum(line->branch_id);
+		days[g] = DateADTGetDatum(line->today);
 	}
+	args[0] = PointerGetDatum(construct_array(pids, ngroups, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(bids, ngroups, INT4OID, 4, true, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(days, ngroups, DATEOID, 4, true, TYPALIGN_INT));
+	if (mk_spi_execute_plan(plan, args, NULL, false, 0, SPI_OK_SELECT,
+							"stock check after a sale") != (uint64) ngroups)
+		mk_error(ERRCODE_INTERNAL_ERROR, NULL, "a product of the sale vanished");
+	rows = SPI_tuptable;
 
-	if (sellable < min_stock && sellable + asked >= min_stock)
+	for (int g = 0; g < ngroups; g++)
 	{
-		MkPayload	payload;
+		const NewLine *line = &lines[groups[g].first];
+		HeapTuple	row = rows->vals[g];
+		bool		isnull;
+		char	   *sku = SPI_getvalue(row, rows->tupdesc, 1);
+		int32		min_stock = DatumGetInt32(SPI_getbinval(row, rows->tupdesc, 2, &isnull));
+		int64		sellable = DatumGetInt64(SPI_getbinval(row, rows->tupdesc, 3, &isnull));
+		int64		asked = groups[g].asked, missing = groups[g].missing;
 
-		mk_payload_begin(&payload);
-		mk_payload_str(&payload, "sku", sku);
-		mk_payload_int(&payload, "branch_id", line->branch_id);
-		mk_payload_int(&payload, "on_hand", sellable);
-		mk_payload_int(&payload, "min_stock", min_stock);
-		mk_payload_notify(&payload, "mekatek_stock");
+		check_drug_class(line, groups[g].nlines, sku, SPI_getvalue(row, rows->tupdesc, 4));
+
+		/*
+		 * The DETAIL is JSON, for a program: {"sku": ..., "asked": ...,
+		 * "available": ...}.  SQLSTATE 23M01 is this error's alone.
+		 */
+		if (missing > 0)
+		{
+			StringInfoData detail;
+
+			initStringInfo(&detail);
+			appendStringInfoString(&detail, "{\"sku\": ");
+			escape_json(&detail, sku);
+			appendStringInfo(&detail, ", \"asked\": " INT64_FORMAT ", \"available\": " INT64_FORMAT "}",
+							 asked, asked - missing);
+			ereport(ERROR,
+					(errcode(POS_ERRCODE_INSUFFICIENT_STOCK),
+					 errmsg("insufficient stock for SKU \"%s\": asked " INT64_FORMAT ", available " INT64_FORMAT,
+							sku, asked, asked - missing),
+					 errdetail_internal("%s", detail.data),
+					 errhint("Only unexpired batches are sold; see mekatek.stock_alert.")));
+		}
+
+		if (sellable < min_stock && sellable + asked >= min_stock)
+		{
+			MkPayload	payload;
+
+			mk_payload_begin(&payload);
+			mk_payload_str(&payload, "sku", sku);
+			mk_payload_int(&payload, "branch_id", line->branch_id);
+			mk_payload_int(&payload, "on_hand", sellable);
+			mk_payload_int(&payload, "min_stock", min_stock);
+			mk_payload_notify(&payload, "mekatek_stock");
+		}
 	}
 }
 
@@ -696,6 +801,9 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 {
 	NewLine    *lines;
 	int			n;
+	Takes		takes;
+	ProductGroup *groups;
+	int			ngroups = 0;
 
 	mk_trigger_on(fcinfo, "pos_line_stock_trg", false, MK_ON_INSERT, "sale_line");
 	lines = read_new_lines(fcinfo, &n);
@@ -706,19 +814,34 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 	pos_branches = pos_schema_has_branches();
 	resolve_branches(lines, n);
 	qsort(lines, n, sizeof(NewLine), newline_cmp);
+	takes_init(&takes);
+	groups = palloc(sizeof(ProductGroup) * n);
 	for (int i = 0; i < n;)
 	{
-		int			first = i;
-		int64		asked = 0, missing = 0;
+		ProductGroup *g = &groups[ngroups++];
 
-		for (; i < n && lines[i].product_id == lines[first].product_id &&
-			 lines[i].branch_id == lines[first].branch_id; i++)
+		g->first = i;
+		g->asked = g->missing = 0;
+		takes.product_start = takes.n;
+		for (; i < n && lines[i].product_id == lines[g->first].product_id &&
+			 lines[i].branch_id == lines[g->first].branch_id; i++)
 		{
-			asked += lines[i].qty;
-			missing += take_fefo(&lines[i]);
+			g->asked += lines[i].qty;
+			g->missing += take_fefo(&lines[i], &takes);
 		}
-		after_product(&lines[first], i - first, asked, missing);
+		g->nlines = i - g->first;
+		/* a shortfall is refused before the next product's batches are locked */
+		if (g->missing > 0)
+			finish_products(lines, groups, ngroups, &takes);
 	}
+	finish_products(lines, groups, ngroups, &takes);
+
+	/*
+	 * The audit before the totals: a checkout's total update marks its sale
+	 * paid, which locks the branch's receipt counter until commit, and as
+	 * little as possible should come after it.
+	 */
+	audit_discounts(lines, n);
 
 	/* Totals per sale, in sale order (usually one sale per statement). */
 	for (int i = 0; i < n; i++)
@@ -745,7 +868,6 @@ pos_line_stock_trg(PG_FUNCTION_ARGS)
 		add_to_total(sale_id, &sum, count);
 		CHECK_FOR_INTERRUPTS();
 	}
-	audit_discounts(lines, n);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

@@ -205,27 +205,27 @@ CREATE FUNCTION mekatek.receive_stock(sku text, lot text, expires_on date, qty i
                                       branch_id integer DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pos_receive_stock' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.receive_stock(text, text, date, integer, numeric, integer) IS 'pos: receives qty units of a lot at a branch (default: the login''s branch, else the first branch); a new batch, or more of the branch''s known lot with the same expiry; returns batch_id';
 
 CREATE FUNCTION mekatek.transfer_stock(from_branch integer, to_branch integer, sku text, qty integer,
                                        lot text DEFAULT NULL, in_transit boolean DEFAULT false, note text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pos_transfer_stock' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.transfer_stock(integer, integer, text, integer, text, boolean, text) IS 'pos: moves qty units of a product (FEFO, or from one lot) from one branch to another, keeping lot, expiry and cost; in transit until transfer_receive when in_transit; admin only; returns transfer_id';
 
 CREATE FUNCTION mekatek.transfer_receive(transfer_id bigint)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pos_transfer_receive' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.transfer_receive(bigint) IS 'pos: the destination confirms an in-transit transfer: its lots enter the destination''s batches; admin only';
 
 CREATE FUNCTION mekatek.receive_purchase(po_id bigint, line_no integer, lot text, expires_on date, qty integer,
                                          unit_cost numeric DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pos_receive_purchase' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.receive_purchase(bigint, integer, text, date, integer, numeric) IS 'pos: a delivery against a purchase order line (lot, expiry, quantity more or less than ordered, cost: the line''s when NULL) into the order''s branch; keeps the order''s status; admin only; returns batch_id';
 
 CREATE FUNCTION mekatek.pos_purchase_guard_trg() RETURNS trigger
@@ -236,27 +236,27 @@ COMMENT ON FUNCTION mekatek.pos_purchase_guard_trg() IS 'pos: BEFORE UPDATE on p
 CREATE FUNCTION mekatek.count_open(branch_id integer, skus text[] DEFAULT NULL, note text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pos_count_open' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.count_open(integer, text[], text) IS 'pos: opens a stock count (stock opname) of a branch for all products or the listed SKUs: one line per lot with stock; admin only; returns count_id';
 
 CREATE FUNCTION mekatek.count_enter(count_id bigint, batch_id bigint, counted_qty integer)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'pos_count_enter' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.count_enter(bigint, bigint, integer) IS 'pos: a counter enters the counted quantity of a lot of an open count; the ledger''s quantity at that moment is kept with it; admin or a cashier of the count''s branch; returns the variance';
 
 CREATE FUNCTION mekatek.count_close(count_id bigint)
 RETURNS TABLE (batch_id bigint, sku text, lot text, book_qty integer, counted_qty integer,
                variance integer, variance_value numeric)
 AS 'MODULE_PATHNAME', 'pos_count_close' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.count_close(bigint) IS 'pos: closes a count: posts each counted lot''s difference (counted minus the ledger''s quantity when it was counted) as a count movement and returns the variance in units and at cost; admin only';
 
 -- Runs as the caller: the reports it writes read with the caller's rights.
 CREATE FUNCTION mekatek.report_xlsx(report text, from_date date, to_date date, branch integer DEFAULT NULL)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'pos_report_xlsx' LANGUAGE C STABLE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.report_xlsx(text, date, date, integer) IS 'pos: the sales, margin, stock or controlled-drug report (or all: one sheet each) of a range and branch (NULL: all) as an .xlsx file: a header row, numbers as numbers, dates as dates, rupiah formatted, a Total row';
 
 CREATE TRIGGER pos_purchase_guard BEFORE UPDATE ON mekatek.purchase_order
@@ -767,25 +767,25 @@ ALTER TABLE mekatek.stock_movement
 -- The till's functions and triggers.
 -- ---------------------------------------------------------------------
 -- SECURITY DEFINER now: a sale becoming paid takes its receipt number.
-ALTER FUNCTION mekatek.pos_sale_guard_trg() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION mekatek.pos_sale_guard_trg() SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.pos_sale_guard_trg() IS 'pos: BEFORE UPDATE on sale: allowed status changes (open to paid or void, paid to void by an admin); a paid sale''s payments cover its total and it gets its receipt number';
 COMMENT ON FUNCTION mekatek.checkout(integer, jsonb) IS 'pos: records a paid sale from [{"sku": "PCT500", "qty": 2}, ...] in one call, paid in cash exactly (0.1.0''s call); returns sale_id';
 
 CREATE FUNCTION mekatek.pos_sale_insert_trg() RETURNS trigger
 AS 'MODULE_PATHNAME', 'pos_sale_insert_trg' LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.pos_sale_insert_trg() IS 'pos: BEFORE INSERT on sale: a login without a staff row, or a cashier of another branch, gets this module''s error and hint (before row security''s)';
 
 CREATE FUNCTION mekatek.pos_payment_trg() RETURNS trigger
 AS 'MODULE_PATHNAME', 'pos_payment_trg' LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.pos_payment_trg() IS 'pos: BEFORE INSERT on payment: the sale is visible and not void, the method accepted at its branch, no overpayment; fills a cash payment''s tendered and change';
 
 CREATE FUNCTION mekatek.checkout(branch_id integer, lines jsonb, payments jsonb,
                                  discount jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pos_checkout_pay' LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.checkout(integer, jsonb, jsonb, jsonb, text) IS 'pos: records a paid sale with line discounts, a sale discount, PPN and its payments in one call (a retry with the same idempotency_key returns the first sale); returns its receipt as jsonb';
 
 -- SECURITY DEFINER (the lots come from the ledger, which a cashier cannot
@@ -793,19 +793,19 @@ COMMENT ON FUNCTION mekatek.checkout(integer, jsonb, jsonb, jsonb, text) IS 'pos
 -- the sale.
 CREATE FUNCTION mekatek.receipt(sale_id bigint) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pos_receipt' LANGUAGE C STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.receipt(bigint) IS 'pos: a sale''s receipt as jsonb: branch, cashier, time in the branch''s time zone, lines with lots and expiry, discounts, DPP, PPN, total, payments and change';
 
 CREATE FUNCTION mekatek.receipt_text(sale_id bigint, width integer DEFAULT 32) RETURNS text
 AS 'MODULE_PATHNAME', 'pos_receipt_text' LANGUAGE C STABLE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.receipt_text(bigint, integer) IS 'pos: a sale''s receipt as plain text for a thermal printer, width columns (32 for 58 mm paper, 48 for 80 mm), rupiah as Rp 49.000';
 
 CREATE FUNCTION mekatek.return_line(sale_id bigint, line_no integer, qty integer, reason text,
                                     resellable boolean DEFAULT true, refund_method text DEFAULT 'cash')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pos_return_line' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.return_line(bigint, integer, integer, text, boolean, text) IS 'pos: returns qty units of a line of a paid sale (a reason required): stock back to its lots unless not resellable, a refund payment, sale.refunded; a cashier within mekatek.return_days at its branch, an admin always; returns return_id';
 
 CREATE FUNCTION mekatek.till_report(from_date date, to_date date)
@@ -894,3 +894,13 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.receipt_counter', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.sale_return', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.payment_payment_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.sale_return_return_id_seq', '');
+
+-- Issue 14: pos's C functions pin exactly the path the core SPI helpers
+-- pin (MK_SEARCH_PATH in src/core/mekatek.h), so that fmgr sets it once
+-- per call and no statement inside flips it again.  The functions above
+-- have it already; these came from 0.1.0 unchanged.
+ALTER FUNCTION mekatek.pos_line_stock_trg() SET search_path = pg_catalog, mekatek, pg_temp;
+ALTER FUNCTION mekatek.pos_sale_void_trg() SET search_path = pg_catalog, mekatek, pg_temp;
+ALTER FUNCTION mekatek.pos_audit_trg() SET search_path = pg_catalog, mekatek, pg_temp;
+ALTER FUNCTION mekatek.adjust_stock(bigint, integer, text, text) SET search_path = pg_catalog, mekatek, pg_temp;
+ALTER FUNCTION mekatek.checkout(integer, jsonb) SET search_path = pg_catalog, mekatek, pg_temp;
