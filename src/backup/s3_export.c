@@ -11,13 +11,16 @@
  * The bytes are gzipped or zstd-compressed when asked (zstd with worker
  * threads of its own, so that compression overlaps COPY's formatting),
  * encrypted with AES-256-GCM when a key id is given (backup_crypt.c),
- * gathered in one part buffer of
- * part_size bytes and sent as S3 multipart parts with Content-MD5, each
- * retried with exponential backoff.  A result smaller than one part goes as
- * one PUT of known length.  On any error the multipart upload is aborted
- * before the ERROR propagates, so no partial object becomes visible.
- * Memory: one part buffer + a 256 kB staging buffer + zlib's state, whatever
- * the size of the result.
+ * gathered in a part buffer of part_size bytes and sent as S3 multipart
+ * parts with Content-MD5, each retried with exponential backoff.  A full
+ * part is sent on a thread (s3_client.c, MkS3Async) while COPY fills the
+ * other buffer, so that formatting, compression and upload overlap; the
+ * backend waits for a part only when the next one is full.  A result
+ * smaller than one part goes as one PUT of known length.  On any error the
+ * part under way is stopped and the multipart upload aborted before the
+ * ERROR propagates, so no partial object becomes visible.  Memory: two part
+ * buffers + a 256 kB staging buffer + the compressor's state, whatever the
+ * size of the result.
  */
 #include "core/mekatek.h"
 
