@@ -252,22 +252,21 @@ $$;
 COMMENT ON FUNCTION mekatek.backup_category(timestamptz) IS
 'Backup category of a run started at `at`: the category of the local day (backup_time_zone()) of `at` minus category_lag, the day backed up';
 
--- The key's timestamp: the run's local time in backup_time_zone() with its
--- UTC offset (ISO 8601 basic), so that keys read as the shop's clock, like
--- categories, and stay distinct across a daylight-saving change.
+-- The key's timestamp: the run's local time in backup_time_zone(), so that
+-- keys read as the shop's clock, like categories, then the same instant in
+-- UTC, so that the two 01:30 of a night that leaves daylight saving stay
+-- apart.  No UTC offset: a "+" in a key is mishandled by some S3 servers
+-- and tools (a raw one in CopyObject's x-amz-copy-source is a space).
 CREATE FUNCTION mekatek.backup_key_time(at timestamptz)
 RETURNS text
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, mekatek, pg_temp
 AS $$
-    SELECT to_char(x.lt, 'YYYYMMDD"T"HH24MISS.MS')
-           || CASE WHEN x.off < interval '0' THEN '-' ELSE '+' END
-           || to_char(CASE WHEN x.off < interval '0' THEN -x.off ELSE x.off END, 'HH24MI')
-      FROM (SELECT at AT TIME ZONE z.tz AS lt, (at AT TIME ZONE z.tz) - (at AT TIME ZONE 'UTC') AS off
-              FROM (SELECT mekatek.backup_time_zone() AS tz) z) x
+    SELECT to_char(at AT TIME ZONE mekatek.backup_time_zone(), 'YYYYMMDD"T"HH24MISS.MS')
+           || '_' || to_char(at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS"Z"')
 $$;
 COMMENT ON FUNCTION mekatek.backup_key_time(timestamptz) IS
-'The timestamp in a backup object''s key for a run at `at`: local time in backup_time_zone() and its UTC offset, e.g. 20261124T010000.000+0700';
+'The timestamp in a backup object''s key for a run at `at`: local time in backup_time_zone(), then the instant in UTC, e.g. 20261124T010000.000_20261123T180000Z';
 
 CREATE FUNCTION mekatek.s3_object_size(bucket text, key text)
 RETURNS bigint
@@ -393,7 +392,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mekatek.backup_run_target(text, text, bigint) IS
-'Export one backup target to <prefix>/<database>/<target>/<category>/<local time and UTC offset (backup_key_time)>.csv.gz in the current transaction (and snapshot) and return its backup_object row, in set set_id when given: uploaded, duplicate (same SHA-256 as the previous object, which a HEAD request found in place with its size) or failed (WARNING; error says why)';
+'Export one backup target to <prefix>/<database>/<target>/<category>/<local time>_<UTC time> (backup_key_time).csv.gz in the current transaction (and snapshot) and return its backup_object row, in set set_id when given: uploaded, duplicate (same SHA-256 as the previous object, which a HEAD request found in place with its size) or failed (WARNING; error says why)';
 
 -- The targets of a run, and its category (computed once for the run).
 CREATE FUNCTION mekatek.backup_run_plan(category text, target text)

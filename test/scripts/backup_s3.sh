@@ -80,12 +80,12 @@ r=$(bk_psql -tA -c "SELECT status, rows, attempts FROM mekatek.backup_run_target
 t2=$(date +%s)
 bk_check "backup_run exports 1,000,000 rows" "uploaded|1000000|1" "$r"
 key=$(bk_psql -tA -c "SELECT key FROM mekatek.backup_object WHERE object_id = 1")
-bk_check "key layout <prefix>/<database>/<target>/<category>/<local time+offset>.csv.gz" 1 \
-    "$(grep -cE "^mekatek/$DB/sales/daily/[0-9]{8}T[0-9]{6}\.[0-9]{3}[+-][0-9]{4}\.csv\.gz$" <<<"$key")"
-bk_check "the key's time is the run's local time in backup_time_zone()" t \
-    "$(bk_psql -tA -c "SELECT abs(extract(epoch FROM k::timestamptz - started_at)) < 60
-                              AND mekatek.backup_key_time(k::timestamptz) = k
-                         FROM mekatek.backup_object, substring(key FROM '/([0-9T.+-]+)\.csv') k
+bk_check "key layout <prefix>/<database>/<target>/<category>/<local time>_<UTC time>.csv.gz" 1 \
+    "$(grep -cE "^mekatek/$DB/sales/daily/[0-9]{8}T[0-9]{6}\.[0-9]{3}_[0-9]{8}T[0-9]{6}Z\.csv\.gz$" <<<"$key")"
+bk_check "the key's times are the run's, local (backup_time_zone()) then UTC" t \
+    "$(bk_psql -tA -c "SELECT abs(extract(epoch FROM split_part(k, '_', 2)::timestamptz - started_at)) < 60
+                              AND left(mekatek.backup_key_time(split_part(k, '_', 2)::timestamptz), 15) = left(k, 15)
+                         FROM mekatek.backup_object, substring(key FROM '/([0-9T._]+Z)\.csv') k
                         WHERE object_id = 1")"
 bk_check "catalogue sha256 = sha256 of the stored file" \
     "$(sha256sum "$(obj "$key")" | cut -d' ' -f1)" \
