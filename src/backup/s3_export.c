@@ -681,7 +681,8 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 
 		/* COPY has ended and released the slot: the rest is ours. */
 		es->progress_own = mk_progress_begin(InvalidOid, MK_PHASE_UPLOADING);
-		mk_progress_update(MK_PROGRESS_PARTS, es->partno);
+		/* Parts done: the one still on its thread is not. */
+		mk_progress_update(MK_PROGRESS_PARTS, es->up_inflight ? es->partno - 1 : es->partno);
 		mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
 		mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 		old = MemoryContextSwitchTo(cxt);
