@@ -33,6 +33,23 @@ SELECT mekatek.backup_category(timestamptz '2026-11-24 00:30+00');
 UPDATE mekatek.backup_config SET time_zone = 'America/New_York';
 SELECT mekatek.backup_category(timestamptz '2026-11-24 01:00 America/New_York') AS ny_fourth_week,
        mekatek.backup_category(timestamptz '2026-11-24 01:00 Asia/Jakarta') AS jakarta_run_in_ny;
+-- Object keys carry the run's local time, like categories, then the UTC
+-- instant: the Jakarta run of Tuesday 01:00 WIB is 01:00 in its key, not
+-- Monday 18:00 UTC; the two 01:30 of the night New York leaves daylight
+-- saving stay distinct keys.
+UPDATE mekatek.backup_config SET time_zone = 'Asia/Jakarta';
+SELECT mekatek.backup_key_time(timestamptz '2026-11-24 01:00:00.25 Asia/Jakarta') AS jakarta,
+       mekatek.backup_key_time(timestamptz '2026-11-23 18:00+00') AS same_run_from_utc;
+UPDATE mekatek.backup_config SET time_zone = 'America/New_York';
+SELECT mekatek.backup_key_time(at) AS key_time, at AT TIME ZONE 'UTC' AS utc
+  FROM unnest(ARRAY['2026-07-14 01:00 America/New_York', '2026-11-01 05:30+00',
+                    '2026-11-01 06:30+00', '2026-12-01 01:00 America/New_York']::timestamptz[]) at;
+UPDATE mekatek.backup_config SET time_zone = 'Asia/Kolkata';
+SELECT mekatek.backup_key_time(timestamptz '2026-11-24 01:00 Asia/Kolkata') AS kolkata;
+UPDATE mekatek.backup_config SET time_zone = 'UTC';
+SELECT mekatek.backup_key_time(timestamptz '2026-11-24 01:00+00') AS utc,
+       mekatek.backup_key_time(NULL) AS null_at;
+UPDATE mekatek.backup_config SET time_zone = 'America/New_York';
 -- An unknown zone is refused.
 UPDATE mekatek.backup_config SET time_zone = 'Asia/Atlantis';
 UPDATE mekatek.backup_config SET time_zone = NULL;

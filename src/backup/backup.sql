@@ -252,6 +252,22 @@ $$;
 COMMENT ON FUNCTION mekatek.backup_category(timestamptz) IS
 'Backup category of a run started at `at`: the category of the local day (backup_time_zone()) of `at` minus category_lag, the day backed up';
 
+-- The key's timestamp: the run's local time in backup_time_zone(), so that
+-- keys read as the shop's clock, like categories, then the same instant in
+-- UTC, so that the two 01:30 of a night that leaves daylight saving stay
+-- apart.  No UTC offset: a "+" in a key is mishandled by some S3 servers
+-- and tools (a raw one in CopyObject's x-amz-copy-source is a space).
+CREATE FUNCTION mekatek.backup_key_time(at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+    SELECT to_char(at AT TIME ZONE mekatek.backup_time_zone(), 'YYYYMMDD"T"HH24MISS.MS')
+           || '_' || to_char(at AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS"Z"')
+$$;
+COMMENT ON FUNCTION mekatek.backup_key_time(timestamptz) IS
+'The timestamp in a backup object''s key for a run at `at`: local time in backup_time_zone(), then the instant in UTC, e.g. 20261124T010000.000_20261123T180000Z';
+
 CREATE FUNCTION mekatek.s3_object_size(bucket text, key text)
 RETURNS bigint
 LANGUAGE c VOLATILE STRICT
@@ -309,7 +325,7 @@ BEGIN
         END IF;
     END IF;
     k := format('%s/%s/%s/%s/%s.csv%s%s', cfg.prefix, current_database(), t.name, cat,
-                to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS.MS"Z"'),
+                mekatek.backup_key_time(clock_timestamp()),
                 CASE t.compression WHEN 'gzip' THEN '.gz' WHEN 'zstd' THEN '.zst' ELSE '' END,
                 CASE WHEN kid IS NOT NULL THEN '.mke' ELSE '' END);
     q := coalesce(t.query, format('TABLE %s', t.table_name));
@@ -376,7 +392,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mekatek.backup_run_target(text, text, bigint) IS
-'Export one backup target to <prefix>/<database>/<target>/<category>/<UTC timestamp>.csv.gz in the current transaction (and snapshot) and return its backup_object row, in set set_id when given: uploaded, duplicate (same SHA-256 as the previous object, which a HEAD request found in place with its size) or failed (WARNING; error says why)';
+'Export one backup target to <prefix>/<database>/<target>/<category>/<local time>_<UTC time> (backup_key_time).csv.gz in the current transaction (and snapshot) and return its backup_object row, in set set_id when given: uploaded, duplicate (same SHA-256 as the previous object, which a HEAD request found in place with its size) or failed (WARNING; error says why)';
 
 -- The targets of a run, and its category (computed once for the run).
 CREATE FUNCTION mekatek.backup_run_plan(category text, target text)
@@ -1008,6 +1024,7 @@ GRANT EXECUTE ON FUNCTION
     mekatek.backup_category(date),
     mekatek.backup_category(timestamptz),
     mekatek.backup_time_zone(),
+    mekatek.backup_key_time(timestamptz),
     mekatek.backup_restore_set(bigint, name),
     mekatek.s3_object_size(text, text),
     mekatek.backup_run_target(text, text, bigint),

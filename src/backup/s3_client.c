@@ -15,6 +15,9 @@
  */
 #include "core/mekatek.h"
 
+#include <pthread.h>
+#include <strings.h>
+#include <signal.h>
 #include <time.h>
 
 #include "miscadmin.h"
@@ -194,6 +197,7 @@ typedef struct Xfer
 	curl_off_t	last_moved;		/* bytes up + down at the last change */
 	time_t		last_change;
 	bool		stalled;
+	volatile bool *cancel;		/* set: a thread's transfer, stopped by the backend */
 } Xfer;
 
 static size_t
@@ -224,9 +228,17 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		}
 		return n;
 	}
-	/* Keep error bodies and XML answers, but never without bound. */
+	/*
+	 * Keep error bodies and XML answers, but never without bound; the
+	 * buffer was enlarged to the cap beforehand (prepare_transfer), so that
+	 * this allocates nothing, even in an upload thread.
+	 */
 	if (x->res->body.len + n <= MK_BODY_CAP)
-		appendBinaryStringInfo(&x->res->body, data, n);
+	{
+		memcpy(x->res->body.data + x->res->body.len, data, n);
+		x->res->body.len += n;
+		x->res->body.data[x->res->body.len] = '\0';
+	}
 	return n;
 }
 
@@ -236,7 +248,7 @@ header_cb(char *data, size_t size, size_t nitems, void *arg)
 	Xfer	   *x = arg;
 	size_t		n = size * nitems;
 
-	if (n > 5 && pg_strncasecmp(data, "etag:", 5) == 0)
+	if (n > 5 && strncasecmp(data, "etag:", 5) == 0)
 	{
 		const char *v = data + 5;
 		size_t		len;
@@ -265,7 +277,8 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	Xfer	   *x = arg;
 	time_t		now = time(NULL);
 
-	if (InterruptPending && (QueryCancelPending || ProcDiePending))
+	/* A thread reads no backend state: the backend sets cancel for it. */
+	if (x->cancel ? *x->cancel : (InterruptPending && (QueryCancelPending || ProcDiePending)))
 		return 1;
 	if (dlnow + ulnow != x->last_moved)
 	{
@@ -388,14 +401,19 @@ common_options(CURL *curl, const MkS3Config *cfg, const char *url, struct curl_s
 	errbuf[0] = '\0';
 }
 
-static bool
-perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Result *res)
+/*
+ * Sign a request and set up the handle for one attempt; *x must live
+ * until finish_transfer.  Returns the header list the handle uses.
+ */
+static struct curl_slist *
+prepare_transfer(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Result *res,
+				 Xfer *x)
 {
 	StringInfoData url;
 	char		payload[65];
 	struct curl_slist *list;
-	Xfer		x = {req, res, curl, 0, cfg->timeout_s, -1, time(NULL), false};
 
+	*x = (Xfer) {req, res, curl, 0, cfg->timeout_s, -1, time(NULL), false, NULL};
 	if (req->body_hash_unsigned)
 		strlcpy(payload, "UNSIGNED-PAYLOAD", sizeof(payload));
 	else if (mk_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0, payload) != 0)
@@ -409,17 +427,17 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 
 	common_options(curl, cfg, url.data, list, res->errbuf);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, x);
 	if (req->body)
 	{
 		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(curl, CURLOPT_READDATA, &x);
+		curl_easy_setopt(curl, CURLOPT_READDATA, x);
 		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->body_len);
 		if (strcmp(req->method, "PUT") != 0)
 			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
@@ -433,11 +451,17 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 	res->etag[0] = '\0';
 	res->sink_stopped = false;
 	resetStringInfo(&res->body);
-	/* Waiting on the network shows in pg_stat_activity (Extension). */
-	pgstat_report_wait_start(PG_WAIT_EXTENSION);
-	res->curl_rc = curl_easy_perform(curl);
-	pgstat_report_wait_end();
-	if (res->curl_rc == CURLE_ABORTED_BY_CALLBACK && x.stalled)
+	enlargeStringInfo(&res->body, MK_BODY_CAP + 1);
+	return list;
+}
+
+/* Record how an attempt ended (rc from libcurl); true on 2xx. */
+static bool
+finish_transfer(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Result *res,
+				Xfer *x, struct curl_slist *list, CURLcode rc)
+{
+	res->curl_rc = rc;
+	if (res->curl_rc == CURLE_ABORTED_BY_CALLBACK && x->stalled)
 	{
 		res->curl_rc = CURLE_OPERATION_TIMEDOUT;
 		snprintf(res->errbuf, CURL_ERROR_SIZE, "no progress for %d s", cfg->timeout_s);
@@ -452,6 +476,20 @@ perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Resu
 		strstr(res->body.data, "<Error>") != NULL)
 		res->status = 500;
 	return res->curl_rc == CURLE_OK && res->status >= 200 && res->status < 300;
+}
+
+static bool
+perform_once(CURL *curl, const MkS3Config *cfg, const MkS3Request *req, MkS3Result *res)
+{
+	Xfer		x;
+	struct curl_slist *list = prepare_transfer(curl, cfg, req, res, &x);
+	CURLcode	rc;
+
+	/* Waiting on the network shows in pg_stat_activity (Extension). */
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	rc = curl_easy_perform(curl);
+	pgstat_report_wait_end();
+	return finish_transfer(curl, cfg, req, res, &x, list, rc);
 }
 
 static bool
@@ -519,6 +557,159 @@ mk_s3_call(const MkS3Config *cfg, const MkS3Request *req, MkS3Result *res)
 	PG_END_TRY();
 	curl_easy_cleanup(curl);
 	return ok;
+}
+
+/*
+ * A request whose first attempt runs on a thread of its own, so that an
+ * export uploads part N while COPY formats and compresses part N+1.  The
+ * backend signs the request and sets up the handle (prepare_transfer); the
+ * thread only runs curl_easy_perform on that handle and the request's own
+ * buffers: libcurl's callbacks above allocate nothing and read no backend
+ * state when x.cancel is set, so no PostgreSQL code runs off the backend's
+ * thread.  The backend collects the outcome (finish_transfer) and makes any
+ * retries itself, as mk_s3_request does, with a fresh signature.
+ */
+struct MkS3Async
+{
+	CURL	   *curl;
+	const MkS3Config *cfg;
+	MkS3Request req;
+	MkS3Result *res;
+	Xfer		x;
+	struct curl_slist *list;
+	int			max_attempts;
+	pthread_t	thread;
+	bool		running;		/* a thread was started and not joined */
+	volatile bool cancel;
+	CURLcode	rc;				/* written by the thread */
+	int			finished;		/* set by the thread, __atomic */
+};
+
+MkS3Async *
+mk_s3_async_new(void)
+{
+	MkS3Async  *a = palloc0(sizeof(MkS3Async));
+
+	a->curl = mk_s3_curl_new();
+	return a;
+}
+
+static void *
+async_main(void *arg)
+{
+	MkS3Async  *a = arg;
+
+	a->rc = curl_easy_perform(a->curl);
+	__atomic_store_n(&a->finished, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+void
+mk_s3_async_start(MkS3Async *a, const MkS3Config *cfg, const MkS3Request *req,
+				  MkS3Result *res, int max_attempts)
+{
+	sigset_t	all,
+				saved;
+	int			rc;
+
+	Assert(!a->running);
+	a->cfg = cfg;
+	a->req = *req;
+	a->res = res;
+	a->max_attempts = max_attempts;
+	a->cancel = false;
+	a->finished = 0;
+	res->attempts = 1;
+	a->list = prepare_transfer(a->curl, cfg, &a->req, res, &a->x);
+	a->x.cancel = &a->cancel;
+	/* PostgreSQL's signals are handled by the backend's own thread only. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	rc = pthread_create(&a->thread, NULL, async_main, a);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (rc != 0)
+	{
+		/* No thread to be had: the same request, in the backend. */
+		a->x.cancel = NULL;
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		a->rc = curl_easy_perform(a->curl);
+		pgstat_report_wait_end();
+		a->finished = 1;
+		return;
+	}
+	a->running = true;
+}
+
+bool
+mk_s3_async_done(MkS3Async *a)
+{
+	return !a->running || __atomic_load_n(&a->finished, __ATOMIC_ACQUIRE);
+}
+
+/* Wait for the thread, serving interrupts (a cancel stops the transfer). */
+static void
+async_join(MkS3Async *a, uint32 wait_event)
+{
+	if (!a->running)
+		return;
+	while (!__atomic_load_n(&a->finished, __ATOMIC_ACQUIRE))
+	{
+		if (InterruptPending && (QueryCancelPending || ProcDiePending))
+			a->cancel = true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5, wait_event);
+		ResetLatch(MyLatch);
+	}
+	pthread_join(a->thread, NULL);
+	a->running = false;
+}
+
+bool
+mk_s3_async_wait(MkS3Async *a)
+{
+	MkS3Result *res = a->res;
+	bool		ok;
+	int			delay = a->cfg->retry_base_ms;
+
+	async_join(a, PG_WAIT_EXTENSION);
+	if (a->cancel)
+		a->rc = CURLE_ABORTED_BY_CALLBACK;
+	ok = finish_transfer(a->curl, a->cfg, &a->req, res, &a->x, a->list, a->rc);
+	a->list = NULL;
+	/* The retries of mk_s3_request, in the backend. */
+	while (!ok && retryable(res) && res->attempts < a->max_attempts)
+	{
+		res->retries++;
+		backoff(delay + (int) (random() % (delay / 4 + 1)));
+		delay *= 2;
+		if (InterruptPending && (QueryCancelPending || ProcDiePending))
+			break;
+		res->attempts++;
+		ok = perform_once(a->curl, a->cfg, &a->req, res);
+	}
+	return ok;
+}
+
+void
+mk_s3_async_free(MkS3Async *a)
+{
+	if (a == NULL)
+		return;
+	if (a->running)
+	{
+		/* The error path: stop the transfer, then wait for the thread. */
+		a->cancel = true;
+		pthread_join(a->thread, NULL);
+		a->running = false;
+	}
+	if (a->list)
+	{
+		curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(a->list);
+		a->list = NULL;
+	}
+	if (a->curl)
+		curl_easy_cleanup(a->curl);
+	a->curl = NULL;
 }
 
 char *

@@ -86,6 +86,20 @@ extern bool mk_s3_request(CURL *curl, const MkS3Config *cfg, const MkS3Request *
 /* The same on a handle of its own, made and cleaned up here. */
 extern bool mk_s3_call(const MkS3Config *cfg, const MkS3Request *req, MkS3Result *res);
 
+/*
+ * A request whose first attempt runs on a thread (an export's part upload,
+ * overlapping COPY): start it, do other work, then wait for it (retries
+ * happen there, in the backend).  Free also on the error path: it stops a
+ * running transfer.  The request's body must stay untouched until waited.
+ */
+typedef struct MkS3Async MkS3Async;
+extern MkS3Async *mk_s3_async_new(void);
+extern void mk_s3_async_start(MkS3Async *a, const MkS3Config *cfg, const MkS3Request *req,
+							  MkS3Result *res, int max_attempts);
+extern bool mk_s3_async_done(MkS3Async *a);
+extern bool mk_s3_async_wait(MkS3Async *a);
+extern void mk_s3_async_free(MkS3Async *a);
+
 /* Raise the ERROR for a failed request; 'what' names the operation. */
 extern void mk_s3_report(const MkS3Result *res, const char *what, const char *bucket,
 						 const char *key) pg_attribute_noreturn();

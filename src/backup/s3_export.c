@@ -11,13 +11,16 @@
  * The bytes are gzipped or zstd-compressed when asked (zstd with worker
  * threads of its own, so that compression overlaps COPY's formatting),
  * encrypted with AES-256-GCM when a key id is given (backup_crypt.c),
- * gathered in one part buffer of
- * part_size bytes and sent as S3 multipart parts with Content-MD5, each
- * retried with exponential backoff.  A result smaller than one part goes as
- * one PUT of known length.  On any error the multipart upload is aborted
- * before the ERROR propagates, so no partial object becomes visible.
- * Memory: one part buffer + a 256 kB staging buffer + zlib's state, whatever
- * the size of the result.
+ * gathered in a part buffer of part_size bytes and sent as S3 multipart
+ * parts with Content-MD5, each retried with exponential backoff.  A full
+ * part is sent on a thread (s3_client.c, MkS3Async) while COPY fills the
+ * other buffer, so that formatting, compression and upload overlap; the
+ * backend waits for a part only when the next one is full.  A result
+ * smaller than one part goes as one PUT of known length.  On any error the
+ * part under way is stopped and the multipart upload aborted before the
+ * ERROR propagates, so no partial object becomes visible.  Memory: two part
+ * buffers + a 256 kB staging buffer + the compressor's state, whatever the
+ * size of the result.
  */
 #include "core/mekatek.h"
 
@@ -70,8 +73,15 @@ typedef struct ExportState
 	bool		progress_own;
 	char	   *stage;
 	int			stage_len;
-	char	   *part;
+	char	   *part;			/* being filled */
 	int			part_len;
+	char	   *spare;			/* the other part buffer: the one uploading */
+
+	/* The part being uploaded on a thread while COPY goes on. */
+	MkS3Async  *up;
+	MkS3Result	up_res;
+	bool		up_inflight;
+	int			up_partno;
 
 	char	   *upload_id;
 	List	   *etags;
@@ -198,27 +208,65 @@ create_upload(ExportState *es)
 				 es->bucket, es->key);
 }
 
-/* Send the part buffer as the next part. */
+/*
+ * Wait for the part upload under way, if any, and record its ETag: called
+ * before the next part starts and before the upload is completed.
+ */
+static void
+collect_part(ExportState *es)
+{
+	MemoryContext old;
+	char	   *what;
+	bool		ok;
+
+	if (!es->up_inflight)
+		return;
+	ok = mk_s3_async_wait(es->up);
+	es->up_inflight = false;
+	es->retries += es->up_res.attempts - 1;
+	old = MemoryContextSwitchTo(es->cxt);
+	what = psprintf("UploadPart %d", es->up_partno);
+	if (!ok)
+		mk_s3_report(&es->up_res, what, es->bucket, es->key);
+	if (es->up_res.etag[0] == '\0')
+		mk_error(ERRCODE_PROTOCOL_VIOLATION, NULL,
+				 "S3 %s of \"%s/%s\" answered without an ETag", what, es->bucket, es->key);
+	es->etags = lappend(es->etags, pstrdup(es->up_res.etag));
+	mk_progress_update(MK_PROGRESS_PARTS, es->up_partno);
+	mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
+	mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Send the part buffer as the next part: on the upload thread, while the
+ * caller fills the other buffer.  Two part buffers are the memory bound.
+ */
 static void
 upload_part(ExportState *es)
 {
 	MkS3Request req = {0};
-	MkS3Result	res;
 	char	   *enc_id;
-	char	   *what;
+	char	   *filled;
 	MemoryContext old;
 
 	/* Called from inside COPY, whose contexts are reset per row. */
 	old = MemoryContextSwitchTo(es->cxt);
+	collect_part(es);
 	if (es->upload_id == NULL)
 		create_upload(es);
 	if (++es->partno > MAX_PARTS)
 		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "Use a larger part_size option.",
 				 "S3 export of \"%s/%s\" needs more than %d parts of %d bytes",
 				 es->bucket, es->key, MAX_PARTS, es->opts.part_size);
+	if (es->up == NULL)
+		es->up = mk_s3_async_new();
+	if (es->spare == NULL)
+		es->spare = palloc(es->opts.part_size);
+	/* The last request's query and result lived here until collected. */
 	MemoryContextReset(es->tmp);
 	MemoryContextSwitchTo(es->tmp);
-	mk_s3_result_init(&res);
+	mk_s3_result_init(&es->up_res);
 	enc_id = mk_uri_encode(es->upload_id, 0);
 	req.method = "PUT";
 	req.bucket = es->bucket;
@@ -228,17 +276,14 @@ upload_part(ExportState *es)
 	req.body = es->part;
 	req.body_len = es->part_len;
 	req.content_md5 = true;
-	what = psprintf("UploadPart %d", es->partno);
-	request_or_raise(es, &req, &res, what);
-	if (res.etag[0] == '\0')
-		mk_error(ERRCODE_PROTOCOL_VIOLATION, NULL,
-				 "S3 %s of \"%s/%s\" answered without an ETag", what, es->bucket, es->key);
-	MemoryContextSwitchTo(es->cxt);
-	es->etags = lappend(es->etags, pstrdup(res.etag));
+	es->up_partno = es->partno;
+	mk_s3_async_start(es->up, &es->cfg, &req, &es->up_res, 1 + es->cfg.max_retries);
+	es->up_inflight = true;
+	/* COPY goes on into the other buffer. */
+	filled = es->part;
+	es->part = es->spare;
+	es->spare = filled;
 	es->part_len = 0;
-	mk_progress_update(MK_PROGRESS_PARTS, es->partno);
-	mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
-	mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 	MemoryContextSwitchTo(old);
 }
 
@@ -636,7 +681,8 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 
 		/* COPY has ended and released the slot: the rest is ours. */
 		es->progress_own = mk_progress_begin(InvalidOid, MK_PHASE_UPLOADING);
-		mk_progress_update(MK_PROGRESS_PARTS, es->partno);
+		/* Parts done: the one still on its thread is not. */
+		mk_progress_update(MK_PROGRESS_PARTS, es->up_inflight ? es->partno - 1 : es->partno);
 		mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
 		mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 		old = MemoryContextSwitchTo(cxt);
@@ -667,6 +713,7 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		{
 			if (es->part_len > 0)
 				upload_part(es);
+			collect_part(es);
 			if (out->uploaded)
 				complete_upload(es);
 			else
@@ -680,6 +727,9 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		SetUserIdAndSecContext(save_userid, save_sec);
 		redirect_off(es);
 		MemoryContextSwitchTo(cxt);
+		/* Stop the part upload under way (its thread ends here). */
+		mk_s3_async_free(es->up);
+		es->up = NULL;
 		/* Leave nothing half-written behind, then report the first error. */
 		abort_upload(es, 2);
 		curl_easy_cleanup(es->curl);
@@ -696,6 +746,7 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 	out->bytes = es->bytes;
 	out->attempts = 1 + es->retries;
 	out->parts = es->partno;
+	mk_s3_async_free(es->up);
 	curl_easy_cleanup(es->curl);
 	if (es->z_ready)
 		deflateEnd(&es->z);

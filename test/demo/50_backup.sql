@@ -9,7 +9,7 @@ SELECT d AS day, to_char(d, 'Dy') AS weekday, mekatek.backup_category(d) AS cate
 UPDATE mekatek.backup_config SET bucket = 'pharmacy-backups', prefix = 'mekatek';
 INSERT INTO mekatek.backup_target (name, query)
 VALUES ('roles', 'SELECT rolname FROM pg_roles WHERE rolname LIKE ''mekatek%'' ORDER BY 1');
-SELECT t.name, format('%s/%s/%s/%s/<UTC timestamp>.csv.gz', c.prefix, current_database(), t.name,
+SELECT t.name, format('%s/%s/%s/%s/<local time>_<UTC time>.csv.gz', c.prefix, current_database(), t.name,
                       mekatek.backup_category(current_date - 1)) AS next_key,
        c.keep_daily, c.keep_weekly, c.keep_monthly
   FROM mekatek.backup_target t, mekatek.backup_config c;

@@ -80,7 +80,7 @@ bk_psql <<'SQL'
 UPDATE mekatek.backup_config SET bucket = 'mekatek-test', prefix = 'crypt', client_side_encryption = true;
 INSERT INTO mekatek.backup_target (name, table_name, compression) VALUES ('sales', 'sales', 'zstd');
 SQL
-r=$(bk_psql -tA -c "SELECT status, key_id, key ~ '/sales/daily/[0-9T.]+Z\.csv\.zst\.mke$' FROM mekatek.backup_run_target('sales', 'daily')")
+r=$(bk_psql -tA -c "SELECT status, key_id, key ~ '/sales/daily/[0-9]{8}T[0-9]{6}\.[0-9]{3}_[0-9]{8}T[0-9]{6}Z\.csv\.zst\.mke$' FROM mekatek.backup_run_target('sales', 'daily')")
 bk_check "backup_run_target: encrypted zstd object, key id catalogued" "uploaded|k1|t" "$r"
 key=$(bk_psql -tA -c "SELECT key FROM mekatek.backup_object WHERE object_id = 1")
 bk_check "backup_verify" t "$(bk_psql -tA -c "SELECT mekatek.backup_verify(1)")"

@@ -104,6 +104,19 @@ bk_check "statement_timeout during a part: canceled" 1 "$(grep -c 'canceling sta
 arm "mode=pass"
 bk_check "cancel: no multipart upload left open" "open=[] still-accepting-parts=0" "$(no_open_upload)"
 
+# An error in the query while a part is on its upload thread (every part
+# slow; the rows stream in table order, the error comes after two parts):
+# the backend stops the thread, aborts the upload, and the session goes on.
+arm "mode=slow&part=0&times=0&delay=1"
+out=$(bk_psql -v ON_ERROR_STOP=0 -c "SET mekatek.s3_secret_access_key = 'x'" -c "\\set VERBOSITY verbose" \
+    -c "SELECT * FROM mekatek.s3_export('SELECT g, h, CASE WHEN g = 330000 THEN 1 / (g - g) END FROM f', 'mekatek-test', 'direct/broken.csv', 'part_size ''5MB''')" \
+    -c "SELECT 'session alive'" 2>&1 || true)
+arm "mode=pass"
+grep -E 'ERROR|alive' <<<"$out" | sed 's/^/# /'
+bk_check "query error while a part uploads: the query's ERROR, the session goes on" "1 1" \
+    "$(grep -c 'ERROR:  22012: division by zero' <<<"$out") $(grep -c 'session alive' <<<"$out")"
+bk_check "query error: no multipart upload left open" "open=[] still-accepting-parts=0" "$(no_open_upload)"
+
 # Server down: nothing listens on $DOWN.
 bk_psql -c "ALTER DATABASE $DB SET mekatek.s3_endpoint = 'http://127.0.0.1:$DOWN'"
 bk_check "server down: failed after 4 attempts" "failed 4 Couldn't connect to server" "$(run)"

@@ -19,9 +19,11 @@ bk_fauxqs_db $DB $PROXY MEKATEKPROGRESSKEY
 # The slow part waits 3 s: longer than the 2 s timeout of no progress.
 bk_psql -c "ALTER DATABASE $DB SET mekatek.s3_timeout = '20s'"
 bk_psql <<SQL
--- 400,000 rows of hex, uncompressed: about 16 MB, four 5 MB parts.
+-- 800,000 rows of hex, uncompressed: about 33 MB, seven 5 MB parts (parts
+-- are sent on a thread while COPY goes on: five of them finish while
+-- the export is still in its exporting phase).
 CREATE TABLE f (g int PRIMARY KEY, h text);
-INSERT INTO f SELECT g, md5(g::text) FROM generate_series(1, 400000) g;
+INSERT INTO f SELECT g, md5(g::text) FROM generate_series(1, 800000) g;
 CREATE TABLE f_copy (LIKE f);
 SQL
 SAMPLES=$MK_BUILD/backup_progress_samples
@@ -61,7 +63,7 @@ touch "$SAMPLES.run"
 sample &
 sampler=$!
 sleep 0.3
-bk_check "the restore loads every row" 400000 \
+bk_check "the restore loads every row" 800000 \
     "$(bk_psql -tA -c "SET mekatek.s3_secret_access_key = 'x'" -c "SELECT mekatek.s3_restore('mekatek-test', 'p/f.csv', '${size#*|}', ${size%|*}, 'f_copy', true, 'format csv')" | tail -n 1)"
 rm -f "$SAMPLES.run"
 wait $sampler

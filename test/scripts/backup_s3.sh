@@ -80,8 +80,13 @@ r=$(bk_psql -tA -c "SELECT status, rows, attempts FROM mekatek.backup_run_target
 t2=$(date +%s)
 bk_check "backup_run exports 1,000,000 rows" "uploaded|1000000|1" "$r"
 key=$(bk_psql -tA -c "SELECT key FROM mekatek.backup_object WHERE object_id = 1")
-bk_check "key layout <prefix>/<database>/<target>/<category>/<UTC timestamp>.csv.gz" 1 \
-    "$(grep -cE "^mekatek/$DB/sales/daily/[0-9]{8}T[0-9]{6}\.[0-9]{3}Z\.csv\.gz$" <<<"$key")"
+bk_check "key layout <prefix>/<database>/<target>/<category>/<local time>_<UTC time>.csv.gz" 1 \
+    "$(grep -cE "^mekatek/$DB/sales/daily/[0-9]{8}T[0-9]{6}\.[0-9]{3}_[0-9]{8}T[0-9]{6}Z\.csv\.gz$" <<<"$key")"
+bk_check "the key's times are the run's, local (backup_time_zone()) then UTC" t \
+    "$(bk_psql -tA -c "SELECT abs(extract(epoch FROM split_part(k, '_', 2)::timestamptz - started_at)) < 60
+                              AND left(mekatek.backup_key_time(split_part(k, '_', 2)::timestamptz), 15) = left(k, 15)
+                         FROM mekatek.backup_object, substring(key FROM '/([0-9T._]+Z)\.csv') k
+                        WHERE object_id = 1")"
 bk_check "catalogue sha256 = sha256 of the stored file" \
     "$(sha256sum "$(obj "$key")" | cut -d' ' -f1)" \
     "$(bk_psql -tA -c "SELECT sha256 FROM mekatek.backup_object WHERE object_id = 1")"
@@ -99,10 +104,11 @@ bk_check "EXCEPT both ways is empty" "0|0" \
 echo "# timings: load ${t1}-${t0}=$((t1 - t0)) s, backup_run $((t2 - t1)) s, verify+restore $((t3 - t2)) s"
 
 # 2. Duplicates: the same data is recorded, not stored again.
-files_before=$(find "$STORE" -name '*._S3rver_object' | wc -l)
+# (only this database's objects: pg_cron's every-minute job stores its own)
+files_before=$(find "$STORE/mekatek-test/mekatek/$DB" -name '*._S3rver_object' | wc -l)
 bk_check "an identical export is recorded as duplicate of the first" "duplicate|1|$key" \
     "$(bk_psql -tA -c "SELECT status, duplicate_of, key FROM mekatek.backup_run_target('sales', 'daily')")"
-bk_check "and not uploaded again" "$files_before" "$(find "$STORE" -name '*._S3rver_object' | wc -l)"
+bk_check "and not uploaded again" "$files_before" "$(find "$STORE/mekatek-test/mekatek/$DB" -name '*._S3rver_object' | wc -l)"
 
 # 3. Restore in place: verified first, then the rows are replaced, in one
 # transaction.

@@ -4,13 +4,19 @@
 #   - Mekatek: SELECT * FROM mekatek.s3_export(query, ..., 'format csv,
 #     compression gzip, compression_level 1'), multipart in 16 MB parts,
 #     then zstd level 1 in the backend, with one worker thread, and with
-#     one worker + AES-256-GCM;
+#     one worker + AES-256-GCM (each part uploaded on a thread while COPY
+#     fills the next); for comparison only, zstd with COPY's binary format
+#     (an option of s3_export, not the CSV of backup objects);
 #   - peer: psql -c "\copy (query) to stdout csv" | gzip -1 |
 #     curl --aws-sigv4 ... -T -   (one chunked PUT);
 # over the same ~1 GB of CSV (MK_BENCH_BACKUP_MB, default 1024), then the
 # restore of Mekatek's object timed two ways (s3_import streaming into an
 # empty table; s3_restore: download, verify SHA-256, load), and the backend's
-# memory (peak RssAnon and VmHWM from /proc) during each export.
+# memory (peak RssAnon and VmHWM from /proc) during each export, and the
+# CPU time of each side from /proc: the backend with its threads, the
+# peer's psql, gzip and curl, and the S3 server (much less sensitive to
+# the machine's other load than the times).  MK_BENCH_BACKUP_VARIANTS
+# picks variants, MK_BENCH_BACKUP_ROUNDS the rounds (default 2).
 # MK_BENCH_BACKUP_BIG_GB=5 adds the memory measurement of a 5 GB export.
 # Figures are noisy: the machine's 2 cores are shared.  Not part of make test.
 source "$(dirname "$0")/../../backup_s3/lib.sh"   # also test/harness/common.sh
@@ -31,6 +37,7 @@ if [ -z "${PGPORT:-}" ]; then
 fi
 if [ -n "${MK_BENCH_S3_PORT:-}" ]; then S3=$MK_BENCH_S3_PORT; else bk_port S3; fi
 MK_S3_KEY=$KEY MK_S3_SECRET=$SECRET bk_start_s3rver "$S3" "$store" mekatek-bench
+S3PID=${BK_PIDS[-1]}
 db=mekatek_bench_backup
 psql -Xq -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 export PGDATABASE=$db
@@ -55,6 +62,16 @@ csv_bytes=$(psql -XtA -c "\\copy (SELECT * FROM sales LIMIT 100000) to stdout cs
 csv_bytes=$((csv_bytes * rows / 100000))
 
 now() { date +%s.%N; }
+# cpu_ticks PID [children]: utime + stime of a process (all its threads, live
+# or ended), or cutime + cstime (its waited-for children), in clock ticks.
+cpu_ticks() {
+    local rest
+    rest=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    # shellcheck disable=SC2086
+    set -- $rest "${2:-}"
+    if [ "${!#}" = children ]; then echo $((${14} + ${15})); else echo $((${12} + ${13})); fi
+}
+tick=$(getconf CLK_TCK)
 # mem_watch PID OUTFILE: peaks (kB) of a backend's private memory (RssAnon),
 # shared memory it mapped (RssShmem), mapped files (RssFile) and VmHWM,
 # sampled every 0.2 s until OUTFILE.run disappears.
@@ -82,7 +99,8 @@ timed_export() {
     echo "$settings SELECT pg_backend_pid();" >&9
     for _ in $(seq 1 50); do pid=$(head -n 1 "$MK_BUILD/bench_backup_out" 2>/dev/null); [ -n "$pid" ] && break; sleep 0.1; done
     mem_watch "$pid" "$mark" &
-    local watch_pid=$!
+    local watch_pid=$! c0 c1 s0 s1
+    c0=$(cpu_ticks "$pid") s0=$(cpu_ticks "$S3PID")
     t0=$(now)
     echo "$1" >&9
     echo "SELECT 'done';" >&9
@@ -91,10 +109,11 @@ timed_export() {
         sleep 0.05
     done
     t1=$(now)
+    c1=$(cpu_ticks "$pid") s1=$(cpu_ticks "$S3PID")
     rm -f "$mark.run"; wait "$watch_pid" || true
     exec 9>&-; wait "$psql_pid" || true; rm -f "$fifo"
     grep -q ERROR "$MK_BUILD/bench_backup_out" && { cat "$MK_BUILD/bench_backup_out" >&2; exit 1; }
-    echo "$t0 $t1 $(cat "$mark")"
+    echo "$t0 $t1 $(cat "$mark") $((c1 - c0)) 0 $((s1 - s0))"
 }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1048576 / s }'; }
 
@@ -106,40 +125,60 @@ echo "bench $(openssl rand -hex 32)" >"$keyfile"; chmod 600 "$keyfile"
 [ "$(id -u)" = 0 ] && chown postgres "$keyfile"
 psql -Xq -d postgres -c "ALTER SYSTEM SET mekatek.backup_key_file = '$keyfile'" -c "SELECT pg_reload_conf()" >/dev/null
 rounds=${MK_BENCH_BACKUP_ROUNDS:-2}
-variants="peer_gzip mk_gzip mk_zstd0 mk_zstd mk_zstd_aes"
+variants=${MK_BENCH_BACKUP_VARIANTS:-"peer_gzip mk_gzip mk_zstd0 mk_zstd mk_zstd_aes mk_zstd_bin"}
 declare -A label=(
     [peer_gzip]="peer psql \\copy | gzip -1 | curl --aws-sigv4 -T -"
     [mk_gzip]="Mekatek s3_export gzip -1"
     [mk_zstd0]="Mekatek s3_export zstd -1, in the backend"
     [mk_zstd]="Mekatek s3_export zstd -1, 1 worker thread"
     [mk_zstd_aes]="Mekatek s3_export zstd -1, 1 worker + AES-256-GCM"
+    [mk_zstd_bin]="(format binary, not CSV) zstd -1, 1 worker"
 )
 declare -A opts=(
     [mk_gzip]="format csv, compression gzip, compression_level 1"
     [mk_zstd0]="format csv, compression zstd"
     [mk_zstd]="format csv, compression zstd, compression_workers 1"
     [mk_zstd_aes]="format csv, compression zstd, compression_workers 1, encryption_key_id bench"
+    [mk_zstd_bin]="format binary, compression zstd, compression_workers 1"
 )
-declare -A best mem obj
+declare -A best mem obj cpu_b cpu_c cpu_s
+# The peer's backend: psql reports its pid and CPU time around the \copy.
+peer_sql=$MK_BUILD/bench_backup_peer.sql
+cat >"$peer_sql" <<SQL
+SELECT pg_backend_pid() AS bpid \\gset
+\\setenv BPID :bpid
+\\! sed 's/^.*) //' /proc/\$BPID/stat | awk '{print \$12 + \$13}' >$MK_BUILD/bench_backup_peer_b0
+\\copy (TABLE sales) to stdout csv
+\\! sed 's/^.*) //' /proc/\$BPID/stat | awk '{print \$12 + \$13}' >$MK_BUILD/bench_backup_peer_b1
+SQL
 for r in $(seq 1 "$rounds"); do
     for v in $variants; do
         mk_log "round $r: ${label[$v]}"
         if [ "$v" = peer_gzip ]; then
+            s0=$(cpu_ticks "$S3PID")
             t0=$(now)
-            psql -XqtA -c "\\copy (TABLE sales) to stdout csv" | gzip -1 \
+            # the subshell's children's CPU: psql, gzip and curl
+            cc=$(psql -XqtA -f "$peer_sql" | gzip -1 \
                 | curl -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY:$SECRET" \
                     -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T - \
-                    "http://127.0.0.1:$S3/mekatek-bench/peer/sales.csv.gz"
+                    "http://127.0.0.1:$S3/mekatek-bench/peer/sales.csv.gz"; cpu_ticks $BASHPID children)
             t1=$(now)
+            s1=$(cpu_ticks "$S3PID")
+            cb=$(($(cat "$MK_BUILD/bench_backup_peer_b1") - $(cat "$MK_BUILD/bench_backup_peer_b0")))
+            cs=$((s1 - s0))
             anon=0 hwm=0
             o=$(stat -c %s "$store/mekatek-bench/peer/sales.csv.gz._S3rver_object")
         else
-            read -r t0 t1 anon shm file hwm < <(timed_export "SELECT * FROM mekatek.s3_export('TABLE sales', 'mekatek-bench', 'mekatek/$v.csv', '${opts[$v]}');")
+            read -r t0 t1 anon shm file hwm cb cc cs < <(timed_export "SELECT * FROM mekatek.s3_export('TABLE sales', 'mekatek-bench', 'mekatek/$v.csv', '${opts[$v]}');")
             o=$(stat -c %s "$store/mekatek-bench/mekatek/$v.csv._S3rver_object")
         fi
         secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
         if [ -z "${best[$v]:-}" ] || awk -v a="$secs" -v b="${best[$v]}" 'BEGIN { exit !(a < b) }'; then
             best[$v]=$secs
+        fi
+        # CPU: the round with the least in total (less sensitive to load than time)
+        if [ -z "${cpu_b[$v]:-}" ] || [ $((cb + cc + cs)) -lt $((cpu_b[$v] + cpu_c[$v] + cpu_s[$v])) ]; then
+            cpu_b[$v]=$cb cpu_c[$v]=$cc cpu_s[$v]=$cs
         fi
         [ "${mem[$v]:-0}" -lt "$anon" ] && mem[$v]=$anon
         obj[$v]=$o
@@ -167,6 +206,14 @@ for v in $variants; do
         "$((obj[$v] / 1048576))" "$(( ${mem[$v]:-0} / 1024 ))"
 done
 echo "(throughput ratio = pipeline time / variant time; goal: zstd variants >= 1.5x, backend private memory < 64 MB)"
+echo "CPU time (least of the rounds): backend (with its threads) + client processes + S3 server"
+sec() { awk -v t="$1" -v k="$tick" 'BEGIN { printf "%.2f", t / k }'; }
+for v in $variants; do
+    printf '%-58s backend %6s s  client %6s s  s3rver %6s s  total %6s s  (backend %s s/GB of CSV)\n' "${label[$v]}" \
+        "$(sec "${cpu_b[$v]}")" "$(sec "${cpu_c[$v]}")" "$(sec "${cpu_s[$v]}")" \
+        "$(sec $((cpu_b[$v] + cpu_c[$v] + cpu_s[$v])))" \
+        "$(awk -v t="${cpu_b[$v]}" -v k="$tick" -v b="$csv_bytes" 'BEGIN { printf "%.2f", t / k / (b / 1073741824) }')"
+done
 echo "restore of the same object: s3_import ${import_secs} s, s3_restore (download + verify + truncate + load) ${restore_secs} s (goal < 120 s); rows differing: $same"
 
 if [ "$big_gb" -gt 0 ]; then
@@ -174,7 +221,7 @@ if [ "$big_gb" -gt 0 ]; then
     mk_log "memory: a ${big_gb} GB export ($n rows of 210 bytes, compressible)"
     # jit off: the planner would JIT this 25M-row query and map libLLVM
     # (~50 MB of shared, file-backed code pages) into the backend.
-    read -r t0 t1 anon shm file hwm < <(timed_export "SET jit = off; SELECT * FROM mekatek.s3_export('SELECT g, repeat(''x'', 200) FROM generate_series(1, $n) g', 'mekatek-bench', 'mekatek/big.csv.gz', 'format csv, compression gzip, compression_level 1');")
+    read -r t0 t1 anon shm file hwm _ < <(timed_export "SET jit = off; SELECT * FROM mekatek.s3_export('SELECT g, repeat(''x'', 200) FROM generate_series(1, $n) g', 'mekatek-bench', 'mekatek/big.csv.gz', 'format csv, compression gzip, compression_level 1');")
     echo "${big_gb} GB export: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, backend peak private (RssAnon) $((anon / 1024)) MB (goal < 64 MB); RssShmem $((shm / 1024)) MB, RssFile $((file / 1024)) MB, VmHWM $((hwm / 1024)) MB"
 fi
 psql -Xq -d postgres -c "DROP DATABASE $db" -c "ALTER SYSTEM RESET mekatek.backup_key_file" -c "SELECT pg_reload_conf()" >/dev/null
