@@ -78,10 +78,12 @@ run() { # side db -> "msgs/s p99ms entries cpu_us_per_msg"
     rm -f "$work/log-$1".*
     if [ -n "$messages" ]; then args+=(-t $((messages / 8))); else args+=(-T "$secs"); fi
     "$bindir/pgbench" "${args[@]}" "$2" >"$work/pgbench-$1.out" 2>&1 &
-    local bench=$! pid t
+    local bench=$! pid t postmaster
     local -A cpu=()
+    # this cluster's backends only (another checkout's bench may use the same names)
+    postmaster=$(head -n 1 "$MK_BUILD/$name/data/postmaster.pid")
     while kill -0 "$bench" 2>/dev/null; do
-        for pid in $(pgrep -f "postgres: postgres $2 " || true); do
+        for pid in $(pgrep -P "$postmaster" -f "postgres: postgres $2 " || true); do
             t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) && cpu[$pid]=$t
         done
         sleep 0.2
@@ -127,7 +129,7 @@ done
 if [ "$rounds" != 1 ]; then
     args=(median)
     for side in c pl plb; do
-        args+=("$(echo ${tps[$side]} | median)" "$(echo ${p99[$side]} | median)" "$(echo ${cpu[$side]} | median)")
+        args+=("$(echo ${tps[$side]:-0} | median)" "$(echo ${p99[$side]:-0} | median)" "$(echo ${cpu[$side]:-0} | median)")
     done
     row "${args[@]}" "$(echo $ratios1 | median)" "$(echo $ratios2 | median)" "$(echo $ratios3 | median)"
 fi
