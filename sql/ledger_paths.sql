@@ -110,3 +110,9 @@ DROP TRIGGER paths_statement ON mekatek.ledger_message;
 SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-t3', 'g-rows', '6281100000000@c.us', '2026-12-01 10:03+07', 'done 1 x 1000');
 SELECT group_id, unpaid, unpaid = (SELECT sum(amount) FROM mekatek.ledger_entry e WHERE e.group_id = g.group_id) AS balanced
   FROM mekatek.ledger_group g WHERE group_id IN ('g-rows', 'g-stmt') ORDER BY group_id;
+
+-- A read-only transaction is refused up front (every message is stored).
+BEGIN READ ONLY;
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-ro', 'g-rows', '6281100000000@c.us', '2026-12-01 10:04+07', 'done 1 x 1000');
+ROLLBACK;
+SELECT count(*) AS stored FROM mekatek.ledger_message WHERE message_id = 'p-ro';

@@ -262,7 +262,11 @@ lk_post_direct(lk_msg *m, bool *notify)
 	JsonbParseState *st = NULL;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	if (XactIsoLevel != XACT_READ_COMMITTED)
+	/*
+	 * A read-only transaction (or a standby) is refused by the executor's
+	 * start, which the row-level entry points skip: let the statement say so.
+	 */
+	if (XactIsoLevel != XACT_READ_COMMITTED || XactReadOnly)
 		return false;
 	nsp = get_namespace_oid("mekatek", false);
 	for (int i = 0; i < 4; i++)

@@ -39,6 +39,7 @@
 #include "commands/async.h"
 #include "common/hashfn.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -521,6 +522,8 @@ mk_chat_ingest(PG_FUNCTION_ARGS)
 	char	   *raw_sender;
 	char		phone[16];
 
+	/* every message is stored: refused here, not by one of our statements */
+	PreventCommandIfReadOnly("chat_ingest()");
 	for (int i = 0; i < 6; i++)
 		mk_arg_not_null(fcinfo, i, names[i]);
 	if (PG_ARGISNULL(7))
