@@ -253,6 +253,20 @@ deliver(int once)
 			;
 		if (once)
 			break;
+
+		/*
+		 * A notification that arrived while a claim ran was read with its
+		 * result and is queued in libpq, not on the socket: poll() would
+		 * sleep through it (the reply it announces came after that claim's
+		 * snapshot).  Claim again instead.
+		 */
+		if ((note = PQnotifies(conn)) != NULL)
+		{
+			do
+				PQfreemem(note);
+			while ((note = PQnotifies(conn)) != NULL);
+			continue;
+		}
 		pfd.fd = PQsocket(conn);
 		pfd.events = POLLIN;
 		/* a timeout too: a claim whose deliverer died is due again after its lease */

@@ -13,10 +13,12 @@
  * commit or roll back together; the primary key of ledger_message stays
  * as the last guard.
  *
- * A sale or a payment is two statements: the lookup, then the group
- * update feeding the entry, the outbox row and the message row
- * (store_posting).  Other postings take the group update feeding the entry
- * (books.c) and then the answer.
+ * A sale or a payment is two steps: the lookup, then the group update
+ * feeding the entry, the outbox row and the message row.  In READ
+ * COMMITTED both go by rows (direct.c); otherwise, or when a table has
+ * changed in a way direct.c does not write, they are two statements
+ * (lookup_context, store_posting).  Other postings take the group update
+ * feeding the entry (books.c) and then the answer.
  *
  * One NOTIFY per burst of replies, not per reply: PostgreSQL serialises
  * the commits of all notifying transactions on one lock, which capped
@@ -37,6 +39,7 @@
 #include "commands/async.h"
 #include "common/hashfn.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -286,8 +289,12 @@ store_answer(lk_msg *m)
 	}
 	if (m->post.pending)
 	{
+		bool		notify;
+
 		Assert(!m->revoked && m->edited_of == NULL && reply);
-		if (store_posting(m))
+		if (!lk_post_direct(m, &notify))
+			notify = store_posting(m);
+		if (notify)
 			Async_Notify("mekatek_outbox", "ledger");
 		return;
 	}
@@ -515,6 +522,8 @@ mk_chat_ingest(PG_FUNCTION_ARGS)
 	char	   *raw_sender;
 	char		phone[16];
 
+	/* every message is stored: refused here, not by one of our statements */
+	PreventCommandIfReadOnly("chat_ingest()");
 	for (int i = 0; i < 6; i++)
 		mk_arg_not_null(fcinfo, i, names[i]);
 	if (PG_ARGISNULL(7))
@@ -573,7 +582,8 @@ mk_chat_ingest(PG_FUNCTION_ARGS)
 
 		if (!m.revoked)
 			st = lk_parse(VARDATA_ANY(m.body), VARSIZE_ANY_EXHDR(m.body), &m.cmd);
-		lookup_context(&m, st == LK_OK ? lk_cmd_name[m.cmd.cmd] : "");
+		if (!lk_lookup_direct(&m, st == LK_OK ? lk_cmd_name[m.cmd.cmd] : ""))
+			lookup_context(&m, st == LK_OK ? lk_cmd_name[m.cmd.cmd] : "");
 		if (m.outcome == NULL)
 		{
 			ingest(&m, st);

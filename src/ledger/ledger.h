@@ -69,6 +69,14 @@ extern bool lk_col_bool(uint64 row, int col);
 extern Datum lk_span_text(lk_span s);
 extern void lk_amount_append(StringInfo buf, int64 v);
 
+/*
+ * direct.c: a plain sale or payment (m->post) written row by row; false,
+ * having written nothing, where only the statement writes it exactly.
+ */
+extern bool lk_post_direct(lk_msg *m, bool *notify);
+/* direct.c: the lookup of ingest.c's lookup_context by index; false where only it reads exactly */
+extern bool lk_lookup_direct(lk_msg *m, const char *command);
+
 /* books.c: entries, balances, settlements */
 extern void lk_do_done(lk_msg *m, bool adjustment);
 extern void lk_do_payment(lk_msg *m, bool adjustment);

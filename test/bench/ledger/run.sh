@@ -14,7 +14,9 @@
 # 1,000,000 messages per side (125,000 per client):
 #   MK_BENCH_MESSAGES=1000000 bash test/bench/ledger/run.sh
 # MK_BENCH_ROUNDS (default 1) repeats the three, rotating which side goes
-# first, and prints the medians.  synchronous_commit is off (as in the
+# first, and prints the medians.  MK_BENCH_SIDES (default "c pl plb")
+# runs only some of them (the others print as 0; their ratios are then
+# meaningless), e.g. to re-run the C side alone after a change in C.  synchronous_commit is off (as in the
 # other benchmarks) so that the figures show the ingestion, not fsync.
 # Columns: msg/s, p99 latency and backend CPU per message (us/msg) per
 # side; C/pl and C/plb the throughput ratios, cpu the CPU ratio plb/C.
@@ -26,6 +28,7 @@ port=${MK_BENCH_PORT:-$(mk_port bench_ledger)}
 secs=${MK_BENCH_SECONDS:-30}
 rounds=${MK_BENCH_ROUNDS:-1}
 messages=${MK_BENCH_MESSAGES:-}
+sides=${MK_BENCH_SIDES:-c pl plb}
 name=bench-ledger
 
 make -s -C "$MK_ROOT" all >/dev/null
@@ -75,10 +78,12 @@ run() { # side db -> "msgs/s p99ms entries cpu_us_per_msg"
     rm -f "$work/log-$1".*
     if [ -n "$messages" ]; then args+=(-t $((messages / 8))); else args+=(-T "$secs"); fi
     "$bindir/pgbench" "${args[@]}" "$2" >"$work/pgbench-$1.out" 2>&1 &
-    local bench=$! pid t
+    local bench=$! pid t postmaster
     local -A cpu=()
+    # this cluster's backends only (another checkout's bench may use the same names)
+    postmaster=$(head -n 1 "$MK_BUILD/$name/data/postmaster.pid")
     while kill -0 "$bench" 2>/dev/null; do
-        for pid in $(pgrep -f "postgres: postgres $2 " || true); do
+        for pid in $(pgrep -P "$postmaster" -f "postgres: postgres $2 " || true); do
             t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) && cpu[$pid]=$t
         done
         sleep 0.2
@@ -98,17 +103,19 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? 
 
 printf '%-6s %10s %7s %6s %10s %7s %6s %10s %7s %6s %7s %7s %7s\n' round "C msg/s" "p99 ms" "us/msg" \
     "pl msg/s" "p99 ms" "us/msg" "plb msg/s" "p99 ms" "us/msg" "C/pl" "C/plb" "cpu"
-ratio() { echo "$1 / $2" | bc -l; }
+ratio() { if [ "$2" = 0 ] || [ "$1" = 0 ]; then echo 0; else echo "$1 / $2" | bc -l; fi; }
 row() { # label c_tps c_p99 c_cpu pl_tps pl_p99 pl_cpu plb_tps plb_p99 plb_cpu C/pl C/plb cpu-plb/C
     printf '%-6s %10.0f %7s %6s %10.0f %7s %6s %10.0f %7s %6s %6.2fx %6.2fx %6.2fx\n' "$@"
 }
 declare -A tps p99 cpu
 ratios1="" ratios2="" ratios3=""
 for r in $(seq 1 "$rounds"); do
-    fresh_db bench_c each; fresh_db bench_pl each; fresh_db bench_plb burst
     order=(c pl plb); case $((r % 3)) in 2) order=(pl plb c) ;; 0) order=(plb c pl) ;; esac
-    declare -A t9 p9 u9
+    declare -A t9=([c]=0 [pl]=0 [plb]=0) p9=([c]=0 [pl]=0 [plb]=0) u9=([c]=0 [pl]=0 [plb]=0)
     for side in "${order[@]}"; do
+        case " $sides " in *" $side "*) ;; *) continue ;; esac
+        notify=each; [ $side = plb ] && notify=burst
+        fresh_db "bench_$side" $notify
         read -r t p n u < <(run "$side" "bench_$side")
         t9[$side]=$t; p9[$side]=$p; u9[$side]=$u
         tps[$side]="${tps[$side]:-} $t"; p99[$side]="${p99[$side]:-} $p"; cpu[$side]="${cpu[$side]:-} $u"
@@ -122,7 +129,7 @@ done
 if [ "$rounds" != 1 ]; then
     args=(median)
     for side in c pl plb; do
-        args+=("$(echo ${tps[$side]} | median)" "$(echo ${p99[$side]} | median)" "$(echo ${cpu[$side]} | median)")
+        args+=("$(echo ${tps[$side]:-0} | median)" "$(echo ${p99[$side]:-0} | median)" "$(echo ${cpu[$side]:-0} | median)")
     done
     row "${args[@]}" "$(echo $ratios1 | median)" "$(echo $ratios2 | median)" "$(echo $ratios3 | median)"
 fi
