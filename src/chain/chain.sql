@@ -33,6 +33,9 @@ COMMENT ON TABLE mekatek.chain_node IS 'chain: this server''s place in the chain
 -- rows are written there, never here.
 CREATE TABLE mekatek.chain_member (
     branch_id  integer PRIMARY KEY REFERENCES mekatek.branch,
+    -- the high bits of the ids its server creates (chain_setup_branch)
+    node_id    integer NOT NULL CONSTRAINT chain_member_node_id_check CHECK (node_id BETWEEN 1 AND 32766)
+               CONSTRAINT chain_member_node_id_key UNIQUE,
     added_at   timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE mekatek.chain_member IS 'chain: at headquarters, the branches that run on a server of their own (their sales, stock and transfers are written there and arrive here by replication)';
@@ -273,7 +276,7 @@ END
 $$;
 COMMENT ON FUNCTION mekatek.chain_setup_headquarters(integer) IS 'chain: makes this server headquarters (node id, default 0: ids as before) and creates the publication of the master data (mekatek_chain_master); returns its name';
 
-CREATE FUNCTION mekatek.chain_setup_member(branch_id integer)
+CREATE FUNCTION mekatek.chain_setup_member(branch_id integer, node_id integer DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, mekatek, pg_temp
@@ -290,13 +293,15 @@ BEGIN
         RAISE EXCEPTION 'chain_setup_member: branch % does not exist', branch_id
             USING ERRCODE = 'foreign_key_violation', HINT = 'Create the branch at headquarters first.';
     END IF;
-    INSERT INTO mekatek.chain_member (branch_id) VALUES (chain_setup_member.branch_id) ON CONFLICT DO NOTHING;
+    INSERT INTO mekatek.chain_member (branch_id, node_id)
+    VALUES (chain_setup_member.branch_id, coalesce(chain_setup_member.node_id, chain_setup_member.branch_id))
+        ON CONFLICT ON CONSTRAINT chain_member_pkey DO NOTHING;
     RETURN mekatek.chain_setup_publication(pub,
         format('mekatek.stock_transfer WHERE (to_branch_id = %s), mekatek.chain_transfer_lot WHERE (to_branch_id = %s)',
                branch_id, branch_id), 'insert');
 END
 $$;
-COMMENT ON FUNCTION mekatek.chain_setup_member(integer) IS 'chain: at headquarters, registers a branch that runs on its own server (its rows are no longer written here) and creates the publication of the transfers to it (mekatek_chain_to_N); returns its name';
+COMMENT ON FUNCTION mekatek.chain_setup_member(integer, integer) IS 'chain: at headquarters, registers a branch that runs on its own server (node id, default the branch id; its rows are no longer written here) and creates the publication of the transfers to it (mekatek_chain_to_N); returns its name';
 
 CREATE FUNCTION mekatek.chain_setup_branch(branch_id integer, node_id integer DEFAULT NULL)
 RETURNS text
@@ -397,13 +402,18 @@ BEGIN
             HINT = 'Run mekatek.chain_setup_headquarters() or mekatek.chain_setup_branch() first.';
     END IF;
     slot := mekatek.chain_setup_name(CASE node_role WHEN 'headquarters' THEN 'hq_slot' ELSE 'branch_slot' END, branch_id);
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = slot) THEN
+    -- a slot invalidated past max_slot_wal_keep_size is made anew (the
+    -- other side then re-syncs: chain_setup_resync at headquarters)
+    IF EXISTS (SELECT FROM pg_catalog.pg_replication_slots r WHERE r.slot_name = slot AND r.wal_status = 'lost' AND NOT r.active) THEN
+        PERFORM pg_catalog.pg_drop_replication_slot(slot);
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots r WHERE r.slot_name = slot) THEN
         PERFORM pg_catalog.pg_create_logical_replication_slot(slot, 'pgoutput');
     END IF;
     RETURN slot;
 END
 $$;
-COMMENT ON FUNCTION mekatek.chain_setup_slot(integer) IS 'chain: creates the replication slot a subscriber will use (at headquarters for branch N''s subscription, at a branch for headquarters'' one); call it alone in its own transaction, after the publications; returns the slot name';
+COMMENT ON FUNCTION mekatek.chain_setup_slot(integer) IS 'chain: creates the replication slot a subscriber will use (at headquarters for branch N''s subscription, at a branch for headquarters'' one), anew when it was lost; call it alone in its own transaction, after the publications; returns the slot name';
 
 CREATE FUNCTION mekatek.chain_setup_subscribe(conninfo text, branch_id integer DEFAULT NULL)
 RETURNS text
@@ -458,6 +468,64 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mekatek.chain_setup_subscribe(text, integer) IS 'chain: subscribes this server to the other side (a branch: to headquarters'' master data and its transfers; headquarters: to branch N) through the slot chain_setup_slot created there; returns the subscription''s name';
+
+-- Re-sync, at headquarters, of a branch whose slot was lost (offline past
+-- max_slot_wal_keep_size, wal_status = 'lost'): after chain_setup_slot(N)
+-- at the branch made its slot anew, drop the subscription, delete the
+-- branch's rows here (as the apply worker would: session_replication_role
+-- = replica, so no trigger acts) and subscribe again with copy_data.
+-- Every row a branch server wrote carries its node id in its key.
+CREATE FUNCTION mekatek.chain_setup_resync(branch_id integer, conninfo text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, mekatek, pg_temp
+AS $$
+DECLARE
+    node integer;
+    sub text := mekatek.chain_setup_name('branch', branch_id);
+    t record;
+    n bigint;
+    deleted bigint := 0;
+    role_was text := pg_catalog.current_setting('session_replication_role');
+BEGIN
+    PERFORM mekatek.chain_setup_check('chain_setup_resync');
+    SELECT m.node_id INTO node FROM mekatek.chain_member m
+      JOIN mekatek.chain_node h ON h.role = 'headquarters'
+     WHERE m.branch_id = chain_setup_resync.branch_id;
+    IF node IS NULL THEN
+        RAISE EXCEPTION 'chain_setup_resync: branch % is not a member of this headquarters'' chain', coalesce(branch_id::text, 'NULL')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Run it at headquarters, for a branch registered with mekatek.chain_setup_member().';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_subscription s WHERE s.subname = sub) THEN
+        EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', sub);
+        EXECUTE format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', sub);
+        EXECUTE format('DROP SUBSCRIPTION %I', sub);
+    END IF;
+    PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
+    FOR t IN
+        SELECT x.tbl, x.cond FROM (VALUES
+            ('chain_transfer_arrival', format('to_branch_id = %s', branch_id)),
+            ('chain_transfer_lot', format('from_branch_id = %s', branch_id)),
+            ('stock_transfer', format('from_branch_id = %s', branch_id))) x(tbl, cond)
+        UNION ALL
+        -- the others: the first column of the primary key, node-ranged
+        SELECT f.t, format('%I >> 48 = %s', a.attname, node)
+          FROM unnest(mekatek.chain_setup_tables('branch')) f(t)
+          JOIN pg_catalog.pg_constraint c ON c.conrelid = ('mekatek.' || quote_ident(f.t))::regclass AND c.contype = 'p'
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+         WHERE f.t <> 'chain_transfer_arrival'
+    LOOP
+        EXECUTE format('DELETE FROM mekatek.%I WHERE %s', t.tbl, t.cond);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        deleted := deleted + n;
+    END LOOP;
+    PERFORM pg_catalog.set_config('session_replication_role', role_was, true);
+    PERFORM mekatek.chain_setup_subscribe(conninfo, branch_id);
+    RETURN deleted;
+END
+$$;
+COMMENT ON FUNCTION mekatek.chain_setup_resync(integer, text) IS 'chain: at headquarters, re-syncs a branch whose slot was lost: drops its subscription, deletes its rows here (no trigger acts) and subscribes again with copy_data (after chain_setup_slot at the branch); returns the rows deleted';
 
 -- ---------------------------------------------------------------------
 -- Health: replication per branch

@@ -177,6 +177,23 @@ done
 caught_up
 echo "afternoon at headquarters"
 
+# --- Branch 2 offline past max_slot_wal_keep_size: its slot is lost -------
+# (1MB for this test; README "Offline" says how to size it), then the
+# re-sync: a new slot at the branch, chain_setup_resync at headquarters.
+bash "$cluster" stop chain_hq "$bindir"
+q chain_b2 -c "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'" -c "SELECT pg_reload_conf()" >/dev/null
+q chain_b2 -c "SELECT mekatek.checkout(2, '[{\"sku\": \"ORS200\", \"qty\": 1}]') FROM generate_series(1, 4)" >/dev/null
+for i in 1 2 3; do q chain_b2 -c "SELECT pg_switch_wal()" -c "CHECKPOINT" >/dev/null; done
+wait_for "branch 2's slot to be lost" chain_b2 \
+    "SELECT wal_status = 'lost' FROM mekatek.chain_status WHERE direction = 'sending'"
+echo "branch 2's slot: $(q chain_b2 -c "SELECT wal_status FROM mekatek.chain_status WHERE direction = 'sending'")"
+q chain_b2 -c "ALTER SYSTEM RESET max_slot_wal_keep_size" -c "SELECT pg_reload_conf()" >/dev/null
+start start chain_hq
+q chain_b2 -c "SELECT mekatek.chain_setup_slot(2)" >/dev/null
+echo "re-sync of branch 2: $(q chain_hq -c "SELECT mekatek.chain_setup_resync(2, '$(conn chain_b2)')") rows deleted at headquarters, copied again"
+caught_up
+echo "branch 2 re-synced"
+
 fail=0
 check() { # check WHAT GOT WANT
     if [ "$2" = "$3" ]; then echo "ok: $1 ($2)"; else echo "FAIL: $1: got $2, want $3"; fail=1; fi
