@@ -84,12 +84,11 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.chain_transfer_arrival', '')
 -- Every write in its one place
 -- ---------------------------------------------------------------------
 
--- SECURITY DEFINER: the check reads this server's place and a row's
--- parent whatever the writer may see (a cashier reads neither chain_node
--- nor, under row security, another branch's sale).
+-- Not SECURITY DEFINER, to cost no search_path switch per row: the C code
+-- reads this server's place and a row's parent as this function's owner
+-- (place.c), and its SPI pins the search_path.
 CREATE FUNCTION mekatek.chain_place_trg() RETURNS trigger
-AS 'MODULE_PATHNAME', 'chain_place_trg' LANGUAGE C
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+AS 'MODULE_PATHNAME', 'chain_place_trg' LANGUAGE C;
 COMMENT ON FUNCTION mekatek.chain_place_trg() IS 'chain: BEFORE row trigger refusing a write in the wrong place (25M01): master data at a branch server, a branch''s rows at headquarters or at another branch''s server; arguments: master | branch COLUMN [insert] | via COLUMN TABLE KEY BRANCH_COLUMN';
 
 -- One trigger per table, named chain_place, with the table's rule:
