@@ -8,7 +8,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" mekatek.control
 # The modules, in the order of the install script and of _PG_init.  Each is
 # a folder src/<module>/ holding its C files, header and <module>.sql.
 # src/core/ comes first (core.sql) and last (privileges.sql) on its own.
-MODULES = pos basket geo firewall backup devices ledger survey
+MODULES = pos basket geo firewall backup devices ledger survey chain
 MK_MODULES := $(MODULES)
 
 MODULE_big = mekatek
@@ -20,7 +20,7 @@ INSTALL_SQL := src/core/core.sql $(foreach m,$(MK_MODULES),src/$(m)/$(m).sql) sr
 # may hold (src/<folder>/upgrade--0.1.0--0.2.0.sql, core first, then
 # MODULES in order), the whole install script of each module that 0.1.0
 # did not have (MODULES_SINCE_0_2_0), and the privileges script.
-MODULES_SINCE_0_2_0 = ledger survey
+MODULES_SINCE_0_2_0 = ledger survey chain
 UPGRADE_0_2_0 := $(wildcard src/core/upgrade--0.1.0--0.2.0.sql) \
                  $(foreach m,$(MK_MODULES),$(wildcard src/$(m)/upgrade--0.1.0--0.2.0.sql)) \
                  $(foreach m,$(MODULES_SINCE_0_2_0),src/$(m)/$(m).sql) src/core/privileges.sql

@@ -27,6 +27,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +21     mosquitto, the MQTT broker                   test/scripts/devices_mqtt.sh
 #   +22     mosquitto for the devices bench              test/bench/devices/run.sh
 #   +27     prometheus-postgres-exporter (health)        test/scripts/backup_health.sh
+#   +30..32 chain: headquarters, branch 1, branch 2      test/scripts/chain_day.sh
 #   +33..35 headquarters, branch 1, branch 2             test/scripts/chain_partial_agg.sh
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
@@ -42,6 +43,7 @@ declare -A MK_PORT_OFFSET=(
     [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [notify]=5 [telegram]=6
     [creds]=7 [fuzz]=8 [pgbouncer]=9
     [backup_exporter]=27
+    [chain_hq]=30 [chain_b1]=31 [chain_b2]=32
     [chain_pa_hq]=33 [chain_pa_b1]=34 [chain_pa_b2]=35
     [s3_first]=10 [s3_last]=19
     [mqtt]=20 [mqtt_broker]=21 [bench_mqtt_broker]=22
