@@ -37,6 +37,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +45     bench cluster: devices                       test/bench/devices/run.sh
 #   +46     bench cluster: ledger                        test/bench/ledger/run.sh
 #   +47     bench cluster: survey                        test/bench/survey/run.sh
+#   +48..50 bench clusters: chain HQ, branch 1, branch 2 test/bench/chain/run.sh
 # The demo cluster is not a test: it listens on MK_PORT (Makefile, 54329).
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
@@ -51,6 +52,7 @@ declare -A MK_PORT_OFFSET=(
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
     [bench_ledger]=46
     [bench_survey]=47
+    [bench_chain_hq]=48 [bench_chain_b1]=49 [bench_chain_b2]=50
 )
 # mk_port NAME: MK_TEST_PORT + NAME's offset.
 mk_port() {
