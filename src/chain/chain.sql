@@ -84,9 +84,12 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.chain_transfer_arrival', '')
 -- Every write in its one place
 -- ---------------------------------------------------------------------
 
+-- SECURITY DEFINER: the check reads this server's place and a row's
+-- parent whatever the writer may see (a cashier reads neither chain_node
+-- nor, under row security, another branch's sale).
 CREATE FUNCTION mekatek.chain_place_trg() RETURNS trigger
 AS 'MODULE_PATHNAME', 'chain_place_trg' LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION mekatek.chain_place_trg() IS 'chain: BEFORE row trigger refusing a write in the wrong place (25M01): master data at a branch server, a branch''s rows at headquarters or at another branch''s server; arguments: master | branch COLUMN [insert] | via COLUMN TABLE KEY BRANCH_COLUMN';
 
 -- One trigger per table, named chain_place, with the table's rule:
@@ -257,11 +260,11 @@ AS $$
 DECLARE
     pub text := mekatek.chain_setup_name('master', NULL);
 BEGIN
-    PERFORM mekatek.chain_setup_check('chain_setup_headquarters');
     IF node_id IS NULL OR node_id NOT BETWEEN 0 AND 32766 THEN
-        RAISE EXCEPTION 'chain_setup_headquarters: node_id must be between 0 and 32766, not %', node_id
+        RAISE EXCEPTION 'chain_setup_headquarters: node_id must be between 0 and 32766, not %', coalesce(node_id::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM mekatek.chain_setup_check('chain_setup_headquarters');
     IF EXISTS (SELECT FROM mekatek.chain_node n WHERE n.role <> 'headquarters') THEN
         RAISE EXCEPTION 'chain_setup_headquarters: this server is already the server of branch %',
             (SELECT n.branch_id FROM mekatek.chain_node n)
@@ -313,9 +316,8 @@ DECLARE
     pub text := mekatek.chain_setup_name('branch', branch_id);
     tpub text := mekatek.chain_setup_name('branch_transfer', branch_id);
 BEGIN
-    PERFORM mekatek.chain_setup_check('chain_setup_branch');
     IF branch_id IS NULL OR branch_id < 1 THEN
-        RAISE EXCEPTION 'chain_setup_branch: branch_id must be a branch id of headquarters, not %', branch_id
+        RAISE EXCEPTION 'chain_setup_branch: branch_id must be a branch id of headquarters, not %', coalesce(branch_id::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF node NOT BETWEEN 1 AND 32766 THEN
@@ -323,6 +325,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Node 0 is headquarters'' (and a standalone install''s) range; give each branch server its own node id.';
     END IF;
+    PERFORM mekatek.chain_setup_check('chain_setup_branch');
     IF EXISTS (SELECT FROM mekatek.chain_node n WHERE n.role <> 'branch' OR n.branch_id <> chain_setup_branch.branch_id) THEN
         RAISE EXCEPTION 'chain_setup_branch: this server is already %',
             (SELECT CASE n.role WHEN 'branch' THEN 'the server of branch ' || n.branch_id ELSE n.role END FROM mekatek.chain_node n)

@@ -100,8 +100,9 @@ chain_transfer_receive(PG_FUNCTION_ARGS)
 				 "chain: transfer " INT64_FORMAT " goes to branch %d, not to this server's branch %d",
 				 transfer_id, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 				 n->branch_id);
+	/* not read-only: a fresh snapshot, taken after the lock, sees a first confirmation */
 	mk_spi_execute("SELECT 1 FROM mekatek.chain_transfer_arrival WHERE transfer_id = $1",
-				   1, lots_types, args, NULL, true, 1, SPI_OK_SELECT, "chain arrival lookup");
+				   1, lots_types, args, NULL, false, 1, SPI_OK_SELECT, "chain arrival lookup");
 	if (SPI_processed > 0)
 		mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "mekatek.chain_transfer_arrival holds what arrived.",
 				 "transfer " INT64_FORMAT " was received already", transfer_id);

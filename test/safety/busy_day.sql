@@ -151,3 +151,25 @@ VALUES ('cam-2', 'lobby', 'out', 1, timestamptz '2024-05-01 09:10:30+07');
 INSERT INTO mekatek.rfid_scan (scanner, uid, lab, scanned_at)
 VALUES ('lab-2', '04D693CAA36580', 'LAB-FISIKA', now());
 \endif
+-- chain (0.2.0): this database plays headquarters (node 0: its ids stay
+-- as they are) of a third branch with a server of its own, and holds a
+-- transfer's lot as it left a branch server and what arrived (written
+-- here by hand: the test cluster has no wal_level = logical for the
+-- setup helpers' publications).
+SELECT to_regclass('mekatek.chain_node') IS NOT NULL AS has_chain \gset
+\if :has_chain
+INSERT INTO mekatek.branch (name, time_zone) VALUES ('Apotek Makassar', 'Asia/Makassar');
+INSERT INTO mekatek.chain_node (node_id, role) VALUES (0, 'headquarters');
+INSERT INTO mekatek.chain_member (branch_id, node_id)
+SELECT branch_id, 3 FROM mekatek.branch WHERE name = 'Apotek Makassar';
+-- the lot comes from branch 3's server, as replication applies it
+SET session_replication_role = replica;
+INSERT INTO mekatek.chain_transfer_lot (transfer_id, from_batch_id, from_branch_id, to_branch_id, product_id, sku,
+                                        lot, expires_on, unit_cost, qty)
+SELECT (3::bigint << 48) + 1, (3::bigint << 48) + 1, branch_id, 1, 1, 'PCT500', 'MKS-01', current_date + 300, 3000, 10
+  FROM mekatek.branch WHERE name = 'Apotek Makassar';
+INSERT INTO mekatek.chain_transfer_arrival (transfer_id, from_batch_id, to_branch_id, to_batch_id, qty_sent,
+                                            qty_received, received_by)
+VALUES ((3::bigint << 48) + 1, (3::bigint << 48) + 1, 1, NULL, 10, 0, 'postgres');
+RESET session_replication_role;
+\endif
