@@ -19,7 +19,7 @@
 #               MK_BENCH_OFFLINE_SECONDS=3600: about 6 kB of WAL per sale,
 #               so ~2 GB kept per branch at 100 sales/s; the clusters here
 #               keep it all (max_slot_wal_keep_size = -1, the default): see
-#               the README's chain section on what happens past a limit).
+#               README "chain", "Offline", on what happens past a limit).
 #   3. catch-up headquarters starts again while the branches keep selling
 #               (MK_BENCH_SECONDS more); catch-up = from its start until the
 #               slot at each branch confirmed the WAL position the branch
