@@ -129,6 +129,36 @@ CREATE AGGREGATE mekatek.basket_counts(basket anyarray, candidates jsonb) (
 COMMENT ON AGGREGATE mekatek.basket_counts(anyarray, jsonb) IS
 'The counting pass as a parallel aggregate: the number of baskets and of baskets containing each candidate itemset ([["a","b"], ...]), or each item when candidates is NULL (Apriori''s first pass), as jsonb; NULL items ignored, duplicates counted once';
 
+-- The same counting split across servers (issue 22, the path to Citus):
+-- each branch server counts its baskets into the serialised state, which
+-- headquarters adds up; the bytes are those Citus ships from a worker.
+CREATE FUNCTION mekatek.basket_counts_partial_final(internal) RETURNS bytea
+LANGUAGE c CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_partial_final';
+COMMENT ON FUNCTION mekatek.basket_counts_partial_final(internal) IS
+'Final function of mekatek.basket_counts_partial: the counting state as bytes (format version, encoding, counts)';
+CREATE AGGREGATE mekatek.basket_counts_partial(basket anyarray, candidates jsonb) (
+    SFUNC = mekatek.basket_counts_trans, STYPE = internal,
+    COMBINEFUNC = mekatek.basket_counts_combine,
+    SERIALFUNC = mekatek.basket_counts_serialize,
+    DESERIALFUNC = mekatek.basket_counts_deserialize,
+    FINALFUNC = mekatek.basket_counts_partial_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE mekatek.basket_counts_partial(anyarray, jsonb) IS
+'mekatek.basket_counts up to its partial state, as bytea, for another server to add up with mekatek.basket_counts_merge (NULL over no rows)';
+CREATE FUNCTION mekatek.basket_counts_merge_trans(internal, bytea) RETURNS internal
+LANGUAGE c CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_merge_trans';
+COMMENT ON FUNCTION mekatek.basket_counts_merge_trans(internal, bytea) IS
+'Transition function of mekatek.basket_counts_merge: reads and checks one partial state and adds its counts';
+CREATE AGGREGATE mekatek.basket_counts_merge(state bytea) (
+    SFUNC = mekatek.basket_counts_merge_trans, STYPE = internal,
+    COMBINEFUNC = mekatek.basket_counts_combine,
+    SERIALFUNC = mekatek.basket_counts_serialize,
+    DESERIALFUNC = mekatek.basket_counts_deserialize,
+    FINALFUNC = mekatek.basket_counts_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE mekatek.basket_counts_merge(bytea) IS
+'Adds up partial states of mekatek.basket_counts_partial (from any servers, counting the same candidates) into the result of mekatek.basket_counts over all their baskets; NULL states are skipped';
+
 -- The pharmacy: which medicines are bought together.  Runs as the caller
 -- (analysts may read the sales), over paid sales only.
 CREATE FUNCTION mekatek.sales_rules(from_date date, to_date date,
@@ -163,6 +193,8 @@ COMMENT ON FUNCTION mekatek.sales_rules(date, date, float8, float8) IS
 GRANT EXECUTE ON FUNCTION mekatek.sales_rules(date, date, float8, float8),
                           mekatek.frequent_itemsets(text, float8, int, int, text, text[], boolean, bigint),
                           mekatek.basket_counts(anyarray, jsonb),
+                          mekatek.basket_counts_partial(anyarray, jsonb),
+                          mekatek.basket_counts_merge(bytea),
                           mekatek.apriori(text, float8, float8, int, float8, int, int, int, text[], text[], text[], boolean, boolean, bigint, text),
                           mekatek.basket_mine(text, text, float8, float8, int, float8, int, int, int, text[], text[], text[], boolean)
    TO mekatek_analyst;

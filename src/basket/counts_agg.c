@@ -11,6 +11,13 @@
  * states are serialised, so parallel workers (or Citus workers) each count
  * their share and the leader adds the counts up.
  *
+ *   mekatek.basket_counts_partial(basket, candidates) -> bytea
+ *   mekatek.basket_counts_merge(state bytea) -> jsonb
+ *
+ * split the same aggregate across servers: each branch counts its baskets
+ * into the serialised state, headquarters adds the states up and gives
+ * basket_counts' result over all of them.
+ *
  * Identity of an item is its text output, as in the engine.  NULL baskets
  * and NULL items are ignored; duplicates in a basket count once.
  */
@@ -21,6 +28,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
+#include "port/pg_bswap.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "utils/array.h"
@@ -395,6 +404,19 @@ mk_basket_counts_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+/* Whether a and b count the same itemsets, named by the same items in the same order. */
+static bool
+bk_agg_same_candidates(const BkAggState *a, const BkAggState *b)
+{
+	if (a->ncand != b->ncand || a->nitems != b->nitems)
+		return false;
+	for (int32 i = 0; i < a->nitems; i++)
+		if (strcmp(a->name[i], b->name[i]) != 0)
+			return false;
+	return memcmp(a->coff, b->coff, sizeof(int32) * (a->ncand + 1)) == 0 &&
+		memcmp(a->citems, b->citems, sizeof(int32) * a->coff[a->ncand]) == 0;
+}
+
 /* Add b's counts into a (both in a's context). */
 static void
 bk_agg_merge(BkAggState *a, const BkAggState *b)
@@ -403,6 +425,9 @@ bk_agg_merge(BkAggState *a, const BkAggState *b)
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
 				 "Pass one candidates value for the whole aggregate: NULL (count every item) or the itemsets, not both.",
 				 "basket_counts: argument \"candidates\" is NULL on some rows and not on others");
+	if (b->n > PG_INT64_MAX - a->n)
+		mk_error(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, NULL,
+				 "basket_counts: more than %lld baskets", (long long) PG_INT64_MAX);
 	a->n += b->n;
 	if (!a->candidates)
 	{
@@ -429,10 +454,14 @@ bk_agg_merge(BkAggState *a, const BkAggState *b)
 		bk_agg_account(a, sizeof(int32) * (b->ncand + 1 + b->coff[b->ncand]) + sizeof(int64) * b->ncand);
 		bk_agg_index(a);
 	}
-	/* both parsed the same candidates argument */
-	if (a->ncand != b->ncand || a->nitems != b->nitems)
+	/*
+	 * Both must have parsed the same candidates argument: states from other
+	 * servers (basket_counts_merge) may not have, so compare the itemsets,
+	 * not only their number.
+	 */
+	if (!bk_agg_same_candidates(a, b))
 		mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
-				 "Pass one candidates value for the whole aggregate (a constant, or the same value on every row); count other candidates in another call.",
+				 "Pass one candidates value for the whole aggregate (a constant, or the same value on every row, and the same value at every server whose states are merged); count other candidates in another call.",
 				 "basket_counts: argument \"candidates\" differs between rows of one aggregate");
 	for (int32 c = 0; c < a->ncand; c++)
 		a->ccount[c] += b->ccount[c];
@@ -457,67 +486,180 @@ mk_basket_counts_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-PG_FUNCTION_INFO_V1(mk_basket_counts_serialize);
-Datum
-mk_basket_counts_serialize(PG_FUNCTION_ARGS)
-{
-	BkAggState *s = (BkAggState *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
+/*
+ * The state on the wire.  The same bytes go from a parallel worker to its
+ * leader, from a Citus worker to its coordinator (Citus ships SERIALFUNC's
+ * bytea for internal states) and, through basket_counts_partial and
+ * basket_counts_merge, from a branch server to headquarters: so the format
+ * carries a version and the server encoding of its names, names travel as
+ * counted bytes (pq_sendstring would convert them to the session's
+ * client_encoding, which another server's session need not share), and the
+ * reader trusts nothing in it.
+ *
+ *   byte    format version (BK_AGG_FORMAT)
+ *   string  server encoding name
+ *   byte    1 when counting candidates, 0 when counting every item
+ *   int64   baskets
+ *   int32   items, then per item: int32 length, bytes, [int64 count: item mode]
+ *   [candidate mode] int32 candidates, then per candidate:
+ *           int32 length, int32 item ids (ascending), int64 count
+ */
+#define BK_AGG_FORMAT 1
 
-	(void) bk_agg_context(fcinfo);
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, s->candidates ? 1 : 0);
-	pq_sendint64(&buf, s->n);
-	pq_sendint32(&buf, s->nitems);
+static void
+bk_agg_write(const BkAggState *s, StringInfo buf)
+{
+	pq_sendbyte(buf, BK_AGG_FORMAT);
+	pq_sendstring(buf, GetDatabaseEncodingName());
+	pq_sendbyte(buf, s->candidates ? 1 : 0);
+	pq_sendint64(buf, s->n);
+	pq_sendint32(buf, s->nitems);
 	for (int32 i = 0; i < s->nitems; i++)
 	{
-		pq_sendstring(&buf, s->name[i]);
+		int32		len = strlen(s->name[i]);
+
+		pq_sendint32(buf, len);
+		pq_sendbytes(buf, s->name[i], len);
 		if (!s->candidates)
-			pq_sendint64(&buf, s->count[i]);
+			pq_sendint64(buf, s->count[i]);
 	}
 	if (s->candidates)
 	{
-		pq_sendint32(&buf, s->ncand);
+		pq_sendint32(buf, s->ncand);
 		for (int32 c = 0; c < s->ncand; c++)
 		{
-			pq_sendint32(&buf, s->coff[c + 1] - s->coff[c]);
+			pq_sendint32(buf, s->coff[c + 1] - s->coff[c]);
 			for (int32 k = s->coff[c]; k < s->coff[c + 1]; k++)
-				pq_sendint32(&buf, s->citems[k]);
-			pq_sendint64(&buf, s->ccount[c]);
+				pq_sendint32(buf, s->citems[k]);
+			pq_sendint64(buf, s->ccount[c]);
 		}
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-PG_FUNCTION_INFO_V1(mk_basket_counts_deserialize);
-Datum
-mk_basket_counts_deserialize(PG_FUNCTION_ARGS)
+static bytea *
+bk_agg_bytes(const BkAggState *s)
 {
-	MemoryContext ctx = bk_agg_context(fcinfo);
-	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	bk_agg_write(s, &buf);
+	return pq_endtypsend(&buf);
+}
+
+static void
+bk_agg_corrupt(const char *why)
+{
+	mk_error(ERRCODE_INVALID_BINARY_REPRESENTATION,
+			 "Pass the bytea that mekatek.basket_counts_partial returned, unchanged.",
+			 "basket counting state is not valid: %s", why);
+}
+
+/* The next n bytes of buf, or an error when fewer are left. */
+static const char *
+bk_agg_take(StringInfo buf, int64 n)
+{
+	const char *p;
+
+	if (n < 0 || n > buf->len - buf->cursor)
+		bk_agg_corrupt("it ends too early");
+	p = buf->data + buf->cursor;
+	buf->cursor += n;
+	return p;
+}
+
+static int32
+bk_agg_take_int32(StringInfo buf, int32 min, int64 max, const char *what)
+{
+	uint32		v;
+	int32		r;
+
+	memcpy(&v, bk_agg_take(buf, 4), 4);
+	r = (int32) pg_ntoh32(v);
+	if (r < min || r > max)
+		bk_agg_corrupt(what);
+	return r;
+}
+
+static int64
+bk_agg_take_int64(StringInfo buf, int64 max, const char *what)
+{
+	uint64		v;
+	int64		r;
+
+	memcpy(&v, bk_agg_take(buf, 8), 8);
+	r = (int64) pg_ntoh64(v);
+	if (r < 0 || r > max)
+		bk_agg_corrupt(what);
+	return r;
+}
+
+/*
+ * Read a state written by bk_agg_write (any server, any session) into a new
+ * state in ctx.  Every length, id and count is checked against what is left
+ * of the bytes and against the rest of the state, so a damaged or crafted
+ * value is an error, never a read out of bounds.
+ */
+static BkAggState *
+bk_agg_read(MemoryContext ctx, bytea *b)
+{
 	StringInfoData buf;
 	BkAggState *s;
 	MemoryContext old = MemoryContextSwitchTo(ctx);
+	int			encoding;
+	const char *encname;
+	const char *nul;
 	int32		nitems;
+	int32		flag;
 
 	buf.data = VARDATA_ANY(b);
 	buf.len = VARSIZE_ANY_EXHDR(b);
 	buf.maxlen = buf.len;
 	buf.cursor = 0;
 
-	s = bk_agg_new(ctx, pq_getmsgbyte(&buf) != 0);
-	s->n = pq_getmsgint64(&buf);
-	nitems = pq_getmsgint(&buf, 4);
+	if (*bk_agg_take(&buf, 1) != BK_AGG_FORMAT)
+		mk_error(ERRCODE_INVALID_BINARY_REPRESENTATION,
+				 "Count with the same Mekatek version at every server, or pass the bytea that mekatek.basket_counts_partial returned, unchanged.",
+				 "basket counting state has format %d, this server reads format %d",
+				 (int) (unsigned char) buf.data[0], BK_AGG_FORMAT);
+	encname = buf.data + buf.cursor;
+	nul = memchr(encname, '\0', buf.len - buf.cursor);
+	if (nul == NULL)
+		bk_agg_corrupt("it ends too early");
+	(void) bk_agg_take(&buf, nul - encname + 1);
+	encoding = pg_char_to_encoding(encname);
+	if (encoding < 0 || !PG_VALID_BE_ENCODING(encoding))
+		bk_agg_corrupt("its encoding is unknown");
+	flag = (unsigned char) *bk_agg_take(&buf, 1);
+	if (flag > 1)
+		bk_agg_corrupt("its mode is neither items nor candidates");
+
+	s = bk_agg_new(ctx, flag == 1);
+	s->n = bk_agg_take_int64(&buf, PG_INT64_MAX, "its number of baskets is negative");
+	/* every item takes at least 4 bytes: a bound before allocating */
+	nitems = bk_agg_take_int32(&buf, 0, (buf.len - buf.cursor) / 4, "its number of items is out of range");
 	for (int32 i = 0; i < nitems; i++)
 	{
-		int32		id = bk_agg_item(s, pq_getmsgstring(&buf), true);
+		int32		len = bk_agg_take_int32(&buf, 1, buf.len - buf.cursor, "an item's length is out of range");
+		const char *raw = bk_agg_take(&buf, len);
+		char	   *name;
 
+		if ((i & 0xfff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (memchr(raw, '\0', len) != NULL)
+			bk_agg_corrupt("an item holds a zero byte");
+		/* validates, and converts from the writer's encoding */
+		name = pg_any_to_server(raw, len, encoding);
+		if (name == raw)
+			name = pnstrdup(raw, len);
+		if (bk_agg_item(s, name, true) != i)
+			bk_agg_corrupt("an item is listed twice");
 		if (!s->candidates)
-			s->count[id] = pq_getmsgint64(&buf);
+			s->count[i] = bk_agg_take_int64(&buf, s->n, "an item's count is out of range");
 	}
 	if (s->candidates)
 	{
-		int32		ncand = pq_getmsgint(&buf, 4);
+		/* every candidate takes at least 16 bytes */
+		int32		ncand = bk_agg_take_int32(&buf, 0, (buf.len - buf.cursor) / 16, "its number of candidates is out of range");
 		int32		capi = 256;
 		int32		ni = 0;
 
@@ -527,27 +669,94 @@ mk_basket_counts_deserialize(PG_FUNCTION_ARGS)
 		s->coff[0] = 0;
 		for (int32 c = 0; c < ncand; c++)
 		{
-			int32		len = pq_getmsgint(&buf, 4);
+			int32		len = bk_agg_take_int32(&buf, 1, nitems, "a candidate's length is out of range");
 
+			if ((c & 0xfff) == 0)
+				CHECK_FOR_INTERRUPTS();
 			for (int32 k = 0; k < len; k++)
 			{
+				int32		id = bk_agg_take_int32(&buf, 0, nitems - 1, "a candidate names an unknown item");
+
+				if (k > 0 && id <= s->citems[ni - 1])
+					bk_agg_corrupt("a candidate's items are not ascending");
 				if (ni == capi)
 				{
 					capi *= 2;
 					s->citems = repalloc(s->citems, sizeof(int32) * capi);
 				}
-				s->citems[ni++] = pq_getmsgint(&buf, 4);
+				s->citems[ni++] = id;
 			}
 			s->coff[c + 1] = ni;
-			s->ccount[c] = pq_getmsgint64(&buf);
+			s->ccount[c] = bk_agg_take_int64(&buf, s->n, "a candidate's count is out of range");
 		}
 		s->ncand = ncand;
 		bk_agg_account(s, sizeof(int32) * (ncand + 1 + capi) + sizeof(int64) * ncand);
 		bk_agg_index(s);
 	}
-	pq_getmsgend(&buf);
+	if (buf.cursor != buf.len)
+		bk_agg_corrupt("bytes follow its end");
 	MemoryContextSwitchTo(old);
-	PG_RETURN_POINTER(s);
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(mk_basket_counts_serialize);
+Datum
+mk_basket_counts_serialize(PG_FUNCTION_ARGS)
+{
+	(void) bk_agg_context(fcinfo);
+	PG_RETURN_BYTEA_P(bk_agg_bytes((BkAggState *) PG_GETARG_POINTER(0)));
+}
+
+PG_FUNCTION_INFO_V1(mk_basket_counts_deserialize);
+Datum
+mk_basket_counts_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext ctx = bk_agg_context(fcinfo);
+
+	PG_RETURN_POINTER(bk_agg_read(ctx, PG_GETARG_BYTEA_PP(0)));
+}
+
+/*
+ * basket_counts_partial's final function: the state as bytes, for another
+ * server to add up with basket_counts_merge (the partial aggregate that
+ * Citus would run on a worker, done by hand between servers).
+ */
+PG_FUNCTION_INFO_V1(mk_basket_counts_partial_final);
+Datum
+mk_basket_counts_partial_final(PG_FUNCTION_ARGS)
+{
+	(void) bk_agg_context(fcinfo);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(bk_agg_bytes((BkAggState *) PG_GETARG_POINTER(0)));
+}
+
+/* basket_counts_merge's transition: read one server's state, add it up. */
+PG_FUNCTION_INFO_V1(mk_basket_counts_merge_trans);
+Datum
+mk_basket_counts_merge_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext ctx = bk_agg_context(fcinfo);
+	BkAggState *a = PG_ARGISNULL(0) ? NULL : (BkAggState *) PG_GETARG_POINTER(0);
+	BkAggState *b;
+	MemoryContext old;
+	MemoryContext tmp;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(a);
+	if (a != NULL)
+	{
+		/* read into a scratch context: only the sums stay */
+		tmp = AllocSetContextCreate(CurrentMemoryContext, "basket_counts_merge",
+									ALLOCSET_DEFAULT_SIZES);
+		b = bk_agg_read(tmp, PG_GETARG_BYTEA_PP(1));
+		old = MemoryContextSwitchTo(ctx);
+		bk_agg_merge(a, b);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(tmp);
+		PG_RETURN_POINTER(a);
+	}
+	PG_RETURN_POINTER(bk_agg_read(ctx, PG_GETARG_BYTEA_PP(1)));
 }
 
 /* final: sort itemsets by count descending, then items (byte order) */

@@ -85,6 +85,39 @@ BEGIN
 END
 $$;
 
+-- The same counting split across servers (issue 22, the path to Citus):
+-- each branch server counts its baskets into the serialised state, which
+-- headquarters adds up; the bytes are those Citus ships from a worker.
+CREATE FUNCTION mekatek.basket_counts_partial_final(internal) RETURNS bytea
+LANGUAGE c CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_partial_final';
+COMMENT ON FUNCTION mekatek.basket_counts_partial_final(internal) IS
+'Final function of mekatek.basket_counts_partial: the counting state as bytes (format version, encoding, counts)';
+CREATE AGGREGATE mekatek.basket_counts_partial(basket anyarray, candidates jsonb) (
+    SFUNC = mekatek.basket_counts_trans, STYPE = internal,
+    COMBINEFUNC = mekatek.basket_counts_combine,
+    SERIALFUNC = mekatek.basket_counts_serialize,
+    DESERIALFUNC = mekatek.basket_counts_deserialize,
+    FINALFUNC = mekatek.basket_counts_partial_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE mekatek.basket_counts_partial(anyarray, jsonb) IS
+'mekatek.basket_counts up to its partial state, as bytea, for another server to add up with mekatek.basket_counts_merge (NULL over no rows)';
+CREATE FUNCTION mekatek.basket_counts_merge_trans(internal, bytea) RETURNS internal
+LANGUAGE c CALLED ON NULL INPUT PARALLEL SAFE AS 'MODULE_PATHNAME', 'mk_basket_counts_merge_trans';
+COMMENT ON FUNCTION mekatek.basket_counts_merge_trans(internal, bytea) IS
+'Transition function of mekatek.basket_counts_merge: reads and checks one partial state and adds its counts';
+CREATE AGGREGATE mekatek.basket_counts_merge(state bytea) (
+    SFUNC = mekatek.basket_counts_merge_trans, STYPE = internal,
+    COMBINEFUNC = mekatek.basket_counts_combine,
+    SERIALFUNC = mekatek.basket_counts_serialize,
+    DESERIALFUNC = mekatek.basket_counts_deserialize,
+    FINALFUNC = mekatek.basket_counts_final,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE mekatek.basket_counts_merge(bytea) IS
+'Adds up partial states of mekatek.basket_counts_partial (from any servers, counting the same candidates) into the result of mekatek.basket_counts over all their baskets; NULL states are skipped';
+GRANT EXECUTE ON FUNCTION mekatek.basket_counts_partial(anyarray, jsonb),
+                          mekatek.basket_counts_merge(bytea)
+   TO mekatek_analyst;
+
 -- ---------------------------------------------------------------------
 -- pg_dump: these tables hold what users wrote, so pg_dump must write
 -- their rows (and the sequences' positions) although they belong to the

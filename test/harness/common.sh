@@ -28,6 +28,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +22     mosquitto for the devices bench              test/bench/devices/run.sh
 #   +27     prometheus-postgres-exporter (health)        test/scripts/backup_health.sh
 #   +30..32 chain: headquarters, branch 1, branch 2      test/scripts/chain_day.sh
+#   +33..35 headquarters, branch 1, branch 2             test/scripts/chain_partial_agg.sh
 #   +40     bench cluster: checkout                      test/bench/checkout/run.sh
 #   +41     bench cluster: basket                        test/bench/basket/run.sh
 #   +42     bench cluster: geo                           test/bench/geo/run.sh
@@ -36,6 +37,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +45     bench cluster: devices                       test/bench/devices/run.sh
 #   +46     bench cluster: ledger                        test/bench/ledger/run.sh
 #   +47     bench cluster: survey                        test/bench/survey/run.sh
+#   +48..50 bench clusters: chain HQ, branch 1, branch 2 test/bench/chain/run.sh
 # The demo cluster is not a test: it listens on MK_PORT (Makefile, 54329).
 MK_TEST_PORT=${MK_TEST_PORT:-54330}
 declare -A MK_PORT_OFFSET=(
@@ -43,12 +45,14 @@ declare -A MK_PORT_OFFSET=(
     [creds]=7 [fuzz]=8 [pgbouncer]=9
     [backup_exporter]=27
     [chain_hq]=30 [chain_b1]=31 [chain_b2]=32
+    [chain_pa_hq]=33 [chain_pa_b1]=34 [chain_pa_b2]=35
     [s3_first]=10 [s3_last]=19
     [mqtt]=20 [mqtt_broker]=21 [bench_mqtt_broker]=22
     [bench_checkout]=40 [bench_basket]=41 [bench_geo]=42
     [bench_firewall]=43 [bench_backup]=44 [bench_devices]=45
     [bench_ledger]=46
     [bench_survey]=47
+    [bench_chain_hq]=48 [bench_chain_b1]=49 [bench_chain_b2]=50
 )
 # mk_port NAME: MK_TEST_PORT + NAME's offset.
 mk_port() {
