@@ -6,7 +6,8 @@
 # logical, set up with mekatek.chain_setup_*; the till's sale of
 # test/bench/checkout (a line discount, PPN, a cash payment, a receipt).
 #   1. online   MK_BENCH_SECONDS (default 20) of sales at both branches
-#               (MK_BENCH_CLIENTS per branch, default 4) while headquarters
+#               (MK_BENCH_CLIENTS per branch, default 4; MK_BENCH_RATE caps
+#               each branch at that many sales/s, for the long outage) while headquarters
 #               receives them; the lag sampled at headquarters every 0.25 s:
 #                 age   now() at headquarters minus the sold_at of the
 #                       newest sale of the branch it holds (a sale's age
@@ -34,6 +35,7 @@ source "$(dirname "$0")/../../harness/common.sh"
 secs=${MK_BENCH_SECONDS:-20}
 offline=${MK_BENCH_OFFLINE_SECONDS:-20}
 clients=${MK_BENCH_CLIENTS:-4}
+rate=${MK_BENCH_RATE:-} # sales/s per branch (pgbench -R); unset: as fast as it goes
 products=${MK_BENCH_PRODUCTS:-1000}
 nodes=(bench_chain_hq bench_chain_b1 bench_chain_b2)
 db=bench
@@ -126,7 +128,7 @@ done
 
 load() { # load BRANCH SECONDS OUT: pgbench at the branch, its tps line into OUT
     "$bindir/pgbench" -n -h "$MK_BUILD/bench_chain_b$1/run" -p "${port[bench_chain_b$1]}" -U postgres \
-        -f "$work/till-$1.pgbench" -c "$clients" -j 2 -T "$2" --max-tries=20 "$db" >"$3" 2>&1
+        -f "$work/till-$1.pgbench" -c "$clients" -j 2 -T "$2" --max-tries=20 ${rate:+-R "$rate"} "$db" >"$3" 2>&1
 }
 tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$1"; }
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # clock ticks
