@@ -342,6 +342,19 @@ main(int argc, char **argv)
 			struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
 			PGnotify   *n;
 
+			/*
+			 * A NOTIFY that arrived while a drain ran was read with its
+			 * result and waits in libpq, not on the socket: poll() would
+			 * sleep through it (its row committed after that drain's
+			 * snapshot).  Drain again instead, as mekatek-chat -O does.
+			 */
+			if ((n = PQnotifies(conn)) != NULL)
+			{
+				do
+					PQfreemem(n);
+				while ((n = PQnotifies(conn)) != NULL);
+				continue;
+			}
 			if (poll(&pfd, 1, 60000) > 0)
 				PQconsumeInput(conn);
 			while ((n = PQnotifies(conn)) != NULL)
