@@ -92,6 +92,15 @@ bk_start_proxy() {
 }
 
 bk_psql() { psql -X -v ON_ERROR_STOP=1 -q "$@"; }
+# bk_flip FILE OFFSET: invert the byte at OFFSET.  Writing a fixed byte
+# instead changes nothing when the object already holds it there (1 in
+# 256 for ciphertext or compressed data), and the damage test then passes
+# an intact object.
+bk_flip() {
+    python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$1" "$2"
+}
 
 # bk_check NAME EXPECTED ACTUAL
 bk_fails=0

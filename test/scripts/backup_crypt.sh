@@ -68,7 +68,7 @@ bk_check "s3_import decrypts (tag checked first) and decompresses" 0 \
 
 # 3. A flipped byte: s3_import (no catalogue) fails on the tag, writes nothing.
 cp "$(obj x/sales.csv.zst.mke)" "$MK_BUILD/backup_crypt_saved"
-printf '\x01' | dd of="$(obj x/sales.csv.zst.mke)" bs=1 seek=5000 conv=notrunc status=none 2>/dev/null
+bk_flip "$(obj x/sales.csv.zst.mke)" 5000
 out=$(bk_psql -c "\\set VERBOSITY verbose" -c "SELECT mekatek.s3_import('sales_copy', '', 'format csv, header true', 'mekatek-test', 'x/sales.csv.zst.mke')" 2>&1 || true)
 bk_check "a flipped byte fails authentication (XX001)" 1 \
     "$(grep -c 'ERROR:  XX001: encrypted object "mekatek-test/x/sales.csv.zst.mke" fails authentication with key "k1"' <<<"$out")"

@@ -119,7 +119,7 @@ bk_check "backup_restore(object) replaces the original table's rows" "1000000|10
 
 # 4. A damaged object: verify says so; restore refuses before writing.
 cp "$(obj "$key")" "$MK_BUILD/backup_e2e_saved.gz"
-printf 'X' | dd of="$(obj "$key")" bs=1 seek=1000 conv=notrunc status=none
+bk_flip "$(obj "$key")" 1000
 bk_check "backup_verify of a damaged object is false" f \
     "$(bk_psql -tA -c "SET client_min_messages = error" -c "SELECT mekatek.backup_verify(1)")"
 out=$(bk_psql -c "\\set VERBOSITY verbose" -c "SELECT mekatek.backup_restore(1)" 2>&1 || true)

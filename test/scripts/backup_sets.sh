@@ -109,7 +109,7 @@ bk_check "the restore did not fire sale_line's trigger" "$effect" "$(bk_psql -tA
 
 # 4. A damaged object of set 2: nothing is written.
 key=$(bk_psql -tA -c "SELECT key FROM mekatek.backup_object WHERE set_id = 2 AND key LIKE '%/sale_line/%'")
-printf 'X' | dd of="$(obj "$key")" bs=1 seek=100 conv=notrunc status=none
+bk_flip "$(obj "$key")" 100
 counts=$(bk_psql -tA -c "SELECT (SELECT count(*) FROM sale), (SELECT count(*) FROM sale_line)")
 out=$(bk_psql -c "\\set VERBOSITY verbose" -c "SELECT * FROM mekatek.backup_restore_set(2)" 2>&1 || true)
 bk_check "a damaged object stops restore_set with XX001" 1 \
