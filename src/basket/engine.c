@@ -1640,33 +1640,30 @@ bk_cmp_lex(const BasketItemset *a, const BasketItemset *b)
  * The lexicographic sort compares a packed key first: the leading items
  * (each + 1, 0 past the end, so that a prefix sorts first) in one word,
  * as many as fit.  Only sets sharing all those items reach through their
- * pointers, which on dense data made the sort mostly cache misses.
+ * pointers, which on dense data made the sort mostly cache misses.  The
+ * key carries the set itself, so that the sorted sets are written back in
+ * one sequential pass: permuting them in place by index was a chain of
+ * dependent cache misses.
  */
 typedef struct BkLexKey
 {
 	uint64		key;
-	int32		set;
+	BasketItemset set;
 } BkLexKey;
 
 typedef struct BkLexArg
 {
-	const BasketItemset *sets;
 	int32		npacked;		/* items a key holds */
 } BkLexArg;
 
 static inline int
 bk_cmp_lexkey(const BkLexKey *x, const BkLexKey *y, const BkLexArg *arg)
 {
-	const BasketItemset *a;
-	const BasketItemset *b;
-
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
-	a = &arg->sets[x->set];
-	b = &arg->sets[y->set];
-	if (a->len <= arg->npacked && b->len <= arg->npacked)
+	if (x->set.len <= arg->npacked && y->set.len <= arg->npacked)
 		return 0;				/* equal keys: the same set, never two */
-	return bk_cmp_lex(a, b);
+	return bk_cmp_lex(&x->set, &y->set);
 }
 
 #define ST_SORT bk_sort_lexkeys
@@ -1687,7 +1684,6 @@ bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 
 	while (bits < 32 && ((int64) 1 << bits) < (int64) nitems + 1)
 		bits++;
-	arg.sets = sets;
 	arg.npacked = 64 / bits;
 	k = bk_alloc(e, sizeof(BkLexKey) * Max(n, 1));
 	for (int64 s = 0; s < n; s++)
@@ -1698,34 +1694,13 @@ bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 		for (int32 i = 0; i < arg.npacked; i++)
 			key = (key << bits) | (uint64) (i < len ? sets[s].items[i] + 1 : 0);
 		k[s].key = key;
-		k[s].set = (int32) s;
+		k[s].set = sets[s];
 	}
 	CHECK_FOR_INTERRUPTS();
 	bk_sort_lexkeys(k, n, &arg);
 	CHECK_FOR_INTERRUPTS();
-	/* sets[i] = the old sets[k[i].set], cycle by cycle, in place */
 	for (int64 i = 0; i < n; i++)
-	{
-		BasketItemset first;
-		int64		j = i;
-
-		if (k[i].set == i)
-			continue;
-		first = sets[i];
-		for (;;)
-		{
-			int64		from = k[j].set;
-
-			k[j].set = (int32) j;
-			if (from == i)
-			{
-				sets[j] = first;
-				break;
-			}
-			sets[j] = sets[from];
-			j = from;
-		}
-	}
+		sets[i] = k[i].set;
 	bk_free(e, k, sizeof(BkLexKey) * Max(n, 1));
 }
 
@@ -1818,6 +1793,7 @@ bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 {
 	BasketItemset *sets;
 	Size		nslots = 16;
+	uint64		ring[BK_PREFETCH];
 
 	/*
 	 * The mining arrays become the result in place (the slack of their
@@ -1864,12 +1840,25 @@ bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 	e->hslots = bk_alloc0(e, sizeof(uint64) * nslots);
 	e->hn = (uint32) nslots;
 	e->hverify = false;
+	/* each insert is a cache miss: the slots of the sets ahead are fetched early */
+	for (int64 s = 0; s < Min(BK_PREFETCH, e->nsets); s++)
+	{
+		ring[s] = bk_set_hash(e, sets[s].items, sets[s].len);
+		__builtin_prefetch(&e->hslots[BK_HAT(e, ring[s])]);
+	}
 	for (int64 s = 0; s < e->nsets; s++)
 	{
-		uint64		h = bk_set_hash(e, sets[s].items, sets[s].len);
+		uint64		h = ring[s % BK_PREFETCH];
 		uint64		print = BK_HPRINT(h);
 		uint32		i = BK_HAT(e, h);
 
+		if (s + BK_PREFETCH < e->nsets)
+		{
+			const BasketItemset *ahead = &sets[s + BK_PREFETCH];
+
+			ring[s % BK_PREFETCH] = bk_set_hash(e, ahead->items, ahead->len);
+			__builtin_prefetch(&e->hslots[BK_HAT(e, ring[s % BK_PREFETCH])]);
+		}
 		if ((s & 0xffff) == 0)
 			CHECK_FOR_INTERRUPTS();
 		while (e->hslots[i])

@@ -36,8 +36,23 @@ RX_FN(_rec) (RX_TYPE *a, int64 n, int shift)
 
 		if (n <= 48 || shift < 0)
 		{
-			if (n > 1 && shift >= 0)
+			if (shift < 0 || n < 2)
+				return;
+			if (n > 32)
+			{
 				RX_FN(_small) (a, n);
+				return;
+			}
+			/* most buckets end this small: an inline insertion sort */
+			for (int64 i = 1; i < n; i++)
+			{
+				RX_TYPE		v = a[i];
+				int64		j = i;
+
+				for (; j > 0 && a[j - 1] > v; j--)
+					a[j] = a[j - 1];
+				a[j] = v;
+			}
 			return;
 		}
 		memset(cnt, 0, sizeof(cnt));
