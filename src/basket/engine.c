@@ -2516,9 +2516,13 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc, int32
 	if ((double) x->count < o->min_confidence * (double) g->res->itemsets[a].count * (1.0 - 1e-12))
 		return;
 	c = nc == 1 ? g->single[g->cons[0]] : bk_find_subset(g->e, g->res, g->cons, nc);
-	bk_rule_make(g->res, a, c, x->count, &r);
-	if (o->min_lift > 0 && r.lift < o->min_lift * (1.0 - 1e-12))
-		return;
+	/* by count only the keys are kept: the measures are made when taken */
+	if (o->min_lift > 0 || !g->by_count)
+	{
+		bk_rule_make(g->res, a, c, x->count, &r);
+		if (o->min_lift > 0 && r.lift < o->min_lift * (1.0 - 1e-12))
+			return;
+	}
 	if (o->remove_redundant && na >= 2 &&
 		bk_redundant(g, na, nc, x->count, g->res->itemsets[a].count))
 		return;
@@ -2639,6 +2643,8 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 			na = len - 1;
 			ante[i] = bk_find_hashed(g->e, g->res, hx - e->hg[items[i]], g->ante, na);
 			__builtin_prefetch(&g->res->itemsets[ante[i]]);
+			if (g->arank)
+				__builtin_prefetch(&g->arank[ante[i]]);
 		}
 		for (int32 i = 0; i < len; i++)
 			bk_rule_try(g, xs, hx, &i, 1, ante[i]);
