@@ -21,10 +21,11 @@
  *      The result is exactly Apriori's: every itemset whose count reaches
  *      the threshold.
  *   5. The itemsets, items in name order, sorted lexicographically: an
- *      itemset's index is its rank, and a hash finds one by its items.
+ *      itemset's index is its rank, a set the next one extends shares its
+ *      items, and a hash finds one by its items.
  *   6. Rows are handed to the caller as produced (unordered), one count at a
- *      time in the documented order (rules of one count sorted by 12-byte
- *      keys), or through a heap of the top n.  Rules: for each itemset X and
+ *      time in the documented order (rules of one count sorted by 4-, 8- or
+ *      12-byte keys), or through a heap of the top n.  Rules: for each itemset X and
  *      each consequent C within the size limits, X \ C => C.
  *
  * Memory: every allocation of the engine goes through bk_alloc, which counts
