@@ -21,10 +21,11 @@
  *      The result is exactly Apriori's: every itemset whose count reaches
  *      the threshold.
  *   5. The itemsets, items in name order, sorted lexicographically: an
- *      itemset's index is its rank, and a hash finds one by its items.
+ *      itemset's index is its rank, a set the next one extends shares its
+ *      items, and a hash finds one by its items.
  *   6. Rows are handed to the caller as produced (unordered), one count at a
- *      time in the documented order (rules of one count sorted by 12-byte
- *      keys), or through a heap of the top n.  Rules: for each itemset X and
+ *      time in the documented order (rules of one count sorted by 4-, 8- or
+ *      12-byte keys), or through a heap of the top n.  Rules: for each itemset X and
  *      each consequent C within the size limits, X \ C => C.
  *
  * Memory: every allocation of the engine goes through bk_alloc, which counts
@@ -93,9 +94,9 @@ typedef struct BkCol
 
 typedef struct BkSet
 {
-	int64		count;
 	int64		off;			/* into setitems */
 	int32		len;
+	int32		count;			/* at most the baskets read, an int32 */
 } BkSet;
 
 typedef struct BkExt
@@ -160,7 +161,7 @@ struct BasketEngine
 	/* the result's itemsets by their items: index + 1, 0 = empty */
 	uint64	   *hslots;		/* fingerprint << 32 | (index + 1), 0 = empty */
 	uint64	   *hg;				/* [nitems] an item's share of a set's hash */
-	uint32		hmask;
+	uint32		hn;				/* slots */
 	bool		hverify;		/* two sets on one chain share a fingerprint */
 };
 
@@ -776,6 +777,21 @@ basket_sort_ids(int32 *a, int64 n)
 	}
 }
 
+/*
+ * The itemset arrays grow by a quarter: on dense data they are the largest
+ * arrays of the run, and doubling left up to half of them unused at the
+ * peak (repalloc of a chunk this large moves pages, it does not copy).
+ */
+static int64
+bk_next_cap_sets(int64 cap, int64 need)
+{
+	int64		c = Max(cap, 1024);
+
+	while (c < need)
+		c += c / 4;
+	return c;
+}
+
 /* Append the itemset prefix[0 .. plen-1] + last. */
 static void
 bk_emit(BasketEngine *e, const int32 *prefix, int plen, int32 last, int64 count)
@@ -788,21 +804,21 @@ bk_emit(BasketEngine *e, const int32 *prefix, int plen, int32 last, int64 count)
 				 "basket mining supports at most %d frequent itemsets", PG_INT32_MAX);
 	if (e->nsets == e->capsets)
 	{
-		int64		ncap = bk_next_cap(e->capsets, e->nsets + 1);
+		int64		ncap = bk_next_cap_sets(e->capsets, e->nsets + 1);
 
 		e->sets = bk_grow(e, e->sets, sizeof(BkSet) * e->capsets, sizeof(BkSet) * ncap);
 		e->capsets = ncap;
 	}
 	if (e->nsetitems + plen + 1 > e->capsetitems)
 	{
-		int64		ncap = bk_next_cap(e->capsetitems, e->nsetitems + plen + 1);
+		int64		ncap = bk_next_cap_sets(e->capsetitems, e->nsetitems + plen + 1);
 
 		e->setitems = bk_grow(e, e->setitems, sizeof(int32) * e->capsetitems,
 							  sizeof(int32) * ncap);
 		e->capsetitems = ncap;
 	}
 	s = &e->sets[e->nsets++];
-	s->count = count;
+	s->count = (int32) count;
 	s->off = e->nsetitems;
 	s->len = plen + 1;
 	if (plen > 0)
@@ -1625,33 +1641,30 @@ bk_cmp_lex(const BasketItemset *a, const BasketItemset *b)
  * The lexicographic sort compares a packed key first: the leading items
  * (each + 1, 0 past the end, so that a prefix sorts first) in one word,
  * as many as fit.  Only sets sharing all those items reach through their
- * pointers, which on dense data made the sort mostly cache misses.
+ * pointers, which on dense data made the sort mostly cache misses.  The
+ * key carries the set itself, so that the sorted sets are written back in
+ * one sequential pass: permuting them in place by index was a chain of
+ * dependent cache misses.
  */
 typedef struct BkLexKey
 {
 	uint64		key;
-	int32		set;
+	BasketItemset set;
 } BkLexKey;
 
 typedef struct BkLexArg
 {
-	const BasketItemset *sets;
 	int32		npacked;		/* items a key holds */
 } BkLexArg;
 
 static inline int
 bk_cmp_lexkey(const BkLexKey *x, const BkLexKey *y, const BkLexArg *arg)
 {
-	const BasketItemset *a;
-	const BasketItemset *b;
-
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
-	a = &arg->sets[x->set];
-	b = &arg->sets[y->set];
-	if (a->len <= arg->npacked && b->len <= arg->npacked)
+	if (x->set.len <= arg->npacked && y->set.len <= arg->npacked)
 		return 0;				/* equal keys: the same set, never two */
-	return bk_cmp_lex(a, b);
+	return bk_cmp_lex(&x->set, &y->set);
 }
 
 #define ST_SORT bk_sort_lexkeys
@@ -1672,7 +1685,6 @@ bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 
 	while (bits < 32 && ((int64) 1 << bits) < (int64) nitems + 1)
 		bits++;
-	arg.sets = sets;
 	arg.npacked = 64 / bits;
 	k = bk_alloc(e, sizeof(BkLexKey) * Max(n, 1));
 	for (int64 s = 0; s < n; s++)
@@ -1683,34 +1695,13 @@ bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 		for (int32 i = 0; i < arg.npacked; i++)
 			key = (key << bits) | (uint64) (i < len ? sets[s].items[i] + 1 : 0);
 		k[s].key = key;
-		k[s].set = (int32) s;
+		k[s].set = sets[s];
 	}
 	CHECK_FOR_INTERRUPTS();
 	bk_sort_lexkeys(k, n, &arg);
 	CHECK_FOR_INTERRUPTS();
-	/* sets[i] = the old sets[k[i].set], cycle by cycle, in place */
 	for (int64 i = 0; i < n; i++)
-	{
-		BasketItemset first;
-		int64		j = i;
-
-		if (k[i].set == i)
-			continue;
-		first = sets[i];
-		for (;;)
-		{
-			int64		from = k[j].set;
-
-			k[j].set = (int32) j;
-			if (from == i)
-			{
-				sets[j] = first;
-				break;
-			}
-			sets[j] = sets[from];
-			j = from;
-		}
-	}
+		sets[i] = k[i].set;
 	bk_free(e, k, sizeof(BkLexKey) * Max(n, 1));
 }
 
@@ -1740,6 +1731,8 @@ bk_set_hash(const BasketEngine *e, const int32 *items, int32 len)
 /* the slot half and the fingerprint half of a set's hash */
 #define BK_HSLOT(h) murmurhash32((uint32) (h))
 #define BK_HPRINT(h) ((uint64) murmurhash32((uint32) ((h) >> 32)) << 32)
+/* the slot a hash starts at, of e->hn */
+#define BK_HAT(e, h) ((uint32) (((uint64) BK_HSLOT(h) * (e)->hn) >> 32))
 
 static inline bool
 bk_same_items(const int32 *a, const int32 *b, int32 len)
@@ -1750,11 +1743,58 @@ bk_same_items(const int32 *a, const int32 *b, int32 len)
 	return true;
 }
 
+/* sets[s] is a prefix of sets[s + 1] */
+static inline bool
+bk_prefix_of_next(const BasketItemset *sets, int64 n, int64 s)
+{
+	return s + 1 < n && sets[s + 1].len > sets[s].len &&
+		bk_same_items(sets[s].items, sets[s + 1].items, sets[s].len);
+}
+
+/*
+ * In lexicographic order an itemset that others extend comes right before
+ * the first of them, so its items are a prefix of the next set's: it points
+ * there and keeps no copy.  Only the sets that end such a chain keep their
+ * items, which on dense data is about half of them (a prefix tree shares
+ * more, but the itemsets' items stay plain arrays for the callers).
+ */
+static void
+bk_share_items(BasketEngine *e, BasketItemset *sets, int64 n)
+{
+	int64		total = 0;
+	int64		at;
+	int32	   *items;
+
+	for (int64 s = 0; s < n; s++)
+		if (!bk_prefix_of_next(sets, n, s))
+			total += sets[s].len;
+	CHECK_FOR_INTERRUPTS();
+	items = bk_alloc(e, sizeof(int32) * Max(total, 1));
+	at = total;
+	/* from the end, so that the next set already points into the copy */
+	for (int64 s = n - 1; s >= 0; s--)
+	{
+		if (bk_prefix_of_next(sets, n, s))
+			sets[s].items = sets[s + 1].items;
+		else
+		{
+			at -= sets[s].len;
+			memcpy(items + at, sets[s].items, sizeof(int32) * sets[s].len);
+			sets[s].items = items + at;
+		}
+	}
+	Assert(at == 0);
+	bk_free(e, e->setitems, sizeof(int32) * e->capsetitems);
+	e->setitems = items;
+	e->nsetitems = e->capsetitems = Max(total, 1);
+}
+
 static void
 bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 {
 	BasketItemset *sets;
 	Size		nslots = 16;
+	uint64		ring[BK_PREFETCH];
 
 	/*
 	 * The mining arrays become the result in place (the slack of their
@@ -1783,30 +1823,50 @@ bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 		basket_sort_ids(sets[s].items, sets[s].len);
 	}
 	bk_sort_sets(e, sets, e->nsets, res->nitems);
+	bk_share_items(e, sets, e->nsets);
 
 	e->hg = bk_alloc(e, sizeof(uint64) * Max(res->nitems, 1));
 	for (int32 i = 0; i < res->nitems; i++)
 		e->hg[i] = ((uint64) murmurhash32((uint32) i) << 32) |
 			murmurhash32((uint32) i ^ 0x9e3779b9u);
-	/* load at most 3/4: linear probing stays short, 8 bytes a slot */
-	while (nslots * 3 < (Size) e->nsets * 4)
-		nslots *= 2;
+	/*
+	 * Load 3/4: linear probing stays short, 8 bytes a slot.  Any slot count
+	 * works (a hash picks its slot by multiplying, not masking), so a power
+	 * of two does not leave the table up to half empty.
+	 */
+	nslots = Max(nslots, (Size) e->nsets * 4 / 3 + 1);
+	if (nslots > PG_UINT32_MAX)
+		mk_error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "Raise min_support or set max_len.",
+				 "basket mining supports at most %u frequent itemsets", PG_UINT32_MAX / 4 * 3);
 	e->hslots = bk_alloc0(e, sizeof(uint64) * nslots);
-	e->hmask = nslots - 1;
+	e->hn = (uint32) nslots;
 	e->hverify = false;
+	/* each insert is a cache miss: the slots of the sets ahead are fetched early */
+	for (int64 s = 0; s < Min(BK_PREFETCH, e->nsets); s++)
+	{
+		ring[s] = bk_set_hash(e, sets[s].items, sets[s].len);
+		__builtin_prefetch(&e->hslots[BK_HAT(e, ring[s])]);
+	}
 	for (int64 s = 0; s < e->nsets; s++)
 	{
-		uint64		h = bk_set_hash(e, sets[s].items, sets[s].len);
+		uint64		h = ring[s % BK_PREFETCH];
 		uint64		print = BK_HPRINT(h);
-		uint32		i = BK_HSLOT(h) & e->hmask;
+		uint32		i = BK_HAT(e, h);
 
+		if (s + BK_PREFETCH < e->nsets)
+		{
+			const BasketItemset *ahead = &sets[s + BK_PREFETCH];
+
+			ring[s % BK_PREFETCH] = bk_set_hash(e, ahead->items, ahead->len);
+			__builtin_prefetch(&e->hslots[BK_HAT(e, ring[s % BK_PREFETCH])]);
+		}
 		if ((s & 0xffff) == 0)
 			CHECK_FOR_INTERRUPTS();
 		while (e->hslots[i])
 		{
 			if ((e->hslots[i] & ~(uint64) PG_UINT32_MAX) == print)
 				e->hverify = true;
-			i = (i + 1) & e->hmask;
+			i = i + 1 == e->hn ? 0 : i + 1;
 		}
 		e->hslots[i] = print | (uint32) (s + 1);
 	}
@@ -1822,7 +1882,7 @@ static int32
 bk_find_hashed(BasketEngine *e, const BasketResult *res, uint64 h, const int32 *items, int32 len)
 {
 	uint64		print = BK_HPRINT(h);
-	uint32		i = BK_HSLOT(h) & e->hmask;
+	uint32		i = BK_HAT(e, h);
 
 	for (;;)
 	{
@@ -1835,7 +1895,7 @@ bk_find_hashed(BasketEngine *e, const BasketResult *res, uint64 h, const int32 *
 			(!e->hverify ||
 			 (res->itemsets[s].len == len && bk_same_items(res->itemsets[s].items, items, len))))
 			return s;
-		i = (i + 1) & e->hmask;
+		i = i + 1 == e->hn ? 0 : i + 1;
 	}
 }
 
@@ -1968,99 +2028,19 @@ bk_cmp_gkey(const BkGKey *x, const BkGKey *y)
 
 /*
  * The same key packed in one word when the count and two itemset indexes
- * fit (they do on every benchmark input): 8 bytes a rule and an integer
- * compare.
+ * fit: 8 bytes a rule and an integer compare.  With one-item consequents
+ * (Apriori's classic rules) a 4-byte key is enough where the antecedent's
+ * rank in (count, index) order and the consequent's item fit in 32 bits,
+ * as they do on every benchmark input: that halves the largest buffer of a
+ * dense run, the rules of its most common count.
  */
-#define ST_SORT bk_sort_words
-#define ST_ELEMENT_TYPE uint64
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
+#define RX_NAME bk_sort_u64
+#define RX_TYPE uint64
+#include "basket/radix_template.h"
 
-/*
- * Sort words by radix, most significant byte first and in place (American
- * flag sort: count the byte values, then cycle each word into its bucket),
- * so no second buffer is needed; buckets of a few words are left to the
- * comparison sort.  On millions of rule keys this is several times faster
- * than comparing: a rule key sort was the largest part of rule generation.
- */
-static void
-bk_radix_words(uint64 *a, int64 n, int shift)
-{
-	int64		cnt[256];
-	int64		head[256];
-	int64		end[256];
-	int64		at;
-
-	for (;;)
-	{
-		int			one = -1;
-
-		if (n <= 48 || shift < 0)
-		{
-			if (n > 1 && shift >= 0)
-				bk_sort_words(a, n);
-			return;
-		}
-		memset(cnt, 0, sizeof(cnt));
-		for (int64 i = 0; i < n; i++)
-			cnt[(a[i] >> shift) & 0xff]++;
-		for (int b = 0; b < 256; b++)
-			if (cnt[b] == n)
-				one = b;
-		if (one < 0)
-			break;
-		/* every word has this byte: go on with the next */
-		shift -= 8;
-	}
-	at = 0;
-	for (int b = 0; b < 256; b++)
-	{
-		head[b] = at;
-		at += cnt[b];
-		end[b] = at;
-	}
-	for (int b = 0; b < 256; b++)
-	{
-		while (head[b] < end[b])
-		{
-			uint64		v = a[head[b]];
-			int			d = (int) ((v >> shift) & 0xff);
-
-			while (d != b)
-			{
-				uint64		t = a[head[d]];
-
-				a[head[d]++] = v;
-				v = t;
-				d = (int) ((v >> shift) & 0xff);
-			}
-			a[head[b]++] = v;
-		}
-	}
-	if (n > 65536)
-		CHECK_FOR_INTERRUPTS();
-	at = 0;
-	for (int b = 0; b < 256; b++)
-	{
-		bk_radix_words(a + at, cnt[b], shift - 8);
-		at += cnt[b];
-	}
-}
-
-static void
-bk_sort_u64(uint64 *a, int64 n)
-{
-	uint64		any = 0;
-	int			shift = 0;
-
-	for (int64 i = 0; i < n; i++)
-		any |= a[i];
-	while (shift < 56 && (any >> (shift + 8)) != 0)
-		shift += 8;
-	bk_radix_words(a, n, shift);
-}
+#define RX_NAME bk_sort_u32
+#define RX_TYPE uint32
+#include "basket/radix_template.h"
 
 static int
 bk_bits_for(int64 x)
@@ -2406,6 +2386,15 @@ typedef struct BkRuleGen
 	int64		capgkeys;
 	int			pshift;			/* > 0: keys packed in words, index bits */
 	uint64	   *pkeys;
+	/* 4-byte keys: the antecedent's position in asc << ibits | the item */
+	int			ibits;			/* > 0: 4-byte keys (one-item consequents) */
+	uint32	   *wkeys;
+	int32	   *asc;			/* itemsets by count ascending, then index */
+	int32	   *arank;			/* itemset -> its position in asc */
+	int64		gbeg;			/* the walk: the current count's range in asc */
+	int64		gend;
+	int64		gi;				/* the current itemset's position there */
+	int64		gbound;			/* the count's rules at most: its items */
 	/* unordered: the rules of the current itemset */
 	BasketRule *rbuf;
 	int64		nrbuf;
@@ -2427,6 +2416,7 @@ typedef struct BkRuleGen
 #define BK_PEND_GKEYS	2		/* gkeys, sorted */
 #define BK_PEND_KEYS	3		/* out.keys, sorted (ordered, or top) */
 #define BK_PEND_RULES	4		/* rbuf, as produced */
+#define BK_PEND_WKEYS	5		/* wkeys, sorted */
 
 /*
  * Confidence and lift as one function computes them, so that a rule rebuilt
@@ -2527,13 +2517,36 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc, int32
 	if ((double) x->count < o->min_confidence * (double) g->res->itemsets[a].count * (1.0 - 1e-12))
 		return;
 	c = nc == 1 ? g->single[g->cons[0]] : bk_find_subset(g->e, g->res, g->cons, nc);
-	bk_rule_make(g->res, a, c, x->count, &r);
-	if (o->min_lift > 0 && r.lift < o->min_lift * (1.0 - 1e-12))
-		return;
+	/* by count only the keys are kept: the measures are made when taken */
+	if (o->min_lift > 0 || !g->by_count)
+	{
+		bk_rule_make(g->res, a, c, x->count, &r);
+		if (o->min_lift > 0 && r.lift < o->min_lift * (1.0 - 1e-12))
+			return;
+	}
 	if (o->remove_redundant && na >= 2 &&
 		bk_redundant(g, na, nc, x->count, g->res->itemsets[a].count))
 		return;
-	if (g->by_count && g->pshift > 0)
+	if (g->by_count && g->ibits > 0)
+	{
+		if (g->ngkeys == g->capgkeys)
+		{
+			/* sized once for the largest count: every item of its sets */
+			int64		ncap = Max(g->gbound, bk_next_cap(g->capgkeys, g->ngkeys + 1));
+
+			if (g->ngkeys == 0)
+			{
+				bk_free(g->e, g->wkeys, sizeof(uint32) * g->capgkeys);
+				g->wkeys = bk_alloc(g->e, sizeof(uint32) * ncap);
+			}
+			else
+				g->wkeys = bk_grow(g->e, g->wkeys, sizeof(uint32) * g->capgkeys,
+								   sizeof(uint32) * ncap);
+			g->capgkeys = ncap;
+		}
+		g->wkeys[g->ngkeys++] = ((uint32) g->arank[a] << g->ibits) | (uint32) g->cons[0];
+	}
+	else if (g->by_count && g->pshift > 0)
 	{
 		if (g->ngkeys == g->capgkeys)
 		{
@@ -2618,7 +2631,7 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 		int32		ante[64];
 
 		for (int32 i = 0; i < len; i++)
-			__builtin_prefetch(&e->hslots[BK_HSLOT(hx - e->hg[items[i]]) & e->hmask]);
+			__builtin_prefetch(&e->hslots[BK_HAT(e, hx - e->hg[items[i]])]);
 		for (int32 i = 0; i < len; i++)
 		{
 			int32		na = 0;
@@ -2631,6 +2644,8 @@ bk_rules_of(BkRuleGen *g, int32 xs, int32 nc)
 			na = len - 1;
 			ante[i] = bk_find_hashed(g->e, g->res, hx - e->hg[items[i]], g->ante, na);
 			__builtin_prefetch(&g->res->itemsets[ante[i]]);
+			if (g->arank)
+				__builtin_prefetch(&g->arank[ante[i]]);
 		}
 		for (int32 i = 0; i < len; i++)
 			bk_rule_try(g, xs, hx, &i, 1, ante[i]);
@@ -2660,7 +2675,13 @@ static void
 bk_rules_sort(BkRuleGen *g)
 {
 	CHECK_FOR_INTERRUPTS();
-	if (g->by_count && g->pshift > 0)
+	if (g->by_count && g->ibits > 0)
+	{
+		bk_sort_u32(g->wkeys, g->ngkeys);
+		g->pend = BK_PEND_WKEYS;
+		g->npend = g->ngkeys;
+	}
+	else if (g->by_count && g->pshift > 0)
 	{
 		bk_sort_u64(g->pkeys, g->ngkeys);
 		g->pend = BK_PEND_WORDS;
@@ -2704,6 +2725,14 @@ bk_rules_take(BkRuleGen *g, BasketRule *r)
 							 g->pgroup, r);
 				break;
 			}
+		case BK_PEND_WKEYS:
+			{
+				uint32		k = g->wkeys[i];
+
+				bk_rule_make(g->res, g->asc[k >> g->ibits],
+							 g->single[k & (((uint32) 1 << g->ibits) - 1)], g->pgroup, r);
+				break;
+			}
 		case BK_PEND_GKEYS:
 			bk_rule_make(g->res, g->gkeys[i].a, g->gkeys[i].c, g->pgroup, r);
 			break;
@@ -2727,7 +2756,7 @@ bk_rules_take(BkRuleGen *g, BasketRule *r)
 static void
 bk_rules_taken(BkRuleGen *g)
 {
-	if (g->pend == BK_PEND_WORDS || g->pend == BK_PEND_GKEYS)
+	if (g->pend == BK_PEND_WORDS || g->pend == BK_PEND_GKEYS || g->pend == BK_PEND_WKEYS)
 		g->ngkeys = 0;
 	else if (g->pend == BK_PEND_KEYS)
 		g->out.nkeys = 0;
@@ -2735,6 +2764,42 @@ bk_rules_taken(BkRuleGen *g)
 		g->nrbuf = 0;
 	g->pend = BK_PEND_NONE;
 	g->npend = g->next = 0;
+}
+
+/*
+ * The itemset the walk stands at.  With 4-byte keys the walk takes asc's
+ * counts from the highest down, each count's sets in index order, which is
+ * the order bk_sets_by_count gives without a second permutation.
+ */
+static inline int64
+bk_walk_cur(BkRuleGen *g)
+{
+	const BasketItemset *sets = g->res->itemsets;
+	int64		count;
+
+	if (g->asc == NULL)
+		return g->order ? g->order[g->at] : g->at;
+	if (g->gi == g->gend)
+	{
+		g->gend = g->gbeg;
+		g->gbeg = g->gend - 1;
+		count = sets[g->asc[g->gbeg]].count;
+		g->gbound = sets[g->asc[g->gbeg]].len;
+		while (g->gbeg > 0 && sets[g->asc[g->gbeg - 1]].count == count)
+		{
+			g->gbeg--;
+			g->gbound += sets[g->asc[g->gbeg]].len;
+		}
+		g->gi = g->gbeg;
+	}
+	return g->asc[g->gi];
+}
+
+static inline void
+bk_walk_step(BkRuleGen *g)
+{
+	g->at++;
+	g->gi++;
 }
 
 /*
@@ -2751,7 +2816,7 @@ bk_rules_fill(BkRuleGen *g)
 
 	while (g->at < res->nitemsets)
 	{
-		int64		s = g->order ? g->order[g->at] : g->at;
+		int64		s = bk_walk_cur(g);
 		const BasketItemset *x = &res->itemsets[s];
 		int32		cmin = 1;
 		int32		cmax = Min(o->max_consequent, x->len - 1);
@@ -2761,7 +2826,7 @@ bk_rules_fill(BkRuleGen *g)
 		if (x->len < 2 || x->len < o->min_len ||
 			(g->excl && bk_any_flagged(g->excl, x->items, x->len)))
 		{
-			g->at++;
+			bk_walk_step(g);
 			continue;
 		}
 		if (g->by_count && x->count != g->group)
@@ -2778,7 +2843,7 @@ bk_rules_fill(BkRuleGen *g)
 			cmin = Max(cmin, x->len - o->max_antecedent);
 		for (int32 nc = cmin; nc <= cmax; nc++)
 			bk_rules_of(g, (int32) s, nc);
-		g->at++;
+		bk_walk_step(g);
 		if (g->nrbuf > 0)
 		{
 			g->pend = BK_PEND_RULES;
@@ -2816,6 +2881,33 @@ bk_sets_by_count(BasketEngine *e, const BasketResult *res)
 	return order;
 }
 
+/*
+ * The same order for 4-byte keys, kept the other way round (count
+ * ascending, then index: the order of the rules of one count, confidence
+ * descending) with its inverse, so that a key holds an antecedent's
+ * position in it.
+ */
+static void
+bk_sets_ascending(BkRuleGen *g)
+{
+	BasketEngine *e = g->e;
+	int64		n = g->res->nitemsets;
+	uint64	   *k = bk_alloc(e, sizeof(uint64) * Max(n, 1));
+
+	for (int64 s = 0; s < n; s++)
+		k[s] = ((uint64) g->res->itemsets[s].count << 32) | (uint64) s;
+	bk_sort_u64(k, n);
+	g->asc = bk_alloc(e, sizeof(int32) * Max(n, 1));
+	g->arank = bk_alloc(e, sizeof(int32) * Max(n, 1));
+	for (int64 p = 0; p < n; p++)
+	{
+		g->asc[p] = (int32) (uint32) k[p];
+		g->arank[g->asc[p]] = (int32) p;
+	}
+	bk_free(e, k, sizeof(uint64) * Max(n, 1));
+	g->gbeg = g->gend = g->gi = n;
+}
+
 BasketRuleIter *
 basket_rules_begin(BasketEngine *e, BasketResult *res, const BasketOptions *o)
 {
@@ -2842,11 +2934,20 @@ basket_rules_begin(BasketEngine *e, BasketResult *res, const BasketOptions *o)
 	if (by_count)
 	{
 		int			ib = bk_bits_for(res->nitemsets);
+		int			itb = bk_bits_for(res->nitems);
 
 		g->out.collect = false;
-		g->order = bk_sets_by_count(e, res);
-		if (bk_bits_for(res->ntransactions) + 2 * ib <= 64)
-			g->pshift = ib;
+		if (o->max_consequent == 1 && ib + itb <= 32)
+		{
+			g->ibits = itb;
+			bk_sets_ascending(g);
+		}
+		else
+		{
+			g->order = bk_sets_by_count(e, res);
+			if (bk_bits_for(res->ntransactions) + 2 * ib <= 64)
+				g->pshift = ib;
+		}
 	}
 	return (BasketRuleIter *) g;
 }
@@ -2884,6 +2985,13 @@ basket_rules_end(BasketRuleIter *it)
 		bk_free(e, g->gkeys, sizeof(BkGKey) * g->capgkeys);
 	if (g->pkeys)
 		bk_free(e, g->pkeys, sizeof(uint64) * g->capgkeys);
+	if (g->wkeys)
+		bk_free(e, g->wkeys, sizeof(uint32) * g->capgkeys);
+	if (g->asc)
+	{
+		bk_free(e, g->asc, sizeof(int32) * Max(g->res->nitemsets, 1));
+		bk_free(e, g->arank, sizeof(int32) * Max(g->res->nitemsets, 1));
+	}
 	if (g->rbuf)
 		bk_free(e, g->rbuf, sizeof(BasketRule) * g->caprbuf);
 	bk_out_done(&g->out);

@@ -33,13 +33,15 @@ typedef struct BasketEngine BasketEngine;
 
 /*
  * A frequent itemset.  items[] holds item indexes (0 .. nitems-1 of the
- * result), sorted so that their names are in byte order (COLLATE "C").
+ * result), sorted so that their names are in byte order (COLLATE "C");
+ * read only: an itemset's items may be the start of a longer one's.
+ * 16 bytes, as there are often millions.
  */
 typedef struct BasketItemset
 {
+	int32	   *items;			/* may be shared with the next itemset */
 	int32		len;
-	int32	   *items;
-	int64		count;
+	int32		count;			/* baskets: at most their number, an int32 */
 } BasketItemset;
 
 typedef enum BasketTarget

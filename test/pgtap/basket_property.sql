@@ -9,7 +9,7 @@
 -- apriori called in a select list streams its rows (value per call): the
 -- same rows in the same order as in FROM, for every ordering and option.
 BEGIN;
-SELECT plan(160);
+SELECT plan(162);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -205,6 +205,20 @@ CREATE FUNCTION pg_temp.fisher(n bigint, nx bigint, ny bigint, nxy bigint) RETUR
      WHERE n - ny - nx + k >= 0 $$;
 
 SELECT cmp_ok((SELECT max(cardinality(items)) FROM dset), '>=', 7, 'dense data sets have itemsets of seven items');
+
+-- The documented order on dense data, where many rules share a count and a
+-- confidence: one-item consequents (4-byte rule keys) and up to three items
+-- (8-byte keys), in the order the function returns them (ordinality).
+SELECT is((SELECT sum(bad) FROM dparams d, LATERAL (
+              SELECT count(*) AS bad FROM (
+                  SELECT r.ordinality AS got,
+                         row_number() OVER (ORDER BY support DESC, confidence DESC,
+                                            antecedent COLLATE "C", consequent COLLATE "C") AS want
+                    FROM mekatek.apriori(pg_temp.dq(d.ds), d.min_support, d.min_confidence,
+                                         max_consequent => m) WITH ORDINALITY r) o
+               WHERE got <> want) x),
+          0::numeric, format('dense data: apriori rows come in the documented order (max_consequent %s)', m))
+  FROM unnest(ARRAY[1, 3]) m;
 
 SELECT is(pg_temp.differ(format('SELECT items, count, support FROM mekatek.frequent_itemsets(%L, %s)', pg_temp.dq(d.ds), d.min_support),
                          format('SELECT items, count, support FROM dset WHERE ds = %s', d.ds)),
