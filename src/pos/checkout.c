@@ -13,9 +13,10 @@
  * statement (so the stock trigger takes every line's batches in the global
  * lock order; it also marks the sale paid, which gives it its receipt
  * number and locks the branch's counter until commit: nothing but the
- * receipt comes after it).  The triggers skip the checks checkout has made for exactly
- * its own rows (pos_checkout_sale_id); the line trigger still recomputes
- * the money from the stored columns and checks the discount limit.
+ * receipt, built in memory (receipt_built), comes after it).  The triggers
+ * skip the checks checkout has made for exactly its own rows
+ * (pos_checkout_sale_id); the line trigger still recomputes the money from
+ * the stored columns and checks the discount limit.
  *
  * It runs as the caller: row-level security decides which branch it may
  * sell for; before that, a login without a staff row or a cashier of
