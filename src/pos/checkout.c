@@ -588,13 +588,12 @@ check_branch(Checkout *co)
 	ArrayType  *accepted;
 
 	mk_spi_plan(&branch_plan,
-				"SELECT b.prices_include_tax, b.payment_methods,"
-				"       (SELECT st.branch_id FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER),"
-				"       EXISTS (SELECT FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER),"
-				"       (pg_catalog.now() AT TIME ZONE b.time_zone)::date, b.name, b.time_zone,"
-				"       (SELECT st.full_name FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER),"
+				"SELECT b.prices_include_tax, b.payment_methods, st.branch_id, st.role_name IS NOT NULL,"
+				"       (pg_catalog.now() AT TIME ZONE b.time_zone)::date, b.name, b.time_zone, st.full_name,"
 				"       CURRENT_USER::text"
-				"  FROM mekatek.branch b WHERE b.branch_id OPERATOR(pg_catalog.=) $1",
+				"  FROM mekatek.branch b"
+				"  LEFT JOIN mekatek.staff st ON st.role_name OPERATOR(pg_catalog.=) CURRENT_USER"
+				" WHERE b.branch_id OPERATOR(pg_catalog.=) $1",
 				1, types);
 	args[0] = Int32GetDatum(co->branch_id);
 	if (mk_spi_execute_plan(branch_plan, args, NULL, true, 1, SPI_OK_SELECT, "branch lookup") == 0)
