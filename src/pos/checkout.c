@@ -13,9 +13,10 @@
  * statement (so the stock trigger takes every line's batches in the global
  * lock order; it also marks the sale paid, which gives it its receipt
  * number and locks the branch's counter until commit: nothing but the
- * receipt comes after it).  The triggers skip the checks checkout has made for exactly
- * its own rows (pos_checkout_sale_id); the line trigger still recomputes
- * the money from the stored columns and checks the discount limit.
+ * receipt, built in memory (receipt_built), comes after it).  The triggers
+ * skip the checks checkout has made for exactly its own rows
+ * (pos_checkout_sale_id); the line trigger still recomputes the money from
+ * the stored columns and checks the discount limit.
  *
  * It runs as the caller: row-level security decides which branch it may
  * sell for; before that, a login without a staff row or a cashier of
@@ -35,8 +36,12 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "catalog/pg_collation.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -72,6 +77,7 @@ typedef struct CoLine
 	int64		pct_bp;			/* discount_percent in basis points, or -1 */
 	int64		disc_amount;	/* discount_amount in cents, or -1 */
 	Datum		pid, price;
+	char	   *name;			/* the product's */
 	int32		rate_bp;
 	int64		disc, sdisc;
 	PosLineMoney m;
@@ -99,6 +105,8 @@ typedef struct Checkout
 	bool		included;
 	DateADT		today;			/* the branch's date now */
 	int64		total;
+	/* for the receipt: the branch's name and zone, the acting role's staff name */
+	char	   *branch_name, *time_zone, *user_name, *staff_name;
 } Checkout;
 
 /* ------------------------------------------------------------ parsing */
@@ -580,11 +588,12 @@ check_branch(Checkout *co)
 	ArrayType  *accepted;
 
 	mk_spi_plan(&branch_plan,
-				"SELECT b.prices_include_tax, b.payment_methods,"
-				"       (SELECT st.branch_id FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER),"
-				"       EXISTS (SELECT FROM mekatek.staff st WHERE st.role_name OPERATOR(pg_catalog.=) CURRENT_USER),"
-				"       (pg_catalog.now() AT TIME ZONE b.time_zone)::date"
-				"  FROM mekatek.branch b WHERE b.branch_id OPERATOR(pg_catalog.=) $1",
+				"SELECT b.prices_include_tax, b.payment_methods, st.branch_id, st.role_name IS NOT NULL,"
+				"       (pg_catalog.now() AT TIME ZONE b.time_zone)::date, b.name, b.time_zone, st.full_name,"
+				"       CURRENT_USER::text"
+				"  FROM mekatek.branch b"
+				"  LEFT JOIN mekatek.staff st ON st.role_name OPERATOR(pg_catalog.=) CURRENT_USER"
+				" WHERE b.branch_id OPERATOR(pg_catalog.=) $1",
 				1, types);
 	args[0] = Int32GetDatum(co->branch_id);
 	if (mk_spi_execute_plan(branch_plan, args, NULL, true, 1, SPI_OK_SELECT, "branch lookup") == 0)
@@ -593,6 +602,11 @@ check_branch(Checkout *co)
 	accepted = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	staff_branch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &staff_null));
 	co->today = DatumGetDateADT(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+	/* SPI_getvalue copies into the current (the call's) context */
+	co->branch_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6);
+	co->time_zone = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
+	co->staff_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8);
+	co->user_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9);
 	pos_staff_check(co->branch_id, DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull)),
 					staff_null, staff_branch);
 	return accepted;
@@ -610,7 +624,7 @@ resolve_skus(Checkout *co)
 		skus[i] = CStringGetTextDatum(co->lines[i].sku);
 	mk_spi_plan(&resolve_plan,
 				"SELECT p.product_id, p.price, p.active,"
-				"       coalesce((tc.rate OPERATOR(pg_catalog.*) 100)::int4, $2)"
+				"       coalesce((tc.rate OPERATOR(pg_catalog.*) 100)::int4, $2), p.name"
 				"  FROM unnest($1) WITH ORDINALITY AS t(sku, ord)"
 				"  LEFT JOIN mekatek.product p ON p.sku OPERATOR(pg_catalog.=) t.sku"
 				"  LEFT JOIN mekatek.tax_class tc ON tc.tax_class OPERATOR(pg_catalog.=) p.tax_class"
@@ -636,6 +650,7 @@ resolve_skus(Checkout *co)
 			mk_error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, NULL,
 					 "product \"%s\" is not active", l->sku);
 		l->rate_bp = DatumGetInt32(SPI_getbinval(row, desc, 4, &isnull));
+		l->name = SPI_getvalue(row, desc, 5);
 	}
 }
 
@@ -811,6 +826,253 @@ receipt_of(int64 sale_id, MemoryContext into)
 	return doc;
 }
 
+
+/* ------------------------------------------------------------ receipt */
+
+/*
+ * The receipt of the sale this call has just written, built from what it
+ * knows (the lines, the payments, the lots the stock trigger took and the
+ * paid row the guard trigger stored: pos_checkout_capture) instead of read
+ * back with receipt.c's query, which cost a seventh of a sale and ran with
+ * the branch's receipt counter locked.  It must equal mekatek.receipt(),
+ * byte for byte (sql/pos_receipt_built.sql compares them): the same
+ * values, with the scales of the stored columns, through the same output
+ * functions.  (Datum) 0 when the capture is not what this expects; the
+ * caller then reads the receipt back.
+ */
+static void
+jb_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+jb_str(JsonbParseState **st, const char *key, const char *val)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	if (val == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) val;
+		v.val.string.len = strlen(val);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+jb_num(JsonbParseState **st, const char *key, Datum numeric)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(numeric);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+jb_int(JsonbParseState **st, const char *key, int64 n)
+{
+	jb_num(st, key, NumericGetDatum(int64_to_numeric(n)));
+}
+
+static void
+jb_bool(JsonbParseState **st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = b;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* A column of the captured sale row; *ok false when absent or NULL. */
+static Datum
+sale_col(const char *name, bool *ok)
+{
+	PosCheckoutCapture *c = &pos_checkout_capture;
+	int			att = SPI_fnumber(c->desc, name);
+	bool		isnull = true;
+	Datum		d = (Datum) 0;
+
+	if (att > 0)
+		d = heap_getattr(c->sale, att, c->desc, &isnull);
+	if (isnull)
+		*ok = false;
+	return d;
+}
+
+static Datum
+receipt_built(Checkout *co, int64 sale_id, MemoryContext into)
+{
+	PosCheckoutCapture *c = &pos_checkout_capture;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	bool		ok = true;
+	Datum		receipt_no, cashier, sold_at, when;
+	Datum		gross, discount, dpp, ppn, total, refunded;
+	char	   *login;
+	int64		change = 0;
+	bool		any_cash = false;
+	MemoryContext old;
+	Jsonb	   *doc;
+
+	if (c->sale == NULL || c->nlots == 0 || co->time_zone == NULL || co->branch_name == NULL)
+		return (Datum) 0;
+	receipt_no = sale_col("receipt_no", &ok);
+	cashier = sale_col("cashier", &ok);
+	sold_at = sale_col("sold_at", &ok);
+	gross = sale_col("gross", &ok);
+	discount = sale_col("discount", &ok);
+	dpp = sale_col("dpp", &ok);
+	ppn = sale_col("ppn", &ok);
+	total = sale_col("total", &ok);
+	refunded = sale_col("refunded", &ok);
+	if (!ok || DatumGetInt64(sale_col("sale_id", &ok)) != sale_id || !ok)
+		return (Datum) 0;
+	/* the staff name read in check_branch is the acting role's: the sale's cashier */
+	login = NameStr(*DatumGetName(cashier));
+	if (co->user_name == NULL || strcmp(login, co->user_name) != 0)
+		return (Datum) 0;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	jb_int(&st, "sale_id", sale_id);
+	jb_str(&st, "receipt_no", TextDatumGetCString(receipt_no));
+	jb_str(&st, "status", "paid");
+	jb_key(&st, "branch");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	jb_int(&st, "branch_id", co->branch_id);
+	jb_str(&st, "name", co->branch_name);
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	jb_key(&st, "cashier");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	jb_str(&st, "login", login);
+	jb_str(&st, "name", co->staff_name);
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	/* to_char(timezone(b.time_zone, s.sold_at), ...) as receipt.c writes it */
+	when = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(co->time_zone), sold_at);
+	jb_str(&st, "time", TextDatumGetCString(DirectFunctionCall2Coll(timestamp_to_char, DEFAULT_COLLATION_OID, when,
+																	CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS"))));
+	jb_str(&st, "time_zone", co->time_zone);
+	jb_bool(&st, "prices_include_tax", co->included);
+
+	jb_key(&st, "lines");
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < co->n; i++)
+	{
+		CoLine	   *l = &co->lines[i];
+		int			nl = 0;
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		jb_int(&st, "line_no", i + 1);
+		jb_str(&st, "sku", l->sku);
+		jb_str(&st, "name", l->name);
+		jb_int(&st, "qty", l->qty);
+		jb_num(&st, "unit_price", l->price);
+		jb_num(&st, "discount", pos_cents_numeric(l->disc));
+		jb_num(&st, "sale_discount", pos_cents_numeric(l->sdisc));
+		jb_num(&st, "tax_rate", pos_cents_numeric(l->rate_bp));
+		jb_num(&st, "dpp", pos_cents_numeric(l->m.dpp));
+		jb_num(&st, "ppn", pos_cents_numeric(l->m.ppn));
+		jb_num(&st, "amount", pos_cents_numeric(l->m.amount));
+		jb_int(&st, "returned", 0);
+		jb_key(&st, "lots");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		/* FEFO took them in (expires_on, batch_id) order, the receipt's order */
+		for (int k = 0; k < c->nlots; k++)
+		{
+			PosCheckoutLot *lot = &c->lots[k];
+			char		buf[MAXDATELEN + 1];
+
+			if (lot->line_no != i + 1)
+				continue;
+			if (nl > 0)
+			{
+				PosCheckoutLot *prev = NULL;
+
+				for (int j = k - 1; j >= 0 && prev == NULL; j--)
+					if (c->lots[j].line_no == i + 1)
+						prev = &c->lots[j];
+				if (prev->expires_on > lot->expires_on ||
+					(prev->expires_on == lot->expires_on && prev->batch_id >= lot->batch_id))
+					return (Datum) 0;
+			}
+			nl++;
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			jb_str(&st, "lot", lot->lot);
+			/* the value keeps a pointer to the string: a copy, not buf */
+			jb_str(&st, "expires_on", pstrdup(JsonEncodeDateTime(buf, DateADTGetDatum(lot->expires_on), DATEOID, NULL)));
+			jb_int(&st, "qty", lot->qty);
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+		if (nl == 0)
+			return (Datum) 0;
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+
+	jb_num(&st, "gross", gross);
+	jb_num(&st, "discount", discount);
+	jb_num(&st, "dpp", dpp);
+	jb_num(&st, "ppn", ppn);
+	jb_num(&st, "total", total);
+	jb_key(&st, "payments");
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < co->npay; i++)
+	{
+		CoPay	   *p = &co->pays[i];
+		bool		cash = strcmp(p->method, "cash") == 0;
+
+		if (p->amount <= 0)
+			return (Datum) 0;
+		/* jsonb_strip_nulls: no tendered and change but for cash, no null reference */
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		jb_str(&st, "method", p->method);
+		jb_num(&st, "amount", pos_cents_numeric(p->amount));
+		if (cash)
+		{
+			jb_num(&st, "tendered", pos_cents_numeric(p->tendered));
+			jb_num(&st, "change", pos_cents_numeric(p->change));
+			change += p->change;
+			any_cash = true;
+		}
+		if (p->reference)
+			jb_str(&st, "reference", p->reference);
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	/* coalesce(sum(change), 0): numeric(14,2)'s scale, or a bare 0 without cash */
+	jb_num(&st, "change", any_cash ? pos_cents_numeric(change) : NumericGetDatum(int64_to_numeric(0)));
+	jb_num(&st, "refunded", refunded);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+
+	old = MemoryContextSwitchTo(into);
+	doc = JsonbValueToJsonb(res);
+	MemoryContextSwitchTo(old);
+	return JsonbPGetDatum(doc);
+}
+
+static void
+capture_reset(void)
+{
+	pos_checkout_capture.collect = false;
+	pos_checkout_capture.nlots = pos_checkout_capture.cap = 0;
+	pos_checkout_capture.lots = NULL;
+	pos_checkout_capture.sale = NULL;
+	pos_checkout_capture.desc = NULL;
+}
+
 /*
  * 0.1.0's checkout on 0.1.0's tables (the library is new, the schema not
  * updated yet): no tax, no payments; row security decides the branch.
@@ -910,15 +1172,22 @@ run_checkout(Checkout *co, bool want_receipt, Datum *doc)
 					pos_checkout_today = co->today;
 					pos_checkout_branch_known = true;
 					insert_payments(co, sale_id);
+					capture_reset();
+					pos_checkout_capture.collect = want_receipt;
+					pos_checkout_capture.cxt = CurrentMemoryContext;
 					insert_lines(co, sale_id);
+					pos_checkout_capture.collect = false;
 					pos_checkout_sale_id = 0;
 					pos_checkout_branch_known = false;
+					if (want_receipt)
+						*doc = receipt_built(co, sale_id, outer);
+					capture_reset();
 				}
 				else
 					sale_id = existing;
 			}
 		}
-		if (want_receipt)
+		if (want_receipt && *doc == (Datum) 0)
 			*doc = receipt_of(sale_id, outer);
 	}
 	PG_CATCH();
@@ -927,6 +1196,7 @@ run_checkout(Checkout *co, bool want_receipt, Datum *doc)
 
 		pos_checkout_sale_id = 0;
 		pos_checkout_branch_known = false;
+		capture_reset();
 		MemoryContextSwitchTo(outer);
 		edata = CopyErrorData();
 		if (edata->sqlerrcode == ERRCODE_INTERNAL_ERROR || edata->elevel > ERROR)

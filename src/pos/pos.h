@@ -64,6 +64,36 @@ extern int32 pos_checkout_branch_id;
 extern DateADT pos_checkout_today;
 
 /*
+ * What checkout() needs to write its sale's receipt itself instead of
+ * reading it back (the receipt query was a seventh of a sale's CPU and ran
+ * while the branch's receipt counter row was locked): while collect is
+ * set, the stock trigger records the lots each line of
+ * pos_checkout_sale_id took, and the guard trigger the sale's row as it
+ * becomes paid, in cxt.  Anything unexpected leaves sale NULL, and
+ * checkout() reads the receipt back as before.
+ */
+typedef struct PosCheckoutLot
+{
+	int32		line_no;
+	int64		batch_id;
+	char	   *lot;
+	DateADT		expires_on;
+	int32		qty;
+} PosCheckoutLot;
+
+typedef struct PosCheckoutCapture
+{
+	bool		collect;
+	MemoryContext cxt;
+	int			nlots, cap;
+	PosCheckoutLot *lots;
+	HeapTuple	sale;			/* the paid row, as stored */
+	TupleDesc	desc;
+} PosCheckoutCapture;
+
+extern PosCheckoutCapture pos_checkout_capture;
+
+/*
  * The till's own SQLSTATEs (README "pos: errors"), in the standard classes
  * so that a handler of class 23 still catches them: an application tests
  * for exactly these.

@@ -64,6 +64,8 @@ static SPIPlanPtr branch_plan;
 static SPIPlanPtr legacy_fefo_plan;
 static SPIPlanPtr legacy_after_plan;
 
+PosCheckoutCapture pos_checkout_capture = {0};
+
 /* This statement's database has per-branch stock (pos_schema_has_branches). */
 static bool pos_branches = true;
 static SPIPlanPtr audit_plan;
@@ -449,6 +451,33 @@ takes_init(Takes *t)
 	t->line_no = palloc(sizeof(int32) * t->cap);
 }
 
+/* A take of checkout()'s sale, for the receipt it writes itself (pos.h). */
+static void
+capture_lot(int64 batch_id, int32 take, const NewLine *line, HeapTuple row, TupleDesc desc)
+{
+	PosCheckoutCapture *c = &pos_checkout_capture;
+	MemoryContext old;
+	bool		isnull;
+	PosCheckoutLot *l;
+
+	if (!c->collect || line->sale_id != pos_checkout_sale_id)
+		return;
+	old = MemoryContextSwitchTo(c->cxt);
+	if (c->nlots == c->cap)
+	{
+		c->cap = c->cap ? c->cap * 2 : 8;
+		c->lots = c->lots ? repalloc_huge(c->lots, sizeof(PosCheckoutLot) * c->cap)
+			: palloc(sizeof(PosCheckoutLot) * c->cap);
+	}
+	l = &c->lots[c->nlots++];
+	l->line_no = line->line_no;
+	l->batch_id = batch_id;
+	l->lot = TextDatumGetCString(SPI_getbinval(row, desc, 3, &isnull));
+	l->expires_on = DatumGetDateADT(SPI_getbinval(row, desc, 4, &isnull));
+	l->qty = take;
+	MemoryContextSwitchTo(old);
+}
+
 static void
 takes_add(Takes *t, int64 batch_id, int32 take, const NewLine *line)
 {
@@ -504,6 +533,7 @@ take_rows(const NewLine *line, SPITupleTable *rows, uint64 nrows, int32 need, Ta
 			continue;
 		take = (int32) Min((int64) need, on_hand);
 		takes_add(t, batch_id, take, line);
+		capture_lot(batch_id, take, line, row, rows->tupdesc);
 		need -= take;
 	}
 	return need;
@@ -531,13 +561,13 @@ take_fefo(const NewLine *line, Takes *t)
 
 	if (pos_branches)
 		plan = mk_spi_plan(&fefo_plan,
-						   "SELECT batch_id, qty_on_hand FROM mekatek.batch"
+						   "SELECT batch_id, qty_on_hand, lot, expires_on FROM mekatek.batch"
 						   " WHERE product_id = $1 AND branch_id = $2 AND qty_on_hand > 0 AND expires_on > $3"
 						   " ORDER BY expires_on, batch_id FOR UPDATE",
 						   3, types);
 	else
 		plan = mk_spi_plan(&legacy_fefo_plan,
-						   "SELECT batch_id, qty_on_hand FROM mekatek.batch"
+						   "SELECT batch_id, qty_on_hand, lot, expires_on FROM mekatek.batch"
 						   " WHERE product_id = $1 AND $2 = 0 AND qty_on_hand > 0 AND expires_on > $3"
 						   " ORDER BY expires_on, batch_id FOR UPDATE",
 						   3, types);
@@ -954,7 +984,20 @@ pos_sale_guard_trg(PG_FUNCTION_ARGS)
 		receipt = CStringGetTextDatum(
 			pos_next_receipt_no(DatumGetInt32(heap_getattr(td->tg_newtuple, mk_trigger_column(td, "branch_id", INT4OID, true), desc, &isnull)),
 								DatumGetTimestampTz(heap_getattr(td->tg_newtuple, mk_trigger_column(td, "sold_at", TIMESTAMPTZOID, true), desc, &isnull))));
-		return PointerGetDatum(heap_modify_tuple_by_cols(td->tg_newtuple, desc, 1, &col, &receipt, &rnull));
+		{
+			HeapTuple	paid = heap_modify_tuple_by_cols(td->tg_newtuple, desc, 1, &col, &receipt, &rnull);
+
+			/* the last BEFORE UPDATE trigger on sale (by name): this row is stored */
+			if (pos_checkout_capture.collect && sale_id == pos_checkout_sale_id)
+			{
+				MemoryContext old = MemoryContextSwitchTo(pos_checkout_capture.cxt);
+
+				pos_checkout_capture.sale = heap_copytuple(paid);
+				pos_checkout_capture.desc = CreateTupleDescCopy(desc);
+				MemoryContextSwitchTo(old);
+			}
+			return PointerGetDatum(paid);
+		}
 	}
 	/* to void: stamp who and when */
 	{

@@ -8,7 +8,8 @@
 # cashier is the real cashier, each at its own branch, one sale for the
 # retried key, no sale left by the refused checkout.
 source "$(dirname "$0")/../harness/common.sh"
-command -v php >/dev/null && php -m | grep -qi pdo_pgsql || { echo "skipped: php-cli with pdo_pgsql is not installed"; exit 77; }
+# not grep -q: under pipefail, php killed by SIGPIPE after an early match would read as "missing"
+command -v php >/dev/null && php -m | grep -i pdo_pgsql >/dev/null || { echo "skipped: php-cli with pdo_pgsql is not installed"; exit 77; }
 pgb=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 [ -x "$pgb" ] || { echo "skipped: pgbouncer is not installed"; exit 77; }
 
