@@ -14,10 +14,12 @@
  * mk_rfid_scan_apply's helpers below.
  */
 #include "devices/devices.h"
+#include "devices/direct.h"
 
 #include "access/htup_details.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "miscadmin.h"
@@ -25,6 +27,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/jsonb.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(mk_rfid_uid);
@@ -168,7 +172,9 @@ mk_lab_register(PG_FUNCTION_ARGS)
  * locked once, the state machine runs here over the scans in insertion
  * order, and the result is written with one UPDATE and one history INSERT
  * (scans_apply_stepwise).  Either way scans of no item in the lab get one
- * UPDATE of their flags.
+ * UPDATE of their flags.  The distinct case is written by rows where that
+ * is exact (scans_apply_distinct_direct, through direct.c): the same rows
+ * in the same order without the statements' plans, scans and joins.
  *
  * Both paths lock the items in UID order, so two scanners' statements
  * cannot deadlock, and both keep the READ COMMITTED behaviour of the old
@@ -553,27 +559,57 @@ history_insert(MkColumns *h)
 }
 
 /*
- * A lab state change, announced: NOTIFY mekatek_lab now, and its payload
- * kept in *outbox for lab_outbox_write.  States are indexes into
- * lab_state_names.
+ * A lab state change, announced: NOTIFY mekatek_lab now; *p keeps the
+ * payload.  States are indexes into lab_state_names.
  */
+static void
+lab_notify(MkPayload *p, const char *item_code, const RfidScan *s, int from, int to)
+{
+	mk_payload_begin(p);
+	mk_payload_str(p, "item", item_code);
+	mk_payload_str(p, "uid", s->uid);
+	mk_payload_str(p, "from", lab_state_names[from]);
+	mk_payload_str(p, "to", lab_state_names[to]);
+	mk_payload_str(p, "lab", s->lab);
+	mk_payload_int(p, "scan", s->scan_id);
+	mk_payload_time(p, "at", s->at);
+	mk_payload_notify(p, "mekatek_lab");
+}
+
+/* The same, its payload kept in *outbox for lab_outbox_write. */
 static void
 lab_announce(MkColumns *outbox, const char *item_code, const RfidScan *s, int from, int to)
 {
 	MkPayload	p;
 	int			r;
 
-	mk_payload_begin(&p);
-	mk_payload_str(&p, "item", item_code);
-	mk_payload_str(&p, "uid", s->uid);
-	mk_payload_str(&p, "from", lab_state_names[from]);
-	mk_payload_str(&p, "to", lab_state_names[to]);
-	mk_payload_str(&p, "lab", s->lab);
-	mk_payload_int(&p, "scan", s->scan_id);
-	mk_payload_time(&p, "at", s->at);
-	mk_payload_notify(&p, "mekatek_lab");
+	lab_notify(&p, item_code, s, from, to);
 	r = mk_columns_add(outbox);
 	outbox->cols[0][r] = CStringGetTextDatum(p.buf.data);
+}
+
+/*
+ * The outbox payload of lab_notify's change as jsonb, built from the same
+ * members rather than parsed from p's text (the parse was a fifth of the
+ * outbox row's cost); parsed when notify.c clipped a member, so the row
+ * says "truncated" exactly as the text does.
+ */
+static Jsonb *
+lab_payload_jsonb(const MkPayload *p, const char *item_code, const RfidScan *s, int from, int to)
+{
+	MkJb		j;
+
+	if (p->truncated)
+		return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p->buf.data)));
+	mk_jb_begin(&j);
+	mk_jb_str(&j, "item", item_code);
+	mk_jb_str(&j, "uid", s->uid);
+	mk_jb_str(&j, "from", lab_state_names[from]);
+	mk_jb_str(&j, "to", lab_state_names[to]);
+	mk_jb_str(&j, "lab", s->lab);
+	mk_jb_int(&j, "scan", s->scan_id);
+	mk_jb_time(&j, "at", s->at);
+	return mk_jb_end(&j);
 }
 
 /*
@@ -835,6 +871,29 @@ flag_uncounted(MkColumns *sc, const bool *counted, const char **flags)
  * once, as with the lock step.  'order' lists the scans with a UID, sorted
  * by it.
  */
+/* The fast path's parameters (uid, lab, at, lo, hi, scan_id, ord), in UID order. */
+static void
+distinct_params(RfidScan *scans, int *order, int nvalid, MkColumns *c)
+{
+	mk_columns_init(c, 7, nvalid);
+	for (int i = 0; i < nvalid; i++)
+	{
+		RfidScan   *s = &scans[order[i]];
+		TimestampTz lo,
+					hi;
+		int			r = mk_columns_add(c);
+
+		bounce_window(s->at, &lo, &hi);
+		c->cols[0][r] = CStringGetTextDatum(s->uid);
+		c->cols[1][r] = CStringGetTextDatum(s->lab);
+		c->cols[2][r] = TimestampTzGetDatum(s->at);
+		c->cols[3][r] = TimestampTzGetDatum(lo);
+		c->cols[4][r] = TimestampTzGetDatum(hi);
+		c->cols[5][r] = Int64GetDatum(s->scan_id);
+		c->cols[6][r] = Int32GetDatum(order[i]);
+	}
+}
+
 static void
 scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags,
 					 MkColumns *outbox)
@@ -846,23 +905,7 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 	Datum		args[7];
 	bool	   *counted = palloc0(sizeof(bool) * nscans);
 
-	mk_columns_init(&c, 7, nvalid);
-	for (int i = 0; i < nvalid; i++)
-	{
-		RfidScan   *s = &scans[order[i]];
-		TimestampTz lo,
-					hi;
-		int			r = mk_columns_add(&c);
-
-		bounce_window(s->at, &lo, &hi);
-		c.cols[0][r] = CStringGetTextDatum(s->uid);
-		c.cols[1][r] = CStringGetTextDatum(s->lab);
-		c.cols[2][r] = TimestampTzGetDatum(s->at);
-		c.cols[3][r] = TimestampTzGetDatum(lo);
-		c.cols[4][r] = TimestampTzGetDatum(hi);
-		c.cols[5][r] = Int64GetDatum(s->scan_id);
-		c.cols[6][r] = Int32GetDatum(order[i]);
-	}
+	distinct_params(scans, order, nvalid, &c);
 	mk_columns_arrays(&c, types, args);
 	mk_spi_plan(&plan,
 				"WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], "
@@ -908,6 +951,248 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 }
 
 /*
+ * scans_apply_distinct by rows (direct.c): the same UPDATE, history and
+ * outbox rows, written through the executor's row entry points.  Each
+ * item is found through lab_item_active_uid_key in UID order (the
+ * statement's lock order), checked with the UPDATE's WHERE and locked as
+ * the UPDATE locks it (checked again on the version a concurrent scanner
+ * committed); the history and outbox rows follow in the scans' order, as
+ * the statements write them.  False, before anything is read, where the
+ * statements must run instead (direct.c says when).
+ */
+enum
+{
+	I_ITEM_ID, I_UID, I_ITEM_CODE, I_STATE, I_ACTIVE_UID, I_LAB, I_REGISTERED_AT, I_LAST_SCAN_AT,
+	I_UPDATED_AT
+};
+static const char *const item_cols[] = {"item_id", "uid", "item_code", "state", "active_uid", "lab",
+"registered_at", "last_scan_at", "updated_at", NULL};
+enum
+{
+	H_ID, H_ITEM_ID, H_UID, H_ITEM_CODE, H_FROM, H_TO, H_LAB, H_SCAN_ID, H_AT, H_RECORDED_AT
+};
+static const char *const history_cols[] = {"history_id", "item_id", "uid", "item_code", "from_state",
+"to_state", "lab", "scan_id", "at", "recorded_at", NULL};
+enum
+{
+	O_ID, O_CHANNEL, O_PAYLOAD, O_CREATED, O_CLAIMED_AT, O_DELIVERED_AT, O_ATTEMPTS
+};
+static const char *const outbox_cols[] = {"outbox_id", "channel", "payload", "created", "claimed_at",
+"delivered_at", "attempts", NULL};
+
+typedef struct ItemCheck
+{
+	MkDirectTable *item;
+	const RfidScan *s;
+	Datum		key;			/* s->uid as text */
+	TimestampTz lo;				/* of the scan's debounce window */
+	const Oid  *states;			/* lab_state's OIDs, in lab_state_names' order */
+	int			state;			/* out: the item's state */
+} ItemCheck;
+
+static int
+state_of(const Oid *states, Oid value)
+{
+	for (int i = 0; i < LAB_STATES; i++)
+		if (states[i] == value)
+			return i;
+	elog(ERROR, "rfid_scan_apply: unknown lab state %u", value);
+	return -1;					/* keep the compiler quiet */
+}
+
+/* The fast path's WHERE clause, on a row of lab_item. */
+static bool
+item_check(TupleTableSlot *found, void *arg, LockTupleMode *mode)
+{
+	ItemCheck  *c = arg;
+	MkDirectTable *t = c->item;
+	bool		isnull;
+	Datum		v;
+	int			state;
+
+	v = slot_getattr(found, t->att[I_ACTIVE_UID] + 1, &isnull);
+	if (isnull || !DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, v, c->key)))
+		return false;
+	state = state_of(c->states, DatumGetObjectId(slot_getattr(found, t->att[I_STATE] + 1, &isnull)));
+	if (state == LAB_DONE)
+		return false;
+	v = slot_getattr(found, t->att[I_LAST_SCAN_AT] + 1, &isnull);
+	if (!isnull && DatumGetTimestampTz(v) > c->lo)
+		return false;
+	v = slot_getattr(found, t->att[I_REGISTERED_AT] + 1, &isnull);
+	if (isnull || c->s->at < DatumGetTimestampTz(v))
+		return false;
+	if (state != 0)
+	{
+		v = slot_getattr(found, t->att[I_LAB] + 1, &isnull);
+		if (isnull || !DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, v,
+															CStringGetTextDatum(c->s->lab))))
+			return false;
+	}
+	/* done frees the tag, a key column (its unique index): UPDATE's lock mode for that */
+	*mode = state == LAB_DONE - 1 ? LockTupleExclusive : LockTupleNoKeyExclusive;
+	c->state = state;
+	return true;
+}
+
+typedef struct Step
+{
+	int			ord;
+	int64		item_id;
+	Datum		uid;
+	char	   *item_code;
+	int			from;
+} Step;
+
+static int
+cmp_step_ord(const void *a, const void *b)
+{
+	int			x = ((const Step *) a)->ord;
+	int			y = ((const Step *) b)->ord;
+
+	return (x > y) - (x < y);
+}
+
+static bool
+scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags)
+{
+	MkDirectTable item = {.name = "lab_item",.cols = item_cols,.update = true,
+		.updated = {[I_STATE] = true,[I_ACTIVE_UID] = true,[I_LAB] = true,[I_LAST_SCAN_AT] = true,
+		[I_UPDATED_AT] = true},
+		.types = {[I_ITEM_ID] = INT8OID,[I_UID] = TEXTOID,[I_ITEM_CODE] = TEXTOID,
+			[I_ACTIVE_UID] = TEXTOID,[I_LAB] = TEXTOID,[I_REGISTERED_AT] = TIMESTAMPTZOID,
+		[I_LAST_SCAN_AT] = TIMESTAMPTZOID,[I_UPDATED_AT] = TIMESTAMPTZOID}};
+	MkDirectTable hist = {.name = "lab_item_history",.cols = history_cols,
+		.types = {[H_ID] = INT8OID,[H_ITEM_ID] = INT8OID,[H_UID] = TEXTOID,[H_ITEM_CODE] = TEXTOID,
+			[H_LAB] = TEXTOID,[H_SCAN_ID] = INT8OID,[H_AT] = TIMESTAMPTZOID,
+		[H_RECORDED_AT] = TIMESTAMPTZOID}};
+	MkDirectTable obox = {.name = "outbox",.cols = outbox_cols,
+		.types = {[O_ID] = INT8OID,[O_CHANNEL] = TEXTOID,[O_PAYLOAD] = JSONBOID,
+			[O_CREATED] = TIMESTAMPTZOID,[O_CLAIMED_AT] = TIMESTAMPTZOID,
+		[O_DELIVERED_AT] = TIMESTAMPTZOID,[O_ATTEMPTS] = INT4OID}};
+	MkDirectTable *tables[3] = {&item, &hist, &obox};
+	MkDirect	d;
+	Oid			state_type;
+	Oid			states[LAB_STATES];
+	Step	   *steps;
+	int			nsteps = 0;
+	bool	   *counted;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	Datum		lab_channel;
+	MemoryContext outer;
+
+	if (!mk_devices_schema_0_2() || !mk_direct_begin(&d, tables, 3))
+		return false;
+	state_type = TupleDescAttr(RelationGetDescr(item.rel), item.att[I_STATE])->atttypid;
+	if (!mk_direct_use_index(&d, &item, "lab_item_active_uid_key", I_ACTIVE_UID) ||
+		TupleDescAttr(RelationGetDescr(hist.rel), hist.att[H_FROM])->atttypid != state_type ||
+		TupleDescAttr(RelationGetDescr(hist.rel), hist.att[H_TO])->atttypid != state_type ||
+		!type_is_enum(state_type))
+	{
+		mk_direct_end(&d);
+		return false;
+	}
+	for (int i = 0; i < LAB_STATES; i++)
+		states[i] = DatumGetObjectId(DirectFunctionCall2(enum_in, CStringGetDatum(lab_state_names[i]),
+														 ObjectIdGetDatum(state_type)));
+
+	steps = palloc(sizeof(Step) * Max(nvalid, 1));
+	counted = palloc0(sizeof(bool) * Max(nscans, 1));
+	for (int i = 0; i < nvalid; i++)
+	{
+		RfidScan   *s = &scans[order[i]];
+		ItemCheck	c;
+		TimestampTz hi;
+		bool		isnull;
+		Step	   *st;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(d.row_memory);
+		outer = MemoryContextSwitchTo(d.row_memory);
+		c.item = &item;
+		c.s = s;
+		c.key = CStringGetTextDatum(s->uid);
+		c.states = states;
+		bounce_window(s->at, &c.lo, &hi);
+		if (mk_direct_lock(&d, &item, c.key, item_check, &c) != MK_DIRECT_LOCKED)
+		{
+			MemoryContextSwitchTo(outer);
+			continue;
+		}
+
+		/* what the history and outbox rows need, kept for the whole batch */
+		MemoryContextSwitchTo(outer);
+		st = &steps[nsteps++];
+		st->ord = order[i];
+		st->item_id = DatumGetInt64(mk_direct_get(&item, I_ITEM_ID, &isnull));
+		st->uid = PointerGetDatum(DatumGetTextPCopy(mk_direct_get(&item, I_UID, &isnull)));
+		st->item_code = TextDatumGetCString(mk_direct_get(&item, I_ITEM_CODE, &isnull));
+		st->from = c.state;
+
+		MemoryContextSwitchTo(d.row_memory);
+		mk_direct_row_from_found(&item);
+		mk_direct_set(&item, I_STATE, ObjectIdGetDatum(states[c.state + 1]));
+		if (c.state + 1 == LAB_DONE)
+			mk_direct_set_null(&item, I_ACTIVE_UID);
+		mk_direct_set(&item, I_LAB, CStringGetTextDatum(s->lab));
+		mk_direct_set(&item, I_LAST_SCAN_AT, TimestampTzGetDatum(s->at));
+		mk_direct_set(&item, I_UPDATED_AT, TimestampTzGetDatum(now));
+		mk_direct_update(&d, &item);
+		MemoryContextSwitchTo(outer);
+		counted[order[i]] = true;
+	}
+
+	/* history and outbox rows in the scans' order, as the statements write them */
+	qsort(steps, nsteps, sizeof(Step), cmp_step_ord);
+	lab_channel = CStringGetTextDatum("lab");
+	for (int i = 0; i < nsteps; i++)
+	{
+		Step	   *st = &steps[i];
+		RfidScan   *s = &scans[st->ord];
+		MkPayload	p;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(d.row_memory);
+		outer = MemoryContextSwitchTo(d.row_memory);
+		mk_direct_new_row(&hist);
+		mk_direct_set(&hist, H_ID, Int64GetDatum(mk_direct_identity(&hist)));
+		mk_direct_set(&hist, H_ITEM_ID, Int64GetDatum(st->item_id));
+		mk_direct_set(&hist, H_UID, st->uid);
+		mk_direct_set(&hist, H_ITEM_CODE, CStringGetTextDatum(st->item_code));
+		mk_direct_set(&hist, H_FROM, ObjectIdGetDatum(states[st->from]));
+		mk_direct_set(&hist, H_TO, ObjectIdGetDatum(states[st->from + 1]));
+		mk_direct_set(&hist, H_LAB, CStringGetTextDatum(s->lab));
+		mk_direct_set(&hist, H_SCAN_ID, Int64GetDatum(s->scan_id));
+		mk_direct_set(&hist, H_AT, TimestampTzGetDatum(s->at));
+		mk_direct_set(&hist, H_RECORDED_AT, TimestampTzGetDatum(now));
+		mk_direct_insert(&d, &hist);
+
+		lab_notify(&p, st->item_code, s, st->from, st->from + 1);
+		mk_direct_new_row(&obox);
+		mk_direct_set(&obox, O_ID, Int64GetDatum(mk_direct_identity(&obox)));
+		mk_direct_set(&obox, O_CHANNEL, lab_channel);
+		mk_direct_set(&obox, O_PAYLOAD,
+					  JsonbPGetDatum(lab_payload_jsonb(&p, st->item_code, s, st->from, st->from + 1)));
+		mk_direct_set(&obox, O_CREATED, TimestampTzGetDatum(now));
+		mk_direct_set(&obox, O_ATTEMPTS, Int32GetDatum(0));
+		mk_direct_insert(&d, &obox);
+		MemoryContextSwitchTo(outer);
+	}
+	mk_direct_end(&d);
+	if (nsteps > 0)
+		Async_Notify("mekatek_outbox", "lab");
+
+	if (nsteps < nvalid)
+	{
+		MkColumns	c;
+
+		distinct_params(scans, order, nvalid, &c);
+		flag_uncounted(&c, counted, flags);
+	}
+	return true;
+}
+
+/*
  * AFTER INSERT ... FOR EACH STATEMENT trigger on mekatek.rfid_scan: the
  * statement's scans, from its transition table, in insertion order.  Each
  * scan of a tag in the lab advances its item unless it is within the
@@ -949,7 +1234,10 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	uids = scans_uids(scans, order, nvalid, &nuids, &counts);
 	mk_columns_init(&outbox, 1, 8);
 	if (nuids == nvalid && nvalid > 0)
-		scans_apply_distinct(scans, nscans, order, nvalid, flags, &outbox);
+	{
+		if (!scans_apply_distinct_direct(scans, nscans, order, nvalid, flags))
+			scans_apply_distinct(scans, nscans, order, nvalid, flags, &outbox);
+	}
 	else if (nvalid > 0)
 		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags, &outbox);
 	lab_outbox_write(&outbox);
