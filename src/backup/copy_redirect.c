@@ -74,12 +74,6 @@ static const PQcommMethods redirect_methods = {
 	redirect_putmessage_noblock
 };
 
-bool
-mk_copy_redirect_busy(void)
-{
-	return current != NULL;
-}
-
 void
 mk_copy_redirect_on(MkCopyRedirect *r, MkBytesFn fn, void *arg)
 {

@@ -123,7 +123,6 @@ typedef struct MkCopyRedirect
 
 extern void mk_copy_redirect_on(MkCopyRedirect *r, MkBytesFn fn, void *arg);
 extern void mk_copy_redirect_off(MkCopyRedirect *r);
-extern bool mk_copy_redirect_busy(void);
 
 /* gzip, zstd or nothing over staged COPY output (compressor.c). */
 #define MK_STAGE_SIZE (256 * 1024)

@@ -39,7 +39,6 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-
 #include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
 #include "backup/s3_copy.h"

@@ -112,9 +112,10 @@ has_option(List *copy, const char *name, const char *value)
 /*
  * The table a query reads, when its rows are the union of what it gives
  * for each block range of that table, in order: one plain heap table in
- * FROM, no aggregate, grouping, window, DISTINCT, ORDER BY, LIMIT or WITH,
- * nothing parallel-restricted (temporary tables, row security,
- * PARALLEL RESTRICTED or UNSAFE functions).  Else InvalidOid.
+ * FROM, no aggregate, grouping, window, DISTINCT, ORDER BY, LIMIT, WITH or
+ * subquery (one could read a temporary table, which workers cannot), nothing
+ * parallel-restricted (temporary tables, row security, PARALLEL RESTRICTED
+ * or UNSAFE functions).  Else InvalidOid.
  */
 static Oid
 single_table(RawStmt *raw, const char *query, BlockNumber *nblocks)
@@ -139,7 +140,7 @@ single_table(RawStmt *raw, const char *query, BlockNumber *nblocks)
 	q = linitial_node(Query, queries);
 	if (q->commandType != CMD_SELECT || q->utilityStmt || q->hasAggs || q->hasWindowFuncs ||
 		q->groupingSets || q->hasModifyingCTE || q->hasForUpdate || q->hasRowSecurity ||
-		list_length(q->rtable) != 1)
+		q->hasSubLinks || list_length(q->rtable) != 1)
 		return InvalidOid;
 	rte = linitial_node(RangeTblEntry, q->rtable);
 	if (rte->rtekind != RTE_RELATION || rte->tablesample)

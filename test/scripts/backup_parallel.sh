@@ -125,7 +125,8 @@ bk_check "no parallel worker outlives the cancel" 0 "$(workers_seen)"
 
 # Not one plain table: the backend's own path, the same rows.
 for q in "SELECT sku, count(*) FROM sales GROUP BY sku" "SELECT * FROM sales ORDER BY sale_id LIMIT 100" \
-         "SELECT s.sale_id FROM sales s JOIN sales t USING (sale_id) WHERE s.qty = 3"; do
+         "SELECT s.sale_id FROM sales s JOIN sales t USING (sale_id) WHERE s.qty = 3" \
+         "SELECT sale_id FROM sales WHERE qty IN (SELECT 3)"; do
     bk_check "backend path: $q" "$(bk_psql -tA -c "SELECT count(*) FROM ($q) x")" \
         "$(export_n s/other.csv "format csv, parallel_workers 2" "${q//\'/\'\'}")"
 done

@@ -80,14 +80,16 @@ tick=$(getconf CLK_TCK)
 # of its parallel workers' private memory (summed), sampled every 0.2 s
 # until OUTFILE.run disappears.
 mem_watch() {
-    local pid=$1 out=$2 anon=0 shm=0 file=0 hwm=0 wk=0 a s f h w pm c
+    local pid=$1 out=$2 anon=0 shm=0 file=0 hwm=0 wk=0 a s f h w x pm c
     pm=$(awk '{print $4}' /proc/$pid/stat)
     while [ -r /proc/$pid/status ] && [ -e "$out.run" ]; do
         read -r a s f h < <(awk '/^RssAnon/ {a=$2} /^RssShmem/ {s=$2} /^RssFile/ {f=$2} /^VmHWM/ {h=$2}
                                  END {print a+0, s+0, f+0, h+0}' /proc/$pid/status 2>/dev/null || echo "0 0 0 0")
         w=0
         for c in $(pgrep -P "$pm" -f "parallel worker for PID $pid" 2>/dev/null || true); do
-            w=$((w + $(awk '/^RssAnon/ {print $2}' /proc/$c/status 2>/dev/null || echo 0)))
+            # a worker may exit between pgrep and the read
+            x=$(awk '/^RssAnon/ {print $2}' /proc/$c/status 2>/dev/null || true)
+            w=$((w + ${x:-0}))
         done
         [ "$a" -gt "$anon" ] && anon=$a
         [ "$s" -gt "$shm" ] && shm=$s
