@@ -10,7 +10,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "libpq/libpq.h"
 #include "nodes/pg_list.h"
+#include "nodes/parsenodes.h"
+#include "tcop/dest.h"
 
 typedef enum MkCompression
 {
@@ -25,6 +28,7 @@ typedef struct MkS3Options
 	MkCompression compression;
 	int			level;			/* zlib or zstd level for export; 0 = default */
 	int			workers;		/* zstd worker threads (export) */
+	int			parallel;		/* parallel COPY workers (export); -1: the setting */
 	char	   *key_id;			/* encrypt with this key (export), or NULL */
 	int			part_size;		/* bytes per multipart part */
 	bool		sse;			/* x-amz-server-side-encryption: AES256 */
@@ -103,6 +107,59 @@ extern void mk_inflater_end(MkInflater *inf);
 
 /* COPY FROM a byte source into a relation; returns the rows loaded. */
 extern uint64 mk_copy_from_source(Oid relid, MkInflater *src, List *attlist, List *copy_options);
+
+/* Bytes produced by a stage of an export, for the next one. */
+typedef void (*MkBytesFn) (void *arg, const char *data, int len);
+
+/* COPY TO STDOUT into fn (copy_redirect.c); one at a time per process. */
+typedef struct MkCopyRedirect
+{
+	MkBytesFn	fn;
+	void	   *arg;
+	bool		on;
+	const PQcommMethods *saved_methods;
+	CommandDest saved_dest;
+} MkCopyRedirect;
+
+extern void mk_copy_redirect_on(MkCopyRedirect *r, MkBytesFn fn, void *arg);
+extern void mk_copy_redirect_off(MkCopyRedirect *r);
+
+/* gzip, zstd or nothing over staged COPY output (compressor.c). */
+#define MK_STAGE_SIZE (256 * 1024)
+typedef struct MkCompressor
+{
+	MkCompression mode;
+	MkBytesFn	out;
+	void	   *arg;
+	MemoryContext cxt;			/* zlib's allocations, zstd's context */
+	z_stream	z;
+	bool		z_ready;
+	ZSTD_CCtx **zc;				/* freed with cxt (a reset callback) */
+	bool		zc_started;
+	char	   *stage;
+	int			stage_len;
+	char	   *cbuf;			/* compressor output */
+} MkCompressor;
+
+extern void mk_compressor_init(MkCompressor *c, MkCompression mode, int level, int workers,
+							   MkBytesFn out, void *arg);
+extern void mk_compressor_write(MkCompressor *c, const char *data, int len);
+/* End the gzip member or zstd frame; later writes begin a new one. */
+extern void mk_compressor_end_frame(MkCompressor *c);
+extern void mk_compressor_free(MkCompressor *c);
+
+/*
+ * Parallel COPY for an export (s3_export_parallel.c): workers each format
+ * and compress block ranges of the one table the query reads, in the
+ * caller's snapshot; their frames reach sink in block order.  False (and
+ * nothing done) when the query or the settings call for one backend.
+ */
+#define MK_PARALLEL_WORKERS_MAX 16
+extern int	mk_backup_parallel_workers;
+extern int	mk_backup_parallel_chunk;
+extern bool mk_export_parallel(RawStmt *raw, const char *query, const char *options,
+							   const MkS3Options *opts, MkBytesFn sink, void *arg,
+							   bool *progress_started, uint64 *rows);
 
 /* Export a query to one S3 object (s3_export.c). */
 typedef struct MkExportResult

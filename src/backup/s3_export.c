@@ -1,12 +1,11 @@
 /*
  * s3_export.c: mekatek.s3_export, the shape of aws_s3.query_export_to_s3.
  *
- * Rows are formatted by PostgreSQL's own COPY TO.  PostgreSQL 15's
- * BeginCopyTo has no data callback (that arrived in 16), so the COPY runs
- * "TO STDOUT" with the backend's protocol output redirected, for the
- * duration of the COPY, to a PQcommMethods of ours: the mechanism parallel
- * workers use to send their output to a shm_mq.  CopyData messages become
- * our input; every other message goes to the client as usual.
+ * Rows are formatted by PostgreSQL's own COPY TO, redirected into us
+ * (copy_redirect.c); when the query reads one table, by parallel workers
+ * that each format and compress block ranges of it in our snapshot
+ * (s3_export_parallel.c), so that formatting, the one stage a single
+ * backend cannot overlap, spreads over the cores.
  *
  * The bytes are gzipped or zstd-compressed when asked (zstd with worker
  * threads of its own, so that compression overlaps COPY's formatting),
@@ -40,15 +39,12 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-#include <signal.h>
-#include <pthread.h>
-
 #include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
 #include "backup/s3_copy.h"
 #include "backup/s3_sigv4.h"
 
-#define STAGE_SIZE (256 * 1024)
+#define STAGE_SIZE MK_STAGE_SIZE
 #define MAX_PARTS 10000
 
 typedef struct ExportState
@@ -61,18 +57,14 @@ typedef struct ExportState
 	MemoryContext cxt;			/* lives as long as the export */
 	MemoryContext tmp;			/* reset at each request */
 
-	z_stream	z;
-	bool		z_ready;
-	ZSTD_CCtx **zc;				/* freed with cxt (a reset callback) */
-	bool		zc_started;
-	char	   *cbuf;			/* compressor output, before encryption */
+	MkCompressor comp;			/* in the backend (no parallel workers) */
+	bool		comp_ready;
 	MkEncryptor enc;
 	bool		encrypting;
 	char	   *ebuf;
 	bool		progress_marked;
 	bool		progress_own;
-	char	   *stage;
-	int			stage_len;
+	bool		progress_parallel;	/* the slot the parallel COPY started */
 	char	   *part;			/* being filled */
 	int			part_len;
 	char	   *spare;			/* the other part buffer: the one uploading */
@@ -90,92 +82,11 @@ typedef struct ExportState
 	int64		bytes;
 	int			retries;
 
-	bool		redirected;
-	const PQcommMethods *saved_methods;
-	CommandDest saved_dest;
+	MkCopyRedirect redirect;
 } ExportState;
 
-/* The COPY output has no argument to carry us: one export at a time. */
+/* One export at a time in a session (COPY's redirection is one). */
 static ExportState *current = NULL;
-
-static void export_accept(ExportState *es, const char *data, int len);
-
-static int
-redirect_putmessage(char msgtype, const char *s, size_t len)
-{
-	if (msgtype == 'd')
-	{
-		export_accept(current, s, (int) len);
-		return 0;
-	}
-	if (msgtype == 'H' || msgtype == 'c')
-		return 0;				/* CopyOutResponse, CopyDone: ours */
-	if (current->saved_dest == DestRemote)
-		return current->saved_methods->putmessage(msgtype, s, len);
-	return 0;
-}
-
-static void
-redirect_putmessage_noblock(char msgtype, const char *s, size_t len)
-{
-	if (current->saved_dest == DestRemote)
-		current->saved_methods->putmessage_noblock(msgtype, s, len);
-}
-
-static void
-redirect_comm_reset(void)
-{
-	if (current->saved_dest == DestRemote)
-		current->saved_methods->comm_reset();
-}
-
-static int
-redirect_flush(void)
-{
-	return current->saved_dest == DestRemote ? current->saved_methods->flush() : 0;
-}
-
-static int
-redirect_flush_if_writable(void)
-{
-	return current->saved_dest == DestRemote ? current->saved_methods->flush_if_writable() : 0;
-}
-
-static bool
-redirect_is_send_pending(void)
-{
-	return current->saved_dest == DestRemote ? current->saved_methods->is_send_pending() : false;
-}
-
-static const PQcommMethods redirect_methods = {
-	redirect_comm_reset,
-	redirect_flush,
-	redirect_flush_if_writable,
-	redirect_is_send_pending,
-	redirect_putmessage,
-	redirect_putmessage_noblock
-};
-
-static void
-redirect_on(ExportState *es)
-{
-	es->saved_methods = PqCommMethods;
-	es->saved_dest = whereToSendOutput;
-	PqCommMethods = &redirect_methods;
-	/* COPY TO STDOUT only speaks the protocol when the output is remote. */
-	whereToSendOutput = DestRemote;
-	es->redirected = true;
-}
-
-static void
-redirect_off(ExportState *es)
-{
-	if (!es->redirected)
-		return;
-	PqCommMethods = es->saved_methods;
-	whereToSendOutput = es->saved_dest;
-	es->redirected = false;
-}
 
 static void
 request_or_raise(ExportState *es, MkS3Request *req, MkS3Result *res, const char *what)
@@ -332,122 +243,26 @@ sink(ExportState *es, const char *data, int len)
 	}
 }
 
+/* Compressed bytes, from the compressor here or from parallel workers. */
 static void
-deflate_out(ExportState *es, const char *data, int len, int flush)
+sink_fn(void *arg, const char *data, int len)
 {
-	es->z.next_in = (Bytef *) data;
-	es->z.avail_in = len;
-	for (;;)
-	{
-		int			rc;
-		int			produced;
-
-		es->z.next_out = (Bytef *) es->cbuf;
-		es->z.avail_out = STAGE_SIZE;
-		rc = deflate(&es->z, flush);
-		if (rc == Z_STREAM_ERROR)
-			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "gzip compression failed");
-		produced = STAGE_SIZE - es->z.avail_out;
-		if (produced > 0)
-			sink(es, es->cbuf, produced);
-		if (rc == Z_STREAM_END ||
-			(flush == Z_NO_FLUSH && es->z.avail_in == 0 && es->z.avail_out != 0))
-			break;
-	}
+	sink((ExportState *) arg, data, len);
 }
 
+/* COPY's rows, in the backend itself. */
 static void
-free_cctx_cb(void *arg)
+export_accept(void *arg, const char *data, int len)
 {
-	ZSTD_CCtx **cctx = arg;
+	ExportState *es = arg;
 
-	if (*cctx)
-		ZSTD_freeCCtx(*cctx);
-	*cctx = NULL;
-}
-
-/*
- * zstd's worker threads compress while the backend goes on formatting
- * rows (as pg_basebackup's server-zstd does).  They are made during the
- * first call, with every signal blocked, so that PostgreSQL's signals are
- * only ever handled by the backend's own thread.
- */
-static void
-zstd_out(ExportState *es, const char *data, int len, bool end)
-{
-	ZSTD_inBuffer in = {data, (size_t) len, 0};
-	sigset_t	all,
-				saved;
-	bool		first = !es->zc_started;
-
-	if (first)
-	{
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &saved);
-		es->zc_started = true;
-	}
-	for (;;)
-	{
-		ZSTD_outBuffer out = {es->cbuf, STAGE_SIZE, 0};
-		size_t		rem = ZSTD_compressStream2(*es->zc, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
-
-		if (ZSTD_isError(rem))
-		{
-			if (first)
-				pthread_sigmask(SIG_SETMASK, &saved, NULL);
-			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "zstd compression failed: %s", ZSTD_getErrorName(rem));
-		}
-		if (first)
-		{
-			pthread_sigmask(SIG_SETMASK, &saved, NULL);
-			first = false;
-		}
-		if (out.pos > 0)
-			sink(es, es->cbuf, (int) out.pos);
-		if (end ? rem == 0 : in.pos == in.size)
-			break;
-	}
-}
-
-static void
-compress_out(ExportState *es, const char *data, int len)
-{
-	if (es->opts.compression == MK_COMPRESS_GZIP)
-		deflate_out(es, data, len, Z_NO_FLUSH);
-	else if (es->opts.compression == MK_COMPRESS_ZSTD)
-		zstd_out(es, data, len, false);
-	else
-		sink(es, data, len);
-}
-
-/* Stage COPY's small row messages so that the compressor works on large blocks. */
-static void
-flush_stage(ExportState *es)
-{
-	if (es->stage_len == 0)
-		return;
-	compress_out(es, es->stage, es->stage_len);
-	es->stage_len = 0;
-}
-
-static void
-export_accept(ExportState *es, const char *data, int len)
-{
 	/* COPY TO holds the progress slot: add our phase and counters to it. */
 	if (!es->progress_marked)
 	{
 		(void) mk_progress_begin(InvalidOid, MK_PHASE_EXPORTING);
 		es->progress_marked = true;
 	}
-	if (es->stage_len + len > STAGE_SIZE)
-		flush_stage(es);
-	if (len > STAGE_SIZE)
-	{
-		compress_out(es, data, len);
-		return;
-	}
-	memcpy(es->stage + es->stage_len, data, len);
-	es->stage_len += len;
+	mk_compressor_write(&es->comp, data, len);
 }
 
 static void
@@ -598,44 +413,11 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 	mk_s3_parse_options(options, NULL, false, &es->opts);
 	raw = parse_query(query);
 	mk_s3_config_load(&es->cfg);
-	es->stage = palloc(STAGE_SIZE);
 	es->part = palloc(es->opts.part_size);
 	/* PostgreSQL's cryptohash: released by the resource owner on error. */
 	es->sha = pg_cryptohash_create(PG_SHA256);
 	if (es->sha == NULL || pg_cryptohash_init(es->sha) < 0)
 		mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start SHA-256");
-	if (es->opts.compression == MK_COMPRESS_GZIP)
-	{
-		es->z.zalloc = mk_zalloc;
-		es->z.zfree = mk_zfree;
-		es->z.opaque = cxt;
-		/* windowBits 15 + 16: a gzip wrapper; its mtime stays 0. */
-		if (deflateInit2(&es->z, es->opts.level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-			mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start gzip compression");
-		es->z_ready = true;
-	}
-	else if (es->opts.compression == MK_COMPRESS_ZSTD)
-	{
-		MemoryContextCallback *cb = palloc0(sizeof(MemoryContextCallback));
-		size_t		rc;
-
-		es->zc = palloc0(sizeof(ZSTD_CCtx *));
-		*es->zc = ZSTD_createCCtx();
-		if (*es->zc == NULL)
-			mk_error(ERRCODE_OUT_OF_MEMORY, NULL, "could not start zstd compression");
-		cb->func = free_cctx_cb;
-		cb->arg = es->zc;
-		MemoryContextRegisterResetCallback(cxt, cb);
-		rc = ZSTD_CCtx_setParameter(*es->zc, ZSTD_c_compressionLevel, es->opts.level);
-		if (!ZSTD_isError(rc))
-			rc = ZSTD_CCtx_setParameter(*es->zc, ZSTD_c_checksumFlag, 1);
-		if (!ZSTD_isError(rc) && es->opts.workers > 0)
-			rc = ZSTD_CCtx_setParameter(*es->zc, ZSTD_c_nbWorkers, es->opts.workers);
-		if (ZSTD_isError(rc))
-			mk_error(ERRCODE_INVALID_PARAMETER_VALUE, NULL, "zstd refused its parameters: %s",
-					 ZSTD_getErrorName(rc));
-	}
-	es->cbuf = palloc(STAGE_SIZE);
 	if (es->opts.key_id)
 	{
 		mk_encryptor_init(&es->enc, es->opts.key_id);
@@ -661,23 +443,36 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 	current = es;
 	PG_TRY();
 	{
-		ParseState *pstate = make_parsestate(NULL);
-		CopyToState cstate;
 		uint8		digest[32];
+		bool		parallel;
 
-		pstate->p_sourcetext = query;
-		redirect_on(es);
 		if (OidIsValid(run_as))
 			SetUserIdAndSecContext(run_as, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 								   SECURITY_RESTRICTED_OPERATION);
 		XactReadOnly = true;
-		cstate = BeginCopyTo(pstate, NULL, raw, InvalidOid, NULL, false, NIL, es->opts.copy);
-		out->rows = DoCopyTo(cstate);
-		EndCopyTo(cstate);
+		/* Workers' frames go straight to encryption and the parts. */
+		parallel = mk_export_parallel(raw, query, options, &es->opts, sink_fn, es,
+									  &es->progress_parallel, &out->rows);
+		if (!parallel)
+		{
+			ParseState *pstate = make_parsestate(NULL);
+			CopyToState cstate;
+
+			pstate->p_sourcetext = query;
+			old = MemoryContextSwitchTo(cxt);
+			mk_compressor_init(&es->comp, es->opts.compression, es->opts.level, es->opts.workers,
+							   sink_fn, es);
+			es->comp_ready = true;
+			MemoryContextSwitchTo(old);
+			mk_copy_redirect_on(&es->redirect, export_accept, es);
+			cstate = BeginCopyTo(pstate, NULL, raw, InvalidOid, NULL, false, NIL, es->opts.copy);
+			out->rows = DoCopyTo(cstate);
+			EndCopyTo(cstate);
+			mk_copy_redirect_off(&es->redirect);
+			free_parsestate(pstate);
+		}
 		XactReadOnly = save_read_only;
 		SetUserIdAndSecContext(save_userid, save_sec);
-		redirect_off(es);
-		free_parsestate(pstate);
 
 		/* COPY has ended and released the slot: the rest is ours. */
 		es->progress_own = mk_progress_begin(InvalidOid, MK_PHASE_UPLOADING);
@@ -686,11 +481,8 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		mk_progress_update(MK_PROGRESS_BYTES, es->bytes);
 		mk_progress_update(MK_PROGRESS_RETRIES, es->retries);
 		old = MemoryContextSwitchTo(cxt);
-		flush_stage(es);
-		if (es->z_ready)
-			deflate_out(es, NULL, 0, Z_FINISH);
-		else if (es->zc)
-			zstd_out(es, NULL, 0, true);
+		if (es->comp_ready)
+			mk_compressor_end_frame(&es->comp);
 		if (es->encrypting)
 		{
 			char		tag[MK_ENC_TAG_LEN];
@@ -725,7 +517,7 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 	{
 		XactReadOnly = save_read_only;
 		SetUserIdAndSecContext(save_userid, save_sec);
-		redirect_off(es);
+		mk_copy_redirect_off(&es->redirect);
 		MemoryContextSwitchTo(cxt);
 		/* Stop the part upload under way (its thread ends here). */
 		mk_s3_async_free(es->up);
@@ -733,9 +525,9 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 		/* Leave nothing half-written behind, then report the first error. */
 		abort_upload(es, 2);
 		curl_easy_cleanup(es->curl);
-		if (es->z_ready)
-			deflateEnd(&es->z);
-		mk_progress_end(es->progress_own);
+		if (es->comp_ready)
+			mk_compressor_free(&es->comp);
+		mk_progress_end(es->progress_own || es->progress_parallel);
 		current = NULL;
 		PG_RE_THROW();
 	}
@@ -748,8 +540,8 @@ mk_s3_export_run(const char *query, const char *bucket, const char *key,
 	out->parts = es->partno;
 	mk_s3_async_free(es->up);
 	curl_easy_cleanup(es->curl);
-	if (es->z_ready)
-		deflateEnd(&es->z);
+	if (es->comp_ready)
+		mk_compressor_free(&es->comp);
 	pg_cryptohash_free(es->sha);
 	MemoryContextDelete(cxt);
 }

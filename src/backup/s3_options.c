@@ -4,7 +4,8 @@
  *
  * Options are COPY's own option list, parsed by PostgreSQL's grammar (the
  * text is wrapped into a COPY statement that is parsed, never executed),
- * plus compression, compression_level, part_size and server_side_encryption,
+ * plus compression, compression_level, compression_workers, parallel_workers,
+ * encryption_key_id, part_size and server_side_encryption,
  * which are taken out before the rest goes to COPY for validation.
  */
 #include "core/mekatek.h"
@@ -84,6 +85,7 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 	out->compression = is_from ? MK_COMPRESS_AUTO : MK_COMPRESS_NONE;
 	out->level = 0;
 	out->workers = 0;
+	out->parallel = -1;
 	out->key_id = NULL;
 	out->part_size = MK_PART_SIZE_DEFAULT;
 	out->sse = false;
@@ -152,6 +154,16 @@ mk_s3_parse_options(const char *options, const char *columns, bool is_from, MkS3
 						 "zstd compresses on 0 (in the backend itself) to 16 threads of its own.",
 						 "invalid S3 option compression_workers %d", v);
 			out->workers = v;
+		}
+		else if (strcmp(d->defname, "parallel_workers") == 0 && !is_from)
+		{
+			int			v = defGetInt32(d);
+
+			if (v < 0 || v > MK_PARALLEL_WORKERS_MAX)
+				mk_error(ERRCODE_INVALID_PARAMETER_VALUE,
+						 "0 formats in the backend itself; up to 16 parallel workers format block ranges of the table.",
+						 "invalid S3 option parallel_workers %d", v);
+			out->parallel = v;
 		}
 		else if (strcmp(d->defname, "encryption_key_id") == 0 && !is_from)
 			out->key_id = defGetString(d);

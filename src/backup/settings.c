@@ -11,6 +11,7 @@
 
 #include "backup/backup_crypt.h"
 #include "backup/s3_client.h"
+#include "backup/s3_copy.h"
 
 char	   *mk_s3_endpoint = NULL;
 char	   *mk_s3_region = NULL;
@@ -133,6 +134,16 @@ mk_backup_init(void)
 	DefineCustomStringVariable("mekatek.backup_key_id",
 							   "Key id new encrypted backups use; empty: the key file's first key, else MEKATEK_BACKUP_KEY's.",
 							   NULL, &mk_backup_key_id, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("mekatek.backup_parallel_workers",
+							"Parallel workers that format and compress an export of one table (0: the backend alone).",
+							"Each worker COPYs block ranges of the table in the export's snapshot; the s3_export option parallel_workers overrides it.",
+							&mk_backup_parallel_workers, 2, 0, MK_PARALLEL_WORKERS_MAX, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("mekatek.backup_parallel_chunk",
+							"Heap blocks per range a parallel export worker formats into one compressed frame.",
+							"A table smaller than two ranges is exported by the backend alone.",
+							&mk_backup_parallel_chunk, 1024, 1, 1024 * 1024, PGC_USERSET, GUC_UNIT_BLOCKS,
+							NULL, NULL, NULL);
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = redact_credentials;
 }

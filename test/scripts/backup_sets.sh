@@ -69,6 +69,11 @@ bk_check "two complete sets of two objects each" "1:complete:2 2:complete:2" \
     "$(bk_psql -tA -c "SELECT string_agg(s.set_id || ':' || s.status || ':' || (SELECT count(*) FROM mekatek.backup_object o WHERE o.set_id = s.set_id AND o.status = 'uploaded'), ' ' ORDER BY s.set_id) FROM mekatek.backup_set s")"
 bk_check "a set's objects share its category and snapshot_at is the run's start" t \
     "$(bk_psql -tA -c "SELECT bool_and(o.category = s.category AND s.snapshot_at <= o.started_at) FROM mekatek.backup_set s JOIN mekatek.backup_object o USING (set_id)")"
+# sale_line (about 30 MB of heap) is formatted by parallel workers in the
+# run's snapshot: its object is a series of gzip members, one per range.
+bk_check "sale_line was exported by parallel workers" t \
+    "$(python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print("t" if d.count(b"\x1f\x8b\x08\x00\x00\x00\x00\x00") > 1 else "f")' \
+        "$(obj "$(bk_psql -tA -c "SELECT key FROM mekatek.backup_object WHERE set_id = 1 AND key LIKE '%/sale_line/%'")")")"
 bk_check "the set holds sales sold during the export, yet fewer than at the end" t \
     "$(bk_psql -tA -c "SELECT rows > $before - 1 AND rows < $after + 1 FROM mekatek.backup_object WHERE set_id = 1 AND key LIKE '%/sale/%'")"
 
