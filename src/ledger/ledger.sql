@@ -217,12 +217,15 @@ COMMENT ON TABLE mekatek.ledger_audit IS 'Every change to users, roles, permissi
 CREATE TYPE mekatek.chat_reply AS (outcome text, reply text, unpaid bigint);
 COMMENT ON TYPE mekatek.chat_reply IS 'chat_ingest''s answer: outcome (recorded, answered, refused, rejected, ignored, duplicate), the reply text (NULL: say nothing) and the group''s unpaid balance';
 
+-- The C functions pin exactly the core SPI helpers' path (MK_SEARCH_PATH in
+-- src/core/mekatek.h): fmgr sets it once per call, and no statement inside
+-- sets and restores it again (test/pgtap/ledger_search_path.sql).
 CREATE FUNCTION mekatek.chat_ingest(source text, message_id text, group_id text, sender text,
                                     sent_at timestamptz, body text, edited_of text DEFAULT NULL,
                                     revoked boolean DEFAULT false, quoted_id text DEFAULT NULL)
 RETURNS mekatek.chat_reply
 LANGUAGE c VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, mekatek, pg_temp
 AS 'MODULE_PATHNAME', 'mk_chat_ingest';
 COMMENT ON FUNCTION mekatek.chat_ingest(text, text, text, text, timestamptz, text, text, boolean, text) IS
 'Ingest one chat message (idempotent on source, message_id): parse, check the sender''s permission, post to the books, queue the reply in mekatek.outbox (channel ledger)';
@@ -253,7 +256,7 @@ COMMENT ON FUNCTION mekatek.ledger_phone(text) IS 'A phone number as the ledger 
 CREATE FUNCTION mekatek.ledger_setup(owner_phone text, owner_name text DEFAULT 'owner')
 RETURNS void
 LANGUAGE c VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, mekatek, pg_temp
 AS 'MODULE_PATHNAME', 'mk_ledger_setup';
 COMMENT ON FUNCTION mekatek.ledger_setup(text, text) IS
 'Create the default roles (owner: every command; seller: the daily commands; buyer: total in its own group) when absent, and the owner user; audited';
