@@ -91,8 +91,17 @@ SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-c1', 'g-rows', '62811000
 SELECT message_id, added_later FROM mekatek.ledger_entry WHERE message_id = 'p-c1';
 ALTER TABLE mekatek.ledger_entry DROP COLUMN added_later;
 
--- Row triggers fire on either way; a statement trigger sends the write
--- to the statement, which fires it.
+-- A column whose type changed (the row path builds each value for its
+-- type): by statement, which coerces.
+DROP VIEW pg_temp.entries, pg_temp.messages, pg_temp.replies;
+ALTER TABLE mekatek.ledger_message ALTER COLUMN unpaid TYPE numeric;
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-y1', 'g-rows', '6281100000000@c.us', '2026-12-01 10:00+07', 'done 1 x 1000');
+SELECT message_id, unpaid FROM mekatek.ledger_message WHERE message_id = 'p-y1';
+ALTER TABLE mekatek.ledger_message ALTER COLUMN unpaid TYPE bigint;
+
+-- A row trigger of the user's, or a statement trigger, sends the write to
+-- the statement (which runs the user's code under the pinned path and
+-- fires both).
 CREATE FUNCTION pg_temp.said() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE NOTICE '% % trigger on %', TG_WHEN, TG_LEVEL, TG_TABLE_NAME;
@@ -139,9 +148,9 @@ ALTER TABLE mekatek.ledger_group DROP CONSTRAINT paths_name;
 ALTER TABLE mekatek.ledger_group ADD CONSTRAINT paths_name CHECK (name <> 'Nobody');
 SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-k4', 'g-rows', '6281100000000@c.us', '2026-12-01 11:04+07', 'done 1 x 1000');
 ALTER TABLE mekatek.ledger_group DROP CONSTRAINT paths_name;
--- A chat_ingest inside a chat_ingest (a row trigger) that rebuilds the
--- cache, invalidated by an ALTER TABLE: the outer call still finds the
--- prepared constraints it goes on to use.
+-- A chat_ingest inside a chat_ingest (a row trigger, so the outer one
+-- goes by statement) that rebuilds the cache, invalidated by an ALTER
+-- TABLE, and books by rows; the outer one's books stay right.
 CREATE FUNCTION pg_temp.nested() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF pg_trigger_depth() = 1 THEN

@@ -59,8 +59,7 @@ typedef struct lk_wrel
 	 * The CHECK constraints prepared as ExecRelCheck prepares them, in the
 	 * relcache's order: for an insert, and for an update of the balance
 	 * (the group), where a NULL entry is one that cannot change its
-	 * answer (see direct_cache.c).  NULL arrays: the executor prepares
-	 * them itself, as for a statement.
+	 * answer (see direct_cache.c).  NULL when the table has none.
 	 */
 	int			ncheck;
 	ExprState **insert_checks;

@@ -42,6 +42,7 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/nodeFuncs.h"
@@ -61,7 +62,22 @@ static const char *const outbox_cols[] = {"outbox_id", "channel", "payload", "cr
 static const char *const message_cols[] = {"source", "message_id", "revoked", "group_id", "sender",
 	"sent_at", "body", "edited_of", "quoted_id", "received_at", "outcome", "reply", "unpaid", NULL};
 
+/*
+ * The type of each column, as direct.c builds its Datum (InvalidOid: the
+ * entry kind's enum).  A column whose type has changed sends the writes
+ * back to the statement, which coerces.
+ */
+static const Oid group_types[] = {TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, TIMESTAMPTZOID,
+TIMESTAMPTZOID};
+static const Oid entry_types[] = {INT8OID, TEXTOID, InvalidOid, INT8OID, BOOLOID, INT4OID, INT8OID, TEXTOID,
+INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+static const Oid outbox_types[] = {INT8OID, TEXTOID, JSONBOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+INT4OID};
+static const Oid message_types[] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID,
+TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID};
+
 const char *const *const lk_write_cols[LK_NWRITE] = {group_cols, entry_cols, outbox_cols, message_cols};
+static const Oid *const write_types[LK_NWRITE] = {group_types, entry_types, outbox_types, message_types};
 const char *const lk_write_names[LK_NWRITE] = {"ledger_group", "ledger_entry", "outbox", "ledger_message"};
 
 static lk_dcache cache;
@@ -178,7 +194,7 @@ cacheable(Node *planned)
  * foreign-key check of an update that leaves the key alone
  * (RI_FKey_fk_upd_check_required).  One that reads unpaid is evaluated.
  */
-static void
+static bool
 prepare_checks(lk_wrel *w, Relation rel, bool update, AttrNumber changed)
 {
 	TupleConstr *constr = rel->rd_att->constr;
@@ -188,7 +204,7 @@ prepare_checks(lk_wrel *w, Relation rel, bool update, AttrNumber changed)
 
 	w->ncheck = n;
 	if (n == 0)
-		return;
+		return true;
 	ins = palloc(n * sizeof(ExprState *));
 	if (update)
 		upd = palloc(n * sizeof(ExprState *));
@@ -198,7 +214,7 @@ prepare_checks(lk_wrel *w, Relation rel, bool update, AttrNumber changed)
 		Bitmapset  *cols = NULL;
 
 		if (!cacheable((Node *) e))
-			return;				/* the executor prepares them, per statement */
+			return false;		/* the statement's, under the pinned path */
 		ins[i] = ExecInitExpr(e, NULL);
 		if (update)
 		{
@@ -210,6 +226,7 @@ prepare_checks(lk_wrel *w, Relation rel, bool update, AttrNumber changed)
 	}
 	w->insert_checks = ins;
 	w->update_checks = upd;
+	return true;
 }
 
 /* The predicates of the table's partial indexes that can be kept. */
@@ -255,8 +272,12 @@ open_named(Oid nsp, const char *name, Oid *relid)
 	return table_open(*relid, AccessShareLock);
 }
 
+/*
+ * The number of a column of that type (InvalidOid: an enum), or
+ * InvalidAttrNumber when there is none.
+ */
 static AttrNumber
-col_of(Relation rel, const char *name)
+col_of(Relation rel, const char *name, Oid type)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
@@ -265,9 +286,27 @@ col_of(Relation rel, const char *name)
 		Form_pg_attribute att = TupleDescAttr(desc, a);
 
 		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return a + 1;
+			return (OidIsValid(type) ? att->atttypid == type : get_typtype(att->atttypid) == TYPTYPE_ENUM)
+				? a + 1 : InvalidAttrNumber;
 	}
 	return InvalidAttrNumber;
+}
+
+/* A row trigger of the user's (not a foreign key's) for this kind of write. */
+static bool
+user_row_trigger(Relation rel, bool update)
+{
+	TriggerDesc *trig = rel->trigdesc;
+
+	for (int i = 0; trig && i < trig->numtriggers; i++)
+	{
+		Trigger    *t = &trig->triggers[i];
+
+		if (!t->tgisinternal && TRIGGER_FOR_ROW(t->tgtype) &&
+			(update ? TRIGGER_FOR_UPDATE(t->tgtype) : TRIGGER_FOR_INSERT(t->tgtype)))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -287,7 +326,7 @@ build_wrel(lk_wrel *w, int which, Oid nsp)
 	desc = RelationGetDescr(rel);
 	/* each of our columns, and no other (one added later has a default to write) */
 	for (; cols[ncols]; ncols++)
-		if ((w->att[ncols] = col_of(rel, cols[ncols]) - 1) < 0)
+		if ((w->att[ncols] = col_of(rel, cols[ncols], write_types[which][ncols]) - 1) < 0)
 			ok = false;
 	Assert(ncols <= LK_MAXCOLS);
 	for (int a = 0; a < desc->natts; a++)
@@ -295,64 +334,92 @@ build_wrel(lk_wrel *w, int which, Oid nsp)
 			live++;
 	if (live != ncols)
 		ok = false;
-	/* the apply worker's entry points fire row triggers only */
+	/*
+	 * The apply worker's entry points fire row triggers only; and the user's
+	 * own code (a row trigger, a CHECK of its functions) runs in a statement
+	 * of ours, under the pinned path (see ledger.sql's chat_ingest).
+	 */
 	trig = rel->trigdesc;
 	if (trig && (update ? (trig->trig_update_before_statement || trig->trig_update_after_statement)
 				 : (trig->trig_insert_before_statement || trig->trig_insert_after_statement)))
 		ok = false;
+	if (user_row_trigger(rel, update))
+		ok = false;
 	if (rel->rd_rel->relrowsecurity || rel->rd_rel->relkind != RELKIND_RELATION)
 		ok = false;
 	if (ok)
-	{
-		prepare_checks(w, rel, update, update ? w->att[G_UNPAID] + 1 : InvalidAttrNumber);
+		ok = prepare_checks(w, rel, update, update ? w->att[G_UNPAID] + 1 : InvalidAttrNumber);
+	if (ok)
 		prepare_predicates(w, rel);
-	}
 	w->usable = ok;
 	table_close(rel, NoLock);
 }
 
+/* What the lookup reads of a table: the index's key columns, then the others. */
+typedef struct lk_rspec
+{
+	const char *name;
+	bool		by_pk;			/* else the one-column unique index on keys[0] */
+	const char *keys[4];
+	Oid			key_types[4];
+	const char *cols[5];
+	Oid			col_types[5];
+} lk_rspec;
+
+/* Whether index idx's leading key columns are exactly spec's keys. */
+static bool
+keys_match(Relation rel, Relation idx, const lk_rspec *spec)
+{
+	int			n = 0;
+
+	while (n < 4 && spec->keys[n])
+		n++;
+	if (idx->rd_index->indnkeyatts < n || (!spec->by_pk && idx->rd_index->indnkeyatts != 1))
+		return false;
+	for (int k = 0; k < n; k++)
+	{
+		AttrNumber	a = col_of(rel, spec->keys[k], spec->key_types[k]);
+
+		if (a == InvalidAttrNumber || idx->rd_index->indkey.values[k] != a)
+			return false;
+	}
+	return true;
+}
+
 /*
- * A table the lookup reads, through its primary key or (index_col) the
- * unique index on that one column; the named columns' numbers into cols.
+ * A table the lookup reads, through its primary key or the unique index on
+ * one column (ledger_user's phone); the other columns' numbers into cols.
  */
 static void
-build_rrel(lk_rrel *r, Oid nsp, const char *name, const char *index_col,
-		   const char *const *names, AttrNumber *const *cols)
+build_rrel(lk_rrel *r, Oid nsp, const lk_rspec *spec, AttrNumber *const *cols)
 {
-	Relation	rel = open_named(nsp, name, &r->relid);
+	Relation	rel = open_named(nsp, spec->name, &r->relid);
+	List	   *l;
+	ListCell   *lc;
 	bool		ok = true;
 
 	if (rel == NULL)
 		return;
-	if (index_col == NULL)
-		r->index = RelationGetPrimaryKeyIndex(rel);
-	else
+	l = RelationGetIndexList(rel);
+	foreach(lc, l)
 	{
-		AttrNumber	a = col_of(rel, index_col);
-		List	   *l = RelationGetIndexList(rel);
-		ListCell   *lc;
+		Relation	i;
 
-		foreach(lc, l)
-		{
-			Relation	i;
-
-			watch(lfirst_oid(lc));
-			i = index_open(lfirst_oid(lc), AccessShareLock);
-			if (a != InvalidAttrNumber && i->rd_index->indisunique && i->rd_index->indnkeyatts == 1 &&
-				i->rd_index->indkey.values[0] == a &&
-				heap_attisnull(i->rd_indextuple, Anum_pg_index_indpred, NULL))
-				r->index = lfirst_oid(lc);
-			index_close(i, NoLock);
-			if (OidIsValid(r->index))
-				break;
-		}
+		watch(lfirst_oid(lc));
+		i = index_open(lfirst_oid(lc), AccessShareLock);
+		if ((spec->by_pk ? i->rd_index->indisprimary
+			 : (i->rd_index->indisunique &&
+				heap_attisnull(i->rd_indextuple, Anum_pg_index_indpred, NULL))) &&
+			keys_match(rel, i, spec))
+			r->index = lfirst_oid(lc);
+		index_close(i, NoLock);
+		if (OidIsValid(r->index))
+			break;
 	}
-	if (OidIsValid(r->index))
-		watch(r->index);
-	else
+	if (!OidIsValid(r->index))
 		ok = false;
-	for (int i = 0; names && names[i]; i++)
-		if ((*cols[i] = col_of(rel, names[i])) == InvalidAttrNumber)
+	for (int i = 0; i < 5 && spec->cols[i]; i++)
+		if ((*cols[i] = col_of(rel, spec->cols[i], spec->col_types[i])) == InvalidAttrNumber)
 			ok = false;
 	r->usable = ok && !rel->rd_rel->relrowsecurity;
 	table_close(rel, NoLock);
@@ -428,29 +495,46 @@ build(void)
 			c.outbox_pending = get_relname_relid("outbox_pending", nsp);
 			if (OidIsValid(c.outbox_seq) && OidIsValid(c.outbox_pending))
 			{
+				Relation	idx;
+
 				watch(c.outbox_seq);
 				watch(c.outbox_pending);
+				/* reply_waiting's probe: the outbox's, by channel first */
+				idx = index_open(c.outbox_pending, AccessShareLock);
+				if (idx->rd_index->indrelid != o->relid ||
+					idx->rd_index->indkey.values[0] != o->att[O_CHANNEL] + 1)
+					o->usable = false;
+				index_close(idx, NoLock);
 			}
 			else
 				o->usable = false;
 		}
 		{
-			static const char *const usr[] = {"user_id", "name", NULL};
-			static const char *const ur[] = {"role_name", NULL};
-			static const char *const rp[] = {"own_group_only", NULL};
-			static const char *const grp[] = {"name", "buyer_phone", "unpaid", "deleted_at", NULL};
-			static const char *const msg[] = {"reply", "unpaid", NULL};
+			/* the keys in the order direct.c's scan keys give them */
+			static const lk_rspec msg = {"ledger_message", true, {"source", "message_id", "revoked"},
+			{TEXTOID, TEXTOID, BOOLOID}, {"reply", "unpaid"}, {TEXTOID, INT8OID}};
+			static const lk_rspec usr = {"ledger_user", false, {"phone"}, {TEXTOID},
+			{"user_id", "name"}, {INT8OID, TEXTOID}};
+			static const lk_rspec ur = {"ledger_user_role", true, {"user_id"}, {INT8OID},
+			{"role_name"}, {TEXTOID}};
+			static const lk_rspec rp = {"ledger_role_permission", true, {"role_name", "command"},
+			{TEXTOID, TEXTOID}, {"own_group_only"}, {BOOLOID}};
+			static const lk_rspec grp = {"ledger_group", true, {"group_id"}, {TEXTOID},
+			{"name", "buyer_phone", "unpaid", "deleted_at"}, {TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID}};
+			AttrNumber *const msg_cols[] = {&c.msg_reply, &c.msg_unpaid};
 			AttrNumber *const usr_cols[] = {&c.usr_user_id, &c.usr_name};
 			AttrNumber *const ur_cols[] = {&c.ur_role};
 			AttrNumber *const rp_cols[] = {&c.rp_own};
 			AttrNumber *const grp_cols[] = {&c.grp_name, &c.grp_buyer, &c.grp_unpaid, &c.grp_deleted};
-			AttrNumber *const msg_cols[] = {&c.msg_reply, &c.msg_unpaid};
 
-			build_rrel(&c.r[LK_R_MESSAGE], nsp, "ledger_message", NULL, msg, msg_cols);
-			build_rrel(&c.r[LK_R_USER], nsp, "ledger_user", "phone", usr, usr_cols);
-			build_rrel(&c.r[LK_R_USER_ROLE], nsp, "ledger_user_role", NULL, ur, ur_cols);
-			build_rrel(&c.r[LK_R_ROLE_PERM], nsp, "ledger_role_permission", NULL, rp, rp_cols);
-			build_rrel(&c.r[LK_R_GROUP], nsp, "ledger_group", NULL, grp, grp_cols);
+			build_rrel(&c.r[LK_R_MESSAGE], nsp, &msg, msg_cols);
+			build_rrel(&c.r[LK_R_USER], nsp, &usr, usr_cols);
+			build_rrel(&c.r[LK_R_USER_ROLE], nsp, &ur, ur_cols);
+			build_rrel(&c.r[LK_R_ROLE_PERM], nsp, &rp, rp_cols);
+			build_rrel(&c.r[LK_R_GROUP], nsp, &grp, grp_cols);
+			/* the group's key is also how direct.c finds the row to update */
+			if (c.r[LK_R_GROUP].index == InvalidOid)
+				c.w[LK_W_GROUP].usable = false;
 		}
 	}
 	MemoryContextSwitchTo(old);
