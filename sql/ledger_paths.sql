@@ -91,8 +91,17 @@ SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-c1', 'g-rows', '62811000
 SELECT message_id, added_later FROM mekatek.ledger_entry WHERE message_id = 'p-c1';
 ALTER TABLE mekatek.ledger_entry DROP COLUMN added_later;
 
--- Row triggers fire on either way; a statement trigger sends the write
--- to the statement, which fires it.
+-- A column whose type changed (the row path builds each value for its
+-- type): by statement, which coerces.
+DROP VIEW pg_temp.entries, pg_temp.messages, pg_temp.replies;
+ALTER TABLE mekatek.ledger_message ALTER COLUMN unpaid TYPE numeric;
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-y1', 'g-rows', '6281100000000@c.us', '2026-12-01 10:00+07', 'done 1 x 1000');
+SELECT message_id, unpaid FROM mekatek.ledger_message WHERE message_id = 'p-y1';
+ALTER TABLE mekatek.ledger_message ALTER COLUMN unpaid TYPE bigint;
+
+-- A row trigger of the user's, or a statement trigger, sends the write to
+-- the statement (which runs the user's code under the pinned path and
+-- fires both).
 CREATE FUNCTION pg_temp.said() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE NOTICE '% % trigger on %', TG_WHEN, TG_LEVEL, TG_TABLE_NAME;
@@ -116,3 +125,46 @@ BEGIN READ ONLY;
 SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-ro', 'g-rows', '6281100000000@c.us', '2026-12-01 10:04+07', 'done 1 x 1000');
 ROLLBACK;
 SELECT count(*) AS stored FROM mekatek.ledger_message WHERE message_id = 'p-ro';
+
+-- The row path keeps what it knows about the tables (src/ledger/
+-- direct_cache.c), and forgets it when they change: a CHECK constraint
+-- added afterwards holds on the row path too, as it does for a statement.
+-- (terse: the failing row's DETAIL holds ids and times)
+\set VERBOSITY terse
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-k0', 'g-rows', '6281100000000@c.us', '2026-12-01 11:00+07', 'done 1 x 1000');
+ALTER TABLE mekatek.ledger_group ADD CONSTRAINT paths_cap CHECK (unpaid <= 2000000);
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-k1', 'g-rows', '6281100000000@c.us', '2026-12-01 11:01+07', 'done 1 x 500rb');
+ALTER TABLE mekatek.ledger_group DROP CONSTRAINT paths_cap;
+ALTER TABLE mekatek.ledger_entry ADD CONSTRAINT paths_small CHECK (amount < 1000000) NOT VALID;
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-k2', 'g-rows', '6281100000000@c.us', '2026-12-01 11:02+07', 'done 1 x 1,5jt');
+ALTER TABLE mekatek.ledger_entry DROP CONSTRAINT paths_small;
+-- The balance update skips a validated constraint on columns it leaves
+-- alone (it passed for the row it replaces), but not a NOT VALID one:
+-- that one fails here, as it fails an UPDATE of the balance.
+ALTER TABLE mekatek.ledger_group ADD CONSTRAINT paths_name CHECK (name <> 'Rows') NOT VALID;
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-k3', 'g-rows', '6281100000000@c.us', '2026-12-01 11:03+07', 'done 1 x 1000');
+ALTER TABLE mekatek.ledger_group DROP CONSTRAINT paths_name;
+\set VERBOSITY default
+ALTER TABLE mekatek.ledger_group ADD CONSTRAINT paths_name CHECK (name <> 'Nobody');
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-k4', 'g-rows', '6281100000000@c.us', '2026-12-01 11:04+07', 'done 1 x 1000');
+ALTER TABLE mekatek.ledger_group DROP CONSTRAINT paths_name;
+-- A chat_ingest inside a chat_ingest (a row trigger, so the outer one
+-- goes by statement) that rebuilds the cache, invalidated by an ALTER
+-- TABLE, and books by rows; the outer one's books stay right.
+CREATE FUNCTION pg_temp.nested() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_trigger_depth() = 1 THEN
+        ALTER TABLE mekatek.ledger_user SET (fillfactor = 100);
+        ALTER TABLE mekatek.ledger_user RESET (fillfactor);
+        PERFORM mekatek.chat_ingest('wa', NEW.message_id || '-nested', 'g-stmt', '6281100000000@c.us',
+                                    '2026-12-01 11:05+07', 'done 1 x 2000');
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER paths_nested BEFORE INSERT ON mekatek.ledger_entry FOR EACH ROW EXECUTE FUNCTION pg_temp.nested();
+SELECT outcome, reply FROM mekatek.chat_ingest('wa', 'p-k5', 'g-rows', '6281100000000@c.us', '2026-12-01 11:05+07', 'done 1 x 1000');
+DROP TRIGGER paths_nested ON mekatek.ledger_entry;
+SELECT message_id, group_id, amount FROM mekatek.ledger_entry WHERE message_id LIKE 'p-k%' ORDER BY entry_id;
+SELECT group_id, unpaid, unpaid = (SELECT sum(amount) FROM mekatek.ledger_entry e WHERE e.group_id = g.group_id) AS balanced
+  FROM mekatek.ledger_group g WHERE group_id IN ('g-rows', 'g-stmt') ORDER BY group_id;

@@ -55,12 +55,20 @@ lk_run(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *types,
 {
 	char		nulls[16];
 	int			rc;
+	int			pin;
 
 	Assert(nargs <= 16);
 	for (int i = 0; i < nargs; i++)
 		nulls[i] = (isnull && isnull[i]) ? 'n' : ' ';
+	/*
+	 * Executed (and replanned) under MK_SEARCH_PATH, as the plan was made:
+	 * chat_ingest has no SET clause (see ledger.sql), so the caller's path
+	 * is in force until here.
+	 */
+	pin = mk_spi_pin_begin();
 	rc = SPI_execute_plan(mk_spi_plan(slot, sql, nargs, types), values,
 						  nargs > 0 ? nulls : NULL, false, tcount);
+	mk_spi_pin_end(pin);
 	if (rc < 0)
 		elog(ERROR, "ledger: SPI_execute_plan failed (%s): %s", SPI_result_code_string(rc), sql);
 	return SPI_processed;

@@ -217,12 +217,18 @@ COMMENT ON TABLE mekatek.ledger_audit IS 'Every change to users, roles, permissi
 CREATE TYPE mekatek.chat_reply AS (outcome text, reply text, unpaid bigint);
 COMMENT ON TYPE mekatek.chat_reply IS 'chat_ingest''s answer: outcome (recorded, answered, refused, rejected, ignored, duplicate), the reply text (NULL: say nothing) and the group''s unpaid balance';
 
+-- No SET clause: chat_ingest resolves no name through search_path.  A plain
+-- sale or payment runs no statement of ours (src/ledger/direct.c, by OID);
+-- every other statement is parsed, planned and run under MK_SEARCH_PATH by
+-- the core SPI helpers (ingest.c's lk_run), and PostgreSQL's foreign-key
+-- query qualifies its names and operators.  A SET clause would save and
+-- restore the GUCs around every message (test/pgtap/ledger_search_path.sql
+-- replays a hijacked = against it).  ledger_setup pins the helpers' path.
 CREATE FUNCTION mekatek.chat_ingest(source text, message_id text, group_id text, sender text,
                                     sent_at timestamptz, body text, edited_of text DEFAULT NULL,
                                     revoked boolean DEFAULT false, quoted_id text DEFAULT NULL)
 RETURNS mekatek.chat_reply
 LANGUAGE c VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'mk_chat_ingest';
 COMMENT ON FUNCTION mekatek.chat_ingest(text, text, text, text, timestamptz, text, text, boolean, text) IS
 'Ingest one chat message (idempotent on source, message_id): parse, check the sender''s permission, post to the books, queue the reply in mekatek.outbox (channel ledger)';
@@ -253,7 +259,7 @@ COMMENT ON FUNCTION mekatek.ledger_phone(text) IS 'A phone number as the ledger 
 CREATE FUNCTION mekatek.ledger_setup(owner_phone text, owner_name text DEFAULT 'owner')
 RETURNS void
 LANGUAGE c VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, mekatek, pg_temp
 AS 'MODULE_PATHNAME', 'mk_ledger_setup';
 COMMENT ON FUNCTION mekatek.ledger_setup(text, text) IS
 'Create the default roles (owner: every command; seller: the daily commands; buyer: total in its own group) when absent, and the owner user; audited';

@@ -17,7 +17,9 @@ INSERT INTO pin_exempt VALUES
     ('mekatek.pos_append_only_trg()', 'C; raises an error, runs no SQL'),
     ('mekatek.ledger_append_only()', 'C; raises an error, runs no SQL'),
     ('mekatek.rfid_uid_normalise()', 'C, per row; normalises NEW.uid, runs no SQL'),
-    ('mekatek.chain_place_trg()', 'C, per row on every sale table; its SQL runs through the pinned SPI helpers');
+    ('mekatek.chain_place_trg()', 'C, per row on every sale table; its SQL runs through the pinned SPI helpers'),
+    ('mekatek.chat_ingest(text, text, text, text, timestamptz, text, text, boolean, text)',
+     'C, per message; a plain sale runs no SQL of ours, the rest runs through the pinned SPI helpers');
 
 SELECT is(array_agg(p.oid::regprocedure ORDER BY p.oid::regprocedure::text), NULL,
           'every SECURITY DEFINER or trigger function pins search_path (or is a listed C exception)')
