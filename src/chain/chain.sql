@@ -142,7 +142,7 @@ $place$;
 
 CREATE FUNCTION mekatek.chain_transfer_manifest_trg() RETURNS trigger
 AS 'MODULE_PATHNAME', 'chain_transfer_manifest_trg' LANGUAGE C
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.chain_transfer_manifest_trg() IS 'chain: AFTER INSERT on stock_transfer_lot at a branch server: records the lot as it leaves (lot, expiry, cost) in chain_transfer_lot for the destination server';
 CREATE TRIGGER chain_transfer_manifest AFTER INSERT ON mekatek.stock_transfer_lot
     FOR EACH ROW EXECUTE FUNCTION mekatek.chain_transfer_manifest_trg();
@@ -150,7 +150,7 @@ CREATE TRIGGER chain_transfer_manifest AFTER INSERT ON mekatek.stock_transfer_lo
 CREATE FUNCTION mekatek.chain_transfer_receive(transfer_id bigint, qty integer DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'chain_transfer_receive' LANGUAGE C VOLATILE
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
 COMMENT ON FUNCTION mekatek.chain_transfer_receive(bigint, integer) IS 'chain: at the destination branch server, receives a transfer sent from another server: its lots (all, or the first qty units, FEFO) enter this branch''s batches through the stock ledger; admin only; returns the units received';
 
 -- At headquarters: every transfer between branches that is not wholly
