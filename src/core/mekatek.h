@@ -210,6 +210,15 @@ mk_array_data(ArrayType *a)
 #define MK_QUOTE_MAX 64
 extern char *mk_quote_short(const char *value);
 
+/* jsonb_push.c: members of a jsonb object pushed from C values */
+#include "utils/jsonb.h"
+extern void mk_jsonb_key(JsonbParseState **st, const char *key);
+extern void mk_jsonb_str(JsonbParseState **st, const char *key, const char *val);
+extern void mk_jsonb_strn(JsonbParseState **st, const char *key, const char *val, int len);
+extern void mk_jsonb_numeric(JsonbParseState **st, const char *key, Datum numeric);
+extern void mk_jsonb_int(JsonbParseState **st, const char *key, int64 n);
+extern void mk_jsonb_bool(JsonbParseState **st, const char *key, bool b);
+
 /* number.c: a value of any SQL numeric type as double */
 extern bool mk_is_number_type(Oid type);
 extern double mk_number_to_double(Datum v, Oid type);

@@ -129,23 +129,7 @@ set_col(lk_table *t, int col, Datum v)
 	t->slot->tts_isnull[t->w->att[col]] = false;
 }
 
-static void
-push_pair(JsonbParseState **st, const char *key, const char *val, int len)
-{
-	JsonbValue	k,
-				v;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-	v.type = jbvString;
-	v.val.string.val = (char *) val;
-	v.val.string.len = len;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-#define PUSH_TEXT(st, key, t) push_pair(st, key, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))
+#define PUSH_TEXT(st, key, t) mk_jsonb_strn(st, key, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t))
 
 /*
  * Whether another ledger reply waits unclaimed (ingest.c's NOTIFY rule),
@@ -339,7 +323,7 @@ lk_post_direct(lk_msg *m, bool *notify)
 	/* the same outbox row as the statement (and outbox_enqueue) writes */
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	PUSH_TEXT(&st, "group_id", m->group_id);
-	push_pair(&st, "reply", m->reply->data, m->reply->len);
+	mk_jsonb_strn(&st, "reply", m->reply->data, m->reply->len);
 	PUSH_TEXT(&st, "source", m->source);
 	PUSH_TEXT(&st, "message_id", m->message_id);
 	payload = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));

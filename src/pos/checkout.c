@@ -840,62 +840,6 @@ receipt_of(int64 sale_id, MemoryContext into)
  * functions.  (Datum) 0 when the capture is not what this expects; the
  * caller then reads the receipt back.
  */
-static void
-jb_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-}
-
-static void
-jb_str(JsonbParseState **st, const char *key, const char *val)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	if (val == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) val;
-		v.val.string.len = strlen(val);
-	}
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-jb_num(JsonbParseState **st, const char *key, Datum numeric)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = DatumGetNumeric(numeric);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-jb_int(JsonbParseState **st, const char *key, int64 n)
-{
-	jb_num(st, key, NumericGetDatum(int64_to_numeric(n)));
-}
-
-static void
-jb_bool(JsonbParseState **st, const char *key, bool b)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	v.type = jbvBool;
-	v.val.boolean = b;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 /* A column of the captured sale row; *ok false when absent or NULL. */
 static Datum
 sale_col(const char *name, bool *ok)
@@ -946,27 +890,27 @@ receipt_built(Checkout *co, int64 sale_id, MemoryContext into)
 		return (Datum) 0;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	jb_int(&st, "sale_id", sale_id);
-	jb_str(&st, "receipt_no", TextDatumGetCString(receipt_no));
-	jb_str(&st, "status", "paid");
-	jb_key(&st, "branch");
+	mk_jsonb_int(&st, "sale_id", sale_id);
+	mk_jsonb_str(&st, "receipt_no", TextDatumGetCString(receipt_no));
+	mk_jsonb_str(&st, "status", "paid");
+	mk_jsonb_key(&st, "branch");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	jb_int(&st, "branch_id", co->branch_id);
-	jb_str(&st, "name", co->branch_name);
+	mk_jsonb_int(&st, "branch_id", co->branch_id);
+	mk_jsonb_str(&st, "name", co->branch_name);
 	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	jb_key(&st, "cashier");
+	mk_jsonb_key(&st, "cashier");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	jb_str(&st, "login", login);
-	jb_str(&st, "name", co->staff_name);
+	mk_jsonb_str(&st, "login", login);
+	mk_jsonb_str(&st, "name", co->staff_name);
 	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	/* to_char(timezone(b.time_zone, s.sold_at), ...) as receipt.c writes it */
 	when = DirectFunctionCall2(timestamptz_zone, CStringGetTextDatum(co->time_zone), sold_at);
-	jb_str(&st, "time", TextDatumGetCString(DirectFunctionCall2Coll(timestamp_to_char, DEFAULT_COLLATION_OID, when,
+	mk_jsonb_str(&st, "time", TextDatumGetCString(DirectFunctionCall2Coll(timestamp_to_char, DEFAULT_COLLATION_OID, when,
 																	CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS"))));
-	jb_str(&st, "time_zone", co->time_zone);
-	jb_bool(&st, "prices_include_tax", co->included);
+	mk_jsonb_str(&st, "time_zone", co->time_zone);
+	mk_jsonb_bool(&st, "prices_include_tax", co->included);
 
-	jb_key(&st, "lines");
+	mk_jsonb_key(&st, "lines");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < co->n; i++)
 	{
@@ -974,19 +918,19 @@ receipt_built(Checkout *co, int64 sale_id, MemoryContext into)
 		int			nl = 0;
 
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		jb_int(&st, "line_no", i + 1);
-		jb_str(&st, "sku", l->sku);
-		jb_str(&st, "name", l->name);
-		jb_int(&st, "qty", l->qty);
-		jb_num(&st, "unit_price", l->price);
-		jb_num(&st, "discount", pos_cents_numeric(l->disc));
-		jb_num(&st, "sale_discount", pos_cents_numeric(l->sdisc));
-		jb_num(&st, "tax_rate", pos_cents_numeric(l->rate_bp));
-		jb_num(&st, "dpp", pos_cents_numeric(l->m.dpp));
-		jb_num(&st, "ppn", pos_cents_numeric(l->m.ppn));
-		jb_num(&st, "amount", pos_cents_numeric(l->m.amount));
-		jb_int(&st, "returned", 0);
-		jb_key(&st, "lots");
+		mk_jsonb_int(&st, "line_no", i + 1);
+		mk_jsonb_str(&st, "sku", l->sku);
+		mk_jsonb_str(&st, "name", l->name);
+		mk_jsonb_int(&st, "qty", l->qty);
+		mk_jsonb_numeric(&st, "unit_price", l->price);
+		mk_jsonb_numeric(&st, "discount", pos_cents_numeric(l->disc));
+		mk_jsonb_numeric(&st, "sale_discount", pos_cents_numeric(l->sdisc));
+		mk_jsonb_numeric(&st, "tax_rate", pos_cents_numeric(l->rate_bp));
+		mk_jsonb_numeric(&st, "dpp", pos_cents_numeric(l->m.dpp));
+		mk_jsonb_numeric(&st, "ppn", pos_cents_numeric(l->m.ppn));
+		mk_jsonb_numeric(&st, "amount", pos_cents_numeric(l->m.amount));
+		mk_jsonb_int(&st, "returned", 0);
+		mk_jsonb_key(&st, "lots");
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		/* FEFO took them in (expires_on, batch_id) order, the receipt's order */
 		for (int k = 0; k < c->nlots; k++)
@@ -1009,10 +953,10 @@ receipt_built(Checkout *co, int64 sale_id, MemoryContext into)
 			}
 			nl++;
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			jb_str(&st, "lot", lot->lot);
+			mk_jsonb_str(&st, "lot", lot->lot);
 			/* the value keeps a pointer to the string: a copy, not buf */
-			jb_str(&st, "expires_on", pstrdup(JsonEncodeDateTime(buf, DateADTGetDatum(lot->expires_on), DATEOID, NULL)));
-			jb_int(&st, "qty", lot->qty);
+			mk_jsonb_str(&st, "expires_on", pstrdup(JsonEncodeDateTime(buf, DateADTGetDatum(lot->expires_on), DATEOID, NULL)));
+			mk_jsonb_int(&st, "qty", lot->qty);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 		if (nl == 0)
@@ -1022,12 +966,12 @@ receipt_built(Checkout *co, int64 sale_id, MemoryContext into)
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 
-	jb_num(&st, "gross", gross);
-	jb_num(&st, "discount", discount);
-	jb_num(&st, "dpp", dpp);
-	jb_num(&st, "ppn", ppn);
-	jb_num(&st, "total", total);
-	jb_key(&st, "payments");
+	mk_jsonb_numeric(&st, "gross", gross);
+	mk_jsonb_numeric(&st, "discount", discount);
+	mk_jsonb_numeric(&st, "dpp", dpp);
+	mk_jsonb_numeric(&st, "ppn", ppn);
+	mk_jsonb_numeric(&st, "total", total);
+	mk_jsonb_key(&st, "payments");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < co->npay; i++)
 	{
@@ -1038,23 +982,23 @@ receipt_built(Checkout *co, int64 sale_id, MemoryContext into)
 			return (Datum) 0;
 		/* jsonb_strip_nulls: no tendered and change but for cash, no null reference */
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		jb_str(&st, "method", p->method);
-		jb_num(&st, "amount", pos_cents_numeric(p->amount));
+		mk_jsonb_str(&st, "method", p->method);
+		mk_jsonb_numeric(&st, "amount", pos_cents_numeric(p->amount));
 		if (cash)
 		{
-			jb_num(&st, "tendered", pos_cents_numeric(p->tendered));
-			jb_num(&st, "change", pos_cents_numeric(p->change));
+			mk_jsonb_numeric(&st, "tendered", pos_cents_numeric(p->tendered));
+			mk_jsonb_numeric(&st, "change", pos_cents_numeric(p->change));
 			change += p->change;
 			any_cash = true;
 		}
 		if (p->reference)
-			jb_str(&st, "reference", p->reference);
+			mk_jsonb_str(&st, "reference", p->reference);
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	/* coalesce(sum(change), 0): numeric(14,2)'s scale, or a bare 0 without cash */
-	jb_num(&st, "change", any_cash ? pos_cents_numeric(change) : NumericGetDatum(int64_to_numeric(0)));
-	jb_num(&st, "refunded", refunded);
+	mk_jsonb_numeric(&st, "change", any_cash ? pos_cents_numeric(change) : NumericGetDatum(int64_to_numeric(0)));
+	mk_jsonb_numeric(&st, "refunded", refunded);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 
 	old = MemoryContextSwitchTo(into);
