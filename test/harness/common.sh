@@ -39,7 +39,11 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 #   +47     bench cluster: survey                        test/bench/survey/run.sh
 #   +48..50 bench clusters: chain HQ, branch 1, branch 2 test/bench/chain/run.sh
 # The demo cluster is not a test: it listens on MK_PORT (Makefile, 54329).
-MK_TEST_PORT=${MK_TEST_PORT:-54330}
+# The default base lies below Linux's ephemeral range (32768-60999): a
+# listener there can find its port taken by the outgoing side of some
+# loopback connection (a curl to the S3 peer, a psql over TCP), which made
+# a test fail to bind now and then.
+MK_TEST_PORT=${MK_TEST_PORT:-25430}
 declare -A MK_PORT_OFFSET=(
     [test]=0 [edge]=1 [readme]=2 [valgrind]=3 [sqlsmith]=4 [notify]=5 [telegram]=6
     [creds]=7 [fuzz]=8 [pgbouncer]=9

@@ -20,6 +20,13 @@ failures=()
 pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); failures+=("$1"); }
 
+# A base inside the ephemeral range works, but a test may now and then fail
+# to bind (common.sh); say so once instead of leaving a puzzle.
+if read -r eph_lo eph_hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null &&
+   [ "$MK_TEST_PORT" -le "$eph_hi" ] && [ $((MK_TEST_PORT + 99)) -ge "$eph_lo" ]; then
+    mk_log "note: MK_TEST_PORT=$MK_TEST_PORT..$((MK_TEST_PORT + 99)) overlaps the ephemeral ports $eph_lo-$eph_hi; a listener may find its port taken"
+fi
+
 # The same install step as `make demo`: the system installation, for users
 # of their own server...
 if [ "${MK_SKIP_SYSTEM_INSTALL:-0}" != 1 ]; then
