@@ -1773,14 +1773,11 @@ bk_prefix_of_next(const BasketItemset *sets, int64 n, int64 s)
 }
 
 /*
- * In lexicographic order an itemset that others extend comes right before
- * the first of them, so its items are a prefix of the next set's: it points
- * there and keeps no copy.  Only the sets that end such a chain keep their
- * items, which on dense data is about half of them (a prefix tree shares
- * more, but the itemsets' items stay plain arrays for the callers).
+ * bk_share_items with a fresh array for the kept items: when the mined
+ * items are too many for a 32-bit offset in bk_share_items' sort keys.
  */
 static void
-bk_share_items(BasketEngine *e, BasketItemset *sets, int64 n)
+bk_share_items_copy(BasketEngine *e, BasketItemset *sets, int64 n)
 {
 	int64		total = 0;
 	int64		at;
@@ -1806,6 +1803,78 @@ bk_share_items(BasketEngine *e, BasketItemset *sets, int64 n)
 	}
 	Assert(at == 0);
 	bk_free(e, e->setitems, sizeof(int32) * e->capsetitems);
+	e->setitems = items;
+	e->nsetitems = e->capsetitems = Max(total, 1);
+}
+
+static void bk_sort_u64(uint64 *a, int64 n);
+
+/*
+ * In lexicographic order an itemset that others extend comes right before
+ * the first of them, so its items are a prefix of the next set's: it points
+ * there and keeps no copy.  Only the sets that end such a chain keep their
+ * items, which on dense data is about half of them (a prefix tree shares
+ * more, but the itemsets' items stay plain arrays for the callers).
+ *
+ * The kept items are compacted in place, in the order they lie in (each
+ * mined set has its own range, so moving them down in that order never
+ * overwrites one not yet moved), and the array's tail given back: a second
+ * array for them made the sets, the mined items and the copy live at once,
+ * the mining phase's peak on dense data.
+ */
+static void
+bk_share_items(BasketEngine *e, BasketItemset *sets, int64 n)
+{
+	int64		total = 0;
+	int64		nend = 0;
+	int64		at = 0;
+	uint64	   *ends;
+	int32	   *base = e->setitems;
+	int32	   *items;
+
+	if (e->nsetitems > (int64) PG_UINT32_MAX)
+	{
+		bk_share_items_copy(e, sets, n);
+		return;
+	}
+	for (int64 s = 0; s < n; s++)
+		if (!bk_prefix_of_next(sets, n, s))
+		{
+			total += sets[s].len;
+			nend++;
+		}
+	CHECK_FOR_INTERRUPTS();
+	/* the chain ends by where their items lie: offset << 32 | set */
+	ends = bk_alloc(e, sizeof(uint64) * Max(nend, 1));
+	nend = 0;
+	for (int64 s = 0; s < n; s++)
+	{
+		if (bk_prefix_of_next(sets, n, s))
+			sets[s].items = NULL;	/* set below, from the next set */
+		else
+			ends[nend++] = ((uint64) (sets[s].items - base) << 32) | (uint64) s;
+	}
+	bk_sort_u64(ends, nend);
+	CHECK_FOR_INTERRUPTS();
+	for (int64 i = 0; i < nend; i++)
+	{
+		BasketItemset *set = &sets[(uint32) ends[i]];
+
+		memmove(base + at, set->items, sizeof(int32) * set->len);
+		set->items = base + at;
+		at += set->len;
+	}
+	Assert(at == total);
+	bk_free(e, ends, sizeof(uint64) * Max(nend, 1));
+	items = bk_shrink(e, base, sizeof(int32) * e->capsetitems, sizeof(int32) * Max(total, 1));
+	/* repalloc may have moved the array: the sets follow it by offset */
+	for (int64 s = n - 1; s >= 0; s--)
+	{
+		if (sets[s].items == NULL)
+			sets[s].items = sets[s + 1].items;
+		else if (items != base)
+			sets[s].items = items + ((uintptr_t) sets[s].items - (uintptr_t) base) / sizeof(int32);
+	}
 	e->setitems = items;
 	e->nsetitems = e->capsetitems = Max(total, 1);
 }
