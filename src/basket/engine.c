@@ -25,7 +25,9 @@
  *      items, and a hash finds one by its items.
  *   6. Rows are handed to the caller as produced (unordered), one count at a
  *      time in the documented order (rules of one count sorted by 4-, 8- or
- *      12-byte keys), or through a heap of the top n.  Rules: for each itemset X and
+ *      12-byte keys; those of confidence 1 kept as bits of their
+ *      antecedent's mask when one-item consequents fit in 64 bits), or
+ *      through a heap of the top n.  Rules: for each itemset X and
  *      each consequent C within the size limits, X \ C => C.
  *
  * Memory: every allocation of the engine goes through bk_alloc, which counts
@@ -42,6 +44,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -1675,34 +1678,52 @@ bk_cmp_lexkey(const BkLexKey *x, const BkLexKey *y, const BkLexArg *arg)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* Sort sets[0 .. n-1] (items sorted, < nitems) lexicographically. */
-static void
+/*
+ * Sort sets[0 .. n-1] (items sorted, < nitems) lexicographically; returns
+ * the sorted array, which replaces sets.  The keys are made in the sets'
+ * own array, grown to hold them, and become the sorted sets again in
+ * place: with a separate key array the sets, their items and the keys
+ * were all live at once, the peak of the mining phase on dense data.
+ */
+static BasketItemset *
 bk_sort_sets(BasketEngine *e, BasketItemset *sets, int64 n, int32 nitems)
 {
 	int			bits = 1;
 	BkLexArg	arg;
 	BkLexKey   *k;
 
+	StaticAssertStmt(sizeof(BkLexKey) == sizeof(BasketItemset) + sizeof(uint64),
+					 "a key is its packed items, then its set");
 	while (bits < 32 && ((int64) 1 << bits) < (int64) nitems + 1)
 		bits++;
 	arg.npacked = 64 / bits;
-	k = bk_alloc(e, sizeof(BkLexKey) * Max(n, 1));
-	for (int64 s = 0; s < n; s++)
+	k = bk_grow(e, sets, sizeof(BasketItemset) * Max(n, 1), sizeof(BkLexKey) * Max(n, 1));
+	/*
+	 * Set s moves from byte 16s to byte 24s + 8, from the last: a set not
+	 * yet moved (below 16s) is never written over.
+	 */
+	for (int64 s = n - 1; s >= 0; s--)
 	{
+		BasketItemset t = ((BasketItemset *) k)[s];
 		uint64		key = 0;
-		int32		len = Min(sets[s].len, arg.npacked);
+		int32		len = Min(t.len, arg.npacked);
 
 		for (int32 i = 0; i < arg.npacked; i++)
-			key = (key << bits) | (uint64) (i < len ? sets[s].items[i] + 1 : 0);
+			key = (key << bits) | (uint64) (i < len ? t.items[i] + 1 : 0);
 		k[s].key = key;
-		k[s].set = sets[s];
+		k[s].set = t;
 	}
 	CHECK_FOR_INTERRUPTS();
 	bk_sort_lexkeys(k, n, &arg);
 	CHECK_FOR_INTERRUPTS();
+	/* and back, from the first: set i goes from byte 24i + 8 to byte 16i */
 	for (int64 i = 0; i < n; i++)
-		sets[i] = k[i].set;
-	bk_free(e, k, sizeof(BkLexKey) * Max(n, 1));
+	{
+		BasketItemset t = k[i].set;
+
+		((BasketItemset *) k)[i] = t;
+	}
+	return bk_shrink(e, k, sizeof(BkLexKey) * Max(n, 1), sizeof(BasketItemset) * Max(n, 1));
 }
 
 /*
@@ -1752,14 +1773,11 @@ bk_prefix_of_next(const BasketItemset *sets, int64 n, int64 s)
 }
 
 /*
- * In lexicographic order an itemset that others extend comes right before
- * the first of them, so its items are a prefix of the next set's: it points
- * there and keeps no copy.  Only the sets that end such a chain keep their
- * items, which on dense data is about half of them (a prefix tree shares
- * more, but the itemsets' items stay plain arrays for the callers).
+ * bk_share_items with a fresh array for the kept items: when the mined
+ * items are too many for a 32-bit offset in bk_share_items' sort keys.
  */
 static void
-bk_share_items(BasketEngine *e, BasketItemset *sets, int64 n)
+bk_share_items_copy(BasketEngine *e, BasketItemset *sets, int64 n)
 {
 	int64		total = 0;
 	int64		at;
@@ -1785,6 +1803,78 @@ bk_share_items(BasketEngine *e, BasketItemset *sets, int64 n)
 	}
 	Assert(at == 0);
 	bk_free(e, e->setitems, sizeof(int32) * e->capsetitems);
+	e->setitems = items;
+	e->nsetitems = e->capsetitems = Max(total, 1);
+}
+
+static void bk_sort_u64(uint64 *a, int64 n);
+
+/*
+ * In lexicographic order an itemset that others extend comes right before
+ * the first of them, so its items are a prefix of the next set's: it points
+ * there and keeps no copy.  Only the sets that end such a chain keep their
+ * items, which on dense data is about half of them (a prefix tree shares
+ * more, but the itemsets' items stay plain arrays for the callers).
+ *
+ * The kept items are compacted in place, in the order they lie in (each
+ * mined set has its own range, so moving them down in that order never
+ * overwrites one not yet moved), and the array's tail given back: a second
+ * array for them made the sets, the mined items and the copy live at once,
+ * the mining phase's peak on dense data.
+ */
+static void
+bk_share_items(BasketEngine *e, BasketItemset *sets, int64 n)
+{
+	int64		total = 0;
+	int64		nend = 0;
+	int64		at = 0;
+	uint64	   *ends;
+	int32	   *base = e->setitems;
+	int32	   *items;
+
+	if (e->nsetitems > (int64) PG_UINT32_MAX)
+	{
+		bk_share_items_copy(e, sets, n);
+		return;
+	}
+	for (int64 s = 0; s < n; s++)
+		if (!bk_prefix_of_next(sets, n, s))
+		{
+			total += sets[s].len;
+			nend++;
+		}
+	CHECK_FOR_INTERRUPTS();
+	/* the chain ends by where their items lie: offset << 32 | set */
+	ends = bk_alloc(e, sizeof(uint64) * Max(nend, 1));
+	nend = 0;
+	for (int64 s = 0; s < n; s++)
+	{
+		if (bk_prefix_of_next(sets, n, s))
+			sets[s].items = NULL;	/* set below, from the next set */
+		else
+			ends[nend++] = ((uint64) (sets[s].items - base) << 32) | (uint64) s;
+	}
+	bk_sort_u64(ends, nend);
+	CHECK_FOR_INTERRUPTS();
+	for (int64 i = 0; i < nend; i++)
+	{
+		BasketItemset *set = &sets[(uint32) ends[i]];
+
+		memmove(base + at, set->items, sizeof(int32) * set->len);
+		set->items = base + at;
+		at += set->len;
+	}
+	Assert(at == total);
+	bk_free(e, ends, sizeof(uint64) * Max(nend, 1));
+	items = bk_shrink(e, base, sizeof(int32) * e->capsetitems, sizeof(int32) * Max(total, 1));
+	/* repalloc may have moved the array: the sets follow it by offset */
+	for (int64 s = n - 1; s >= 0; s--)
+	{
+		if (sets[s].items == NULL)
+			sets[s].items = sets[s + 1].items;
+		else if (items != base)
+			sets[s].items = items + ((uintptr_t) sets[s].items - (uintptr_t) base) / sizeof(int32);
+	}
 	e->setitems = items;
 	e->nsetitems = e->capsetitems = Max(total, 1);
 }
@@ -1822,7 +1912,7 @@ bk_result_sets(BasketEngine *e, BasketResult *res, const int32 *newidx)
 		sets[s].count = m.count;
 		basket_sort_ids(sets[s].items, sets[s].len);
 	}
-	bk_sort_sets(e, sets, e->nsets, res->nitems);
+	sets = bk_sort_sets(e, sets, e->nsets, res->nitems);
 	bk_share_items(e, sets, e->nsets);
 
 	e->hg = bk_alloc(e, sizeof(uint64) * Max(res->nitems, 1));
@@ -2395,6 +2485,23 @@ typedef struct BkRuleGen
 	int64		gend;
 	int64		gi;				/* the current itemset's position there */
 	int64		gbound;			/* the count's rules at most: its items */
+	/*
+	 * Rules of confidence 1 (the antecedent has the count too) as bits:
+	 * mask[p] holds the consequent items of the antecedent at asc[mbeg + p].
+	 * In the documented order they come first within their count, their
+	 * antecedents in asc order, so they need no key and no sort.  Only
+	 * with at most 64 items; NULL otherwise.
+	 */
+	uint64	   *mask;
+	int64		capmask;		/* the largest count's itemsets */
+	int64		mbeg;			/* the collecting count's range in asc */
+	int64		mlen;
+	int64		nmask;			/* rules in mask */
+	int64		pmbeg;			/* the same of the ready rules */
+	int64		pmlen;
+	int64		pnmask;
+	int64		mp;				/* taking: position in mask, its bits left */
+	uint64		mcur;
 	/* unordered: the rules of the current itemset */
 	BasketRule *rbuf;
 	int64		nrbuf;
@@ -2527,12 +2634,24 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc, int32
 	if (o->remove_redundant && na >= 2 &&
 		bk_redundant(g, na, nc, x->count, g->res->itemsets[a].count))
 		return;
-	if (g->by_count && g->ibits > 0)
+	if (g->by_count && g->ibits > 0 && g->mask &&
+		g->res->itemsets[a].count == x->count)
+	{
+		Assert(g->arank[a] >= g->mbeg && g->arank[a] - g->mbeg < g->mlen);
+		g->mask[g->arank[a] - g->mbeg] |= (uint64) 1 << g->cons[0];
+		g->nmask++;
+	}
+	else if (g->by_count && g->ibits > 0)
 	{
 		if (g->ngkeys == g->capgkeys)
 		{
-			/* sized once for the largest count: every item of its sets */
-			int64		ncap = Max(g->gbound, bk_next_cap(g->capgkeys, g->ngkeys + 1));
+			/*
+			 * Sized once for the largest count: every item of its sets;
+			 * with the masks taking the rules of confidence 1 (on dense
+			 * data most of them), grown as needed.
+			 */
+			int64		ncap = g->mask ? bk_next_cap_sets(g->capgkeys, g->ngkeys + 1) :
+				Max(g->gbound, bk_next_cap(g->capgkeys, g->ngkeys + 1));
 
 			if (g->ngkeys == 0)
 			{
@@ -2679,7 +2798,12 @@ bk_rules_sort(BkRuleGen *g)
 	{
 		bk_sort_u32(g->wkeys, g->ngkeys);
 		g->pend = BK_PEND_WKEYS;
-		g->npend = g->ngkeys;
+		g->npend = g->nmask + g->ngkeys;
+		g->pnmask = g->nmask;
+		g->pmbeg = g->mbeg;
+		g->pmlen = g->mlen;
+		g->mp = -1;
+		g->mcur = 0;
 	}
 	else if (g->by_count && g->pshift > 0)
 	{
@@ -2726,8 +2850,20 @@ bk_rules_take(BkRuleGen *g, BasketRule *r)
 				break;
 			}
 		case BK_PEND_WKEYS:
+			if (i < g->pnmask)
 			{
-				uint32		k = g->wkeys[i];
+				int			item;
+
+				while (g->mcur == 0)
+					g->mcur = g->mask[++g->mp];
+				item = pg_rightmost_one_pos64(g->mcur);
+				g->mcur &= g->mcur - 1;
+				bk_rule_make(g->res, g->asc[g->pmbeg + g->mp], g->single[item], g->pgroup, r);
+				break;
+			}
+			else
+			{
+				uint32		k = g->wkeys[i - g->pnmask];
 
 				bk_rule_make(g->res, g->asc[k >> g->ibits],
 							 g->single[k & (((uint32) 1 << g->ibits) - 1)], g->pgroup, r);
@@ -2756,6 +2892,11 @@ bk_rules_take(BkRuleGen *g, BasketRule *r)
 static void
 bk_rules_taken(BkRuleGen *g)
 {
+	if (g->pend == BK_PEND_WKEYS && g->mask)
+	{
+		memset(g->mask, 0, sizeof(uint64) * g->pmlen);
+		g->nmask = 0;
+	}
 	if (g->pend == BK_PEND_WORDS || g->pend == BK_PEND_GKEYS || g->pend == BK_PEND_WKEYS)
 		g->ngkeys = 0;
 	else if (g->pend == BK_PEND_KEYS)
@@ -2831,11 +2972,14 @@ bk_rules_fill(BkRuleGen *g)
 		}
 		if (g->by_count && x->count != g->group)
 		{
-			bool		ready = g->ngkeys > 0;
+			bool		ready = g->ngkeys > 0 || g->nmask > 0;
 
 			if (ready)
 				bk_rules_sort(g);
 			g->group = x->count;
+			/* the walk stands in x's count: its range in asc */
+			g->mbeg = g->gbeg;
+			g->mlen = g->gend - g->gbeg;
 			if (ready)
 				return;
 		}
@@ -2853,7 +2997,7 @@ bk_rules_fill(BkRuleGen *g)
 		}
 	}
 	g->done = true;
-	if (g->by_count ? g->ngkeys > 0 : g->out.collect)
+	if (g->by_count ? g->ngkeys > 0 || g->nmask > 0 : g->out.collect)
 		bk_rules_sort(g);
 }
 
@@ -2906,6 +3050,23 @@ bk_sets_ascending(BkRuleGen *g)
 	}
 	bk_free(e, k, sizeof(uint64) * Max(n, 1));
 	g->gbeg = g->gend = g->gi = n;
+	if (g->res->nitems <= 64)
+	{
+		int64		run = 0;
+
+		for (int64 p = 0; p < n; p++)
+		{
+			int64		q = p;
+
+			while (q + 1 < n && g->res->itemsets[g->asc[q + 1]].count ==
+				   g->res->itemsets[g->asc[p]].count)
+				q++;
+			run = Max(run, q - p + 1);
+			p = q;
+		}
+		g->capmask = Max(run, 1);
+		g->mask = bk_alloc0(e, sizeof(uint64) * g->capmask);
+	}
 }
 
 BasketRuleIter *
@@ -2987,6 +3148,8 @@ basket_rules_end(BasketRuleIter *it)
 		bk_free(e, g->pkeys, sizeof(uint64) * g->capgkeys);
 	if (g->wkeys)
 		bk_free(e, g->wkeys, sizeof(uint32) * g->capgkeys);
+	if (g->mask)
+		bk_free(e, g->mask, sizeof(uint64) * g->capmask);
 	if (g->asc)
 	{
 		bk_free(e, g->asc, sizeof(int32) * Max(g->res->nitemsets, 1));

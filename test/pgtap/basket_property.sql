@@ -9,7 +9,7 @@
 -- apriori called in a select list streams its rows (value per call): the
 -- same rows in the same order as in FROM, for every ordering and option.
 BEGIN;
-SELECT plan(162);
+SELECT plan(164);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -219,6 +219,20 @@ SELECT is((SELECT sum(bad) FROM dparams d, LATERAL (
                WHERE got <> want) x),
           0::numeric, format('dense data: apriori rows come in the documented order (max_consequent %s)', m))
   FROM unnest(ARRAY[1, 3]) m;
+
+-- The rules of one-item consequents themselves, in the documented order (where
+-- those of confidence 1 are kept as bits of their antecedent, not as keys):
+-- the same as the brute force's on every dense data set, and the data has
+-- counts shared by rules of confidence 1 and below.
+SELECT is((SELECT sum(pg_temp.differ(
+              format('SELECT antecedent, consequent, count, confidence = 1 FROM mekatek.apriori(%L, %s, %s)',
+                     pg_temp.dq(d.ds), d.min_support, d.min_confidence),
+              format('SELECT antecedent, consequent, count, confidence = 1 FROM drule WHERE ds = %s AND cardinality(consequent) = 1', d.ds)))
+             FROM dparams d),
+          0::numeric, 'dense data: one-item consequent rules (of confidence 1 or below) agree on every dense data set');
+SELECT cmp_ok((SELECT count(*) FROM (SELECT ds, count FROM drule WHERE cardinality(consequent) = 1
+                                      GROUP BY ds, count HAVING bool_or(confidence = 1) AND bool_or(confidence < 1)) g),
+              '>=', 5::bigint, 'dense data: counts shared by rules of confidence 1 and below');
 
 SELECT is(pg_temp.differ(format('SELECT items, count, support FROM mekatek.frequent_itemsets(%L, %s)', pg_temp.dq(d.ds), d.min_support),
                          format('SELECT items, count, support FROM dset WHERE ds = %s', d.ds)),
