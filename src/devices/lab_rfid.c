@@ -17,12 +17,22 @@
 #include "devices/direct.h"
 
 #include "access/heaptoast.h"
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/toast_compression.h"
 #include "access/toast_internals.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "executor/tuptable.h"
+#include "parser/parse_relation.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -657,6 +667,81 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+static LabAnnounce
+announce_mode(const char *m)
+{
+	return strcmp(m, "each") == 0 ? ANNOUNCE_EACH : strcmp(m, "off") == 0 ? ANNOUNCE_OFF : ANNOUNCE_BATCH;
+}
+
+/*
+ * The labs' rows read through lab_pkey under the statement's snapshot, as
+ * the SELECT below reads them read-only, without starting a statement
+ * (its plan check, executor and portal were as much as the reading, once
+ * per INSERT).  False, with nothing read, when the table or its key is
+ * not as created (then the SELECT runs) or under row security.
+ */
+static bool
+lab_modes_by_index(Announcer *a, Oid nsp)
+{
+	Oid			relid = get_relname_relid("lab", nsp);
+	Oid			idxoid = get_relname_relid("lab_pkey", nsp);
+	Relation	rel;
+	Relation	idx;
+	AttrNumber	a_id,
+				a_announce;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+
+	if (!OidIsValid(relid) || !OidIsValid(idxoid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	a_id = attnameAttNum(rel, "lab_id", false);
+	a_announce = attnameAttNum(rel, "announce", false);
+	if (rel->rd_rel->relrowsecurity || rel->rd_rel->relkind != RELKIND_RELATION ||
+		a_id <= 0 || a_announce <= 0 ||
+		TupleDescAttr(RelationGetDescr(rel), a_id - 1)->atttypid != TEXTOID ||
+		TupleDescAttr(RelationGetDescr(rel), a_announce - 1)->atttypid != TEXTOID)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	idx = index_open(idxoid, AccessShareLock);
+	if (idx->rd_index->indrelid != relid || !idx->rd_index->indisvalid ||
+		idx->rd_rel->relam != BTREE_AM_OID || idx->rd_index->indnatts != 1 ||
+		idx->rd_index->indkey.values[0] != a_id ||
+		!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) ||
+		!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL))
+	{
+		index_close(idx, AccessShareLock);
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	slot = table_slot_create(rel, NULL);
+	for (int i = 0; i < a->nlabs; i++)
+	{
+		ScanKeyData key;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(a->labs[i]));
+		key.sk_collation = idx->rd_indcollation[0];
+		index_rescan(scan, &key, 1, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			Datum		m = slot_getattr(slot, a_announce, &isnull);
+
+			if (!isnull)
+				a->mode[i] = announce_mode(TextDatumGetCString(m));
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return true;
+}
+
 /* The modes of the labs the statement's counted-to-be scans name. */
 static void
 announcer_init(Announcer *a, RfidScan *scans, int nscans)
@@ -686,6 +771,8 @@ announcer_init(Announcer *a, RfidScan *scans, int nscans)
 	}
 	for (int i = 0; i < a->nlabs; i++)
 		a->mode[i] = ANNOUNCE_BATCH;
+	if (lab_modes_by_index(a, nsp))
+		return;
 	mk_spi_plan(&plan,
 				"SELECT lab_id, announce FROM mekatek.lab WHERE lab_id = ANY ($1)",
 				1, (Oid[]) {TEXTARRAYOID});
@@ -702,8 +789,7 @@ announcer_init(Announcer *a, RfidScan *scans, int nscans)
 		char	  **at = bsearch(&lab, a->labs, a->nlabs, sizeof(char *), cmp_str);
 
 		if (at != NULL)
-			a->mode[at - a->labs] = strcmp(m, "each") == 0 ? ANNOUNCE_EACH
-				: strcmp(m, "off") == 0 ? ANNOUNCE_OFF : ANNOUNCE_BATCH;
+			a->mode[at - a->labs] = announce_mode(m);
 	}
 }
 
