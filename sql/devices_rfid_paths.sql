@@ -3,11 +3,24 @@
 -- statement must do it: under REPEATABLE READ or SERIALIZABLE, or with a
 -- statement trigger on a table it writes.  The same scans, run each way on
 -- their own items, must leave the same items, history, outbox rows and
--- flags.
+-- flags.  PLAB-1 announces its changes as digests (batch, the default),
+-- PLAB-2 each change on its own (each): a statement's digest holds the
+-- same changes, in the same order, as the rows of 'each'.
 SET timezone = 'Asia/Jakarta';
 SET datestyle = 'ISO, YMD';
 SET mekatek.device_time_behind = '20000d';
 DELETE FROM mekatek.outbox;
+INSERT INTO mekatek.lab (lab_id, announce) VALUES ('PLAB-2', 'each');
+
+-- Every announced change, from 'each' rows (n = 0) and digests (n = its place).
+CREATE FUNCTION public.path_changes() RETURNS TABLE (outbox_id bigint, n bigint, lab text, c jsonb) LANGUAGE sql AS $$
+    SELECT o.outbox_id, 0, o.payload->>'lab', o.payload FROM mekatek.outbox o
+     WHERE o.channel = 'lab' AND NOT o.payload ? 'changes'
+    UNION ALL
+    SELECT o.outbox_id, e.n, o.payload->>'lab', e.c
+      FROM mekatek.outbox o, jsonb_array_elements(o.payload->'changes') WITH ORDINALITY AS e(c, n)
+     WHERE o.channel = 'lab' AND o.payload ? 'changes'
+$$;
 
 -- Four items per path: P1 to P4; tag E0<path>000<n>, 'FF' a tag of no item.
 CREATE FUNCTION public.path_run(path text, batch int) RETURNS void LANGUAGE sql AS $$
@@ -57,11 +70,16 @@ CREATE FUNCTION public.path_result(path text) RETURNS TABLE (what text, row_text
     SELECT 'scan', format('%s %s %s %s', right(uid, 2), lab, scanned_at, coalesce(flag, '-'))
       FROM mekatek.rfid_scan WHERE scanner = 'paths-' || path
     UNION ALL
-    SELECT 'outbox', format('%s %s->%s %s %s %s', right(o.payload->>'item', 1), o.payload->>'from',
-                            o.payload->>'to', o.payload->>'lab', o.payload->>'at',
-                            o.payload->>'scan' = s.scan_id::text AND o.payload->>'uid' = s.uid)
-      FROM mekatek.outbox o JOIN mekatek.rfid_scan s ON s.scan_id = (o.payload->>'scan')::bigint
-     WHERE o.channel = 'lab' AND s.scanner = 'paths-' || path
+    SELECT 'outbox', format('%s %s->%s %s %s %s', right(o.c->>'item', 1), o.c->>'from',
+                            o.c->>'to', o.lab, o.c->>'at',
+                            o.c->>'scan' = s.scan_id::text AND o.c->>'uid' = s.uid AND o.lab = s.lab)
+      FROM public.path_changes() o JOIN mekatek.rfid_scan s ON s.scan_id = (o.c->>'scan')::bigint
+     WHERE s.scanner = 'paths-' || path
+    UNION ALL
+    SELECT 'digest', format('%s %s changes, part %s of %s', o.payload->>'lab',
+                            jsonb_array_length(o.payload->'changes'), o.payload->>'part', o.payload->>'parts')
+      FROM mekatek.outbox o
+     WHERE o.channel = 'lab' AND o.payload->'changes'->0->>'item' LIKE 'PATH-' || path || '-%'
 $$;
 -- In order: by history_id / outbox_id within an item, as the rows were written.
 CREATE FUNCTION public.path_ordered(path text) RETURNS TABLE (what text, n bigint, row_text text) LANGUAGE sql AS $$
@@ -69,9 +87,9 @@ CREATE FUNCTION public.path_ordered(path text) RETURNS TABLE (what text, n bigin
            format('%s %s->%s', right(item_code, 1), from_state, to_state)
       FROM mekatek.lab_item_history WHERE item_code LIKE 'PATH-' || path || '-%'
     UNION ALL
-    SELECT 'outbox', row_number() OVER (ORDER BY outbox_id),
-           format('%s %s->%s', right(payload->>'item', 1), payload->>'from', payload->>'to')
-      FROM mekatek.outbox WHERE channel = 'lab' AND payload->>'item' LIKE 'PATH-' || path || '-%'
+    SELECT 'outbox', row_number() OVER (ORDER BY outbox_id, n),
+           format('%s %s->%s', right(c->>'item', 1), c->>'from', c->>'to')
+      FROM public.path_changes() WHERE c->>'item' LIKE 'PATH-' || path || '-%'
 $$;
 
 CREATE FUNCTION public.path_all(path text) RETURNS TABLE (what text, row_text text) LANGUAGE sql AS $$
@@ -89,7 +107,10 @@ SELECT what, row_text FROM public.path_result('0A') ORDER BY what, row_text;
 SELECT * FROM public.path_ordered('0A') ORDER BY what, n;
 SELECT payload = payload::text::jsonb AND pg_column_size(payload) = pg_column_size(payload::text::jsonb)
        AS same_as_parsed
-  FROM mekatek.outbox WHERE channel = 'lab' AND payload->>'item' LIKE 'PATH-0A-%' GROUP BY 1;
+  FROM mekatek.outbox o
+ WHERE channel = 'lab' AND EXISTS (SELECT FROM public.path_changes() c
+                                    WHERE c.outbox_id = o.outbox_id AND c.c->>'item' LIKE 'PATH-0A-%')
+ GROUP BY 1;
 
 -- B: REPEATABLE READ, the statements.
 SELECT public.path_setup('0B');
@@ -137,9 +158,11 @@ SELECT p.path, count(d.*) AS differences
 
 -- Leave the shared database as found.
 DELETE FROM mekatek.outbox;
+DELETE FROM mekatek.lab WHERE lab_id = 'PLAB-2';
 DELETE FROM mekatek.rfid_scan WHERE scanner LIKE 'paths-%';
 DELETE FROM mekatek.lab_item_history WHERE item_code LIKE 'PATH-%';
 DELETE FROM mekatek.lab_item WHERE item_code LIKE 'PATH-%';
 DROP FUNCTION public.path_run(text, int), public.path_setup(text), public.path_result(text),
-              public.path_ordered(text), public.path_all(text), public.path_noop(), public.path_row();
+              public.path_ordered(text), public.path_all(text), public.path_noop(), public.path_row(),
+              public.path_changes();
 DELETE FROM mekatek.rfid_rollup_pending WHERE lab IN ('PLAB-1', 'PLAB-2');

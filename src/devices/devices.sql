@@ -148,6 +148,18 @@ CREATE TRIGGER rfid_scan_apply AFTER INSERT ON mekatek.rfid_scan
     REFERENCING NEW TABLE AS new_scans
     FOR EACH STATEMENT EXECUTE FUNCTION mekatek.rfid_scan_apply();
 
+-- Per-lab settings: how state changes are announced (lab_rfid.c).
+CREATE TABLE mekatek.lab (
+    lab_id   text PRIMARY KEY CONSTRAINT lab_lab_id_length CHECK (octet_length(lab_id) BETWEEN 1 AND 64),
+    name     text NOT NULL DEFAULT '' CONSTRAINT lab_name_length CHECK (octet_length(name) <= 200),
+    -- each: one message per state change; batch: one per statement (a
+    -- scanner's batch) with its changes in order; off: none.
+    announce text NOT NULL DEFAULT 'batch'
+             CONSTRAINT lab_announce_known CHECK (announce IN ('each', 'batch', 'off'))
+);
+COMMENT ON TABLE mekatek.lab IS
+'Per-lab settings (a lab needs no row): announce = each (a message per state change), batch (default: one digest per lab and INSERT statement, at most 30 changes a row) or off';
+
 -- ---------------------------------------------------------- visitor counting
 
 CREATE TABLE mekatek.room (
@@ -348,8 +360,8 @@ GRANT SELECT ON mekatek.lab_item, mekatek.lab_item_history, mekatek.rfid_scan,
                 mekatek.room, mekatek.visitor_event, mekatek.room_occupancy,
                 mekatek.capacity_alert, mekatek.visitor_minute
    TO mekatek_analyst, mekatek_admin;
-GRANT INSERT, UPDATE, DELETE ON mekatek.room, mekatek.door_card, mekatek.door TO mekatek_admin;
-GRANT SELECT ON mekatek.door_card, mekatek.door_attempt, mekatek.door TO mekatek_admin;
+GRANT INSERT, UPDATE, DELETE ON mekatek.room, mekatek.door_card, mekatek.door, mekatek.lab TO mekatek_admin;
+GRANT SELECT ON mekatek.door_card, mekatek.door_attempt, mekatek.door, mekatek.lab TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.lab_register(text, text, text, text, text) TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.door_unlock(text, text) TO mekatek_admin;
 GRANT EXECUTE ON FUNCTION mekatek.rfid_uid(text), mekatek.count_accuracy(int, int)
@@ -371,6 +383,7 @@ SELECT pg_catalog.pg_extension_config_dump('mekatek.capacity_alert', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_card', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door_attempt', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door', '');
+SELECT pg_catalog.pg_extension_config_dump('mekatek.lab', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.lab_item_history_history_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mekatek.rfid_scan_scan_id_seq', '');

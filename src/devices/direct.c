@@ -42,6 +42,8 @@
 #include "catalog/pg_index.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
@@ -114,6 +116,54 @@ open_table(MkDirectTable *t, Oid nsp)
 	return true;
 }
 
+/*
+ * An update's CHECK constraints, prepared as ExecRelCheck prepares them,
+ * but for one that is validated, calls no mutable function and reads no
+ * column the update sets (nor a stored generated one, computed again): its
+ * entry is NULL, ExecCheck's "true".  The version being replaced passed it
+ * and the columns it reads keep their values, so it gives the same answer;
+ * PostgreSQL skips the foreign-key check of an update that leaves the key
+ * alone on the same ground (RI_FKey_fk_upd_check_required), and
+ * src/ledger/direct.c does this for the balance update.  A NOT VALID one
+ * is evaluated, as UPDATE evaluates it.  On lab_item it skips the
+ * normalised-UID check (a function call per scan) and the length checks.
+ */
+static void
+prepare_update_checks(MkDirectTable *t, EState *estate)
+{
+	TupleConstr *constr = RelationGetDescr(t->rel)->constr;
+	TupleDesc	desc = RelationGetDescr(t->rel);
+	Bitmapset  *changed = NULL;
+	ExprState **checks;
+	MemoryContext old;
+
+	if (constr == NULL || constr->num_check == 0)
+		return;
+	for (int k = 0; t->cols[k]; k++)
+		if (t->updated[k])
+			changed = bms_add_member(changed, t->att[k] + 1 - FirstLowInvalidHeapAttributeNumber);
+	for (int a = 0; a < desc->natts; a++)
+		if (TupleDescAttr(desc, a)->attgenerated)
+			changed = bms_add_member(changed, a + 1 - FirstLowInvalidHeapAttributeNumber);
+	old = MemoryContextSwitchTo(estate->es_query_cxt);
+	checks = palloc(sizeof(ExprState *) * constr->num_check);
+	for (int i = 0; i < constr->num_check; i++)
+	{
+		Expr	   *e = expression_planner(stringToNode(constr->check[i].ccbin));
+		Bitmapset  *cols = NULL;
+
+		pull_varattnos((Node *) e, 1, &cols);
+		if (constr->check[i].ccvalid && !contain_mutable_functions((Node *) e) &&
+			!bms_is_member(InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber, cols) &&
+			!bms_overlap(cols, changed))
+			checks[i] = NULL;
+		else
+			checks[i] = ExecInitExpr(e, NULL);
+	}
+	MemoryContextSwitchTo(old);
+	t->rri->ri_ConstraintExprs = checks;
+}
+
 bool
 mk_direct_begin(MkDirect *d, MkDirectTable **tables, int ntables)
 {
@@ -177,6 +227,8 @@ mk_direct_begin(MkDirect *d, MkDirectTable **tables, int ntables)
 		/* as the apply worker does: enough for ExecGetTriggerResultRel */
 		d->estate->es_opened_result_relations = lappend(d->estate->es_opened_result_relations, t->rri);
 		ExecOpenIndices(t->rri, false);
+		if (t->update)
+			prepare_update_checks(t, d->estate);
 		t->slot = table_slot_create(t->rel, &d->estate->es_tupleTable);
 		t->found = t->update ? table_slot_create(t->rel, &d->estate->es_tupleTable) : NULL;
 		t->scan = NULL;

@@ -16,18 +16,35 @@
 #include "devices/devices.h"
 #include "devices/direct.h"
 
+#include "access/heaptoast.h"
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/toast_compression.h"
+#include "access/toast_internals.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "executor/tuptable.h"
+#include "parser/parse_relation.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
@@ -576,18 +593,6 @@ lab_notify(MkPayload *p, const char *item_code, const RfidScan *s, int from, int
 	mk_payload_notify(p, "mekatek_lab");
 }
 
-/* The same, its payload kept in *outbox for lab_outbox_write. */
-static void
-lab_announce(MkColumns *outbox, const char *item_code, const RfidScan *s, int from, int to)
-{
-	MkPayload	p;
-	int			r;
-
-	lab_notify(&p, item_code, s, from, to);
-	r = mk_columns_add(outbox);
-	outbox->cols[0][r] = CStringGetTextDatum(p.buf.data);
-}
-
 /*
  * The outbox payload of lab_notify's change as jsonb, built from the same
  * members rather than parsed from p's text (the parse was a fifth of the
@@ -613,23 +618,403 @@ lab_payload_jsonb(const MkPayload *p, const char *item_code, const RfidScan *s, 
 }
 
 /*
- * The statement's state changes as mekatek.outbox rows (channel lab), one
- * INSERT, and NOTIFY mekatek_outbox.  0.1.0's tables have no outbox: until
- * ALTER EXTENSION mekatek UPDATE the NOTIFYs are all there is.
+ * How a lab's state changes are announced, per lab (mekatek.lab.announce;
+ * a lab without a row: batch).  'each' sends one NOTIFY mekatek_lab and one
+ * outbox row per change, as lab_notify and lab_payload_jsonb write it.
+ * 'batch' sends one outbox row per lab and INSERT statement, a digest of
+ * that statement's changes of the lab in the scans' order, and one NOTIFY
+ * mekatek_lab saying how many changes it holds.  A scanner reads 100 to
+ * 500 tubes in one batch, and a chat (the Telegram Bot API allows about
+ * one message a second per chat) would take minutes to deliver them one
+ * by one and bury the owner in messages: a digest is what a lab wants.
+ * A digest holds at most LAB_DIGEST_MAX changes (more make more rows,
+ * part k of n), so that the notifier's message stays under Telegram's
+ * 4096 characters with the longest item codes.  'off' sends nothing; the
+ * history is written all the same.  Until ALTER EXTENSION mekatek UPDATE
+ * (0.1.0's tables, no mekatek.lab) every lab is 'each'.
+ */
+#define LAB_DIGEST_MAX 30
+
+typedef enum LabAnnounce
+{
+	ANNOUNCE_EACH,
+	ANNOUNCE_BATCH,
+	ANNOUNCE_OFF
+} LabAnnounce;
+
+typedef struct LabChange
+{
+	const char *item_code;
+	const RfidScan *s;
+	int			from;
+	int			lab;			/* index into Announcer.labs */
+} LabChange;
+
+typedef struct Announcer
+{
+	int			nlabs;
+	char	  **labs;			/* the statement's labs, sorted, distinct */
+	LabAnnounce *mode;
+	int			n;				/* the batch labs' changes, in order */
+	int			cap;
+	LabChange  *changes;
+	MkColumns	rows;			/* outbox payloads (jsonb) for announcer_write */
+} Announcer;
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static LabAnnounce
+announce_mode(const char *m)
+{
+	return strcmp(m, "each") == 0 ? ANNOUNCE_EACH : strcmp(m, "off") == 0 ? ANNOUNCE_OFF : ANNOUNCE_BATCH;
+}
+
+/*
+ * The labs' rows read through lab_pkey under the statement's snapshot, as
+ * the SELECT below reads them read-only, without starting a statement
+ * (its plan check, executor and portal were as much as the reading, once
+ * per INSERT).  False, with nothing read, when the table or its key is
+ * not as created (then the SELECT runs) or under row security.
+ */
+static bool
+lab_modes_by_index(Announcer *a, Oid nsp)
+{
+	Oid			relid = get_relname_relid("lab", nsp);
+	Oid			idxoid = get_relname_relid("lab_pkey", nsp);
+	Relation	rel;
+	Relation	idx;
+	AttrNumber	a_id,
+				a_announce;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+
+	if (!OidIsValid(relid) || !OidIsValid(idxoid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	a_id = attnameAttNum(rel, "lab_id", false);
+	a_announce = attnameAttNum(rel, "announce", false);
+	if (rel->rd_rel->relrowsecurity || rel->rd_rel->relkind != RELKIND_RELATION ||
+		a_id <= 0 || a_announce <= 0 ||
+		TupleDescAttr(RelationGetDescr(rel), a_id - 1)->atttypid != TEXTOID ||
+		TupleDescAttr(RelationGetDescr(rel), a_announce - 1)->atttypid != TEXTOID)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	idx = index_open(idxoid, AccessShareLock);
+	if (idx->rd_index->indrelid != relid || !idx->rd_index->indisvalid ||
+		idx->rd_rel->relam != BTREE_AM_OID || idx->rd_index->indnatts != 1 ||
+		idx->rd_index->indkey.values[0] != a_id ||
+		!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) ||
+		!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL))
+	{
+		index_close(idx, AccessShareLock);
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	slot = table_slot_create(rel, NULL);
+	for (int i = 0; i < a->nlabs; i++)
+	{
+		ScanKeyData key;
+		bool		isnull;
+
+		CHECK_FOR_INTERRUPTS();
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(a->labs[i]));
+		key.sk_collation = idx->rd_indcollation[0];
+		index_rescan(scan, &key, 1, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			Datum		m = slot_getattr(slot, a_announce, &isnull);
+
+			if (!isnull)
+				a->mode[i] = announce_mode(TextDatumGetCString(m));
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return true;
+}
+
+/* The modes of the labs the statement's counted-to-be scans name. */
+static void
+announcer_init(Announcer *a, RfidScan *scans, int nscans)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			nsp = get_namespace_oid("mekatek", true);
+	int			n = 0;
+
+	memset(a, 0, sizeof(*a));
+	mk_columns_init(&a->rows, 1, 8);
+	a->labs = palloc(sizeof(char *) * Max(nscans, 1));
+	for (int i = 0; i < nscans; i++)
+		if (scans[i].uid)
+			a->labs[n++] = scans[i].lab;
+	qsort(a->labs, n, sizeof(char *), cmp_str);
+	for (int i = 0; i < n; i++)
+		if (a->nlabs == 0 || strcmp(a->labs[a->nlabs - 1], a->labs[i]) != 0)
+			a->labs[a->nlabs++] = a->labs[i];
+	a->mode = palloc(sizeof(LabAnnounce) * Max(a->nlabs, 1));
+	if (a->nlabs == 0)
+		return;
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("lab", nsp)))
+	{
+		for (int i = 0; i < a->nlabs; i++)
+			a->mode[i] = ANNOUNCE_EACH;
+		return;
+	}
+	for (int i = 0; i < a->nlabs; i++)
+		a->mode[i] = ANNOUNCE_BATCH;
+	if (lab_modes_by_index(a, nsp))
+		return;
+	mk_spi_plan(&plan,
+				"SELECT lab_id, announce FROM mekatek.lab WHERE lab_id = ANY ($1)",
+				1, (Oid[]) {TEXTARRAYOID});
+	{
+		Datum		arg = text_array(a->labs, a->nlabs);
+
+		mk_spi_execute_plan(plan, &arg, NULL, true, 0, SPI_OK_SELECT,
+							"rfid_scan_apply: reading the labs' settings");
+	}
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *lab = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *m = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		char	  **at = bsearch(&lab, a->labs, a->nlabs, sizeof(char *), cmp_str);
+
+		if (at != NULL)
+			a->mode[at - a->labs] = announce_mode(m);
+	}
+}
+
+static int
+announcer_lab(Announcer *a, const char *lab)
+{
+	char	  **at = bsearch(&lab, a->labs, a->nlabs, sizeof(char *), cmp_str);
+
+	if (at == NULL)
+		elog(ERROR, "rfid_scan_apply: lab \"%s\" not among the statement's", lab);
+	return at - a->labs;
+}
+
+/*
+ * A change of the scan's lab: 'each' is returned for the caller to
+ * announce at once (lab_notify); a batch change is kept for the digest.
+ */
+static LabAnnounce
+announce(Announcer *a, const char *item_code, const RfidScan *s, int from)
+{
+	int			lab = announcer_lab(a, s->lab);
+	LabChange  *c;
+
+	if (a->mode[lab] != ANNOUNCE_BATCH)
+		return a->mode[lab];
+	if (a->n == a->cap)
+	{
+		a->cap = Max(16, a->cap * 2);
+		a->changes = a->changes ? repalloc(a->changes, sizeof(LabChange) * a->cap)
+			: palloc(sizeof(LabChange) * a->cap);
+	}
+	c = &a->changes[a->n++];
+	c->item_code = item_code;
+	c->s = s;
+	c->from = from;
+	c->lab = lab;
+	return ANNOUNCE_BATCH;
+}
+
+/* An 'each' change for announcer_write: NOTIFY now, the outbox row kept. */
+static void
+announce_each(Announcer *a, const char *item_code, const RfidScan *s, int from)
+{
+	MkPayload	p;
+	int			r;
+
+	lab_notify(&p, item_code, s, from, from + 1);
+	r = mk_columns_add(&a->rows);
+	a->rows.cols[0][r] = JsonbPGetDatum(lab_payload_jsonb(&p, item_code, s, from, from + 1));
+}
+
+static char *
+time_text(TimestampTz t)
+{
+	char		buf[MAXDATELEN + 1];
+
+	return pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(t), TIMESTAMPTZOID, NULL));
+}
+
+static JsonbValue
+jb_str(const char *v)
+{
+	JsonbValue	j;
+
+	j.type = jbvString;
+	j.val.string.val = (char *) v;
+	j.val.string.len = strlen(v);
+	return j;
+}
+
+static JsonbValue
+jb_int(int64 v)
+{
+	JsonbValue	j;
+
+	j.type = jbvNumeric;
+	j.val.numeric = int64_to_numeric(v);
+	return j;
+}
+
+static void
+jb_pair(JsonbPair *p, int order, const char *key, JsonbValue v)
+{
+	p->key = jb_str(key);
+	p->value = v;
+	p->order = order;
+}
+
+/*
+ * One digest row's payload, {"lab", "part", "parts", "changes": [{"at",
+ * "to", "uid", "from", "item", "scan"}, ...]}, as a JsonbValue tree whose
+ * members are written in jsonb's key order (shorter keys first, then
+ * bytewise), so that no object needs the parse state's sort (a fifth of
+ * the digest's cost when built by pushJsonbValue).
+ */
+static Jsonb *
+digest_jsonb(Announcer *a, int lab, int *next, int first, int n, int part, int parts)
+{
+	JsonbValue	top;
+	JsonbValue	arr;
+	JsonbPair  *tp = palloc(sizeof(JsonbPair) * 4);
+	JsonbValue *elems = palloc(sizeof(JsonbValue) * n);
+	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * 6 * n);
+	int			i = first;
+
+	for (int k = 0; k < n; k++, i = next[i])
+	{
+		LabChange  *c = &a->changes[i];
+		JsonbPair  *p = &pairs[6 * k];
+
+		jb_pair(&p[0], 0, "at", jb_str(time_text(c->s->at)));
+		jb_pair(&p[1], 1, "to", jb_str(lab_state_names[c->from + 1]));
+		jb_pair(&p[2], 2, "uid", jb_str(c->s->uid));
+		jb_pair(&p[3], 3, "from", jb_str(lab_state_names[c->from]));
+		jb_pair(&p[4], 4, "item", jb_str(c->item_code));
+		jb_pair(&p[5], 5, "scan", jb_int(c->s->scan_id));
+		elems[k].type = jbvObject;
+		elems[k].val.object.nPairs = 6;
+		elems[k].val.object.pairs = p;
+	}
+	arr.type = jbvArray;
+	arr.val.array.rawScalar = false;
+	arr.val.array.nElems = n;
+	arr.val.array.elems = elems;
+	jb_pair(&tp[0], 0, "lab", jb_str(a->labs[lab]));
+	jb_pair(&tp[1], 1, "part", jb_int(part));
+	jb_pair(&tp[2], 2, "parts", jb_int(parts));
+	jb_pair(&tp[3], 3, "changes", arr);
+	top.type = jbvObject;
+	top.val.object.nPairs = 4;
+	top.val.object.pairs = tp;
+	return JsonbValueToJsonb(&top);
+}
+
+/*
+ * The digests of the batch labs' changes, each lab's in the order of its
+ * first change: emit gets each row's payload, and mekatek_lab hears of
+ * each row (lab, changes, part, parts, first_scan, last_scan).
  */
 static void
-lab_outbox_write(MkColumns *outbox)
+announce_digests(Announcer *a, void (*emit) (Jsonb *payload, void *arg), void *arg)
+{
+	int		   *first = palloc(sizeof(int) * Max(a->nlabs, 1));
+	int		   *last = palloc(sizeof(int) * Max(a->nlabs, 1));
+	int		   *count = palloc0(sizeof(int) * Max(a->nlabs, 1));
+	int		   *next = palloc(sizeof(int) * Max(a->n, 1));
+	int		   *labs_in_order = palloc(sizeof(int) * Max(a->nlabs, 1));
+	int			nlabs = 0;
+
+	for (int l = 0; l < a->nlabs; l++)
+		first[l] = -1;
+	for (int i = 0; i < a->n; i++)
+	{
+		int			l = a->changes[i].lab;
+
+		next[i] = -1;
+		if (first[l] < 0)
+		{
+			first[l] = i;
+			labs_in_order[nlabs++] = l;
+		}
+		else
+			next[last[l]] = i;
+		last[l] = i;
+		count[l]++;
+	}
+	for (int k = 0; k < nlabs; k++)
+	{
+		int			l = labs_in_order[k];
+		int			parts = (count[l] + LAB_DIGEST_MAX - 1) / LAB_DIGEST_MAX;
+		int			i = first[l];
+
+		for (int part = 1; part <= parts; part++)
+		{
+			MkPayload	p;
+			int			n = Min(LAB_DIGEST_MAX, count[l] - (part - 1) * LAB_DIGEST_MAX);
+			int			from = i;
+			int64		last_scan = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			for (int m = 0; m < n; m++, i = next[i])
+				last_scan = a->changes[i].s->scan_id;
+			emit(digest_jsonb(a, l, next, from, n, part, parts), arg);
+
+			mk_payload_begin(&p);
+			mk_payload_str(&p, "lab", a->labs[l]);
+			mk_payload_int(&p, "changes", n);
+			mk_payload_int(&p, "part", part);
+			mk_payload_int(&p, "parts", parts);
+			mk_payload_int(&p, "first_scan", a->changes[from].s->scan_id);
+			mk_payload_int(&p, "last_scan", last_scan);
+			mk_payload_notify(&p, "mekatek_lab");
+		}
+	}
+}
+
+static void
+digest_to_rows(Jsonb *payload, void *arg)
+{
+	Announcer  *a = arg;
+	int			r = mk_columns_add(&a->rows);
+
+	a->rows.cols[0][r] = JsonbPGetDatum(payload);
+}
+
+/*
+ * The statement's announcements as mekatek.outbox rows (channel lab), one
+ * INSERT ('each' rows in order, then the digests), and NOTIFY
+ * mekatek_outbox.  0.1.0's tables have no outbox: until ALTER EXTENSION
+ * mekatek UPDATE the NOTIFYs are all there is.
+ */
+static void
+announcer_write(Announcer *a)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		arg;
 
-	if (outbox->n == 0 || !mk_devices_schema_0_2())
+	announce_digests(a, digest_to_rows, a);
+	if (a->rows.n == 0 || !mk_devices_schema_0_2())
 		return;
-	mk_columns_arrays(outbox, (Oid[]) {TEXTOID}, &arg);
+	mk_columns_arrays(&a->rows, (Oid[]) {JSONBOID}, &arg);
 	mk_spi_plan(&plan,
 				"INSERT INTO mekatek.outbox (channel, payload) "
-				"SELECT 'lab', p::jsonb FROM unnest($1::text[]) AS p",
-				1, (Oid[]) {TEXTARRAYOID});
+				"SELECT 'lab', p FROM unnest($1::jsonb[]) AS p",
+				1, (Oid[]) {JSONBARRAYOID});
 	mk_spi_execute_plan(plan, &arg, NULL, false, 0, SPI_OK_INSERT, "rfid_scan_apply: queueing notifications");
 	Async_Notify("mekatek_outbox", "lab");
 }
@@ -717,7 +1102,7 @@ scan_refused(int state, TimestampTz registered_at, bool has_last, TimestampTz la
  */
 static void
 scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int nuids,
-					 const char **flags, MkColumns *outbox)
+					 const char **flags, Announcer *ann)
 {
 	LabItem    *items;
 	int			nitems = 0;
@@ -760,7 +1145,8 @@ scans_apply_stepwise(RfidScan *scans, int nscans, char **uids, int *counts, int 
 		hist.cols[5][r] = CStringGetTextDatum(s->lab);
 		hist.cols[6][r] = Int64GetDatum(s->scan_id);
 		hist.cols[7][r] = TimestampTzGetDatum(s->at);
-		lab_announce(outbox, it->item_code, s, it->state, it->state + 1);
+		if (announce(ann, it->item_code, s, it->state) == ANNOUNCE_EACH)
+			announce_each(ann, it->item_code, s, it->state);
 
 		it->state++;
 		it->has_last = true;
@@ -896,7 +1282,7 @@ distinct_params(RfidScan *scans, int *order, int nvalid, MkColumns *c)
 
 static void
 scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags,
-					 MkColumns *outbox)
+					 Announcer *ann)
 {
 	static SPIPlanPtr plan = NULL;
 	static const Oid types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
@@ -941,10 +1327,11 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
 
 		int			ord = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		int			to = lab_state_index(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+		char	   *item_code = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 
 		counted[ord] = true;
-		lab_announce(outbox, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
-					 &scans[ord], to - 1, to);
+		if (announce(ann, item_code, &scans[ord], to - 1) == ANNOUNCE_EACH)
+			announce_each(ann, item_code, &scans[ord], to - 1);
 	}
 	if (SPI_processed < (uint64) nvalid)
 		flag_uncounted(&c, counted, flags);
@@ -1053,8 +1440,63 @@ cmp_step_ord(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* A row of mekatek.outbox on channel lab, by row. */
+static void
+outbox_row(MkDirect *d, MkDirectTable *obox, Datum payload, TimestampTz now)
+{
+	mk_direct_new_row(obox);
+	mk_direct_set(obox, O_ID, Int64GetDatum(mk_direct_identity(obox)));
+	mk_direct_set(obox, O_CHANNEL, CStringGetTextDatum("lab"));
+	mk_direct_set(obox, O_PAYLOAD, payload);
+	mk_direct_set(obox, O_CREATED, TimestampTzGetDatum(now));
+	mk_direct_set(obox, O_ATTEMPTS, Int32GetDatum(0));
+	mk_direct_insert(d, obox);
+}
+
+typedef struct DirectOutbox
+{
+	MkDirect   *d;
+	MkDirectTable *obox;
+	TimestampTz now;
+	int			n;
+} DirectOutbox;
+
+/*
+ * A digest row by row, compressed here with lz4 (PostgreSQL's own
+ * toast_compress_datum, as for a column SET COMPRESSION lz4) when the
+ * payload column leaves the method open: a digest of 30 changes is some
+ * 4 kB, and pglz, which the toaster would use, cost more than building
+ * it.  The toaster keeps a compressed value as it is; readers see the
+ * same jsonb.
+ */
+static void
+digest_direct(Jsonb *payload, void *arg)
+{
+	DirectOutbox *o = arg;
+	Datum		v = JsonbPGetDatum(payload);
+
+#ifdef USE_LZ4
+	{
+		char		cm = TupleDescAttr(RelationGetDescr(o->obox->rel), o->obox->att[O_PAYLOAD])->attcompression;
+
+		/* about where the toaster would compress: the other columns are small */
+		if (VARSIZE(payload) > TOAST_TUPLE_THRESHOLD - 128 &&
+			(cm == InvalidCompressionMethod || cm == TOAST_LZ4_COMPRESSION))
+		{
+			Datum		c = toast_compress_datum(v, TOAST_LZ4_COMPRESSION);
+
+			if (DatumGetPointer(c) != NULL)
+				v = c;
+		}
+	}
+#endif
+	outbox_row(o->d, o->obox, v, o->now);
+	o->n++;
+}
+
 static bool
-scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags)
+scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags,
+							Announcer *ann)
 {
 	MkDirectTable item = {.name = "lab_item",.cols = item_cols,.update = true,
 		.updated = {[I_STATE] = true,[I_ACTIVE_UID] = true,[I_LAB] = true,[I_LAST_SCAN_AT] = true,
@@ -1078,7 +1520,7 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 	int			nsteps = 0;
 	bool	   *counted;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	Datum		lab_channel;
+	int			nrows = 0;
 	MemoryContext outer;
 
 	if (!mk_devices_schema_0_2() || !mk_direct_begin(&d, tables, 3))
@@ -1144,7 +1586,6 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 
 	/* history and outbox rows in the scans' order, as the statements write them */
 	qsort(steps, nsteps, sizeof(Step), cmp_step_ord);
-	lab_channel = CStringGetTextDatum("lab");
 	for (int i = 0; i < nsteps; i++)
 	{
 		Step	   *st = &steps[i];
@@ -1166,20 +1607,27 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 		mk_direct_set(&hist, H_AT, TimestampTzGetDatum(s->at));
 		mk_direct_set(&hist, H_RECORDED_AT, TimestampTzGetDatum(now));
 		mk_direct_insert(&d, &hist);
-
-		lab_notify(&p, st->item_code, s, st->from, st->from + 1);
-		mk_direct_new_row(&obox);
-		mk_direct_set(&obox, O_ID, Int64GetDatum(mk_direct_identity(&obox)));
-		mk_direct_set(&obox, O_CHANNEL, lab_channel);
-		mk_direct_set(&obox, O_PAYLOAD,
-					  JsonbPGetDatum(lab_payload_jsonb(&p, st->item_code, s, st->from, st->from + 1)));
-		mk_direct_set(&obox, O_CREATED, TimestampTzGetDatum(now));
-		mk_direct_set(&obox, O_ATTEMPTS, Int32GetDatum(0));
-		mk_direct_insert(&d, &obox);
 		MemoryContextSwitchTo(outer);
+
+		/* a batch change waits for its digest, in the batch's memory */
+		if (announce(ann, st->item_code, s, st->from) != ANNOUNCE_EACH)
+			continue;
+		MemoryContextSwitchTo(d.row_memory);
+		lab_notify(&p, st->item_code, s, st->from, st->from + 1);
+		outbox_row(&d, &obox, JsonbPGetDatum(lab_payload_jsonb(&p, st->item_code, s, st->from, st->from + 1)),
+				   now);
+		MemoryContextSwitchTo(outer);
+		nrows++;
+	}
+	{
+		DirectOutbox o = {&d, &obox, now, 0};
+
+		announce_digests(ann, digest_direct, &o);
+		ann->n = 0;				/* written */
+		nrows += o.n;
 	}
 	mk_direct_end(&d);
-	if (nsteps > 0)
+	if (nrows > 0)
 		Async_Notify("mekatek_outbox", "lab");
 
 	if (nsteps < nvalid)
@@ -1211,7 +1659,7 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	int		   *counts;
 	int			nuids;
 	const char **flags;
-	MkColumns	outbox;
+	Announcer	ann;
 
 	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
 		return PointerGetDatum(NULL);
@@ -1232,15 +1680,15 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	}
 	order = scans_by_uid(scans, nscans, &nvalid);
 	uids = scans_uids(scans, order, nvalid, &nuids, &counts);
-	mk_columns_init(&outbox, 1, 8);
+	announcer_init(&ann, scans, nscans);
 	if (nuids == nvalid && nvalid > 0)
 	{
-		if (!scans_apply_distinct_direct(scans, nscans, order, nvalid, flags))
-			scans_apply_distinct(scans, nscans, order, nvalid, flags, &outbox);
+		if (!scans_apply_distinct_direct(scans, nscans, order, nvalid, flags, &ann))
+			scans_apply_distinct(scans, nscans, order, nvalid, flags, &ann);
 	}
 	else if (nvalid > 0)
-		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags, &outbox);
-	lab_outbox_write(&outbox);
+		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags, &ann);
+	announcer_write(&ann);
 	flags_write(scans, flags, nscans);
 	if (mk_devices_schema_0_2())
 	{

@@ -131,6 +131,20 @@ COMMENT ON TABLE mekatek.door IS
 GRANT INSERT, UPDATE, DELETE, SELECT ON mekatek.door TO mekatek_admin;
 SELECT pg_catalog.pg_extension_config_dump('mekatek.door', '');
 
+-- Per-lab settings: how state changes are announced.
+CREATE TABLE mekatek.lab (
+    lab_id   text PRIMARY KEY CONSTRAINT lab_lab_id_length CHECK (octet_length(lab_id) BETWEEN 1 AND 64),
+    name     text NOT NULL DEFAULT '' CONSTRAINT lab_name_length CHECK (octet_length(name) <= 200),
+    -- each: one message per state change; batch: one per statement (a
+    -- scanner's batch) with its changes in order; off: none.
+    announce text NOT NULL DEFAULT 'batch'
+             CONSTRAINT lab_announce_known CHECK (announce IN ('each', 'batch', 'off'))
+);
+COMMENT ON TABLE mekatek.lab IS
+'Per-lab settings (a lab needs no row): announce = each (a message per state change), batch (default: one digest per lab and INSERT statement, at most 30 changes a row) or off';
+GRANT INSERT, UPDATE, DELETE, SELECT ON mekatek.lab TO mekatek_admin;
+SELECT pg_catalog.pg_extension_config_dump('mekatek.lab', '');
+
 -- Door schedules, lockout and remote unlock.
 ALTER TABLE mekatek.door_card
     ADD COLUMN hours_from time,

@@ -10,6 +10,9 @@
  * delivered when one starts: NOTIFY mekatek_outbox only wakes it up.
  *
  *   sendMessage {"chat_id": CHAT, "text": TEXT}
+ *               a lab's digest (a statement's state changes, at most 30)
+ *               is one message, a line per change: under Telegram's 4096
+ *               characters with the longest item codes
  *   sendPhoto   {"chat_id": CHAT, "photo": IMAGE, "caption": TEXT}
  *               when the payload carries an "image" reference
  *
@@ -233,8 +236,18 @@ drain_channel(int c)
 					 "              coalesce(' ' || (o.payload->>'of'), ''), o.payload->>'inside', o.payload->>'capacity', o.payload->>'at') "
 					 "         WHEN 'door' THEN format('Door %s: %s (card ...%s) at %s', o.payload->>'door', o.payload->>'reason', "
 					 "              o.payload->>'uid_tail', o.payload->>'at') "
-					 "         WHEN 'lab' THEN format('Sample %s: %s -> %s at %s, %s', o.payload->>'item', o.payload->>'from', "
-					 "              o.payload->>'to', o.payload->>'lab', o.payload->>'at') "
+					 "         WHEN 'lab' THEN CASE WHEN o.payload ? 'changes' "
+					 "              THEN format('Lab %s: %s state change%s%s', o.payload->>'lab', "
+					 "                          jsonb_array_length(o.payload->'changes'), "
+					 "                          CASE jsonb_array_length(o.payload->'changes') WHEN 1 THEN '' ELSE 's' END, "
+					 "                          CASE WHEN (o.payload->>'parts')::int > 1 "
+					 "                               THEN format(' (part %s of %s)', o.payload->>'part', o.payload->>'parts') "
+					 "                               ELSE '' END) "
+					 "                || (SELECT string_agg(E'\\n' || format('%s: %s -> %s at %s', c->>'item', c->>'from', "
+					 "                                                         c->>'to', c->>'at'), '' ORDER BY n) "
+					 "                      FROM jsonb_array_elements(o.payload->'changes') WITH ORDINALITY AS e(c, n)) "
+					 "              ELSE format('Sample %s: %s -> %s at %s, %s', o.payload->>'item', o.payload->>'from', "
+					 "                          o.payload->>'to', o.payload->>'lab', o.payload->>'at') END "
 					 "         WHEN 'rfid' THEN format('Scan at %s: %s (%s) at %s', o.payload->>'lab', o.payload->>'flag', "
 					 "              o.payload->>'uid', o.payload->>'at') "
 					 "         ELSE o.payload::text END AS text) t "

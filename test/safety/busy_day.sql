@@ -139,6 +139,7 @@ SELECT to_regclass('mekatek.device') IS NOT NULL AS has_device_tables \gset
 INSERT INTO mekatek.door (door_id, name, notify_grants, time_zone, lockout_after) VALUES ('front', 'Pintu depan', true, 'Asia/Jakarta', 5);
 SELECT mekatek.door_access('front', '04D693CAA36580');
 INSERT INTO mekatek.device (device_id, kind, heartbeat_interval) VALUES ('cam-2', 'camera', '30 s');
+INSERT INTO mekatek.lab (lab_id, name, announce) VALUES ('LAB-FISIKA', 'Lab Fisika', 'each');
 SELECT mekatek.device_heartbeat('cam-2'), mekatek.device_heartbeat('lab-2');
 \endif
 -- devices' rollups (0.2.0): absorb the day so far, then leave one camera

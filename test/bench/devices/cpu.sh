@@ -11,6 +11,9 @@
 #   MK_BENCH_STATEMENTS  statements per measurement (default 300 batches;
 #                        single uses 10x as many one-event statements)
 #   MK_BENCH_RFID_ITEMS  lab items (default 300000)
+#   MK_BENCH_LAB_ANNOUNCE  how LAB-1 announces its state changes: batch
+#                        (the default, one digest per statement), each or
+#                        off (mekatek.lab.announce)
 # Reuses run.sh's bench cluster settings (synchronous_commit = off).
 source "$(dirname "$0")/../../harness/common.sh"
 port=${MK_BENCH_PORT:-$(mk_port bench_devices)}
@@ -35,6 +38,7 @@ INSERT INTO mekatek.lab_item(uid, active_uid, item_code, company, kind, test)
 SELECT u, u, 'B' || i, 'bench', 'sample', 'uji'
   FROM generate_series(1, $items) i, LATERAL upper(lpad(to_hex(i), 8, '0')) u;
 VACUUM ANALYZE mekatek.lab_item;
+INSERT INTO mekatek.lab (lab_id, announce) VALUES ('LAB-1', '${MK_BENCH_LAB_ANNOUNCE:-batch}');
 -- This backend's CPU time (user + system), microseconds.
 CREATE FUNCTION bench_cpu_us() RETURNS float8 LANGUAGE sql AS \$\$
     SELECT (s[12]::float8 + s[13]::float8) * 1000000 / $(getconf CLK_TCK)
@@ -84,7 +88,7 @@ SQL
 }
 
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-echo "one client, $stmts statements per measurement (single: $((stmts * 10))), $rounds rounds, $(nproc) cores (shared)"
+echo "one client, $stmts statements per measurement (single: $((stmts * 10))), $rounds rounds, $(nproc) cores (shared), lab announce ${MK_BENCH_LAB_ANNOUNCE:-batch}"
 printf '%-8s %12s %12s %8s   %s\n' workload "with us/ev" "no us/ev" cpu "per round (with/no)"
 for w in ${MK_BENCH_WORKLOADS:-batch single rfid}; do
     ons= offs= ratios= detail=
