@@ -10,7 +10,7 @@ RETURNS TABLE(rows_uploaded bigint, files_uploaded bigint, bytes_uploaded bigint
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mk_s3_export';
 COMMENT ON FUNCTION mekatek.s3_export(text, text, text, text) IS
-'Export a query to one S3 object through COPY TO: options are COPY options plus compression gzip|none, compression_level, part_size, server_side_encryption AES256; multipart, Content-MD5, retries, abort on failure';
+'Export a query to one S3 object through COPY TO: options are COPY options plus compression gzip|none, compression_level, part_size, server_side_encryption AES256; multipart, each part''s SHA-256 signed, retries, abort on failure';
 
 -- aws_s3.table_import_from_s3's shape.
 CREATE FUNCTION mekatek.s3_import(table_name text, column_list text, options text, bucket text, key text)

@@ -351,7 +351,12 @@ signed_headers(const MkS3Config *cfg, const MkS3Request *req, const char *payloa
 	hdrs[nh++] = (MkSigV4Header) {"host", host.data};
 	hdrs[nh++] = (MkSigV4Header) {"x-amz-content-sha256", payload};
 	hdrs[nh++] = (MkSigV4Header) {"x-amz-date", amz_date};
-	if (req->content_md5 && req->body)
+	/*
+	 * A signed payload hash already makes S3 check the body
+	 * (XAmzContentSHA256Mismatch): Content-MD5 only protects an unsigned one,
+	 * and would be one more pass over every part.
+	 */
+	if (req->content_md5 && req->body && strcmp(payload, "UNSIGNED-PAYLOAD") == 0)
 	{
 		if (mk_md5_base64(req->body, req->body_len, md5) != 0)
 			mk_error(ERRCODE_INTERNAL_ERROR, NULL, "MD5 failed");

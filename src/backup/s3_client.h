@@ -40,7 +40,7 @@ typedef struct MkS3Request
 	const char *query;			/* "partNumber=1&uploadId=..." (encoded), or "" */
 	const char *body;			/* request body, NULL for none */
 	size_t		body_len;
-	bool		content_md5;	/* send Content-MD5 of the body */
+	bool		content_md5;	/* check the body in flight: Content-MD5 if unsigned */
 	const char *content_type;
 	bool		sse;			/* x-amz-server-side-encryption: AES256 */
 	MkS3Sink	sink;			/* GET body receiver (else kept in result) */

@@ -124,6 +124,14 @@ typedef struct MkCopyRedirect
 extern void mk_copy_redirect_on(MkCopyRedirect *r, MkBytesFn fn, void *arg);
 extern void mk_copy_redirect_off(MkCopyRedirect *r);
 
+/*
+ * A query's rows as CSV into fn, the bytes COPY TO would write, without
+ * COPY's row path (csv_fast.c); false, with nothing run, for options it
+ * leaves to COPY.
+ */
+extern bool mk_csv_fast_copy(RawStmt *raw, const char *query, List *copy_options, MkBytesFn fn,
+							 void *arg, uint64 *rows, uint64 *bytes);
+
 /* gzip, zstd or nothing over staged COPY output (compressor.c). */
 #define MK_STAGE_SIZE (256 * 1024)
 typedef struct MkCompressor
@@ -157,6 +165,7 @@ extern void mk_compressor_free(MkCompressor *c);
 #define MK_PARALLEL_WORKERS_MAX 16
 extern int	mk_backup_parallel_workers;
 extern int	mk_backup_parallel_chunk;
+extern bool mk_backup_fast_csv;
 extern bool mk_export_parallel(RawStmt *raw, const char *query, const char *options,
 							   const MkS3Options *opts, MkBytesFn sink, void *arg,
 							   bool *progress_started, uint64 *rows);

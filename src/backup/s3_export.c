@@ -11,7 +11,8 @@
  * threads of its own, so that compression overlaps COPY's formatting),
  * encrypted with AES-256-GCM when a key id is given (backup_crypt.c),
  * gathered in a part buffer of part_size bytes and sent as S3 multipart
- * parts with Content-MD5, each retried with exponential backoff.  A full
+ * parts (each body's SHA-256 signed, which S3 checks; Content-MD5 only for
+ * an unsigned payload), each retried with exponential backoff.  A full
  * part is sent on a thread (s3_client.c, MkS3Async) while COPY fills the
  * other buffer, so that formatting, compression and upload overlap; the
  * backend waits for a part only when the next one is full.  A result

@@ -66,6 +66,7 @@
 
 int			mk_backup_parallel_workers = 2;
 int			mk_backup_parallel_chunk = 1024;	/* blocks: 8 MB of heap */
+bool		mk_backup_fast_csv = true;
 
 #define KEY_SHARED 1
 #define KEY_QUERY 2
@@ -81,6 +82,7 @@ typedef struct ExportShared
 	PGPROC	   *leader;			/* whose latch a claim sets */
 	uint32		nchunks;
 	uint32		chunk_blocks;
+	bool		fast_csv;		/* mekatek.backup_fast_csv, the leader's */
 	char		encoding[NAMEDATALEN];	/* COPY's encoding option, or "" */
 	pg_atomic_uint32 next_chunk;
 	pg_atomic_uint32 owner[FLEXIBLE_ARRAY_MEMBER];	/* worker number + 1 */
@@ -239,6 +241,7 @@ run_workers(Oid relid, uint32 nchunks, int nworkers, const char *query, const ch
 	sh->leader = MyProc;
 	sh->nchunks = nchunks;
 	sh->chunk_blocks = mk_backup_parallel_chunk;
+	sh->fast_csv = mk_backup_fast_csv;
 	/* Workers speak the database's encoding; COPY converts as it would here. */
 	if (pg_get_client_encoding() != GetDatabaseEncoding() &&
 		!has_option(opts->copy, "encoding", NULL))
@@ -386,6 +389,15 @@ worker_accept(void *arg, const char *data, int len)
 	mk_compressor_write(&ws->comp, data, len);
 }
 
+/* csv_fast.c's bytes: already counted there. */
+static void
+worker_compress(void *arg, const char *data, int len)
+{
+	WorkerState *ws = arg;
+
+	mk_compressor_write(&ws->comp, data, len);
+}
+
 /* ctid >= '(lo,0)' AND ctid < '(hi,0)'; lo 0 and the last range are open. */
 static Node *
 block_range(uint32 c, const ExportShared *sh)
@@ -435,11 +447,17 @@ copy_range(WorkerState *ws, const ExportShared *sh, const char *query, const MkS
 
 	pstate->p_sourcetext = query;
 	ws->bytes = 0;
-	mk_copy_redirect_on(&ws->redirect, worker_accept, ws);
-	cstate = BeginCopyTo(pstate, NULL, raw, InvalidOid, NULL, false, NIL, copts);
-	e.rows = DoCopyTo(cstate);
-	EndCopyTo(cstate);
-	mk_copy_redirect_off(&ws->redirect);
+	if (sh->fast_csv &&
+		mk_csv_fast_copy(raw, query, copts, worker_compress, ws, &e.rows, &ws->bytes))
+		;
+	else
+	{
+		mk_copy_redirect_on(&ws->redirect, worker_accept, ws);
+		cstate = BeginCopyTo(pstate, NULL, raw, InvalidOid, NULL, false, NIL, copts);
+		e.rows = DoCopyTo(cstate);
+		EndCopyTo(cstate);
+		mk_copy_redirect_off(&ws->redirect);
+	}
 	mk_compressor_end_frame(&ws->comp);
 	e.bytes = ws->bytes;
 	msg[0] = MSG_END;

@@ -144,6 +144,10 @@ mk_backup_init(void)
 							"A table smaller than two ranges is exported by the backend alone.",
 							&mk_backup_parallel_chunk, 1024, 1, 1024 * 1024, PGC_USERSET, GUC_UNIT_BLOCKS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("mekatek.backup_fast_csv",
+							 "Parallel export workers write CSV without COPY's row path, the same bytes.",
+							 "Off: every range goes through COPY TO (the comparison the tests make).",
+							 &mk_backup_fast_csv, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = redact_credentials;
 }

@@ -907,3 +907,7 @@ COMMENT ON FUNCTION mekatek.backup_progress() IS
 'Running exports, restores and imports: phase (exporting, uploading, downloading, verifying, loading), COPY''s rows and bytes, S3 parts uploaded, bytes stored or downloaded, retries so far, and the wait event (Extension:Extension while waiting on S3)';
 
 GRANT EXECUTE ON FUNCTION mekatek.backup_progress() TO mekatek_admin;
+
+-- Parts are checked by their signed SHA-256, no longer by Content-MD5.
+COMMENT ON FUNCTION mekatek.s3_export(text, text, text, text) IS
+'Export a query to one S3 object through COPY TO: options are COPY options plus compression gzip|none, compression_level, part_size, server_side_encryption AES256; multipart, each part''s SHA-256 signed, retries, abort on failure';

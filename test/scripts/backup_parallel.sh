@@ -94,6 +94,73 @@ sha=$(sha256sum "$(obj s/gzip.2.csv)" | cut -d' ' -f1)
 bk_check "s3_restore verifies and loads the workers' gzip object" 54546 \
     "$(bk_psql -tA -c "SELECT mekatek.s3_restore('mekatek-test', 's/gzip.2.csv', '$sha', $(stat -c %s "$(obj s/gzip.2.csv)"), 'sales_copy', true, 'format csv, header true')")"
 
+# The workers' CSV writer (csv_fast.c) against COPY: random values of the
+# types it formats itself (and of others), in zones with and without DST,
+# with offsets in minutes and seconds, LMT, BC, infinity, microseconds, and
+# CSV options; every object the same bytes as the backend's COPY.
+bk_psql <<'SQL'
+DO $$ BEGIN PERFORM setseed(0.19); END $$;
+CREATE TABLE prop (i2 int2, i4 int4, i8 int8, t text, v varchar(20), b char(5), n numeric,
+                   ts timestamptz, d date);
+INSERT INTO prop
+SELECT CASE WHEN g % 17 = 0 THEN NULL ELSE (random() * 65535 - 32768)::int2 END,
+       CASE g % 50 WHEN 0 THEN -2147483648 WHEN 1 THEN 2147483647 ELSE (random() * 4e9 - 2e9)::int4 END,
+       CASE g % 50 WHEN 0 THEN -9223372036854775808 WHEN 1 THEN 9223372036854775807
+                   ELSE ((random() - 0.5) * 1e18)::int8 END,
+       (ARRAY['', 'plain', 'a,b', 'say "hi"', E'line\nbreak', E'cr\rhere', '\.', 'NULL', ';semi',
+              '''single''', '  spaces ', 'é 薬', 'p|ipe', 't~il|de', NULL])[1 + g % 15],
+       (ARRAY['x', 'y,z', '"', NULL, ''])[1 + g % 5],
+       (ARRAY['ab', 'a"b', NULL])[1 + g % 3],
+       CASE WHEN g % 7 = 0 THEN NULL ELSE round((random() - 0.5)::numeric * 1e6, (g % 5)) END,
+       CASE g % 40
+           WHEN 0 THEN 'infinity' WHEN 1 THEN '-infinity'
+           WHEN 2 THEN timestamptz '4000-01-01 00:00+00 BC' + random() * interval '4000 years'
+           WHEN 3 THEN timestamptz '294000-01-01 00:00+00' + random() * interval '200 years'
+           WHEN 4 THEN timestamptz '0001-01-01 00:00+00' + random() * interval '2 days'
+           WHEN 5 THEN timestamptz '9999-12-30 00:00+00' + random() * interval '3 days'
+           WHEN 6 THEN date_trunc('second', timestamptz '1900-01-01+00' + random() * interval '200 years')
+           WHEN 7 THEN date_trunc('second', timestamptz '1900-01-01+00' + random() * interval '200 years') + interval '0.5 s'
+           WHEN 8 THEN timestamptz '2026-03-01 00:00+00' + g * interval '17 minutes 3 seconds'
+           WHEN 9 THEN NULL
+           WHEN 10 THEN timestamptz '1800-01-01+00' + random() * interval '150 years'
+           ELSE timestamptz '0001-01-01 00:00+00' + random() * interval '9998 years'
+       END + CASE WHEN g % 3 = 0 THEN (random() * 1e6)::int * interval '1 microsecond' ELSE interval '0' END,
+       date '2000-01-01' + (random() * 20000 - 10000)::int
+  FROM generate_series(1, 40000) g;
+CREATE TABLE dot (t text);
+INSERT INTO dot SELECT (ARRAY['\.', 'x', '', NULL, '\.x'])[1 + g % 5] FROM generate_series(1, 20000) g;
+SQL
+zones="Asia/Jakarta America/New_York Europe/Berlin UTC Australia/Lord_Howe America/St_Johns Asia/Kolkata Europe/Amsterdam Pacific/Chatham Africa/Monrovia"
+same=0 total=0
+for tz in $zones; do
+    for o in "format csv" "format csv, header true, force_quote *" \
+             "format csv, delimiter '';'', null ''NULL'', quote ''|'', escape ''~''"; do
+        total=$((total + 1)); k=$(echo "$tz $o" | md5sum | cut -c1-8)
+        PGOPTIONS="$PGOPTIONS -c TimeZone=$tz" export_n "s/p0.$k.csv" "$o, compression zstd, parallel_workers 0" "TABLE prop" >/dev/null
+        PGOPTIONS="$PGOPTIONS -c TimeZone=$tz" export_n "s/p2.$k.csv" "$o, compression zstd, parallel_workers 2" "TABLE prop" >/dev/null
+        if [ "$(plain "s/p0.$k.csv" | sha256sum)" = "$(plain "s/p2.$k.csv" | sha256sum)" ]; then
+            same=$((same + 1))
+        else
+            echo "# differs: TimeZone $tz, $o"
+            diff <(plain "s/p0.$k.csv") <(plain "s/p2.$k.csv") | head -n 6 | sed 's/^/#   /'
+        fi
+    done
+done
+bk_check "random values, $total exports (zones x CSV options): the workers' CSV is COPY's, byte for byte" "$total" "$same"
+bk_check "mekatek.backup_fast_csv off (COPY in the workers): the same bytes" "$(plain "s/p0.$k.csv" | sha256sum)" \
+    "$(PGOPTIONS="$PGOPTIONS -c TimeZone=$tz -c mekatek.backup_fast_csv=off" export_n "s/p3.$k.csv" "$o, compression zstd, parallel_workers 2" "TABLE prop" >/dev/null
+       plain "s/p3.$k.csv" | sha256sum)"
+for ds in SQL,DMY German ISO,MDY; do
+    PGOPTIONS="$PGOPTIONS -c DateStyle=$ds" export_n s/ds0.csv "format csv, parallel_workers 0" "SELECT ts, d FROM prop" >/dev/null
+    PGOPTIONS="$PGOPTIONS -c DateStyle=$ds" export_n s/ds2.csv "format csv, parallel_workers 2" "SELECT ts, d FROM prop" >/dev/null
+    bk_check "DateStyle $ds: the same bytes" "$(plain s/ds0.csv | sha256sum)" "$(plain s/ds2.csv | sha256sum)"
+done
+for o in "format csv" "format csv, header true" "format csv, force_quote (t)" "format text"; do
+    export_n s/dot0.csv "$o, parallel_workers 0" "TABLE dot" >/dev/null
+    export_n s/dot2.csv "$o, parallel_workers 2" "TABLE dot" >/dev/null
+    bk_check "one column with '\\.' values, $o: the same bytes" "$(plain s/dot0.csv | sha256sum)" "$(plain s/dot2.csv | sha256sum)"
+done
+
 # The caller's snapshot: rows committed after it began are not exported.
 fifo=$MK_BUILD/backup_parallel_fifo; rm -f "$fifo"; mkfifo "$fifo"
 bk_psql -tA <"$fifo" >"$MK_BUILD/backup_parallel_rr.out" 2>&1 &
