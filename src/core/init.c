@@ -24,6 +24,7 @@ _PG_init(void)
 #include "mk_modules.h"
 #undef MK_MODULE
 	mk_drop_guard_init();
+	mk_outbox_prune_init();
 
 	/*
 	 * After every module has defined its settings: a mistyped

@@ -53,6 +53,9 @@ extern Datum mk_arg_datum(FunctionCallInfo fcinfo, int argno, const char *argnam
 /* mekatek.drop_with_data, for the DROP EXTENSION guard (core/drop_guard.c). */
 extern void mk_drop_guard_init(void);
 
+/* mekatek.outbox_keep, for mekatek.outbox_prune (core/outbox_prune.c). */
+extern void mk_outbox_prune_init(void);
+
 
 
 /*

@@ -124,3 +124,14 @@ COMMENT ON FUNCTION mekatek.outbox_delivered(bigint[]) IS
 GRANT EXECUTE ON FUNCTION mekatek.outbox_claim(text, integer, interval),
     mekatek.outbox_delivered(bigint[]) TO mekatek_outbox, mekatek_admin;
 GRANT SELECT ON mekatek.outbox TO mekatek_admin;
+
+-- Delivered messages are kept for mekatek.outbox_keep (default 30d), then
+-- deleted by outbox_prune (schedule it daily with pg_cron); an undelivered
+-- message is never deleted.  Admin only: the deliverer (mekatek_outbox)
+-- claims and marks, it has no business deciding what history to drop.
+CREATE FUNCTION mekatek.outbox_prune(keep interval DEFAULT NULL) RETURNS bigint
+AS 'MODULE_PATHNAME', 'mk_outbox_prune' LANGUAGE C VOLATILE
+SECURITY DEFINER SET search_path = pg_catalog, mekatek, pg_temp;
+COMMENT ON FUNCTION mekatek.outbox_prune(interval) IS
+'Delete delivered outbox messages whose delivered_at is older than keep (NULL: the setting mekatek.outbox_keep, default 30 days); never an undelivered one; admin only; returns how many were deleted';
+GRANT EXECUTE ON FUNCTION mekatek.outbox_prune(interval) TO mekatek_admin;
