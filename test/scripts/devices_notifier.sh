@@ -46,7 +46,11 @@ events() { # FIRST LAST
 }
 notifier=("$notify" -d "host=$sock port=$port dbname=notify user=notifier" -u "http://127.0.0.1:$api_port/botTEST"
           -c capacity=100 -c door=200 -c lab=300 -b 100 -m 400)
+# A stand-in that never listens (its port taken) would leave the notifier
+# retrying for ever: fail at once instead.
 for i in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$api_port) 2>/dev/null && break; sleep 0.1; done
+kill -0 $api_pid 2>/dev/null && (echo >/dev/tcp/127.0.0.1/$api_port) 2>/dev/null ||
+    { echo "FAIL: the stand-in Telegram API did not listen on port $api_port"; exit 1; }
 
 events 1 5                      # before any notifier runs
 psql -d notify -c "INSERT INTO mekatek.rfid_scan(scanner, uid, lab)
