@@ -2750,13 +2750,20 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc, int32
 	int32		c;
 	BasketRule	r;
 
-	for (int32 i = 0; i < x->len; i++)
+	if (known >= 0 && nc == 1 && !g->lhs && !o->remove_redundant)
 	{
-		if (k < nc && pos[k] == i)
-			g->cons[k++] = x->items[i];
-		else
-			g->ante[na++] = x->items[i];
+		/* the caller found the antecedent: nothing below reads its items */
+		g->cons[0] = x->items[pos[0]];
+		na = x->len - 1;
 	}
+	else
+		for (int32 i = 0; i < x->len; i++)
+		{
+			if (k < nc && pos[k] == i)
+				g->cons[k++] = x->items[i];
+			else
+				g->ante[na++] = x->items[i];
+		}
 	if (g->lhs && !bk_all_flagged(g->lhs, g->ante, na))
 		return;
 	if (g->rhs && !bk_all_flagged(g->rhs, g->cons, nc))
