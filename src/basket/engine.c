@@ -629,6 +629,23 @@ bk_load_batch(BasketEngine *e, SPITupleTable *tt, uint64 ntup, bool arrays,
 			int			n;
 			int32		tid = bk_new_transaction(e);
 
+			if (elemtype == INT4OID && !ARR_HASNULL(arr))
+			{
+				/*
+				 * int[] without NULLs, the common input: its elements read
+				 * in place, as deconstruct_array would fetch them, without
+				 * its two arrays per basket
+				 */
+				const int32 *v = (const int32 *) ((const char *) arr +
+												  ARR_OVERHEAD_NONULLS(ARR_NDIM(arr)));
+				int			nv = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+				for (int i = 0; i < nv; i++)
+					bk_add_pair(e, tid, bk_item_id(e, itemcol, Int32GetDatum(v[i])));
+				if ((Pointer) arr != DatumGetPointer(d))
+					pfree(arr);
+				continue;
+			}
 			deconstruct_array(arr, elemtype, elmlen, elmbyval, elmalign,
 							  &elems, &nulls, &n);
 			for (int i = 0; i < n; i++)
@@ -891,26 +908,23 @@ bk_intersect(const int32 *a, int32 na, const int32 *b, int32 nb, int32 *out, int
 		return c;
 	}
 
+	/*
+	 * Branch-free merge: which list advances is data, not a jump, so the
+	 * mispredicted compare of a branching merge (most of the sparse runs'
+	 * mining) goes.  out[c] is written on every step and kept only on a
+	 * match; c < Min(na, nb) while the loop runs, so it stays in bounds.
+	 */
 	while (i < na && j < nb)
 	{
-		if (a[i] < b[j])
-		{
-			i++;
-			if (c + (na - i) < minc)
-				return c;
-		}
-		else if (a[i] > b[j])
-		{
-			j++;
-			if (c + (nb - j) < minc)
-				return c;
-		}
-		else
-		{
-			out[c++] = a[i];
-			i++;
-			j++;
-		}
+		int32		x = a[i];
+		int32		y = b[j];
+
+		out[c] = x;
+		c += (x == y);
+		i += (x <= y);
+		j += (y <= x);
+		if (c + Min(na - i, nb - j) < minc)
+			return c;
 	}
 	return c;
 }
@@ -1012,6 +1026,128 @@ bk_eclat(BasketEngine *e, int plen, BkExt *ext, int32 m)
 			bk_free(e, next[k].tids, sizeof(int32) * next[k].cap);
 		bk_free(e, next, nextbytes);
 	}
+}
+
+/*
+ * Occurrence delivery (LCM's), for unweighted sparse baskets: below the
+ * prefix e->prefix[0 .. plen-1], ext[i].tids hold the position in titems of
+ * ext[i].item in each basket holding the prefix and the item.  The
+ * extensions of prefix + ext[i] are counted by walking those baskets from
+ * just after the item: a pass costs the baskets' remaining items, where
+ * Eclat's merges cost both lists once per sibling (m - i merges for one
+ * set), which is most of a sparse run's mining.  A second walk delivers the
+ * positions of the frequent extensions' items, the next level's lists.
+ * pos[item] is the item's index in ext (-1 for other items); before a
+ * deeper call the items after ext[i] are set to -1 (it sets its own, a
+ * subset of them) and they are set back after it.  The sets are emitted in Eclat's order.
+ */
+static void
+bk_occ(BasketEngine *e, int plen, BkExt *ext, int32 m, int32 *pos)
+{
+	const int32 *titems = e->titems;
+	Size		localbytes = sizeof(int32) * 3 * (Size) m;
+	int32	   *cnt;
+	int32	   *touched;
+	int32	   *slot;
+
+	/* the itemsets made here have plen + 2 items */
+	if (plen + 2 > e->max_len)
+		return;
+	check_stack_depth();
+
+	cnt = bk_alloc0(e, localbytes);
+	touched = cnt + m;
+	slot = touched + m;
+	for (int32 j = 0; j < m; j++)
+	{
+		pos[ext[j].item] = j;
+		slot[j] = -1;
+	}
+
+	for (int32 i = 0; i < m - 1; i++)
+	{
+		int32		nt = 0;
+		int32		ne = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		e->prefix[plen] = ext[i].item;
+		/* baskets are ascending, so every item after ext[i] has j > i */
+		for (int32 q = 0; q < ext[i].n; q++)
+			for (const int32 *p = titems + ext[i].tids[q] + 1; *p >= 0; p++)
+			{
+				int32		j = pos[*p];
+
+				if (j >= 0 && cnt[j]++ == 0)
+					touched[nt++] = j;
+			}
+		for (int32 k = 0; k < nt; k++)
+		{
+			int32		j = touched[k];
+
+			if (cnt[j] >= e->minc)
+				touched[ne++] = j;
+			else
+				cnt[j] = 0;
+		}
+		basket_sort_ids(touched, ne);
+		for (int32 k = 0; k < ne; k++)
+			bk_emit(e, e->prefix, plen + 1, ext[touched[k]].item, cnt[touched[k]]);
+
+		if (ne >= 2 && plen + 3 <= e->max_len)
+		{
+			Size		nextbytes = sizeof(BkExt) * ne;
+			BkExt	   *next = bk_alloc(e, nextbytes);
+			int64		total = 0;
+			int32	   *buf;
+
+			for (int32 k = 0; k < ne; k++)
+				total += cnt[touched[k]];
+			buf = bk_alloc(e, sizeof(int32) * total);
+			total = 0;
+			for (int32 k = 0; k < ne; k++)
+			{
+				int32		j = touched[k];
+
+				next[k].item = ext[j].item;
+				next[k].n = 0;
+				next[k].cap = cnt[j];
+				next[k].tids = buf + total;
+				next[k].w = NULL;
+				next[k].count = cnt[j];
+				total += cnt[j];
+				slot[j] = k;
+			}
+			for (int32 q = 0; q < ext[i].n; q++)
+				for (const int32 *p = titems + ext[i].tids[q] + 1; *p >= 0; p++)
+				{
+					int32		j = pos[*p];
+
+					if (j >= 0 && slot[j] >= 0)
+					{
+						BkExt	   *x = &next[slot[j]];
+
+						x->tids[x->n++] = (int32) (p - titems);
+					}
+				}
+			for (int32 k = 0; k < ne; k++)
+			{
+				slot[touched[k]] = -1;
+				cnt[touched[k]] = 0;
+			}
+			/* the deeper call must see only its own items */
+			for (int32 j = i + 1; j < m; j++)
+				pos[ext[j].item] = -1;
+			bk_occ(e, plen + 1, next, ne, pos);
+			for (int32 j = i + 1; j < m; j++)
+				pos[ext[j].item] = j;
+			bk_free(e, buf, sizeof(int32) * total);
+			bk_free(e, next, nextbytes);
+		}
+		else
+			for (int32 k = 0; k < ne; k++)
+				cnt[touched[k]] = 0;
+	}
+	bk_free(e, cnt, localbytes);
 }
 
 /*
@@ -1268,6 +1404,9 @@ bk_mine_deep(BasketEngine *e)
 	{
 		int32		nt = 0;
 		int32		ne = 0;
+		int64		walked = 0;		/* items after a in its baskets */
+		int64		walked2 = 0;	/* and the sum of their squares */
+		bool		deliver;
 
 		CHECK_FOR_INTERRUPTS();
 		/*
@@ -1298,9 +1437,15 @@ bk_mine_deep(BasketEngine *e)
 				}
 				continue;
 			}
-			for (; *p >= 0; p++)
-				if (cnt[*p]++ == 0)
-					touched[nt++] = *p;
+			{
+				const int32 *start = p;
+
+				for (; *p >= 0; p++)
+					if (cnt[*p]++ == 0)
+						touched[nt++] = *p;
+				walked += p - start;
+				walked2 += (int64) (p - start) * (p - start);
+			}
 		}
 		for (int32 i = 0; i < nt; i++)
 		{
@@ -1330,6 +1475,14 @@ bk_mine_deep(BasketEngine *e)
 			BkExt	   *ext = bk_alloc(e, extbytes);
 			int64		total = 0;
 			int32	   *buf;
+
+			/*
+			 * Below a, Eclat merges each pair's list with its ne - 1
+			 * siblings' (about (ne - 1) * walked tids); occurrence delivery
+			 * walks each basket once per extension item in it (about the
+			 * sum of the squared lengths).  The cheaper one mines a.
+			 */
+			deliver = !e->weighted && walked2 < (int64) (ne - 1) * walked;
 
 			for (int32 i = 0; i < ne; i++)
 				total += occ[touched[i]] * (e->weighted ? 2 : 1);
@@ -1365,6 +1518,10 @@ bk_mine_deep(BasketEngine *e)
 						end++;
 					w = -*end;
 				}
+				/*
+				 * Eclat's lists hold a's position, the same for every item of
+				 * a basket; occurrence delivery's the item's own
+				 */
 				for (; *p >= 0; p++)
 				{
 					int32		i = pos[*p];
@@ -1373,16 +1530,24 @@ bk_mine_deep(BasketEngine *e)
 					{
 						if (ext[i].w)
 							ext[i].w[ext[i].n] = w;
-						ext[i].tids[ext[i].n++] = t;
+						ext[i].tids[ext[i].n++] = deliver ? (int32) (p - titems) : t;
 					}
 				}
 			}
-			for (int32 i = 0; i < ne; i++)
+			if (!deliver)
 			{
-				pos[touched[i]] = -1;
-				cnt[touched[i]] = occ[touched[i]] = 0;
+				for (int32 i = 0; i < ne; i++)
+					pos[touched[i]] = -1;
+				bk_eclat(e, 1, ext, ne);
 			}
-			bk_eclat(e, 1, ext, ne);
+			else
+			{
+				bk_occ(e, 1, ext, ne, pos);
+				for (int32 i = 0; i < ne; i++)
+					pos[touched[i]] = -1;
+			}
+			for (int32 i = 0; i < ne; i++)
+				cnt[touched[i]] = occ[touched[i]] = 0;
 			bk_free(e, buf, sizeof(int32) * total);
 			bk_free(e, ext, extbytes);
 		}
@@ -2602,13 +2767,20 @@ bk_rule_try(BkRuleGen *g, int32 xs, uint64 hx, const int32 *pos, int32 nc, int32
 	int32		c;
 	BasketRule	r;
 
-	for (int32 i = 0; i < x->len; i++)
+	if (known >= 0 && nc == 1 && !g->lhs && !o->remove_redundant)
 	{
-		if (k < nc && pos[k] == i)
-			g->cons[k++] = x->items[i];
-		else
-			g->ante[na++] = x->items[i];
+		/* the caller found the antecedent: nothing below reads its items */
+		g->cons[0] = x->items[pos[0]];
+		na = x->len - 1;
 	}
+	else
+		for (int32 i = 0; i < x->len; i++)
+		{
+			if (k < nc && pos[k] == i)
+				g->cons[k++] = x->items[i];
+			else
+				g->ante[na++] = x->items[i];
+		}
 	if (g->lhs && !bk_all_flagged(g->lhs, g->ante, na))
 		return;
 	if (g->rhs && !bk_all_flagged(g->rhs, g->cons, nc))

@@ -5,11 +5,12 @@
 -- input forms and contain duplicate and NULL items.  Then 20 dense data sets
 -- check every itemset length, closed and maximal sets, multi-item
 -- consequents, chi-square and Fisher's p, and every filter and option, and
--- (sparse baskets three times) the reduction of identical baskets to weighted ones.
+-- (sparse baskets three times) the reduction of identical baskets to weighted ones,
+-- and (distinct sparse baskets) the occurrence delivery below pairs.
 -- apriori called in a select list streams its rows (value per call): the
 -- same rows in the same order as in FROM, for every ordering and option.
 BEGIN;
-SELECT plan(164);
+SELECT plan(166);
 
 CREATE TEMP TABLE line (ds int, tid int, item text);
 CREATE TEMP TABLE params (ds int PRIMARY KEY, min_support float8, min_confidence float8);
@@ -388,6 +389,33 @@ SELECT is(pg_temp.differ(
               'SELECT antecedent, consequent, count, confidence FROM mekatek.apriori(''SELECT tid * 3 + k, item FROM sline, generate_series(0, 2) k'', 0.005, 0.3, 3)',
               'SELECT antecedent, consequent, count, confidence FROM srule'),
           0::bigint, 'sparse baskets repeated three times: every rule, three times the count, the same confidence');
+
+-- distinct sparse baskets (T10I4D100K's kind: many items, few in each, no
+-- duplicates to merge): below most items the engine mines by occurrence
+-- delivery (walking the baskets after each set's last item) rather than by
+-- merging tid lists; every itemset of up to four items against the brute force
+CREATE TEMP TABLE oline AS
+SELECT DISTINCT tid, 'y' || lpad(floor(300 * random() ^ 1.5)::int::text, 3, '0') AS item
+  FROM generate_series(1, 4000) tid, generate_series(1, 7 + tid % 7) k;
+CREATE TEMP TABLE oset AS
+WITH RECURSIVE c(tid, items, last) AS (
+    SELECT tid, ARRAY[item], item FROM oline
+    UNION ALL
+    SELECT c.tid, c.items || o.item, o.item
+      FROM c JOIN oline o ON o.tid = c.tid AND o.item > c.last
+     WHERE cardinality(c.items) < 4)
+SELECT items, count(*) AS count FROM c GROUP BY items HAVING count(*) >= 0.001 * 4000;
+-- (over 500 of them of three items, so the walk below a pair is exercised)
+SELECT ok((SELECT count(*) FROM oset WHERE cardinality(items) = 3) > 500
+          AND pg_temp.differ('SELECT items, count FROM mekatek.frequent_itemsets(''SELECT array_agg(item) FROM oline GROUP BY tid'', 0.001, 4)',
+                             'SELECT items, count FROM oset') = 0,
+          'distinct sparse baskets (occurrence delivery): every itemset of up to four items');
+SELECT is(pg_temp.differ(
+              'SELECT antecedent, consequent, count FROM mekatek.apriori(''SELECT tid, item FROM oline'', 0.001, 0.2, 4)',
+              $$SELECT a.items, ARRAY[c], x.count FROM oset x CROSS JOIN LATERAL unnest(x.items) c
+                  JOIN oset a ON a.items = (SELECT array_agg(i ORDER BY i) FROM unnest(x.items) i WHERE i <> c)
+                 WHERE cardinality(x.items) >= 2 AND x.count >= 0.2 * a.count$$),
+          0::bigint, 'distinct sparse baskets (occurrence delivery): every rule of up to four items');
 
 SELECT * FROM finish();
 ROLLBACK;
