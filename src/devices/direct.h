@@ -40,6 +40,7 @@ typedef struct MkDirectTable
 	int			att[MK_DIRECT_MAXCOLS]; /* attribute index (0-based) of cols[k] */
 	Relation	index;			/* mk_direct_use_index */
 	IndexScanDesc scan;
+	struct BulkInsertStateData *bistate;	/* insert: the heap's target page, kept */
 } MkDirectTable;
 
 typedef struct MkDirect

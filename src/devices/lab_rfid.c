@@ -894,13 +894,21 @@ digest_jsonb(Announcer *a, int lab, int *next, int first, int n, int part, int p
 	JsonbValue *elems = palloc(sizeof(JsonbValue) * n);
 	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * 6 * n);
 	int			i = first;
+	TimestampTz last_at = 0;
+	char	   *last_text = NULL;
 
 	for (int k = 0; k < n; k++, i = next[i])
 	{
 		LabChange  *c = &a->changes[i];
 		JsonbPair  *p = &pairs[6 * k];
 
-		jb_pair(&p[0], 0, "at", jb_str(time_text(c->s->at)));
+		/* a batch stamped by now() has one time: written once */
+		if (last_text == NULL || c->s->at != last_at)
+		{
+			last_text = time_text(c->s->at);
+			last_at = c->s->at;
+		}
+		jb_pair(&p[0], 0, "at", jb_str(last_text));
 		jb_pair(&p[1], 1, "to", jb_str(lab_state_names[c->from + 1]));
 		jb_pair(&p[2], 2, "uid", jb_str(c->s->uid));
 		jb_pair(&p[3], 3, "from", jb_str(lab_state_names[c->from]));
