@@ -374,6 +374,20 @@ mk_direct_identity(MkDirectTable *t)
  * row as the executor resets it: a batch kept in one context touched fresh
  * memory on every row, and its page faults were 5% of an RFID batch.
  */
+/* The new row's stored generated columns, then its constraints, as the executor's. */
+static void
+row_complete_and_check(MkDirect *d, MkDirectTable *t, CmdType cmd)
+{
+	Relation	rel = t->rel;
+
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(t->rri, d->estate, t->slot, cmd);
+	if (rel->rd_att->constr)
+		ExecConstraints(t->rri, t->slot, d->estate);
+	if (rel->rd_rel->relispartition)
+		ExecPartitionCheck(t->rri, t->slot, d->estate, true);
+}
+
 /*
  * ExecSimpleRelationInsert's steps, but the heap insert keeps its target
  * page pinned from one row to the next (a BulkInsertState, as COPY's
@@ -396,12 +410,7 @@ mk_direct_insert(MkDirect *d, MkDirectTable *t)
 	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
 		!ExecBRInsertTriggers(d->estate, rri, t->slot))
 		goto done;				/* the trigger said "do nothing" */
-	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
-		ExecComputeStoredGenerated(rri, d->estate, t->slot, CMD_INSERT);
-	if (rel->rd_att->constr)
-		ExecConstraints(rri, t->slot, d->estate);
-	if (rel->rd_rel->relispartition)
-		ExecPartitionCheck(rri, t->slot, d->estate, true);
+	row_complete_and_check(d, t, CMD_INSERT);
 	if (t->bistate == NULL && rel->rd_rel->relam == HEAP_TABLE_AM_OID)
 	{
 		MemoryContext m = MemoryContextSwitchTo(d->batch_memory);
@@ -447,12 +456,7 @@ mk_direct_update(MkDirect *d, MkDirectTable *t)
 
 	ExecStoreVirtualTuple(t->slot);
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
-	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
-		ExecComputeStoredGenerated(rri, d->estate, t->slot, CMD_UPDATE);
-	if (rel->rd_att->constr)
-		ExecConstraints(rri, t->slot, d->estate);
-	if (rel->rd_rel->relispartition)
-		ExecPartitionCheck(rri, t->slot, d->estate, true);
+	row_complete_and_check(d, t, CMD_UPDATE);
 	res = table_tuple_update(rel, &tid, t->slot, d->estate->es_output_cid, d->estate->es_snapshot,
 							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
 	switch (res)
