@@ -9,15 +9,15 @@
  * UPDATE feeding the history INSERT, and the outbox INSERT), their unnest
  * scans, joins, projections and RETURNING rows, and the outbox's jsonb
  * parse, rather than in the rows.  The row work stays PostgreSQL's: the
- * item is found through its unique index and locked as UPDATE locks it,
- * waiting for a concurrent scanner and then reading the version it
- * committed; constraints, stored generated columns, index entries and row
- * triggers run as for INSERT and UPDATE; identities come from their
- * sequences.
+ * item is found through its unique index and updated as UPDATE updates
+ * it, waiting for a concurrent scanner and then checking and updating the
+ * version it committed; constraints, stored generated columns, index
+ * entries and row triggers run as for INSERT and UPDATE; identities come
+ * from their sequences.
  *
  * The same idea as src/ledger/direct.c, written for the devices' tables
- * (that file is the ledger's own); the generic part here (tables, lock by
- * index, jsonb members) is what should later move to src/core/.
+ * (that file is the ledger's own); the generic part here (tables, update
+ * by index, jsonb members) is what should later move to src/core/.
  *
  * Used only where it writes exactly what the statement would: READ
  * COMMITTED (the statement's serialization failures under REPEATABLE READ
@@ -39,12 +39,16 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "access/hio.h"
 #include "catalog/pg_index.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
+#include "commands/trigger.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -117,51 +121,49 @@ open_table(MkDirectTable *t, Oid nsp)
 }
 
 /*
- * An update's CHECK constraints, prepared as ExecRelCheck prepares them,
- * but for one that is validated, calls no mutable function and reads no
- * column the update sets (nor a stored generated one, computed again): its
- * entry is NULL, ExecCheck's "true".  The version being replaced passed it
- * and the columns it reads keep their values, so it gives the same answer;
- * PostgreSQL skips the foreign-key check of an update that leaves the key
- * alone on the same ground (RI_FKey_fk_upd_check_required), and
- * src/ledger/direct.c does this for the balance update.  A NOT VALID one
- * is evaluated, as UPDATE evaluates it.  On lab_item it skips the
- * normalised-UID check (a function call per scan) and the length checks.
+ * The table's CHECK constraints, prepared as ExecRelCheck prepares them,
+ * but from the planned trees kept per backend (direct_exprs.c) rather than
+ * their stored text, each statement building its own ExprStates.
+ *
+ * For an update, a CHECK that is validated, calls no mutable function and
+ * reads no column the update sets (nor a stored generated one, computed
+ * again) gets a NULL entry, ExecCheck's "true".  The version being
+ * replaced passed it and the columns it reads keep their values, so it
+ * gives the same answer; PostgreSQL skips the foreign-key check of an
+ * update that leaves the key alone on the same ground
+ * (RI_FKey_fk_upd_check_required), and src/ledger/direct.c does this for
+ * the balance update.  A NOT VALID one is evaluated, as UPDATE evaluates
+ * it.  On lab_item it skips the normalised-UID check (a function call per
+ * scan) and the length checks.  Stored generated columns stay
+ * ExecInitStoredGenerated's: it also records, in executor state whose
+ * shape changed within 15's minor releases, which ones an update sets.
  */
 static void
-prepare_update_checks(MkDirectTable *t, EState *estate)
+prepare_checks(MkDirectTable *t, EState *estate, Bitmapset *set_cols)
 {
-	TupleConstr *constr = RelationGetDescr(t->rel)->constr;
 	TupleDesc	desc = RelationGetDescr(t->rel);
+	const MkDirectExprs *x;
 	Bitmapset  *changed = NULL;
 	ExprState **checks;
 	MemoryContext old;
 
-	if (constr == NULL || constr->num_check == 0)
+	if (desc->constr == NULL || desc->constr->num_check == 0)
 		return;
-	for (int k = 0; t->cols[k]; k++)
-		if (t->updated[k])
-			changed = bms_add_member(changed, t->att[k] + 1 - FirstLowInvalidHeapAttributeNumber);
-	for (int a = 0; a < desc->natts; a++)
-		if (TupleDescAttr(desc, a)->attgenerated)
-			changed = bms_add_member(changed, a + 1 - FirstLowInvalidHeapAttributeNumber);
+	x = mk_direct_exprs(t->rel);
 	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	checks = palloc(sizeof(ExprState *) * constr->num_check);
-	for (int i = 0; i < constr->num_check; i++)
+	if (t->update)
 	{
-		Expr	   *e = expression_planner(stringToNode(constr->check[i].ccbin));
-		Bitmapset  *cols = NULL;
-
-		pull_varattnos((Node *) e, 1, &cols);
-		if (constr->check[i].ccvalid && !contain_mutable_functions((Node *) e) &&
-			!bms_is_member(InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber, cols) &&
-			!bms_overlap(cols, changed))
-			checks[i] = NULL;
-		else
-			checks[i] = ExecInitExpr(e, NULL);
+		changed = bms_copy(set_cols);
+		for (int a = 0; a < desc->natts; a++)
+			if (TupleDescAttr(desc, a)->attgenerated)
+				changed = bms_add_member(changed, a + 1 - FirstLowInvalidHeapAttributeNumber);
 	}
-	MemoryContextSwitchTo(old);
+	checks = palloc(sizeof(ExprState *) * x->nchecks);
+	for (int i = 0; i < x->nchecks; i++)
+		checks[i] = t->update && x->check_fixed[i] && !bms_overlap(x->check_cols[i], changed)
+			? NULL : ExecInitExpr(x->checks[i], NULL);
 	t->rri->ri_ConstraintExprs = checks;
+	MemoryContextSwitchTo(old);
 }
 
 bool
@@ -227,16 +229,15 @@ mk_direct_begin(MkDirect *d, MkDirectTable **tables, int ntables)
 		/* as the apply worker does: enough for ExecGetTriggerResultRel */
 		d->estate->es_opened_result_relations = lappend(d->estate->es_opened_result_relations, t->rri);
 		ExecOpenIndices(t->rri, false);
-		if (t->update)
-			prepare_update_checks(t, d->estate);
+		prepare_checks(t, d->estate, list_nth_node(RangeTblEntry, rtable, i)->updatedCols);
 		t->slot = table_slot_create(t->rel, &d->estate->es_tupleTable);
 		t->found = t->update ? table_slot_create(t->rel, &d->estate->es_tupleTable) : NULL;
 		t->scan = NULL;
 		t->index = NULL;
+		t->bistate = NULL;
 	}
 	d->estate->es_output_cid = GetCurrentCommandId(true);
 	d->estate->es_snapshot = d->snapshot;
-	EvalPlanQualInit(&d->epq, d->estate, NULL, NIL, -1);
 	d->row_memory = AllocSetContextCreate(CurrentMemoryContext, "devices direct row",
 										  ALLOCSET_DEFAULT_SIZES);
 	AfterTriggerBeginQuery();
@@ -272,22 +273,15 @@ mk_direct_use_index(MkDirect *d, MkDirectTable *t, const char *index_name, int c
 
 /*
  * UPDATE's way with one row, found through the unique index: read under
- * the batch's snapshot, taken as a statement's would be; when 'check'
- * (UPDATE's WHERE) accepts that version, lock it in the mode check chose,
- * waiting for a concurrent writer and then locking the version it
- * committed, on which check runs again (READ COMMITTED's EvalPlanQual).
- * As with UPDATE, a row the check refuses is not locked unless it changed
- * meanwhile (then UPDATE holds the lock it took to check it again, and so
- * does this).  The row ends up in t->found.
+ * the batch's snapshot, taken as a statement's would be, and kept in
+ * t->found when 'check' (UPDATE's WHERE) accepts that version.  Not locked:
+ * as UPDATE does, mk_direct_update writes over that version and deals with
+ * a concurrent writer only when there is one.
  */
 MkDirectFound
-mk_direct_lock(MkDirect *d, MkDirectTable *t, Datum key, MkDirectCheck check, void *arg)
+mk_direct_find(MkDirect *d, MkDirectTable *t, Datum key, MkDirectCheck check, void *arg)
 {
 	ScanKeyData skey;
-	LockTupleMode mode;
-	TM_FailureData tmfd;
-	TM_Result	res;
-	MkDirectFound found = MK_DIRECT_REFUSED;
 	MemoryContext old;
 	bool		have;
 
@@ -301,29 +295,11 @@ mk_direct_lock(MkDirect *d, MkDirectTable *t, Datum key, MkDirectCheck check, vo
 	index_rescan(t->scan, &skey, 1, NULL, 0);
 	have = index_getnext_slot(t->scan, ForwardScanDirection, t->found);
 	MemoryContextSwitchTo(GetPerTupleMemoryContext(d->estate));
-	if (!have)
-		found = MK_DIRECT_NONE;
-	else if (check(t->found, arg, &mode))
-	{
-		res = table_tuple_lock(t->rel, &t->found->tts_tid, d->snapshot, t->found,
-							   d->estate->es_output_cid, mode, LockWaitBlock,
-							   TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
-		switch (res)
-		{
-			case TM_Ok:
-				if (!tmfd.traversed || check(t->found, arg, &mode))
-					found = MK_DIRECT_LOCKED;
-				break;
-			case TM_Deleted:
-			case TM_SelfModified:
-				/* UPDATE skips such a row */
-				break;
-			default:
-				elog(ERROR, "devices: unexpected tuple lock status %u", res);
-		}
-	}
+	t->check = check;
+	t->check_arg = arg;
+	have = have && check(t->found, arg);
 	MemoryContextSwitchTo(old);
-	return found;
+	return have ? MK_DIRECT_FOUND : MK_DIRECT_NONE;
 }
 
 void
@@ -398,26 +374,126 @@ mk_direct_identity(MkDirectTable *t)
  * row as the executor resets it: a batch kept in one context touched fresh
  * memory on every row, and its page faults were 5% of an RFID batch.
  */
+/* The new row's stored generated columns, then its constraints, as the executor's. */
+static void
+row_complete_and_check(MkDirect *d, MkDirectTable *t, CmdType cmd)
+{
+	Relation	rel = t->rel;
+
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(t->rri, d->estate, t->slot, cmd);
+	if (rel->rd_att->constr)
+		ExecConstraints(t->rri, t->slot, d->estate);
+	if (rel->rd_rel->relispartition)
+		ExecPartitionCheck(t->rri, t->slot, d->estate, true);
+}
+
+/*
+ * ExecSimpleRelationInsert's steps, but the heap insert keeps its target
+ * page pinned from one row to the next (a BulkInsertState, as COPY's
+ * single-row inserts use): finding the relation's target page again per
+ * row (a buffer mapping lookup, pin and unpin) was a third of the history
+ * row's heap insert.  Without COPY's ring of buffers: the batch's pages
+ * are the ones the next batch and the readers want, so they stay in
+ * shared buffers as a plain insert's do.
+ */
 void
 mk_direct_insert(MkDirect *d, MkDirectTable *t)
 {
 	MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(d->estate));
+	Relation	rel = t->rel;
+	ResultRelInfo *rri = t->rri;
+	List	   *recheck = NIL;
 
 	ExecStoreVirtualTuple(t->slot);
-	ExecSimpleRelationInsert(t->rri, d->estate, t->slot);
+	CheckCmdReplicaIdentity(rel, CMD_INSERT);
+	if (rri->ri_TrigDesc && rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(d->estate, rri, t->slot))
+		goto done;				/* the trigger said "do nothing" */
+	row_complete_and_check(d, t, CMD_INSERT);
+	if (t->bistate == NULL && rel->rd_rel->relam == HEAP_TABLE_AM_OID)
+	{
+		MemoryContext m = MemoryContextSwitchTo(d->batch_memory);
+
+		t->bistate = GetBulkInsertState();
+		FreeAccessStrategy(t->bistate->strategy);
+		t->bistate->strategy = NULL;
+		MemoryContextSwitchTo(m);
+	}
+	table_tuple_insert(rel, t->slot, d->estate->es_output_cid, 0, t->bistate);
+	if (rri->ri_NumIndices > 0)
+		recheck = ExecInsertIndexTuples(rri, t->slot, d->estate, false, false, NULL, NIL);
+	ExecARInsertTriggers(d->estate, rri, t->slot, recheck, NULL);
+	list_free(recheck);
+done:
 	MemoryContextSwitchTo(old);
 	ResetPerTupleExprContext(d->estate);
 }
 
-void
+/*
+ * ExecSimpleRelationUpdate's steps (the tables here have no BEFORE row
+ * update trigger, open_table sees to that), with UPDATE's own answer to a
+ * concurrent writer instead of its error: table_tuple_update waits for
+ * it; when it committed a new version, that version is locked (the lock
+ * UPDATE takes in the same case) and checked again, as READ COMMITTED's
+ * EvalPlanQual does, and the caller builds its row again from it.  A row
+ * deleted meanwhile, or updated by this command, is skipped as UPDATE
+ * skips it.  Locking before every update (what this did first) wrote a
+ * lock record and touched the row twice for the rare race.
+ */
+MkDirectUpdated
 mk_direct_update(MkDirect *d, MkDirectTable *t)
 {
 	MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(d->estate));
+	Relation	rel = t->rel;
+	ResultRelInfo *rri = t->rri;
+	ItemPointerData tid = t->found->tts_tid;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	res;
+	MkDirectUpdated done = MK_DIRECT_SKIPPED;
 
 	ExecStoreVirtualTuple(t->slot);
-	ExecSimpleRelationUpdate(t->rri, d->estate, &d->epq, t->found, t->slot);
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	row_complete_and_check(d, t, CMD_UPDATE);
+	res = table_tuple_update(rel, &tid, t->slot, d->estate->es_output_cid, d->estate->es_snapshot,
+							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+	switch (res)
+	{
+		case TM_Ok:
+			{
+				List	   *recheck = NIL;
+
+				if (rri->ri_NumIndices > 0 && update_indexes)
+					recheck = ExecInsertIndexTuples(rri, t->slot, d->estate, true, false, NULL, NIL);
+				ExecARUpdateTriggers(d->estate, rri, NULL, NULL, &tid, NULL, t->slot, recheck, NULL,
+									 false);
+				list_free(recheck);
+				done = MK_DIRECT_UPDATED;
+				break;
+			}
+		case TM_Updated:
+			/* the version a concurrent writer committed, locked, then UPDATE's WHERE again */
+			res = table_tuple_lock(rel, &tid, d->estate->es_snapshot, t->found, d->estate->es_output_cid,
+								   lockmode, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+			if (res == TM_Ok)
+			{
+				if (t->check(t->found, t->check_arg))
+					done = MK_DIRECT_AGAIN;
+			}
+			else if (res != TM_Deleted && res != TM_SelfModified)
+				elog(ERROR, "devices: unexpected tuple lock status %u", res);
+			break;
+		case TM_Deleted:
+		case TM_SelfModified:
+			break;
+		default:
+			elog(ERROR, "devices: unexpected tuple update status %u", res);
+	}
 	MemoryContextSwitchTo(old);
 	ResetPerTupleExprContext(d->estate);
+	return done;
 }
 
 void
@@ -427,11 +503,13 @@ mk_direct_end(MkDirect *d)
 		return;
 	/* AFTER row triggers, as at the end of a statement */
 	AfterTriggerEndQuery(d->estate);
-	EvalPlanQualEnd(&d->epq);
 	for (int i = 0; i < d->ntables; i++)
 	{
 		MkDirectTable *t = d->t[i];
 
+		if (t->bistate)
+			FreeBulkInsertState(t->bistate);
+		t->bistate = NULL;
 		if (t->scan)
 			index_endscan(t->scan);
 		if (t->index)

@@ -15,6 +15,9 @@
 #define MK_DIRECT_MAXCOLS 16
 #define MK_DIRECT_MAXTABLES 4
 
+/* UPDATE's WHERE for a row found: whether to write it. */
+typedef bool (*MkDirectCheck) (TupleTableSlot *found, void *arg);
+
 /*
  * A table written directly.  The caller sets name, cols (NULL-terminated;
  * for an insert every column of the table, for an update the ones it reads
@@ -31,16 +34,18 @@ typedef struct MkDirectTable
 	Relation	rel;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;		/* the row to write */
-	TupleTableSlot *found;		/* update: the locked row */
+	TupleTableSlot *found;		/* update: the row found */
+	MkDirectCheck check;		/* update: the check it passed, and its argument */
+	void	   *check_arg;
 	int			att[MK_DIRECT_MAXCOLS]; /* attribute index (0-based) of cols[k] */
 	Relation	index;			/* mk_direct_use_index */
 	IndexScanDesc scan;
+	struct BulkInsertStateData *bistate;	/* insert: the heap's target page, kept */
 } MkDirectTable;
 
 typedef struct MkDirect
 {
 	EState	   *estate;
-	EPQState	epq;
 	Snapshot	snapshot;		/* the batch's, as a statement's */
 	MemoryContext batch_memory;	/* current at mk_direct_begin: the index scans' */
 	MemoryContext row_memory;	/* for the caller's per-row values, reset by it */
@@ -60,21 +65,14 @@ extern bool mk_direct_begin(MkDirect *d, MkDirectTable **tables, int ntables);
  */
 extern bool mk_direct_use_index(MkDirect *d, MkDirectTable *t, const char *index_name, int col);
 
-/*
- * UPDATE's WHERE for a row found: whether to write it, and if so in which
- * lock mode (as heap_update would take it for that change).
- */
-typedef bool (*MkDirectCheck) (TupleTableSlot *found, void *arg, LockTupleMode *mode);
-
 typedef enum MkDirectFound
 {
-	MK_DIRECT_NONE,				/* no row with the key */
-	MK_DIRECT_REFUSED,			/* the check refused it (or it went away) */
-	MK_DIRECT_LOCKED			/* in t->found, locked, to be updated */
+	MK_DIRECT_NONE,				/* no row with the key, or the check refused it */
+	MK_DIRECT_FOUND				/* in t->found, to be updated (not locked) */
 } MkDirectFound;
 
-/* The row with that key, checked and locked as UPDATE would (direct.c). */
-extern MkDirectFound mk_direct_lock(MkDirect *d, MkDirectTable *t, Datum key, MkDirectCheck check,
+/* The row with that key, as UPDATE's scan finds and checks it (direct.c). */
+extern MkDirectFound mk_direct_find(MkDirect *d, MkDirectTable *t, Datum key, MkDirectCheck check,
 									void *arg);
 extern Datum mk_direct_get(MkDirectTable *t, int col, bool *isnull);
 
@@ -86,7 +84,42 @@ extern void mk_direct_set_null(MkDirectTable *t, int col);
 /* nextval of the identity of the table's first column (cols[0]). */
 extern int64 mk_direct_identity(MkDirectTable *t);
 extern void mk_direct_insert(MkDirect *d, MkDirectTable *t);
-extern void mk_direct_update(MkDirect *d, MkDirectTable *t);
+typedef enum MkDirectUpdated
+{
+	MK_DIRECT_UPDATED,			/* written */
+	MK_DIRECT_SKIPPED,			/* gone, or changed so that the check refuses it */
+	MK_DIRECT_AGAIN				/* changed: t->found holds the new version, locked and
+								 * checked again; build the row from it and update again */
+} MkDirectUpdated;
+
+/* Write t->slot over t->found's version, as UPDATE would (direct.c). */
+extern MkDirectUpdated mk_direct_update(MkDirect *d, MkDirectTable *t);
+/*
+ * A table's planned CHECK expressions (in the relcache's order), with the
+ * columns each reads (pull_varattnos' numbering), kept per backend
+ * (direct_exprs.c).
+ */
+typedef struct MkDirectExprs
+{
+	Oid			relid;
+	MemoryContext cxt;
+	int			nchecks;
+	Expr	  **checks;
+	Bitmapset **check_cols;
+	bool	   *check_fixed;	/* validated, immutable, no whole-row reference */
+	int			natts;
+} MkDirectExprs;
+
+extern const MkDirectExprs *mk_direct_exprs(Relation rel);
+
+/*
+ * mk_rollup_write's rfid_rollup_pending rows written by rows (rollup.c),
+ * into t, a table opened with mk_rfid_rollup_cols.
+ */
+extern const char *const mk_rfid_rollup_cols[];
+extern const Oid mk_rfid_rollup_types[];
+extern void mk_rollup_write_direct(MkRollup *r, MkDirect *d, MkDirectTable *t);
+
 /* AFTER row triggers, close everything, CommandCounterIncrement. */
 extern void mk_direct_end(MkDirect *d);
 

@@ -894,13 +894,21 @@ digest_jsonb(Announcer *a, int lab, int *next, int first, int n, int part, int p
 	JsonbValue *elems = palloc(sizeof(JsonbValue) * n);
 	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * 6 * n);
 	int			i = first;
+	TimestampTz last_at = 0;
+	char	   *last_text = NULL;
 
 	for (int k = 0; k < n; k++, i = next[i])
 	{
 		LabChange  *c = &a->changes[i];
 		JsonbPair  *p = &pairs[6 * k];
 
-		jb_pair(&p[0], 0, "at", jb_str(time_text(c->s->at)));
+		/* a batch stamped by now() has one time: written once */
+		if (last_text == NULL || c->s->at != last_at)
+		{
+			last_text = time_text(c->s->at);
+			last_at = c->s->at;
+		}
+		jb_pair(&p[0], 0, "at", jb_str(last_text));
 		jb_pair(&p[1], 1, "to", jb_str(lab_state_names[c->from + 1]));
 		jb_pair(&p[2], 2, "uid", jb_str(c->s->uid));
 		jb_pair(&p[3], 3, "from", jb_str(lab_state_names[c->from]));
@@ -1341,10 +1349,11 @@ scans_apply_distinct(RfidScan *scans, int nscans, int *order, int nvalid, const 
  * scans_apply_distinct by rows (direct.c): the same UPDATE, history and
  * outbox rows, written through the executor's row entry points.  Each
  * item is found through lab_item_active_uid_key in UID order (the
- * statement's lock order), checked with the UPDATE's WHERE and locked as
- * the UPDATE locks it (checked again on the version a concurrent scanner
- * committed); the history and outbox rows follow in the scans' order, as
- * the statements write them.  False, before anything is read, where the
+ * statement's lock order), checked with the UPDATE's WHERE and updated as
+ * the UPDATE updates it (checked again, locked, on the version a
+ * concurrent scanner committed); the history and outbox rows follow in the
+ * scans' order, as the statements write them, and when every scan counted
+ * the rollup rows (mk_rollup_write_direct).  False, before anything is read, where the
  * statements must run instead (direct.c says when).
  */
 enum
@@ -1389,7 +1398,7 @@ state_of(const Oid *states, Oid value)
 
 /* The fast path's WHERE clause, on a row of lab_item. */
 static bool
-item_check(TupleTableSlot *found, void *arg, LockTupleMode *mode)
+item_check(TupleTableSlot *found, void *arg)
 {
 	ItemCheck  *c = arg;
 	MkDirectTable *t = c->item;
@@ -1416,8 +1425,6 @@ item_check(TupleTableSlot *found, void *arg, LockTupleMode *mode)
 															CStringGetTextDatum(c->s->lab))))
 			return false;
 	}
-	/* done frees the tag, a key column (its unique index): UPDATE's lock mode for that */
-	*mode = state == LAB_DONE - 1 ? LockTupleExclusive : LockTupleNoKeyExclusive;
 	c->state = state;
 	return true;
 }
@@ -1496,7 +1503,7 @@ digest_direct(Jsonb *payload, void *arg)
 
 static bool
 scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid, const char **flags,
-							Announcer *ann)
+							Announcer *ann, bool *rollup_written)
 {
 	MkDirectTable item = {.name = "lab_item",.cols = item_cols,.update = true,
 		.updated = {[I_STATE] = true,[I_ACTIVE_UID] = true,[I_LAB] = true,[I_LAST_SCAN_AT] = true,
@@ -1512,7 +1519,8 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 		.types = {[O_ID] = INT8OID,[O_CHANNEL] = TEXTOID,[O_PAYLOAD] = JSONBOID,
 			[O_CREATED] = TIMESTAMPTZOID,[O_CLAIMED_AT] = TIMESTAMPTZOID,
 		[O_DELIVERED_AT] = TIMESTAMPTZOID,[O_ATTEMPTS] = INT4OID}};
-	MkDirectTable *tables[3] = {&item, &hist, &obox};
+	MkDirectTable roll = {.name = "rfid_rollup_pending",.cols = mk_rfid_rollup_cols};
+	MkDirectTable *tables[4] = {&item, &hist, &obox, &roll};
 	MkDirect	d;
 	Oid			state_type;
 	Oid			states[LAB_STATES];
@@ -1523,7 +1531,8 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 	int			nrows = 0;
 	MemoryContext outer;
 
-	if (!mk_devices_schema_0_2() || !mk_direct_begin(&d, tables, 3))
+	memcpy(roll.types, mk_rfid_rollup_types, sizeof(Oid) * 5);
+	if (!mk_devices_schema_0_2() || !mk_direct_begin(&d, tables, 4))
 		return false;
 	state_type = TupleDescAttr(RelationGetDescr(item.rel), item.att[I_STATE])->atttypid;
 	if (!mk_direct_use_index(&d, &item, "lab_item_active_uid_key", I_ACTIVE_UID) ||
@@ -1547,6 +1556,7 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 		TimestampTz hi;
 		bool		isnull;
 		Step	   *st;
+		MkDirectUpdated updated;
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(d.row_memory);
@@ -1556,7 +1566,28 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 		c.key = CStringGetTextDatum(s->uid);
 		c.states = states;
 		bounce_window(s->at, &c.lo, &hi);
-		if (mk_direct_lock(&d, &item, c.key, item_check, &c) != MK_DIRECT_LOCKED)
+		if (mk_direct_find(&d, &item, c.key, item_check, &c) != MK_DIRECT_FOUND)
+		{
+			MemoryContextSwitchTo(outer);
+			continue;
+		}
+
+		/*
+		 * The new version, from the one found; built again from the version
+		 * a concurrent scanner committed meanwhile, if any (item_check ran
+		 * again on it and set c.state anew).
+		 */
+		do
+		{
+			mk_direct_row_from_found(&item);
+			mk_direct_set(&item, I_STATE, ObjectIdGetDatum(states[c.state + 1]));
+			if (c.state + 1 == LAB_DONE)
+				mk_direct_set_null(&item, I_ACTIVE_UID);
+			mk_direct_set(&item, I_LAB, CStringGetTextDatum(s->lab));
+			mk_direct_set(&item, I_LAST_SCAN_AT, TimestampTzGetDatum(s->at));
+			mk_direct_set(&item, I_UPDATED_AT, TimestampTzGetDatum(now));
+		} while ((updated = mk_direct_update(&d, &item)) == MK_DIRECT_AGAIN);
+		if (updated != MK_DIRECT_UPDATED)
 		{
 			MemoryContextSwitchTo(outer);
 			continue;
@@ -1570,17 +1601,6 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 		st->uid = PointerGetDatum(DatumGetTextPCopy(mk_direct_get(&item, I_UID, &isnull)));
 		st->item_code = TextDatumGetCString(mk_direct_get(&item, I_ITEM_CODE, &isnull));
 		st->from = c.state;
-
-		MemoryContextSwitchTo(d.row_memory);
-		mk_direct_row_from_found(&item);
-		mk_direct_set(&item, I_STATE, ObjectIdGetDatum(states[c.state + 1]));
-		if (c.state + 1 == LAB_DONE)
-			mk_direct_set_null(&item, I_ACTIVE_UID);
-		mk_direct_set(&item, I_LAB, CStringGetTextDatum(s->lab));
-		mk_direct_set(&item, I_LAST_SCAN_AT, TimestampTzGetDatum(s->at));
-		mk_direct_set(&item, I_UPDATED_AT, TimestampTzGetDatum(now));
-		mk_direct_update(&d, &item);
-		MemoryContextSwitchTo(outer);
 		counted[order[i]] = true;
 	}
 
@@ -1626,6 +1646,20 @@ scans_apply_distinct_direct(RfidScan *scans, int nscans, int *order, int nvalid,
 		ann->n = 0;				/* written */
 		nrows += o.n;
 	}
+	/*
+	 * Every scan counted: the flags are final (only the ones set before,
+	 * bad UIDs and times), and the rollup rows go in with the rest.
+	 */
+	if (nsteps == nvalid)
+	{
+		MkRollup	rollup;
+
+		mk_rollup_begin(&rollup, false);
+		for (int i = 0; i < nscans; i++)
+			mk_rollup_add(&rollup, scans[i].lab, scans[i].at, 0, 0, flags[i] != NULL);
+		mk_rollup_write_direct(&rollup, &d, &roll);
+		*rollup_written = true;
+	}
 	mk_direct_end(&d);
 	if (nrows > 0)
 		Async_Notify("mekatek_outbox", "lab");
@@ -1660,6 +1694,7 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	int			nuids;
 	const char **flags;
 	Announcer	ann;
+	bool		rollup_written = false;
 
 	if (!mk_transition_open(&t, fcinfo, "rfid_scan_apply"))
 		return PointerGetDatum(NULL);
@@ -1683,14 +1718,14 @@ mk_rfid_scan_apply(PG_FUNCTION_ARGS)
 	announcer_init(&ann, scans, nscans);
 	if (nuids == nvalid && nvalid > 0)
 	{
-		if (!scans_apply_distinct_direct(scans, nscans, order, nvalid, flags, &ann))
+		if (!scans_apply_distinct_direct(scans, nscans, order, nvalid, flags, &ann, &rollup_written))
 			scans_apply_distinct(scans, nscans, order, nvalid, flags, &ann);
 	}
 	else if (nvalid > 0)
 		scans_apply_stepwise(scans, nscans, uids, counts, nuids, flags, &ann);
 	announcer_write(&ann);
 	flags_write(scans, flags, nscans);
-	if (mk_devices_schema_0_2())
+	if (mk_devices_schema_0_2() && !rollup_written)
 	{
 		MkRollup	rollup;
 
