@@ -136,7 +136,10 @@ open_table(MkDirectTable *t, Oid nsp)
  * it.  On lab_item it skips the normalised-UID check (a function call per
  * scan) and the length checks.  Stored generated columns stay
  * ExecInitStoredGenerated's: it also records, in executor state whose
- * shape changed within 15's minor releases, which ones an update sets.
+ * shape changed within 15's minor releases, which ones an update sets
+ * (a caller that computes them itself sets t->generated_set, and that
+ * state is then built only if something asks for it, as PostgreSQL's
+ * ExecGetExtraUpdatedCols builds it on demand).
  */
 static void
 prepare_checks(MkDirectTable *t, EState *estate, Bitmapset *set_cols)
@@ -374,13 +377,16 @@ mk_direct_identity(MkDirectTable *t)
  * row as the executor resets it: a batch kept in one context touched fresh
  * memory on every row, and its page faults were 5% of an RFID batch.
  */
-/* The new row's stored generated columns, then its constraints, as the executor's. */
+/*
+ * The new row's stored generated columns (unless the caller set them:
+ * lab_rfid.c's tag_code), then its constraints, as the executor's.
+ */
 static void
 row_complete_and_check(MkDirect *d, MkDirectTable *t, CmdType cmd)
 {
 	Relation	rel = t->rel;
 
-	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored && !t->generated_set)
 		ExecComputeStoredGenerated(t->rri, d->estate, t->slot, cmd);
 	if (rel->rd_att->constr)
 		ExecConstraints(t->rri, t->slot, d->estate);

@@ -41,6 +41,7 @@ typedef struct MkDirectTable
 	Relation	index;			/* mk_direct_use_index */
 	IndexScanDesc scan;
 	struct BulkInsertStateData *bistate;	/* insert: the heap's target page, kept */
+	bool		generated_set;	/* the caller set the stored generated columns */
 } MkDirectTable;
 
 typedef struct MkDirect
